@@ -1,0 +1,128 @@
+import type { Catalog } from '../catalog/catalog.js';
+import { isAnswerable, type Instance, type Service } from '../catalog/types.js';
+import { RRType } from '../dns/wire/constants.js';
+import { childKey } from '../dns/wire/name.js';
+import { addressRecord, record, srvRdata, type EncodedRecord } from '../dns/wire/rdata.js';
+import { fixedSet, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
+
+/**
+ * Keeps the dynamic name table in step with the catalog. For each service in
+ * each mesh zone it builds, when the service changes:
+ *   <svc>.<ns>.<zone>                A/AAAA  healthy instances, weighted
+ *   _<port>._<proto>.<svc>.<ns>.<zone> SRV   healthy instances, with glue
+ *   <id>.<svc>.<ns>.<zone>           A/AAAA  the instance, whatever its health
+ * plus the empty non-terminals <ns>.<zone> and _<proto>.<svc>.<ns>.<zone>.
+ */
+export class CatalogProjection {
+  /** Names each service owns, to remove them when it changes. */
+  private readonly owned = new Map<string, string[]>();
+  /** Empty non-terminals shared between services, reference-counted. */
+  private readonly entRefs = new Map<string, number>();
+  private readonly entsOf = new Map<string, string[]>();
+  /** Wall-clock milliseconds of the last change applied, for freshness checks. */
+  lastChange = 0;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly table: NameTable,
+    private readonly zoneKeys: readonly string[],
+    private readonly ttl: number,
+  ) {
+    catalog.onChange((keys) => {
+      for (const key of keys) this.rebuild(key);
+      this.lastChange = Date.now();
+    });
+    for (const svc of catalog.all()) this.rebuild(`${svc.namespace}/${svc.name}`);
+  }
+
+  private rebuild(key: string): void {
+    this.drop(key);
+    const svc = this.catalog.getByKey(key);
+    if (svc === undefined || svc.instances.size === 0) return;
+    const names: string[] = [];
+    const ents: string[] = [];
+    for (const zoneKey of this.zoneKeys) {
+      for (const [name, node] of this.namesOf(svc, zoneKey, ents)) {
+        this.table.set(name, node);
+        names.push(name);
+      }
+    }
+    for (const ent of ents) {
+      this.entRefs.set(ent, (this.entRefs.get(ent) ?? 0) + 1);
+      if (!this.table.has(ent)) this.table.set(ent, { rrsets: new Map() });
+    }
+    this.owned.set(key, names);
+    this.entsOf.set(key, ents);
+  }
+
+  private drop(key: string): void {
+    for (const name of this.owned.get(key) ?? []) this.table.delete(name);
+    for (const ent of this.entsOf.get(key) ?? []) {
+      const refs = (this.entRefs.get(ent) ?? 1) - 1;
+      if (refs <= 0) {
+        this.entRefs.delete(ent);
+        const node = this.table.get(ent);
+        if (node !== undefined && node.rrsets.size === 0) this.table.delete(ent);
+      } else {
+        this.entRefs.set(ent, refs);
+      }
+    }
+    this.owned.delete(key);
+    this.entsOf.delete(key);
+  }
+
+  private namesOf(svc: Service, zoneKey: string, ents: string[]): Map<string, NameNode> {
+    const nsKey = childKey([svc.namespace], zoneKey);
+    const svcKey = childKey([svc.name], nsKey);
+    ents.push(nsKey);
+    const out = new Map<string, NameNode>();
+    const instances = [...svc.instances.values()];
+    const answerable = instances.filter(isAnswerable);
+
+    const v4 = answerable.filter((i) => !i.address.includes(':'));
+    const v6 = answerable.filter((i) => i.address.includes(':'));
+    const svcNode: NameNode = { rrsets: new Map() };
+    if (v4.length > 0) svcNode.rrsets.set(RRType.A, this.addressSet(RRType.A, v4));
+    if (v6.length > 0) svcNode.rrsets.set(RRType.AAAA, this.addressSet(RRType.AAAA, v6));
+    out.set(svcKey, svcNode);
+
+    const addressTails = new Map<string, Buffer>();
+    for (const inst of instances) {
+      const rec = addressRecord(inst.address, this.ttl);
+      addressTails.set(inst.id, rec.tail);
+      const type = rec.type;
+      out.set(childKey([inst.id], svcKey), { rrsets: new Map([[type, fixedSet(type, [rec])]]) });
+    }
+
+    // One SRV name per (port name, protocol); an instance may use another port number than its peers.
+    const srv = new Map<string, { records: EncodedRecord[]; weights: number[] }>();
+    for (const inst of answerable) {
+      for (const port of inst.ports) {
+        const protoKey = childKey([`_${port.protocol}`], svcKey);
+        const name = childKey([`_${port.name}`], protoKey);
+        let entry = srv.get(name);
+        if (entry === undefined) {
+          srv.set(name, (entry = { records: [], weights: [] }));
+          ents.push(protoKey);
+        }
+        const target = Buffer.from(childKey([inst.id], svcKey), 'latin1');
+        const rec = record(RRType.SRV, this.ttl, srvRdata(0, inst.weight, port.port, target), target.toString('latin1'));
+        rec.glue = [addressTails.get(inst.id)!];
+        entry.records.push(rec);
+        entry.weights.push(inst.weight);
+      }
+    }
+    for (const [name, entry] of srv) {
+      out.set(name, { rrsets: new Map([[RRType.SRV, weightedSet(RRType.SRV, entry.records, entry.weights)]]) });
+    }
+    return out;
+  }
+
+  private addressSet(type: number, instances: readonly Instance[]): RRSet {
+    return weightedSet(
+      type,
+      instances.map((i) => addressRecord(i.address, this.ttl)),
+      instances.map((i) => i.weight),
+    );
+  }
+}

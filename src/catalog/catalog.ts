@@ -1,0 +1,132 @@
+import { assertValidInstance } from './validate.js';
+import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type Service } from './types.js';
+
+export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
+
+interface MutableService {
+  readonly namespace: string;
+  readonly name: string;
+  readonly instances: Map<string, Instance>;
+}
+
+export interface SourcedInstance {
+  readonly namespace: string;
+  readonly service: string;
+  readonly instance: Instance;
+}
+
+/**
+ * The single in-memory model of services and instances from every source.
+ * Writes are validated, applied, and announced to listeners synchronously
+ * with the set of services that changed, so derived answer data is rebuilt
+ * once per change and never per query.
+ */
+export class Catalog {
+  private readonly services = new Map<string, MutableService>();
+  private readonly listeners: CatalogListener[] = [];
+
+  onChange(listener: CatalogListener): void {
+    this.listeners.push(listener);
+  }
+
+  get(namespace: string, name: string): Service | undefined {
+    return this.services.get(serviceKey(namespace, name));
+  }
+
+  getByKey(key: string): Service | undefined {
+    return this.services.get(key);
+  }
+
+  all(): IterableIterator<Service> {
+    return this.services.values();
+  }
+
+  upsert(namespace: string, service: string, instance: Instance): void {
+    assertValidInstance(namespace, service, instance);
+    const svc = this.ensure(namespace, service);
+    svc.instances.set(instanceKey(instance.source, instance.id), instance);
+    this.emit(new Set([serviceKey(namespace, service)]));
+  }
+
+  remove(namespace: string, service: string, source: InstanceSource, id: string): boolean {
+    const key = serviceKey(namespace, service);
+    const svc = this.services.get(key);
+    if (svc === undefined || !svc.instances.delete(instanceKey(source, id))) return false;
+    if (svc.instances.size === 0) this.services.delete(key);
+    this.emit(new Set([key]));
+    return true;
+  }
+
+  setHealth(namespace: string, service: string, source: InstanceSource, id: string, health: HealthState): boolean {
+    const key = serviceKey(namespace, service);
+    const svc = this.services.get(key);
+    const iKey = instanceKey(source, id);
+    const current = svc?.instances.get(iKey);
+    if (svc === undefined || current === undefined) return false;
+    if (current.health === health) return true;
+    svc.instances.set(iKey, { ...current, health });
+    this.emit(new Set([key]));
+    return true;
+  }
+
+  /**
+   * Replaces everything one source holds with a new snapshot (a zone-file
+   * reload, a Kubernetes re-list), announcing only the services that differ.
+   * Invalid entries are rejected before anything changes.
+   */
+  replaceSource(source: InstanceSource, snapshot: readonly SourcedInstance[]): void {
+    for (const s of snapshot) {
+      if (s.instance.source !== source) throw new Error(`instance ${s.instance.id} is from ${s.instance.source}, not ${source}`);
+      assertValidInstance(s.namespace, s.service, s.instance);
+    }
+    const next = new Map<string, Map<string, Instance>>();
+    for (const s of snapshot) {
+      const key = serviceKey(s.namespace, s.service);
+      let m = next.get(key);
+      if (m === undefined) next.set(key, (m = new Map()));
+      m.set(instanceKey(source, s.instance.id), s.instance);
+    }
+    const changed = new Set<string>();
+    const prefix = `${source}/`;
+    for (const [key, svc] of this.services) {
+      const incoming = next.get(key);
+      for (const [iKey, inst] of svc.instances) {
+        if (!iKey.startsWith(prefix)) continue;
+        const replacement = incoming?.get(iKey);
+        if (replacement === undefined) {
+          svc.instances.delete(iKey);
+          changed.add(key);
+        } else if (!sameInstance(inst, replacement)) {
+          changed.add(key);
+        }
+      }
+      if (svc.instances.size === 0 && incoming === undefined) this.services.delete(key);
+    }
+    for (const s of snapshot) {
+      const key = serviceKey(s.namespace, s.service);
+      const svc = this.ensure(s.namespace, s.service);
+      const iKey = instanceKey(source, s.instance.id);
+      if (!svc.instances.has(iKey)) changed.add(key);
+      svc.instances.set(iKey, s.instance);
+    }
+    if (changed.size > 0) this.emit(changed);
+  }
+
+  private ensure(namespace: string, name: string): MutableService {
+    const key = serviceKey(namespace, name);
+    let svc = this.services.get(key);
+    if (svc === undefined) {
+      svc = { namespace, name, instances: new Map() };
+      this.services.set(key, svc);
+    }
+    return svc;
+  }
+
+  private emit(changed: ReadonlySet<string>): void {
+    for (const listener of this.listeners) listener(changed);
+  }
+}
+
+function sameInstance(a: Instance, b: Instance): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

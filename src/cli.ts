@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig } from './config/config.js';
+import { helpText } from './config/flags.js';
+import { createLogger } from './observability/logger.js';
+import { startServer } from './server.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** One clear line on stderr and a non-zero exit: what a user wants from a bad flag. */
+function fail(message: string): never {
+  process.stderr.write(`meshdns: ${message}\n`);
+  process.exit(2);
+}
+
+async function main(argv: string[]): Promise<void> {
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    process.stdout.write(helpText() + '\n');
+    return;
+  }
+  if (argv[0] === '--version') {
+    process.stdout.write(version() + '\n');
+    return;
+  }
+  const [command, ...rest] = argv;
+  if (command !== 'serve') fail(`unknown command "${command}" (try: meshdns serve --help)`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(helpText() + '\n');
+    return;
+  }
+
+  let config;
+  try {
+    config = loadConfig(rest, process.env);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const logger = createLogger(config.logLevel);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message);
+    throw err;
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new queries, finishing those in flight');
+    const force = setTimeout(() => process.exit(1), 8000);
+    force.unref();
+    server.stop().then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (err: Error) => {
+        logger.error({ err: err.message }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading zone files');
+    server.reloadZones();
+  });
+}
+
+main(process.argv.slice(2)).catch((err: Error) => fail(err.stack ?? err.message));

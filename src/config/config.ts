@@ -1,0 +1,203 @@
+import { readFileSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { parseHostPort, type ListenAddress } from '../dns/listen-address.js';
+import type { Upstream } from '../dns/forward/upstream.js';
+import { nameToWire } from '../dns/wire/name.js';
+import { parseDuration } from './duration.js';
+import { envName, FLAGS, type FlagSpec } from './flags.js';
+
+export class ConfigError extends Error {}
+
+export interface Config {
+  readonly domains: readonly string[];
+  readonly dns: readonly ListenAddress[];
+  readonly http: ListenAddress;
+  readonly zonesDir: string;
+  readonly dataDir: string;
+  readonly store: 'sqlite' | 'etcd';
+  readonly etcd: readonly string[];
+  readonly kubernetes: 'off' | 'auto' | 'on';
+  readonly kubeconfig: string | undefined;
+  /** undefined: take them from /etc/resolv.conf; []: refuse names outside the zones. */
+  readonly upstreams: readonly Upstream[] | undefined;
+  readonly apiTokenFile: string | undefined;
+  readonly logLevel: string;
+  readonly ttl: number;
+  readonly forwardAllow: readonly string[];
+  readonly forwardTimeoutMs: number;
+  readonly forwardCacheEntries: number;
+  readonly tcpIdleTimeoutMs: number;
+  readonly tcpMaxConnections: number;
+  readonly seed: number | undefined;
+}
+
+type Raw = Map<string, string[]>;
+
+const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
+
+/** Reads flags, then env, then the YAML file, then defaults; validates everything; throws ConfigError with one clear line. */
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Config {
+  const fromFlags = readFlags(argv);
+  const fromEnv = readEnv(env);
+  const configFile = fromFlags.get('config')?.[0] ?? fromEnv.get('config')?.[0];
+  const fromFile = configFile === undefined ? new Map() : readFile(configFile);
+  const value = (spec: FlagSpec): string[] | undefined => fromFlags.get(spec.name) ?? fromEnv.get(spec.name) ?? fromFile.get(spec.name);
+  const raw: Raw = new Map();
+  for (const spec of FLAGS) {
+    const v = value(spec);
+    if (v !== undefined) raw.set(spec.name, v);
+    else if (spec.default !== undefined) raw.set(spec.name, Array.isArray(spec.default) ? [...spec.default] : [spec.default as string]);
+  }
+  return validate(raw);
+}
+
+function readFlags(argv: readonly string[]): Raw {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: Object.fromEntries(FLAGS.map((f) => [f.name, { type: 'string' as const, multiple: f.repeatable }])),
+    });
+  } catch (err) {
+    throw new ConfigError(`${(err as Error).message.split('\n')[0]} (see meshdns --help)`);
+  }
+  const raw: Raw = new Map();
+  for (const [k, v] of Object.entries(parsed.values)) {
+    if (v === undefined) continue;
+    raw.set(k, (Array.isArray(v) ? v : [v]) as string[]);
+  }
+  return raw;
+}
+
+function readEnv(env: NodeJS.ProcessEnv): Raw {
+  const raw: Raw = new Map();
+  for (const spec of FLAGS) {
+    const v = env[envName(spec.name)];
+    if (v === undefined || v === '') continue;
+    raw.set(spec.name, spec.repeatable ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : [v]);
+  }
+  return raw;
+}
+
+function readFile(path: string): Raw {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const raw: Raw = new Map();
+  if (doc === null || doc === undefined) return raw;
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path}: expected a mapping of flag names to values`);
+  for (const [key, v] of Object.entries(doc as Record<string, unknown>)) {
+    const spec = FLAGS.find((f) => f.name === key);
+    if (spec === undefined || key === 'config') throw new ConfigError(`config file ${path}: unknown key "${key}" (keys are the flag names, e.g. log-level)`);
+    const list = Array.isArray(v) ? v : [v];
+    if (!spec.repeatable && list.length !== 1) throw new ConfigError(`config file ${path}: "${key}" takes one value`);
+    if (!list.every((x) => ['string', 'number', 'boolean'].includes(typeof x))) throw new ConfigError(`config file ${path}: "${key}" must be a string, number or list of them`);
+    raw.set(key, list.map(String));
+  }
+  return raw;
+}
+
+function one(raw: Raw, name: string): string | undefined {
+  return raw.get(name)?.[0];
+}
+
+function integer(raw: Raw, name: string, min: number, max: number): number {
+  const text = one(raw, name)!;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min || n > max) throw new ConfigError(`--${name} "${text}": expected a whole number from ${min} to ${max}`);
+  return n;
+}
+
+function duration(raw: Raw, name: string): number {
+  const text = one(raw, name)!;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) throw new ConfigError(`--${name} "${text}": expected a duration like 500ms, 2s or 1m`);
+  return ms;
+}
+
+function choice<T extends string>(raw: Raw, name: string, choices: readonly T[]): T {
+  const text = one(raw, name)!;
+  if (!(choices as readonly string[]).includes(text)) throw new ConfigError(`--${name} "${text}": expected one of ${choices.join(', ')}`);
+  return text as T;
+}
+
+function validate(raw: Raw): Config {
+  const wrap = <T>(fn: () => T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      throw err instanceof ConfigError ? err : new ConfigError((err as Error).message);
+    }
+  };
+  const domains = raw.get('domain')!.map((d) => {
+    const name = d.endsWith('.') ? d.slice(0, -1) : d;
+    if (name === '' || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(name)) throw new ConfigError(`--domain "${d}": expected a domain name like linkerd.local`);
+    wrap(() => nameToWire(name));
+    return name.toLowerCase();
+  });
+  if (domains.length === 0) throw new ConfigError('--domain: at least one mesh zone is needed');
+  const dns = raw.get('dns')!.map((a) => wrap(() => parseHostPort(a, '--dns')));
+  if (dns.length === 0) throw new ConfigError('--dns: at least one listener is needed');
+  const http = wrap(() => parseHostPort(one(raw, 'http')!, '--http'));
+  const upstreamValues = raw.get('upstream');
+  let upstreams: Upstream[] | undefined;
+  if (upstreamValues !== undefined) {
+    upstreams = upstreamValues.includes('none') ? [] : upstreamValues.map((u) => wrap(() => parseHostPort(u, '--upstream', 53)));
+  }
+  const forwardAllow = raw.get('forward-allow')!;
+  const blocks = new BlockList();
+  for (const cidr of forwardAllow) wrap(() => addCidr(blocks, cidr));
+  const logLevel = one(raw, 'log-level')!;
+  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`--log-level "${logLevel}": expected one of ${[...LOG_LEVELS].join(', ')}`);
+  const store = choice(raw, 'store', ['sqlite', 'etcd'] as const);
+  const etcd = raw.get('etcd') ?? [];
+  if (store === 'etcd' && etcd.length === 0) throw new ConfigError('--store etcd needs at least one --etcd URL');
+  for (const url of etcd) {
+    if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError(`--etcd "${url}": expected a URL like http://127.0.0.1:2379`);
+  }
+  return {
+    domains,
+    dns,
+    http,
+    zonesDir: one(raw, 'zones')!,
+    dataDir: one(raw, 'data-dir')!,
+    store,
+    etcd,
+    kubernetes: choice(raw, 'kubernetes', ['off', 'auto', 'on'] as const),
+    kubeconfig: one(raw, 'kubeconfig'),
+    upstreams,
+    apiTokenFile: one(raw, 'api-token-file'),
+    logLevel,
+    ttl: integer(raw, 'ttl', 0, 86400),
+    forwardAllow,
+    forwardTimeoutMs: duration(raw, 'forward-timeout'),
+    forwardCacheEntries: integer(raw, 'forward-cache', 0, 10_000_000),
+    tcpIdleTimeoutMs: duration(raw, 'tcp-idle-timeout'),
+    tcpMaxConnections: integer(raw, 'tcp-max-connections', 1, 1_000_000),
+    seed: raw.has('seed') ? integer(raw, 'seed', 0, 0xffffffff) : undefined,
+  };
+}
+
+export function addCidr(blocks: BlockList, cidr: string): void {
+  const [address, prefixText] = cidr.split('/');
+  const family = isIP(address ?? '');
+  const prefix = Number(prefixText);
+  const max = family === 6 ? 128 : 32;
+  if (family === 0 || prefixText === undefined || !/^\d+$/.test(prefixText) || prefix > max) {
+    throw new ConfigError(`--forward-allow "${cidr}": expected an address range like 10.0.0.0/8 or fc00::/7`);
+  }
+  blocks.addSubnet(address!, prefix, family === 6 ? 'ipv6' : 'ipv4');
+}
+
+export function allowList(cidrs: readonly string[]): BlockList {
+  const blocks = new BlockList();
+  for (const c of cidrs) addCidr(blocks, c);
+  return blocks;
+}

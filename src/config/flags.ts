@@ -1,0 +1,59 @@
+/**
+ * Every flag of `meshdns serve`: its env var (MESHDNS_<UPPER_SNAKE>), YAML key
+ * (the flag name), default and help. One table drives parsing, --help and
+ * the README.
+ */
+
+export interface FlagSpec {
+  readonly name: string;
+  readonly arg: string;
+  readonly repeatable: boolean;
+  readonly default: string | readonly string[] | undefined;
+  readonly help: string;
+}
+
+export const FLAGS: readonly FlagSpec[] = [
+  { name: 'config', arg: 'FILE', repeatable: false, default: undefined, help: 'YAML file with any of these flags as keys (flags and env override it)' },
+  { name: 'domain', arg: 'NAME', repeatable: true, default: ['linkerd.local'], help: 'mesh zone served authoritatively' },
+  { name: 'dns', arg: 'HOST:PORT', repeatable: true, default: ['127.0.0.1:1053'], help: 'UDP and TCP DNS listener ([::]:53 style for IPv6)' },
+  { name: 'http', arg: 'HOST:PORT', repeatable: false, default: '127.0.0.1:8053', help: 'HTTP listener: REST API, /metrics, /healthz, /readyz' },
+  { name: 'zones', arg: 'DIR', repeatable: false, default: './zones', help: 'directory of RFC 1035 master files <zone>.zone, reloaded on change' },
+  { name: 'data-dir', arg: 'DIR', repeatable: false, default: './data', help: 'where the embedded store keeps REST registrations' },
+  { name: 'store', arg: 'sqlite|etcd', repeatable: false, default: 'sqlite', help: 'registration store' },
+  { name: 'etcd', arg: 'URL', repeatable: true, default: [], help: 'etcd endpoint, with --store etcd' },
+  { name: 'kubernetes', arg: 'off|auto|on', repeatable: false, default: 'auto', help: 'sync Services and EndpointSlices from the Kubernetes API' },
+  { name: 'kubeconfig', arg: 'FILE', repeatable: false, default: undefined, help: 'kubeconfig (else in-cluster, $KUBECONFIG, ~/.kube/config)' },
+  { name: 'upstream', arg: 'HOST[:PORT]', repeatable: true, default: undefined, help: 'resolver for names outside the mesh zones (default: /etc/resolv.conf; "none" refuses them)' },
+  { name: 'api-token-file', arg: 'FILE', repeatable: false, default: undefined, help: 'bearer token required for REST writes (else loopback only)' },
+  { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
+  { name: 'ttl', arg: 'SECONDS', repeatable: false, default: '5', help: 'TTL of records built from the catalog (and of the generated SOA)' },
+  { name: 'forward-allow', arg: 'CIDR', repeatable: true, default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10'], help: 'clients allowed to have names forwarded (never an open resolver)' },
+  { name: 'forward-timeout', arg: 'DURATION', repeatable: false, default: '2s', help: 'how long to wait for one upstream before trying the next' },
+  { name: 'forward-cache', arg: 'ENTRIES', repeatable: false, default: '10000', help: 'forwarded answers kept (by their TTL, at most 1h); 0 turns the cache off' },
+  { name: 'tcp-idle-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'close a TCP connection idle this long' },
+  { name: 'tcp-max-connections', arg: 'N', repeatable: false, default: '1000', help: 'TCP connections per listener; more are closed at once' },
+  { name: 'seed', arg: 'N', repeatable: false, default: undefined, help: 'seed of the weighted-order random source (tests only; default unpredictable)' },
+];
+
+export function envName(flag: string): string {
+  return `MESHDNS_${flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export function helpText(): string {
+  const lines = [
+    'Usage: meshdns serve [flags]',
+    '',
+    'Authoritative DNS for a service-mesh zone, with weighted answers among healthy instances.',
+    'Each flag can also be set by its env var or as a key of the --config YAML file;',
+    'precedence: flag > env > file > default. Repeatable flags take a comma-separated env value.',
+    '',
+    'Flags:',
+  ];
+  for (const f of FLAGS) {
+    const def = f.default === undefined ? '' : Array.isArray(f.default) ? (f.default.length ? ` (default ${f.default.join(', ')})` : '') : ` (default ${f.default})`;
+    lines.push(`  --${f.name} ${f.arg}${f.repeatable ? ' (repeatable)' : ''}`);
+    lines.push(`      ${f.help}${def}. Env ${envName(f.name)}.`);
+  }
+  lines.push('  --help', '      print this text', '  --version', '      print the version');
+  return lines.join('\n');
+}

@@ -1,0 +1,35 @@
+import { isIP } from 'node:net';
+
+export interface ListenAddress {
+  readonly host: string;
+  readonly port: number;
+  readonly family: 4 | 6;
+}
+
+/** Parses HOST:PORT, [V6]:PORT; throws with a message fit for the user. */
+export function parseHostPort(text: string, what: string, defaultPort?: number): ListenAddress {
+  let host: string;
+  let portText: string | undefined;
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(text);
+  if (bracketed) {
+    host = bracketed[1]!;
+    portText = bracketed[2];
+  } else if (isIP(text) === 6) {
+    host = text;
+  } else {
+    const i = text.lastIndexOf(':');
+    host = i < 0 ? text : text.slice(0, i);
+    portText = i < 0 ? undefined : text.slice(i + 1);
+  }
+  const family = isIP(host);
+  if (family === 0) throw new Error(`${what} "${text}": "${host}" is not an IP address (use e.g. 127.0.0.1:1053 or [::1]:1053)`);
+  const port = portText === undefined ? defaultPort : Number(portText);
+  if (port === undefined || !Number.isInteger(port) || port < 0 || port > 65535 || (portText !== undefined && !/^\d+$/.test(portText))) {
+    throw new Error(`${what} "${text}": the port must be a number from 0 to 65535`);
+  }
+  return { host, port, family: family as 4 | 6 };
+}
+
+export function formatHostPort(a: { host: string; port: number }): string {
+  return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}

@@ -1,0 +1,94 @@
+import { emptyResolution, Outcome, type Resolver } from '../answers/resolver.js';
+import { ResponseWriter, responseLimit } from './response-writer.js';
+import { RRClass, RRType, Rcode } from './wire/constants.js';
+import { emptyQuery, ParseOutcome, parseQuery, type ParsedQuery } from './wire/query.js';
+import type { Random } from '../answers/random.js';
+import type { BlockList } from 'node:net';
+
+/** Forwards a query for a name outside our zones; resolves to the upstream's answer (our client's ID restored) or null. */
+export interface Forwarder {
+  forward(msg: Buffer, q: ParsedQuery, tcp: boolean): Promise<Buffer | null>;
+}
+
+export interface QueryHandlerOptions {
+  resolver: Resolver;
+  random: Random;
+  /** Absent: names outside the zones are REFUSED. */
+  forwarder?: Forwarder;
+  /** Clients allowed to use forwarding, so that we are never an open resolver. */
+  forwardAllowed: BlockList;
+  observer?: QueryObserver;
+}
+
+/** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
+export interface QueryObserver {
+  answered(tcp: boolean, qtype: number, rcode: number): void;
+  dropped(tcp: boolean, reason: 'short' | 'response'): void;
+  forwarded(ok: boolean): void;
+}
+
+/**
+ * Turns one DNS message into its response. Authoritative answers are
+ * computed synchronously; only forwarding returns a promise, so the hot path
+ * creates no promises or closures.
+ */
+export class QueryHandler {
+  private readonly query: ParsedQuery = emptyQuery();
+  private readonly resolution = emptyResolution();
+  private readonly writer: ResponseWriter;
+
+  constructor(private readonly opts: QueryHandlerOptions) {
+    this.writer = new ResponseWriter(opts.random);
+  }
+
+  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | null | Promise<Buffer | null> {
+    const q = parseQuery(msg, this.query);
+    const writer = this.writer;
+    switch (q.outcome) {
+      case ParseOutcome.Drop:
+        this.opts.observer?.dropped(tcp, 'short');
+        return null;
+      case ParseOutcome.IgnoreResponse:
+        this.opts.observer?.dropped(tcp, 'response');
+        return null;
+      case ParseOutcome.FormErr:
+        return this.done(writer.error(msg, q, Rcode.FORMERR, false), tcp, q, Rcode.FORMERR);
+      case ParseOutcome.NotImp:
+        return this.done(writer.error(msg, q, Rcode.NOTIMP, q.edns), tcp, q, Rcode.NOTIMP);
+      case ParseOutcome.Ok:
+        break;
+    }
+    if (q.edns && q.ednsVersion > 0) {
+      return this.done(writer.error(msg, q, Rcode.BADVERS, true), tcp, q, Rcode.BADVERS);
+    }
+    if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) {
+      return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+    }
+    const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
+    if (res.outcome === Outcome.Outside) return this.outside(msg, q, tcp, clientAddress, family);
+    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR || q.qtype === RRType.OPT) {
+      // Zone transfers are not offered: the data is live, not a versioned zone.
+      return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+    }
+    return this.done(writer.answer(msg, q, res, responseLimit(q, tcp)), tcp, q, res.rcode);
+  }
+
+  private outside(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Promise<Buffer | null> {
+    const forwarder = this.opts.forwarder;
+    if (forwarder === undefined || !this.opts.forwardAllowed.check(address, family)) {
+      return this.done(this.writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+    }
+    // The parsed query is reused by the next message: keep what the async path needs.
+    const snapshot: ParsedQuery = { ...q };
+    return forwarder.forward(msg, snapshot, tcp).then((answer) => {
+      this.opts.observer?.forwarded(answer !== null);
+      if (answer !== null) return answer;
+      return this.done(this.writer.error(msg, snapshot, Rcode.SERVFAIL, snapshot.edns), tcp, snapshot, Rcode.SERVFAIL);
+    });
+  }
+
+  private done(response: Buffer, tcp: boolean, q: ParsedQuery, rcode: number): Buffer {
+    this.opts.observer?.answered(tcp, q.qtype, rcode);
+    return response;
+  }
+}

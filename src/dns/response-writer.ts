@@ -1,0 +1,175 @@
+import type { Random } from '../answers/random.js';
+import type { Resolution } from '../answers/resolver.js';
+import { weightedOrder } from '../answers/weighted-order.js';
+import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType, Rcode } from './wire/constants.js';
+import type { ParsedQuery } from './wire/query.js';
+
+const OPT_SIZE = 11;
+const MAX_POINTER = 0x3fff;
+const MAX_MESSAGE = 65535;
+
+/** The most a client can take in one message on this transport. */
+export function responseLimit(q: ParsedQuery, tcp: boolean): number {
+  if (tcp) return MAX_MESSAGE;
+  if (!q.edns) return CLASSIC_UDP_PAYLOAD;
+  // Never more than we advertise: larger UDP answers fragment (DNS flag day 2020).
+  return Math.min(Math.max(q.ednsUdpSize, CLASSIC_UDP_PAYLOAD), OUR_UDP_PAYLOAD);
+}
+
+/**
+ * Assembles responses from precomputed record tails. Per query it writes the
+ * header, copies the question (keeping the client's case), draws the weighted
+ * order and copies tails behind 2-byte compression pointers. One scratch
+ * buffer serves every response; the result is copied out once.
+ */
+export class ResponseWriter {
+  private readonly buf = Buffer.allocUnsafe(MAX_MESSAGE);
+  private order = new Int32Array(64);
+  // Additional-section candidates: where the target name was written, and its glue.
+  private glueAt: number[] = [];
+  private glueTails: Buffer[][] = [];
+
+  constructor(private readonly random: Random) {}
+
+  answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): Buffer {
+    const buf = this.buf;
+    let rcode = res.rcode;
+    let flags = Flag.QR | Flag.AA | (q.flags & (Flag.RD | Flag.CD));
+    let pos = this.writeQuestion(msg, q);
+    const questionEnd = pos;
+    const reserve = q.edns ? OPT_SIZE : 0;
+    const room = limit - reserve;
+    let ancount = 0;
+    let nscount = 0;
+    let arcount = 0;
+    let truncated = false;
+    this.glueAt.length = 0;
+    this.glueTails.length = 0;
+
+    let ownerPointer = HEADER_SIZE;
+    outer: for (const set of res.sets) {
+      const n = set.records.length;
+      if (set.weights !== null) {
+        if (this.order.length < n) this.order = new Int32Array(n * 2);
+        weightedOrder(set.weights, this.order, this.random);
+      }
+      let nextOwner = -1;
+      for (let i = 0; i < n; i++) {
+        const rec = set.records[set.weights !== null ? this.order[i]! : i]!;
+        if (pos + 2 + rec.tail.length > room) {
+          truncated = true;
+          break outer;
+        }
+        buf[pos] = 0xc0 | (ownerPointer >> 8);
+        buf[pos + 1] = ownerPointer & 0xff;
+        rec.tail.copy(buf, pos + 2);
+        const targetAt = pos + 2 + rec.targetOffset;
+        if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
+          nextOwner = targetAt;
+          if (rec.glue !== undefined && rec.glue.length > 0) {
+            this.glueAt.push(targetAt);
+            this.glueTails.push(rec.glue);
+          }
+        }
+        pos += 2 + rec.tail.length;
+        ancount++;
+      }
+      if (set.type === RRType.CNAME) {
+        if (nextOwner < 0) break;
+        ownerPointer = nextOwner;
+      }
+    }
+
+    if (!truncated && res.negative && res.zone !== null) {
+      const soa = res.zone.negativeSoaTail;
+      if (pos + 2 + soa.length > room) {
+        truncated = true;
+      } else {
+        // The apex is a suffix of the question name: point into it.
+        const at = HEADER_SIZE + q.qnameLength - (res.zone.key.length);
+        buf[pos] = 0xc0 | (at >> 8);
+        buf[pos + 1] = at & 0xff;
+        soa.copy(buf, pos + 2);
+        pos += 2 + soa.length;
+        nscount = 1;
+      }
+    }
+
+    if (truncated) {
+      // RFC 2181 §9: a partial RRset is worse than none; the client retries over TCP.
+      pos = questionEnd;
+      ancount = 0;
+      nscount = 0;
+      flags |= Flag.TC;
+    } else {
+      // Additional data is optional: add what fits, never set TC for it.
+      glue: for (let g = 0; g < this.glueAt.length; g++) {
+        const at = this.glueAt[g]!;
+        for (const tail of this.glueTails[g]!) {
+          if (pos + 2 + tail.length > room) break glue;
+          buf[pos] = 0xc0 | (at >> 8);
+          buf[pos + 1] = at & 0xff;
+          tail.copy(buf, pos + 2);
+          pos += 2 + tail.length;
+          arcount++;
+        }
+      }
+    }
+    if (q.edns) {
+      pos = this.writeOpt(pos, 0, q.ednsDo);
+      arcount++;
+    }
+    if (rcode > 15) rcode = 0; // never happens for answers; extended rcodes go through error()
+    this.writeHeader(q.id, flags | (q.opcode << 11) | rcode, q.key === '' ? 0 : 1, ancount, nscount, arcount);
+    return Buffer.from(buf.subarray(0, pos));
+  }
+
+  /**
+   * A response without records: FORMERR, NOTIMP, REFUSED, SERVFAIL, BADVERS.
+   * The question is echoed when it was read; OPT is added when the query had one
+   * (and must be, for an extended rcode).
+   */
+  error(msg: Buffer, q: ParsedQuery, rcode: number, withOpt: boolean): Buffer {
+    let pos = this.writeQuestion(msg, q);
+    let arcount = 0;
+    if (withOpt) {
+      pos = this.writeOpt(pos, rcode >> 4, q.ednsDo);
+      arcount = 1;
+    }
+    const flags = Flag.QR | (q.opcode << 11) | (q.flags & (Flag.RD | Flag.CD)) | (rcode & 0xf);
+    this.writeHeader(q.id, flags, q.key === '' ? 0 : 1, 0, 0, arcount);
+    return Buffer.from(this.buf.subarray(0, pos));
+  }
+
+  private writeQuestion(msg: Buffer, q: ParsedQuery): number {
+    if (q.key === '') return HEADER_SIZE;
+    msg.copy(this.buf, HEADER_SIZE, HEADER_SIZE, q.questionEnd);
+    return q.questionEnd;
+  }
+
+  private writeHeader(id: number, flags: number, qd: number, an: number, ns: number, ar: number): void {
+    const buf = this.buf;
+    buf.writeUInt16BE(id, 0);
+    buf.writeUInt16BE(flags, 2);
+    buf.writeUInt16BE(qd, 4);
+    buf.writeUInt16BE(an, 6);
+    buf.writeUInt16BE(ns, 8);
+    buf.writeUInt16BE(ar, 10);
+  }
+
+  /** OPT pseudo-record (RFC 6891 §6.1.2): root owner, our payload size, extended rcode, DO echoed (RFC 3225 §3). */
+  private writeOpt(pos: number, extendedRcode: number, dnssecOk: boolean): number {
+    const buf = this.buf;
+    buf[pos] = 0;
+    buf.writeUInt16BE(RRType.OPT, pos + 1);
+    buf.writeUInt16BE(OUR_UDP_PAYLOAD, pos + 3);
+    buf[pos + 5] = extendedRcode;
+    buf[pos + 6] = 0; // version 0
+    buf[pos + 7] = dnssecOk ? 0x80 : 0;
+    buf[pos + 8] = 0;
+    buf.writeUInt16BE(0, pos + 9);
+    return pos + OPT_SIZE;
+  }
+}
+
+export { Rcode };

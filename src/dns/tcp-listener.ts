@@ -1,0 +1,152 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import type { QueryHandler } from './query-handler.js';
+import type { ListenAddress } from './listen-address.js';
+
+export interface TcpListenerOptions {
+  /** Close a connection that sends nothing for this long (RFC 7766 §6.2.3). */
+  idleTimeoutMs: number;
+  /** Further connections are refused (closed at once) so a flood cannot exhaust memory. */
+  maxConnections: number;
+}
+
+/** Stop reading from a client that does not read its answers once this much is queued. */
+const MAX_QUEUED_BYTES = 256 * 1024;
+
+/**
+ * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-octet length framing, any
+ * number of queries per connection in any split or joined reads, answers as
+ * they are ready (forwarded ones may overtake; the ID pairs them).
+ */
+export class TcpListener {
+  private server: Server | undefined;
+  private readonly connections = new Set<Connection>();
+  private closing = false;
+
+  constructor(
+    private readonly address: ListenAddress,
+    private readonly handler: QueryHandler,
+    private readonly opts: TcpListenerOptions,
+  ) {}
+
+  start(): Promise<ListenAddress> {
+    return new Promise((resolve, reject) => {
+      const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
+      server.maxConnections = this.opts.maxConnections;
+      this.server = server;
+      server.once('error', reject);
+      server.listen({ host: this.address.host, port: this.address.port, ipv6Only: this.address.family === 6 }, () => {
+        server.off('error', reject);
+        server.on('error', () => undefined);
+        const bound = server.address();
+        if (bound === null || typeof bound === 'string') return reject(new Error('TCP listener has no address'));
+        resolve({ host: bound.address, port: bound.port, family: this.address.family });
+      });
+    });
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, this.handler, this.opts.idleTimeoutMs, () => this.connections.delete(conn));
+    this.connections.add(conn);
+  }
+
+  /** Stops accepting, lets every connection finish the queries it has sent, then closes them (bounded by graceMs). */
+  async stop(graceMs: number): Promise<void> {
+    this.closing = true;
+    const closed = new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    for (const conn of this.connections) conn.finish();
+    const deadline = Date.now() + graceMs;
+    while (this.connections.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const conn of this.connections) conn.destroy();
+    await closed;
+  }
+}
+
+class Connection {
+  private buffered: Buffer = Buffer.alloc(0);
+  private inFlight = 0;
+  private ending = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly handler: QueryHandler,
+    idleTimeoutMs: number,
+    onClose: () => void,
+  ) {
+    socket.setTimeout(idleTimeoutMs);
+    socket.on('timeout', () => socket.destroy());
+    socket.on('error', () => socket.destroy());
+    socket.on('close', onClose);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The client finished sending: answer what it sent, then close our side.
+    socket.on('end', () => this.finish());
+    socket.on('drain', () => socket.resume());
+  }
+
+  finish(): void {
+    this.ending = true;
+    this.maybeEnd();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private maybeEnd(): void {
+    if (this.ending && this.inFlight === 0 && !this.socket.destroyed) this.socket.end();
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ending) return;
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
+    let offset = 0;
+    while (this.buffered.length - offset >= 2) {
+      const len = this.buffered.readUInt16BE(offset);
+      if (this.buffered.length - offset - 2 < len) break;
+      const msg = this.buffered.subarray(offset + 2, offset + 2 + len);
+      offset += 2 + len;
+      this.answer(msg);
+    }
+    this.buffered = offset === this.buffered.length ? Buffer.alloc(0) : this.buffered.subarray(offset);
+    if (this.socket.writableLength > MAX_QUEUED_BYTES) this.socket.pause();
+  }
+
+  private answer(msg: Buffer): void {
+    let reply;
+    try {
+      reply = this.handler.handle(msg, true, this.socket.remoteAddress ?? '', this.socket.remoteFamily === 'IPv6' ? 'ipv6' : 'ipv4');
+    } catch {
+      return;
+    }
+    if (reply === null) return;
+    if (!(reply instanceof Promise)) {
+      this.write(reply);
+      return;
+    }
+    this.inFlight++;
+    reply
+      .then((answer) => {
+        if (answer !== null) this.write(answer);
+      })
+      .catch(() => undefined)
+      .finally(() => {
+        this.inFlight--;
+        this.maybeEnd();
+      });
+  }
+
+  private write(reply: Buffer): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    const framed = Buffer.allocUnsafe(reply.length + 2);
+    framed.writeUInt16BE(reply.length, 0);
+    reply.copy(framed, 2);
+    this.socket.write(framed);
+  }
+}

@@ -1,0 +1,75 @@
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { QueryHandler } from './query-handler.js';
+import type { ListenAddress } from './listen-address.js';
+
+/** Generous kernel buffers absorb bursts while the event loop is busy. */
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
+
+/**
+ * DNS over UDP. Answers are sent straight from the message callback; only
+ * forwarded queries wait on a promise.
+ */
+export class UdpListener {
+  private socket: Socket | undefined;
+  private pending = 0;
+
+  constructor(
+    private readonly address: ListenAddress,
+    private readonly handler: QueryHandler,
+  ) {}
+
+  start(): Promise<ListenAddress> {
+    return new Promise((resolve, reject) => {
+      const socket = createSocket({ type: this.address.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.address.family === 6 });
+      this.socket = socket;
+      socket.once('error', reject);
+      socket.bind(this.address.port, this.address.host, () => {
+        socket.off('error', reject);
+        // Per-datagram errors (ICMP unreachable replies and the like) must not end the listener.
+        socket.on('error', () => undefined);
+        try {
+          socket.setRecvBufferSize(SOCKET_BUFFER_BYTES);
+          socket.setSendBufferSize(SOCKET_BUFFER_BYTES);
+        } catch {
+          // The kernel may cap buffer sizes (net.core.rmem_max); the defaults still work.
+        }
+        socket.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+        const bound = socket.address();
+        resolve({ host: bound.address, port: bound.port, family: this.address.family });
+      });
+    });
+  }
+
+  private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
+    const socket = this.socket!;
+    let reply;
+    try {
+      reply = this.handler.handle(msg, false, rinfo.address, rinfo.family === 'IPv6' ? 'ipv6' : 'ipv4');
+    } catch {
+      return; // a bug must cost one answer, never the listener
+    }
+    if (reply === null) return;
+    if (!(reply instanceof Promise)) {
+      socket.send(reply, rinfo.port, rinfo.address);
+      return;
+    }
+    this.pending++;
+    reply
+      .then((answer) => {
+        if (answer !== null && this.socket !== undefined) socket.send(answer, rinfo.port, rinfo.address);
+      })
+      .catch(() => undefined)
+      .finally(() => this.pending--);
+  }
+
+  /** Stops receiving; waits (bounded) for forwarded queries still in flight. */
+  async stop(graceMs: number): Promise<void> {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    socket.removeAllListeners('message');
+    const deadline = Date.now() + graceMs;
+    while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.socket = undefined;
+    await new Promise<void>((r) => socket.close(() => r()));
+  }
+}

@@ -1,0 +1,187 @@
+import { Flag, HEADER_SIZE, MAX_NAME_WIRE_LENGTH, RRType } from './constants.js';
+
+/**
+ * Parses an incoming query just far enough to answer it: header, the one
+ * question (lowercased lookup key, original bytes kept for the echo), and the
+ * OPT record. Everything is bounds-checked; any inconsistency is a FORMERR,
+ * and a message without a full header is dropped.
+ */
+
+export const enum ParseOutcome {
+  /** Not even a header: drop silently. */
+  Drop,
+  /** A response (QR=1) sent to us: never answer, that way lies a packet loop. */
+  IgnoreResponse,
+  Ok,
+  FormErr,
+  NotImp,
+}
+
+export interface ParsedQuery {
+  outcome: ParseOutcome;
+  id: number;
+  /** The second header word as received. */
+  flags: number;
+  opcode: number;
+  /** Offset just past the question; 12 when there is no usable question. */
+  questionEnd: number;
+  /** Lowercased wire qname read as latin1; '' when there is no usable question. */
+  key: string;
+  qnameLength: number;
+  qtype: number;
+  qclass: number;
+  edns: boolean;
+  ednsVersion: number;
+  ednsUdpSize: number;
+  ednsDo: boolean;
+}
+
+export function emptyQuery(): ParsedQuery {
+  return {
+    outcome: ParseOutcome.Drop,
+    id: 0,
+    flags: 0,
+    opcode: 0,
+    questionEnd: HEADER_SIZE,
+    key: '',
+    qnameLength: 0,
+    qtype: 0,
+    qclass: 0,
+    edns: false,
+    ednsVersion: 0,
+    ednsUdpSize: 0,
+    ednsDo: false,
+  };
+}
+
+// Scratch for lowercasing the qname without allocating a Buffer per query.
+const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE_LENGTH);
+
+/** Skips a possibly compressed name; returns the offset after it or -1 if malformed. */
+function skipName(msg: Buffer, start: number): number {
+  let o = start;
+  let total = 0;
+  for (;;) {
+    if (o >= msg.length) return -1;
+    const len = msg[o]!;
+    if (len === 0) return o + 1;
+    if ((len & 0xc0) === 0xc0) {
+      // A pointer ends the name here; where it points is irrelevant to skipping
+      // but it must at least lie inside the message and point backwards.
+      if (o + 1 >= msg.length) return -1;
+      const target = ((len & 0x3f) << 8) | msg[o + 1]!;
+      if (target >= o) return -1;
+      return o + 2;
+    }
+    if ((len & 0xc0) !== 0) return -1; // 0x40/0x80 label types are obsolete or reserved
+    total += len + 1;
+    if (total > MAX_NAME_WIRE_LENGTH) return -1;
+    o += len + 1;
+  }
+}
+
+export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
+  q.key = '';
+  q.questionEnd = HEADER_SIZE;
+  q.qnameLength = 0;
+  q.qtype = 0;
+  q.qclass = 0;
+  q.edns = false;
+  q.ednsVersion = 0;
+  q.ednsUdpSize = 0;
+  q.ednsDo = false;
+  if (msg.length < HEADER_SIZE) {
+    q.outcome = ParseOutcome.Drop;
+    return q;
+  }
+  q.id = msg.readUInt16BE(0);
+  q.flags = msg.readUInt16BE(2);
+  q.opcode = (q.flags >> 11) & 0xf;
+  if (q.flags & Flag.QR) {
+    q.outcome = ParseOutcome.IgnoreResponse;
+    return q;
+  }
+  const qdcount = msg.readUInt16BE(4);
+  const ancount = msg.readUInt16BE(6);
+  const nscount = msg.readUInt16BE(8);
+  const arcount = msg.readUInt16BE(10);
+  if (qdcount !== 1) {
+    q.outcome = q.opcode !== 0 ? ParseOutcome.NotImp : ParseOutcome.FormErr;
+    return q;
+  }
+
+  // Question name: no compression pointers are possible this early.
+  let o = HEADER_SIZE;
+  for (;;) {
+    if (o >= msg.length) return formErr(q);
+    const len = msg[o]!;
+    if (len === 0) {
+      o += 1;
+      break;
+    }
+    if (len > 63) return formErr(q);
+    o += len + 1;
+    if (o - HEADER_SIZE >= MAX_NAME_WIRE_LENGTH) return formErr(q);
+  }
+  if (o + 4 > msg.length) return formErr(q);
+  const nameLength = o - HEADER_SIZE;
+  for (let i = 0; i < nameLength; i++) {
+    const c = msg[HEADER_SIZE + i]!;
+    scratch[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+  }
+  q.key = scratch.toString('latin1', 0, nameLength);
+  q.qnameLength = nameLength;
+  q.qtype = msg.readUInt16BE(o);
+  q.qclass = msg.readUInt16BE(o + 2);
+  o += 4;
+  q.questionEnd = o;
+
+  if (q.opcode !== 0) {
+    q.outcome = ParseOutcome.NotImp;
+    return q;
+  }
+
+  // Answer and authority sections of a query are normally empty; skip them.
+  for (let i = 0; i < ancount + nscount; i++) {
+    o = skipName(msg, o);
+    if (o < 0 || o + 10 > msg.length) return formErr(q);
+    const rdlen = msg.readUInt16BE(o + 8);
+    o += 10 + rdlen;
+    if (o > msg.length) return formErr(q);
+  }
+  for (let i = 0; i < arcount; i++) {
+    const nameStart = o;
+    o = skipName(msg, o);
+    if (o < 0 || o + 10 > msg.length) return formErr(q);
+    const type = msg.readUInt16BE(o);
+    const rdlen = msg.readUInt16BE(o + 8);
+    if (o + 10 + rdlen > msg.length) return formErr(q);
+    if (type === RRType.OPT) {
+      // RFC 6891 §6.1.1: one OPT at most, owned by the root.
+      if (q.edns || msg[nameStart] !== 0 || o !== nameStart + 1) return formErr(q);
+      q.edns = true;
+      q.ednsUdpSize = msg.readUInt16BE(o + 2);
+      q.ednsVersion = msg[o + 5]!;
+      q.ednsDo = (msg[o + 6]! & 0x80) !== 0;
+      // Options must tile the rdata exactly.
+      let p = o + 10;
+      const end = p + rdlen;
+      while (p < end) {
+        if (p + 4 > end) return formErr(q);
+        p += 4 + msg.readUInt16BE(p + 2);
+      }
+      if (p !== end) return formErr(q);
+    }
+    o += 10 + rdlen;
+  }
+  q.outcome = ParseOutcome.Ok;
+  return q;
+}
+
+function formErr(q: ParsedQuery): ParsedQuery {
+  // The question is only echoed when it was read completely.
+  if (q.questionEnd === HEADER_SIZE) q.key = '';
+  q.outcome = ParseOutcome.FormErr;
+  return q;
+}
+

@@ -1,0 +1,159 @@
+import { fixedSet, type NameNode, type NameTable, type RRSet } from '../../answers/records.js';
+import type { StaticZone } from '../../answers/resolver.js';
+import { apexFromSoa, generatedApex } from '../../answers/zone-apex.js';
+import type { SourcedInstance } from '../../catalog/catalog.js';
+import type { InstancePort, Protocol } from '../../catalog/types.js';
+import { isDnsLabel } from '../../catalog/validate.js';
+import { RRType } from '../../dns/wire/constants.js';
+import { labelCount, labelOffsets, parentKey } from '../../dns/wire/name.js';
+import { record, type EncodedRecord } from '../../dns/wire/rdata.js';
+import type { ParsedZone, ZoneRecord } from './parser.js';
+
+export interface ZoneData {
+  readonly zone: StaticZone;
+  /** Service-shaped records of a mesh zone, handed to the catalog as source "zonefile". */
+  readonly instances: SourcedInstance[];
+}
+
+/**
+ * Splits a parsed zone into what the catalog should own and what is served
+ * as written. In a mesh zone these become weighted catalog instances:
+ *   _<port>._<proto>.<svc>.<ns>  SRV  prio weight port <id>.<svc>.<ns>   (instance <id>, its weight and port)
+ *   <id>.<svc>.<ns>              A/AAAA                                  (that instance's address)
+ *   <svc>.<ns>                   A/AAAA                                  (an instance per address not named above)
+ * Everything else (TXT, CNAME, other names) is served from the zone as is.
+ */
+export function buildZoneData(parsed: ParsedZone, mesh: boolean, ttl: number): ZoneData {
+  const consumed = new Set<ZoneRecord>();
+  const instances = mesh ? meshInstances(parsed, consumed) : [];
+  const served = parsed.records.filter((r) => !consumed.has(r));
+  return { zone: staticZone(parsed.originKey, served, ttl), instances };
+}
+
+function labelsBelow(key: string, zoneKey: string): string[] | undefined {
+  const depth = labelCount(key) - labelCount(zoneKey);
+  if (depth < 1) return undefined;
+  const offsets = labelOffsets(key);
+  const labels: string[] = [];
+  for (let i = 0; i < depth; i++) labels.push(key.slice(offsets[i]! + 1, offsets[i + 1]!));
+  return labels;
+}
+
+function isAddress(r: ZoneRecord): boolean {
+  return r.type === RRType.A || r.type === RRType.AAAA;
+}
+
+function addressText(r: ZoneRecord): string {
+  if (r.type === RRType.A) return [...r.rdata].join('.');
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(r.rdata.readUInt16BE(i).toString(16));
+  return groups.join(':');
+}
+
+function meshInstances(parsed: ParsedZone, consumed: Set<ZoneRecord>): SourcedInstance[] {
+  const zoneKey = parsed.originKey;
+  const byOwner = new Map<string, ZoneRecord[]>();
+  for (const r of parsed.records) {
+    let list = byOwner.get(r.owner);
+    if (list === undefined) byOwner.set(r.owner, (list = []));
+    list.push(r);
+  }
+  interface Draft {
+    namespace: string;
+    service: string;
+    id: string;
+    address: string;
+    weight: number;
+    ports: InstancePort[];
+  }
+  const drafts = new Map<string, Draft>();
+
+  for (const r of parsed.records) {
+    if (r.type !== RRType.SRV || r.targetKey === undefined) continue;
+    const labels = labelsBelow(r.owner, zoneKey);
+    const target = labelsBelow(r.targetKey, zoneKey);
+    if (labels?.length !== 4 || target?.length !== 3) continue;
+    const [portLabel, protoLabel, service, namespace] = labels as [string, string, string, string];
+    const [id, tService, tNamespace] = target as [string, string, string];
+    const protocol = protoLabel.slice(1) as Protocol;
+    const portName = portLabel.slice(1);
+    if (!portLabel.startsWith('_') || (protoLabel !== '_tcp' && protoLabel !== '_udp')) continue;
+    if (tService !== service || tNamespace !== namespace) continue;
+    if (![portName, service, namespace, id].every(isDnsLabel)) continue;
+    const addresses = (byOwner.get(r.targetKey) ?? []).filter(isAddress);
+    if (addresses.length === 0) continue;
+    const key = `${namespace}/${service}/${id}`;
+    let draft = drafts.get(key);
+    if (draft === undefined) {
+      draft = { namespace, service, id, address: addressText(addresses[0]!), weight: r.rdata.readUInt16BE(2), ports: [] };
+      drafts.set(key, draft);
+      for (const a of addresses) consumed.add(a);
+    }
+    draft.ports.push({ name: portName, port: r.rdata.readUInt16BE(4), protocol });
+    consumed.add(r);
+  }
+
+  const named = new Set([...drafts.values()].map((d) => `${d.namespace}/${d.service}/${d.address}`));
+  for (const r of parsed.records) {
+    if (!isAddress(r)) continue;
+    const labels = labelsBelow(r.owner, zoneKey);
+    if (labels?.length !== 2 || !labels.every(isDnsLabel)) continue;
+    const [service, namespace] = labels as [string, string];
+    const address = addressText(r);
+    consumed.add(r);
+    if (named.has(`${namespace}/${service}/${address}`)) continue;
+    const id = address.replace(/[.:]/g, '-');
+    drafts.set(`${namespace}/${service}/${id}`, { namespace, service, id, address, weight: 100, ports: [] });
+  }
+
+  return [...drafts.values()].map((d) => ({
+    namespace: d.namespace,
+    service: d.service,
+    instance: { id: d.id, source: 'zonefile', address: d.address, ports: d.ports, weight: d.weight, health: 'healthy' },
+  }));
+}
+
+function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number): StaticZone {
+  const grouped = new Map<string, Map<number, EncodedRecord[]>>();
+  for (const r of records) {
+    let types = grouped.get(r.owner);
+    if (types === undefined) grouped.set(r.owner, (types = new Map()));
+    let list = types.get(r.type);
+    if (list === undefined) types.set(r.type, (list = []));
+    list.push(record(r.type, r.ttl, r.rdata, r.targetKey));
+  }
+  // Glue: addresses of in-zone targets ride in the additional section.
+  for (const types of grouped.values()) {
+    for (const [type, list] of types) {
+      if (type !== RRType.NS && type !== RRType.MX && type !== RRType.SRV) continue;
+      for (const rec of list) {
+        const targetTypes = rec.targetKey === undefined ? undefined : grouped.get(rec.targetKey);
+        if (targetTypes === undefined) continue;
+        rec.glue = [...(targetTypes.get(RRType.A) ?? []), ...(targetTypes.get(RRType.AAAA) ?? [])].map((g) => g.tail);
+      }
+    }
+  }
+  const names: NameTable = new Map();
+  for (const [owner, types] of grouped) {
+    const rrsets = new Map<number, RRSet>();
+    for (const [type, list] of types) rrsets.set(type, fixedSet(type, list));
+    names.set(owner, { rrsets });
+    // Every ancestor up to the apex exists, even without records (RFC 8020).
+    for (let p = parentKey(owner); p !== undefined && p.length >= zoneKey.length; p = parentKey(p)) {
+      if (!names.has(p) && !grouped.has(p)) names.set(p, { rrsets: new Map() });
+    }
+  }
+  let apexNode: NameNode | undefined = names.get(zoneKey);
+  if (apexNode === undefined) names.set(zoneKey, (apexNode = { rrsets: new Map() }));
+  const soaSet = apexNode.rrsets.get(RRType.SOA);
+  if (soaSet !== undefined) return { apex: apexFromSoa(zoneKey, soaSet.records[0]!), names };
+  const generated = generatedApex(zoneKey, ttl);
+  apexNode.rrsets.set(RRType.SOA, generated.apex.soa);
+  if (!apexNode.rrsets.has(RRType.NS)) apexNode.rrsets.set(RRType.NS, generated.ns);
+  return { apex: generated.apex, names };
+}
+
+/** A mesh zone without a zone file: just the generated apex. */
+export function emptyZone(zoneKey: string, ttl: number): StaticZone {
+  return staticZone(zoneKey, [], ttl);
+}
