@@ -62,6 +62,20 @@ export class Resolver {
     return null;
   }
 
+  /**
+   * Addresses of a target name for the additional section (NS, MX and
+   * zone-file SRV records; catalog SRV records carry their glue precomputed).
+   */
+  glueFor(key: string): Buffer[] | undefined {
+    if (this.findZone(key) === null) return undefined;
+    const out: Buffer[] = [];
+    for (const type of [RRType.A, RRType.AAAA]) {
+      const set = pick(this.dynamicNames.get(key), this.staticNames.get(key), type);
+      if (set !== undefined) for (const r of set.records) out.push(r.tail);
+    }
+    return out.length > 0 ? out : undefined;
+  }
+
   resolve(key: string, qtype: number, out: Resolution): Resolution {
     out.sets.length = 0;
     out.negative = false;

@@ -38,7 +38,7 @@ export class QueryHandler {
   private readonly writer: ResponseWriter;
 
   constructor(private readonly opts: QueryHandlerOptions) {
-    this.writer = new ResponseWriter(opts.random);
+    this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key));
   }
 
   handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | null | Promise<Buffer | null> {

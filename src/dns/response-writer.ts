@@ -29,7 +29,10 @@ export class ResponseWriter {
   private glueAt: number[] = [];
   private glueTails: Buffer[][] = [];
 
-  constructor(private readonly random: Random) {}
+  constructor(
+    private readonly random: Random,
+    private readonly glueFor: (targetKey: string) => Buffer[] | undefined,
+  ) {}
 
   answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): Buffer {
     const buf = this.buf;
@@ -66,9 +69,10 @@ export class ResponseWriter {
         const targetAt = pos + 2 + rec.targetOffset;
         if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
           nextOwner = targetAt;
-          if (rec.glue !== undefined && rec.glue.length > 0) {
+          const glue = rec.glue ?? (rec.type !== RRType.CNAME && rec.type !== RRType.PTR && rec.targetKey !== undefined ? this.glueFor(rec.targetKey) : undefined);
+          if (glue !== undefined && glue.length > 0) {
             this.glueAt.push(targetAt);
-            this.glueTails.push(rec.glue);
+            this.glueTails.push(glue);
           }
         }
         pos += 2 + rec.tail.length;

@@ -122,17 +122,6 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
     if (list === undefined) types.set(r.type, (list = []));
     list.push(record(r.type, r.ttl, r.rdata, r.targetKey));
   }
-  // Glue: addresses of in-zone targets ride in the additional section.
-  for (const types of grouped.values()) {
-    for (const [type, list] of types) {
-      if (type !== RRType.NS && type !== RRType.MX && type !== RRType.SRV) continue;
-      for (const rec of list) {
-        const targetTypes = rec.targetKey === undefined ? undefined : grouped.get(rec.targetKey);
-        if (targetTypes === undefined) continue;
-        rec.glue = [...(targetTypes.get(RRType.A) ?? []), ...(targetTypes.get(RRType.AAAA) ?? [])].map((g) => g.tail);
-      }
-    }
-  }
   const names: NameTable = new Map();
   for (const [owner, types] of grouped) {
     const rrsets = new Map<number, RRSet>();

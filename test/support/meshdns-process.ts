@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const cliPath = join(repoRoot, 'dist', 'cli.js');
+
+export interface MeshdnsProcess {
+  readonly proc: ChildProcess;
+  readonly dnsPort: number;
+  readonly httpPort: number;
+  readonly logs: string[];
+  waitForLog(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * Runs the built CLI (what users run) on free ports and waits for its
+ * "meshdns listening" line, which names the ports it bound.
+ */
+export async function startMeshdns(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<MeshdnsProcess> {
+  const hasDns = args.includes('--dns');
+  const hasHttp = args.includes('--http');
+  const fullArgs = [cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...args];
+  const proc = spawn(process.execPath, fullArgs, { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const logs: string[] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  let partial = '';
+  const onData = (chunk: Buffer): void => {
+    partial += chunk.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      logs.push(line);
+      for (const w of [...waiters]) {
+        if (w.pattern.test(line)) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(line);
+        }
+      }
+    }
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+
+  const waitForLog = (pattern: RegExp, timeoutMs = 5000): Promise<string> => {
+    const seen = logs.find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms; logs:\n${logs.join('\n')}`)), timeoutMs);
+      waiters.push({
+        pattern,
+        resolve: (line) => {
+          clearTimeout(timer);
+          resolve(line);
+        },
+      });
+      void exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`meshdns exited before logging ${pattern}; logs:\n${logs.join('\n')}`));
+      });
+    });
+  };
+
+  const line = await waitForLog(/"msg":"meshdns listening"/);
+  const entry = JSON.parse(line) as { dns: string[]; http: string };
+  const dnsPort = Number(entry.dns[0]!.split(':').pop());
+  const httpPort = Number(entry.http.split(':').pop());
+  return {
+    proc,
+    dnsPort,
+    httpPort,
+    logs,
+    waitForLog,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs the CLI to completion (for bad-flag checks). */
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 5000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
