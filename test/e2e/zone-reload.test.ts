@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { dig } from '../support/dig.js';
+import { startMeshdns } from '../support/meshdns-process.js';
+import { tempZones } from '../support/temp-zones.js';
+
+const zone = (address: string, extra = ''): string =>
+  `$ORIGIN linkerd.local.\n$TTL 5\n@ SOA ns.dns hostmaster 1 7200 1800 86400 5\n@ NS ns.dns\napi.default A ${address}\n${extra}`;
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met in time');
+}
+
+test('zone files reload on change; a broken file keeps the last good data and is logged with file and line', async () => {
+  const dir = tempZones({ 'linkerd.local.zone': zone('10.9.0.1') });
+  const file = join(dir, 'linkerd.local.zone');
+  const s = await startMeshdns(['--zones', dir, '--upstream', 'none']);
+  try {
+    const answer = async (): Promise<string[]> => (await dig(s.dnsPort, ['+short', 'api.default.linkerd.local'])).raw.trim().split('\n');
+    assert.deepEqual(await answer(), ['10.9.0.1']);
+
+    writeFileSync(file, zone('10.9.0.2'));
+    await eventually(async () => (await answer())[0] === '10.9.0.2');
+
+    // Broken on line 6; the good version stays in service.
+    writeFileSync(file, zone('10.9.0.3', 'oops IN A not-an-address\n'));
+    const line = await s.waitForLog(/zone file is broken/);
+    const entry = JSON.parse(line) as { file: string; line: number; err: string; level: string };
+    assert.equal(entry.level, 'error');
+    assert.equal(entry.file, file);
+    assert.equal(entry.line, 6);
+    assert.match(entry.err, /not-an-address/);
+    assert.deepEqual(await answer(), ['10.9.0.2']);
+
+    // An atomic replace (write elsewhere, rename over) is picked up too.
+    writeFileSync(`${file}.tmp`, zone('10.9.0.4'));
+    renameSync(`${file}.tmp`, file);
+    await eventually(async () => (await answer())[0] === '10.9.0.4');
+
+    // A new zone file for another zone starts being served.
+    writeFileSync(join(dir, 'corp.test.zone'), '$TTL 60\n@ SOA ns h 1 2 3 4 5\nwww A 192.0.2.7\n');
+    await eventually(async () => (await dig(s.dnsPort, ['+short', 'www.corp.test'])).raw.trim() === '192.0.2.7');
+    const nx = await dig(s.dnsPort, ['nope.corp.test']);
+    assert.equal(nx.status, 'NXDOMAIN');
+    assert.ok(nx.flags.includes('aa'));
+  } finally {
+    await s.stop();
+  }
+});
+
+test('SIGHUP reloads zone files at once', async () => {
+  const dir = tempZones({ 'linkerd.local.zone': zone('10.8.0.1') });
+  const s = await startMeshdns(['--zones', dir, '--upstream', 'none']);
+  try {
+    writeFileSync(join(dir, 'linkerd.local.zone'), zone('10.8.0.2'));
+    s.proc.kill('SIGHUP');
+    await s.waitForLog(/SIGHUP: reloading/);
+    await eventually(async () => (await dig(s.dnsPort, ['+short', 'api.default.linkerd.local'])).raw.trim() === '10.8.0.2', 1000);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a zone file broken at start is reported; the mesh zone is still served with a generated SOA', async () => {
+  const dir = tempZones({ 'linkerd.local.zone': '$TTL 5\n@ SOA ns hostmaster ( 1 2 3\n' });
+  const s = await startMeshdns(['--zones', dir, '--upstream', 'none']);
+  try {
+    const line = await s.waitForLog(/zone file is broken and was never loaded/);
+    assert.equal(JSON.parse(line).line, 2);
+    const soa = await dig(s.dnsPort, ['linkerd.local', 'SOA']);
+    assert.match(soa.answer[0]!, /SOA\s+ns\.dns\.linkerd\.local\./);
+  } finally {
+    await s.stop();
+  }
+});
