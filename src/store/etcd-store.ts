@@ -1,0 +1,177 @@
+import { noop } from 'cockatiel';
+import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
+import type { Logger } from 'pino';
+import { deserialize, keyOfRegistration, serialize, type Registration } from './registration.js';
+import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from './store.js';
+
+export interface EtcdStoreOptions {
+  endpoints: readonly string[];
+  /** Registrations live under this prefix; several meshdns deployments can share one etcd. */
+  prefix: string;
+  /** TTL registrations ride on an etcd lease this long, renewed by every heartbeat on any replica. */
+  deregisterAfterMs: number;
+  callTimeoutMs: number;
+  logger: Logger;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
+  });
+}
+
+/**
+ * Registrations shared by several replicas: one key per registration under
+ * a prefix, watched so every replica applies every change within a moment.
+ * A TTL registration is bound to a lease of --deregister-after; a heartbeat
+ * to any replica renews it, so etcd itself removes registrations nobody
+ * renews, and every replica sees the delete.
+ */
+export class EtcdStore implements RegistrationStore {
+  readonly kind = 'etcd';
+  private readonly client: Etcd3;
+  private watcher: Watcher | undefined;
+  private readonly listeners: ((event: StoreEvent) => void)[] = [];
+  private readonly leases = new Map<string, string>();
+
+  constructor(private readonly opts: EtcdStoreOptions) {
+    this.client = new Etcd3({
+      hosts: [...opts.endpoints],
+      dialTimeout: opts.callTimeoutMs,
+      // No retries or circuit breaker inside the client: a failed write is a 503 now, and the
+      // next request tries again at once (gRPC reconnects underneath).
+      faultHandling: { host: () => noop, global: noop },
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs }),
+    });
+  }
+
+  private keyOf(namespace: string, service: string, id: string): string {
+    return `${this.opts.prefix}${namespace}/${service}/${id}`;
+  }
+
+  async open(): Promise<Registration[]> {
+    let kvs: IKeyValue[];
+    try {
+      kvs = (await withTimeout(this.client.getAll().prefix(this.opts.prefix).exec(), this.opts.callTimeoutMs * 2, 'etcd list')).kvs;
+    } catch (err) {
+      throw new Error(`cannot read registrations from etcd at ${this.opts.endpoints.join(', ')}: ${(err as Error).message}`);
+    }
+    const out: Registration[] = [];
+    for (const kv of kvs) {
+      const r = this.parse(kv);
+      if (r !== undefined) out.push(r);
+    }
+    this.watcher = await this.client.watch().prefix(this.opts.prefix).create();
+    this.watcher.on('put', (kv) => {
+      const r = this.parse(kv);
+      if (r !== undefined) this.emit({ kind: 'put', registration: r });
+    });
+    this.watcher.on('delete', (kv) => {
+      const key = kv.key.toString().slice(this.opts.prefix.length);
+      this.leases.delete(key);
+      const [namespace, service, id] = key.split('/');
+      if (namespace && service && id) this.emit({ kind: 'delete', namespace, service, id });
+    });
+    this.watcher.on('disconnected', () => this.opts.logger.warn({ endpoints: this.opts.endpoints }, 'etcd watch lost; DNS keeps answering from memory while it reconnects'));
+    this.watcher.on('connected', () => this.opts.logger.info('etcd watch connected'));
+    this.watcher.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'etcd watch error; reconnecting'));
+    return out;
+  }
+
+  private parse(kv: IKeyValue): Registration | undefined {
+    try {
+      const r = deserialize(kv.value.toString());
+      if (kv.lease && kv.lease !== '0') this.leases.set(keyOfRegistration(r), kv.lease);
+      return r;
+    } catch (err) {
+      this.opts.logger.error({ key: kv.key.toString(), err: (err as Error).message }, 'skipping an unreadable registration in etcd');
+      return undefined;
+    }
+  }
+
+  private emit(event: StoreEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  async put(r: Registration): Promise<void> {
+    await this.guard(async () => {
+      const key = this.keyOf(r.namespace, r.service, r.id);
+      let lease: string | undefined;
+      if (r.ttlMs !== undefined) {
+        const granted = await this.client.leaseClient.leaseGrant({ TTL: Math.ceil(this.opts.deregisterAfterMs / 1000), ID: 0 });
+        lease = granted.ID;
+      }
+      await this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(serialize(r)), lease: lease ?? 0 });
+      if (lease !== undefined) this.leases.set(keyOfRegistration(r), lease);
+      else this.leases.delete(keyOfRegistration(r));
+    });
+  }
+
+  async delete(namespace: string, service: string, id: string): Promise<boolean> {
+    return this.guard(async () => {
+      const res = await this.client.kv.deleteRange({ key: Buffer.from(this.keyOf(namespace, service, id)) });
+      return Number(res.deleted) > 0;
+    });
+  }
+
+  async heartbeat(r: Registration): Promise<boolean> {
+    return this.guard(async () => {
+      const key = keyOfRegistration(r);
+      const lease = this.leases.get(key);
+      if (lease === undefined || !(await this.renew(lease))) {
+        // No lease, or it lapsed: rewrite under a fresh one.
+        await this.put(r);
+        return true;
+      }
+      await this.client.kv.put({ key: Buffer.from(this.keyOf(r.namespace, r.service, r.id)), value: Buffer.from(serialize(r)), lease });
+      return true;
+    });
+  }
+
+  /** One keep-alive round trip on a lease by ID (whichever replica granted it). */
+  private async renew(lease: string): Promise<boolean> {
+    const stream = await this.client.leaseClient.leaseKeepAlive();
+    try {
+      const res = await withTimeout(
+        new Promise<{ TTL: string }>((resolve, reject) => {
+          stream.on('data', resolve);
+          stream.on('error', reject);
+          stream.write({ ID: lease });
+        }),
+        this.opts.callTimeoutMs,
+        'etcd lease keep-alive',
+      );
+      return Number(res.TTL) > 0;
+    } finally {
+      stream.end();
+    }
+  }
+
+  onRemoteChange(listener: (event: StoreEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  async close(): Promise<void> {
+    await this.watcher?.cancel().catch(() => undefined);
+    this.client.close();
+  }
+
+  private async guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(fn(), this.opts.callTimeoutMs * 2, 'etcd request');
+    } catch (err) {
+      if (err instanceof StoreUnavailableError) throw err;
+      throw new StoreUnavailableError(`etcd is unreachable (${(err as Error).message}); writes resume when it is back`);
+    }
+  }
+}

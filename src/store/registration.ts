@@ -1,0 +1,66 @@
+import type { Instance, InstancePort } from '../catalog/types.js';
+
+/** An active health check as registered (durations in milliseconds). */
+export interface CheckSpec {
+  readonly http?: string;
+  readonly tcp?: string;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly healthyThreshold: number;
+  readonly unhealthyThreshold: number;
+}
+
+/** A REST registration as the stores keep it: everything needed to rebuild the catalog instance after a restart. */
+export interface Registration {
+  readonly namespace: string;
+  readonly service: string;
+  readonly id: string;
+  readonly address: string;
+  readonly ports: readonly InstancePort[];
+  readonly weight: number;
+  readonly zone?: string;
+  /** Heartbeat TTL; absent for registrations that live until deleted. */
+  readonly ttlMs?: number;
+  readonly check?: CheckSpec;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly registeredAt: number;
+  readonly heartbeatAt: number;
+}
+
+export function registrationKey(namespace: string, service: string, id: string): string {
+  return `${namespace}/${service}/${id}`;
+}
+
+export function keyOfRegistration(r: Registration): string {
+  return registrationKey(r.namespace, r.service, r.id);
+}
+
+/** Whether a TTL registration has missed its heartbeat. */
+export function isExpired(r: Registration, now: number): boolean {
+  return r.ttlMs !== undefined && now - r.heartbeatAt > r.ttlMs;
+}
+
+export function toInstance(r: Registration, now: number): Instance {
+  return {
+    id: r.id,
+    source: 'rest',
+    address: r.address,
+    ports: r.ports,
+    weight: r.weight,
+    zone: r.zone,
+    health: isExpired(r, now) ? 'unhealthy' : 'healthy',
+  };
+}
+
+/** JSON form kept in the stores. Parsing checks the shape so a corrupt row cannot poison the catalog. */
+export function serialize(r: Registration): string {
+  return JSON.stringify(r);
+}
+
+export function deserialize(text: string): Registration {
+  const r = JSON.parse(text) as Registration;
+  if (typeof r !== 'object' || r === null || typeof r.namespace !== 'string' || typeof r.service !== 'string' || typeof r.id !== 'string' || typeof r.address !== 'string' || !Array.isArray(r.ports) || typeof r.weight !== 'number') {
+    throw new Error('stored registration has an unexpected shape');
+  }
+  return r;
+}

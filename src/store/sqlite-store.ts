@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { deserialize, serialize, type Registration } from './registration.js';
+import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from './store.js';
+
+/**
+ * The embedded default: one SQLite file in --data-dir, WAL journal with
+ * synchronous=FULL, so a write has reached the disk before the API answers
+ * 2xx and survives kill -9 or a power cut.
+ */
+export class SqliteStore implements RegistrationStore {
+  readonly kind = 'sqlite';
+  private db: Database.Database | undefined;
+  private statements:
+    | { put: Database.Statement; del: Database.Statement; beat: Database.Statement; all: Database.Statement }
+    | undefined;
+
+  constructor(
+    private readonly dataDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  async open(): Promise<Registration[]> {
+    try {
+      mkdirSync(this.dataDir, { recursive: true });
+      const db = new Database(join(this.dataDir, 'registrations.db'));
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.pragma('busy_timeout = 5000');
+      db.exec(`CREATE TABLE IF NOT EXISTS registrations (
+        key TEXT PRIMARY KEY,
+        body TEXT NOT NULL
+      ) STRICT`);
+      this.db = db;
+      this.statements = {
+        put: db.prepare('INSERT INTO registrations (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
+        del: db.prepare('DELETE FROM registrations WHERE key = ?'),
+        beat: db.prepare('UPDATE registrations SET body = ? WHERE key = ?'),
+        all: db.prepare('SELECT key, body FROM registrations'),
+      };
+    } catch (err) {
+      throw new Error(`cannot open the registration store in ${this.dataDir}: ${(err as Error).message} (check --data-dir and its permissions)`);
+    }
+    const out: Registration[] = [];
+    for (const row of this.statements.all.all() as { key: string; body: string }[]) {
+      try {
+        out.push(deserialize(row.body));
+      } catch (err) {
+        this.logger.error({ key: row.key, err: (err as Error).message }, 'skipping an unreadable stored registration');
+      }
+    }
+    return out;
+  }
+
+  async put(r: Registration): Promise<void> {
+    this.run(() => this.statements!.put.run(`${r.namespace}/${r.service}/${r.id}`, serialize(r)));
+  }
+
+  async delete(namespace: string, service: string, id: string): Promise<boolean> {
+    return this.run(() => this.statements!.del.run(`${namespace}/${service}/${id}`).changes > 0);
+  }
+
+  async heartbeat(r: Registration): Promise<boolean> {
+    return this.run(() => this.statements!.beat.run(serialize(r), `${r.namespace}/${r.service}/${r.id}`).changes > 0);
+  }
+
+  onRemoteChange(_listener: (event: StoreEvent) => void): void {
+    // One process owns the file: there is nobody else to hear from.
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+  }
+
+  /** SQLite errors on write (disk full, read-only file system, I/O) become 503s; the transaction was rolled back. */
+  private run<T>(fn: () => T): T {
+    if (this.db === undefined) throw new StoreUnavailableError('the registration store is closed');
+    try {
+      return fn();
+    } catch (err) {
+      const code = (err as { code?: string }).code ?? '';
+      throw new StoreUnavailableError(`the SQLite store cannot write (${code || (err as Error).message}): check free space and permissions of --data-dir`);
+    }
+  }
+}

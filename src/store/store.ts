@@ -1,0 +1,26 @@
+import type { Registration } from './registration.js';
+
+/** A change made by another replica (etcd) and seen through the store's watch. */
+export type StoreEvent =
+  | { readonly kind: 'put'; readonly registration: Registration }
+  | { readonly kind: 'delete'; readonly namespace: string; readonly service: string; readonly id: string };
+
+/** The store cannot take writes right now (etcd unreachable, disk full or read-only): the API answers 503. */
+export class StoreUnavailableError extends Error {}
+
+/**
+ * Durable home of REST registrations. A resolved put/delete/heartbeat is on
+ * disk (SQLite, synchronous commit) or acknowledged by the etcd quorum.
+ */
+export interface RegistrationStore {
+  readonly kind: 'sqlite' | 'etcd';
+  /** Opens the store and returns every registration in it. */
+  open(): Promise<Registration[]>;
+  put(registration: Registration): Promise<void>;
+  delete(namespace: string, service: string, id: string): Promise<boolean>;
+  /** Records a heartbeat; resolves false when the registration is unknown. */
+  heartbeat(registration: Registration): Promise<boolean>;
+  /** Changes from elsewhere (other replicas). The SQLite store has none. */
+  onRemoteChange(listener: (event: StoreEvent) => void): void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+/** A real etcd (Debian etcd-server) on free loopback ports with its own data dir; restartable on the same ports and data. */
+export class EtcdServer {
+  private proc: ChildProcess | undefined;
+  readonly dataDir = mkdtempSync(join(tmpdir(), 'meshdns-etcd-'));
+
+  private constructor(
+    readonly clientPort: number,
+    readonly peerPort: number,
+  ) {}
+
+  static async start(): Promise<EtcdServer> {
+    const server = new EtcdServer(await freePort(), await freePort());
+    await server.restart();
+    return server;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.clientPort}`;
+  }
+
+  async restart(): Promise<void> {
+    const client = this.url;
+    const peer = `http://127.0.0.1:${this.peerPort}`;
+    this.proc = spawn(
+      'etcd',
+      [
+        '--name', 'meshdns-test',
+        '--data-dir', this.dataDir,
+        '--listen-client-urls', client,
+        '--advertise-client-urls', client,
+        '--listen-peer-urls', peer,
+        '--initial-advertise-peer-urls', peer,
+        '--initial-cluster', `meshdns-test=${peer}`,
+        '--log-level', 'error',
+      ],
+      { stdio: 'ignore' },
+    );
+    const deadline = Date.now() + 15_000;
+    while (Date.now() < deadline) {
+      try {
+        const res = await fetch(`${client}/health`);
+        if (res.ok) return;
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error('etcd did not become healthy within 15 s');
+  }
+
+  async kill(): Promise<void> {
+    const proc = this.proc;
+    if (proc === undefined || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.on('exit', r));
+    proc.kill('SIGKILL');
+    await exited;
+  }
+}
