@@ -20,6 +20,12 @@ import { UdpListener } from './dns/udp-listener.js';
 import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
+import { RestRegistry } from './sources/rest/registry.js';
+import { registerRestRoutes } from './sources/rest/routes.js';
+import { EtcdStore } from './store/etcd-store.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import type { RegistrationStore } from './store/store.js';
+import { readFileSync } from 'node:fs';
 
 export interface RunningServer {
   readonly dns: readonly ListenAddress[];
@@ -58,10 +64,55 @@ function kubernetesWanted(config: Config): boolean {
   );
 }
 
-export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  if (config.store === 'etcd') {
-    throw new ConfigError('--store etcd: the etcd registration store is not part of this build yet; use --store sqlite');
+function readApiToken(path: string | undefined): string | undefined {
+  if (path === undefined) return undefined;
+  let token: string;
+  try {
+    token = readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`--api-token-file ${path}: ${(err as Error).message}`);
   }
+  if (token === '') throw new ConfigError(`--api-token-file ${path}: the file is empty`);
+  return token;
+}
+
+function openStore(config: Config, logger: Logger): RegistrationStore {
+  if (config.store === 'etcd') {
+    return new EtcdStore({ endpoints: config.etcd, prefix: config.etcdPrefix, deregisterAfterMs: config.deregisterAfterMs, callTimeoutMs: 2000, logger });
+  }
+  return new SqliteStore(config.dataDir, logger);
+}
+
+/**
+ * Loads registrations. SQLite failing is fatal (a local disk problem to fix);
+ * etcd being down is not: DNS serves zone data, /readyz says not ready, and
+ * the load is retried with backoff until etcd answers.
+ */
+async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean): Promise<void> {
+  if (config.store === 'sqlite') {
+    try {
+      await registry.start();
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    return;
+  }
+  let delay = 500;
+  for (;;) {
+    try {
+      await registry.start();
+      return;
+    } catch (err) {
+      if (stopped()) return;
+      logger.warn({ err: (err as Error).message, retryInMs: delay }, 'etcd not reachable; serving zone data meanwhile and retrying');
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 10_000);
+    }
+  }
+}
+
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const apiToken = readApiToken(config.apiTokenFile);
   if (config.kubernetes === 'on') {
     throw new ConfigError('--kubernetes on: the Kubernetes source is not part of this build yet; use --kubernetes off');
   }
@@ -69,9 +120,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     logger.warn('a kubeconfig or in-cluster environment was found, but the Kubernetes source is not part of this build yet; serving zone files only');
   }
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const metrics = new DnsMetrics(registry);
+  const metricsRegistry = new Registry();
+  collectDefaultMetrics({ register: metricsRegistry });
+  const metrics = new DnsMetrics(metricsRegistry);
 
   const catalog = new Catalog();
   const dynamicNames: NameTable = new Map();
@@ -115,12 +166,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     observer: metrics,
   });
 
+  const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger });
+  let stopped = false;
+  const loading = loadRegistrations(registry, config, logger, () => stopped);
+  if (config.store === 'sqlite') await loading;
+  else loading.catch(() => undefined);
+
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
   const bound: ListenAddress[] = [];
   const stopAll = async (): Promise<void> => {
+    stopped = true;
     await Promise.all([...udp.map((l) => l.stop(3000)), ...tcp.map((l) => l.stop(3000))]);
     zones.stop();
+    await registry.stop().catch(() => undefined);
   };
   try {
     for (const address of config.dns) {
@@ -143,8 +202,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const http = new HttpServer({
     address: config.http,
-    registry,
-    readiness: [() => (zonesLoaded ? null : 'zone files not loaded')],
+    registry: metricsRegistry,
+    logger,
+    readiness: [() => (zonesLoaded ? null : 'zone files not loaded'), () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`)],
+    routes: (app) => registerRestRoutes(app, { registry, catalog, apiToken, logger }),
   });
   let httpBound: ListenAddress;
   try {
@@ -164,6 +225,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       upstreams: upstreams.map(upstreamText),
       forwarding: upstreams.length > 0 ? 'on' : 'off (names outside the zones are refused)',
       store: config.store,
+      registrations: registry.size(),
     },
     'meshdns listening',
   );
@@ -174,8 +236,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     catalog,
     reloadZones: () => zones.reload(),
     stop: async () => {
-      await stopAll();
+      // HTTP first, so that no write is acknowledged after the store closes.
       await http.stop();
+      await stopAll();
     },
   };
 }

@@ -18,6 +18,8 @@ export interface Config {
   readonly dataDir: string;
   readonly store: 'sqlite' | 'etcd';
   readonly etcd: readonly string[];
+  readonly etcdPrefix: string;
+  readonly deregisterAfterMs: number;
   readonly kubernetes: 'off' | 'auto' | 'on';
   readonly kubeconfig: string | undefined;
   /** undefined: take them from /etc/resolv.conf; []: refuse names outside the zones. */
@@ -159,6 +161,8 @@ function validate(raw: Raw): Config {
   const store = choice(raw, 'store', ['sqlite', 'etcd'] as const);
   const etcd = raw.get('etcd') ?? [];
   if (store === 'etcd' && etcd.length === 0) throw new ConfigError('--store etcd needs at least one --etcd URL');
+  const prefix = one(raw, 'etcd-prefix')!;
+  if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new ConfigError(`--etcd-prefix "${prefix}": must start and end with "/"`);
   for (const url of etcd) {
     if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError(`--etcd "${url}": expected a URL like http://127.0.0.1:2379`);
   }
@@ -170,6 +174,8 @@ function validate(raw: Raw): Config {
     dataDir: one(raw, 'data-dir')!,
     store,
     etcd,
+    etcdPrefix: one(raw, 'etcd-prefix')!,
+    deregisterAfterMs: duration(raw, 'deregister-after'),
     kubernetes: choice(raw, 'kubernetes', ['off', 'auto', 'on'] as const),
     kubeconfig: one(raw, 'kubeconfig'),
     upstreams,

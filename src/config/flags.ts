@@ -21,6 +21,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'data-dir', arg: 'DIR', repeatable: false, default: './data', help: 'where the embedded store keeps REST registrations' },
   { name: 'store', arg: 'sqlite|etcd', repeatable: false, default: 'sqlite', help: 'registration store' },
   { name: 'etcd', arg: 'URL', repeatable: true, default: [], help: 'etcd endpoint, with --store etcd' },
+  { name: 'etcd-prefix', arg: 'KEY', repeatable: false, default: '/meshdns/registrations/', help: 'etcd key prefix of the registrations (replicas sharing it share registrations)' },
+  { name: 'deregister-after', arg: 'DURATION', repeatable: false, default: '10m', help: 'remove a TTL registration that has had no heartbeat this long' },
   { name: 'kubernetes', arg: 'off|auto|on', repeatable: false, default: 'auto', help: 'sync Services and EndpointSlices from the Kubernetes API' },
   { name: 'kubeconfig', arg: 'FILE', repeatable: false, default: undefined, help: 'kubeconfig (else in-cluster, $KUBECONFIG, ~/.kube/config)' },
   { name: 'upstream', arg: 'HOST[:PORT]', repeatable: true, default: undefined, help: 'resolver for names outside the mesh zones (default: /etc/resolv.conf; "none" refuses them)' },

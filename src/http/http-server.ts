@@ -1,74 +1,75 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../dns/listen-address.js';
 
-/** What /readyz reports: each check names what is not ready yet. */
+/** What /readyz reports: each check names what is not ready yet, or null. */
 export type ReadinessCheck = () => string | null;
 
 export interface HttpServerOptions {
   address: ListenAddress;
   registry: Registry;
   readiness: readonly ReadinessCheck[];
+  logger: Logger;
+  /** Adds more routes (the REST API). */
+  routes?: (app: FastifyInstance) => void;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
+/** Request bodies beyond this are answered 413 before they are read whole. */
+const BODY_LIMIT = 64 * 1024;
 
-/** /healthz, /readyz and /metrics. Errors use the REST shape {"error", "message"}. */
+/**
+ * HTTP: /healthz, /readyz, /metrics and the REST API, on Fastify (its JSON
+ * schema validation and pino logging fit the rest). Every error has the
+ * shape {"error": CODE, "message": TEXT}.
+ */
 export class HttpServer {
-  private server: Server | undefined;
+  private readonly app: FastifyInstance;
 
-  constructor(private readonly opts: HttpServerOptions) {}
-
-  start(): Promise<ListenAddress> {
-    return new Promise((resolve, reject) => {
-      const server = createServer((req, res) => {
-        this.route(req, res).catch((err: Error) => sendJson(res, 500, { error: 'internal', message: err.message }));
-      });
-      server.requestTimeout = 10_000;
-      server.headersTimeout = 5_000;
-      this.server = server;
-      server.once('error', reject);
-      server.listen(this.opts.address.port, this.opts.address.host, () => {
-        server.off('error', reject);
-        const a = server.address();
-        if (a === null || typeof a === 'string') return reject(new Error('HTTP listener has no address'));
-        resolve({ host: a.address, port: a.port, family: this.opts.address.family });
-      });
+  constructor(private readonly opts: HttpServerOptions) {
+    const app = Fastify({
+      loggerInstance: opts.logger as FastifyBaseLogger,
+      disableRequestLogging: true,
+      bodyLimit: BODY_LIMIT,
+      requestTimeout: 10_000,
+      connectionTimeout: 10_000,
+      // Strict validation: no type coercion, unknown fields are errors rather than silently dropped.
+      ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     });
+    app.setErrorHandler((err: FastifyError, _req, reply) => {
+      if (err.validation) {
+        const field = err.validationContext ?? 'request';
+        const message = `${field}${err.message.startsWith(field) ? err.message.slice(field.length) : ' ' + err.message}`;
+        return reply.code(400).send({ error: field === 'params' ? 'invalid_name' : 'invalid_body', message: message.replace(/^body\//, 'body.').replace(/\//g, '.') });
+      }
+      const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+      const code = status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : status === 400 ? 'bad_request' : status >= 500 ? 'internal' : 'error';
+      if (status >= 500) opts.logger.error({ err: err.message }, 'HTTP handler failed');
+      return reply.code(status).send({ error: code, message: status >= 500 ? 'internal error; see the server log' : err.message });
+    });
+    app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }));
+
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    app.get('/readyz', async (_req, reply) => {
+      const waiting = opts.readiness.map((check) => check()).filter((r): r is string => r !== null);
+      return reply.code(waiting.length === 0 ? 200 : 503).send({ status: waiting.length === 0 ? 'ready' : 'not ready', waiting });
+    });
+    app.get('/metrics', async (_req, reply) => {
+      const text = await opts.registry.metrics();
+      return reply.header('content-type', opts.registry.contentType).send(text);
+    });
+    opts.routes?.(app);
+    this.app = app;
   }
 
-  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      return sendJson(res, 405, { error: 'method_not_allowed', message: `${req.method} is not allowed on ${path}` });
-    }
-    switch (path) {
-      case '/healthz':
-        return sendJson(res, 200, { status: 'ok' });
-      case '/readyz': {
-        const waiting = this.opts.readiness.map((check) => check()).filter((r): r is string => r !== null);
-        return sendJson(res, waiting.length === 0 ? 200 : 503, { status: waiting.length === 0 ? 'ready' : 'not ready', waiting });
-      }
-      case '/metrics': {
-        const text = await this.opts.registry.metrics();
-        res.writeHead(200, { 'content-type': this.opts.registry.contentType });
-        res.end(text);
-        return;
-      }
-      default:
-        return sendJson(res, 404, { error: 'not_found', message: `no route for ${path}` });
-    }
+  async start(): Promise<ListenAddress> {
+    await this.app.listen({ host: this.opts.address.host, port: this.opts.address.port });
+    const a = this.app.server.address();
+    if (a === null || typeof a === 'string') throw new Error('HTTP listener has no address');
+    return { host: a.address, port: a.port, family: this.opts.address.family };
   }
 
-  stop(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.server === undefined) return resolve();
-      this.server.close(() => resolve());
-      this.server.closeIdleConnections();
-    });
+  async stop(): Promise<void> {
+    await this.app.close();
   }
 }

@@ -1,0 +1,161 @@
+import { isIP } from 'node:net';
+import { parseDuration } from '../../config/duration.js';
+import type { InstancePort } from '../../catalog/types.js';
+import type { CheckSpec, Registration } from '../../store/registration.js';
+
+export const DNS_LABEL_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
+const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
+
+/** JSON schema of the instance body (validated by Fastify's Ajv before the handler runs). */
+export const instanceBodySchema = {
+  type: 'object',
+  required: ['address', 'ports'],
+  additionalProperties: false,
+  properties: {
+    address: { type: 'string', maxLength: 45 },
+    ports: {
+      type: 'array',
+      maxItems: 64,
+      items: {
+        type: 'object',
+        required: ['name', 'port'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', pattern: DNS_LABEL_PATTERN },
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          protocol: { type: 'string', enum: ['tcp', 'udp'] },
+        },
+      },
+    },
+    weight: { type: 'integer', minimum: 0, maximum: 65535 },
+    zone: { type: 'string', minLength: 1, maxLength: 63 },
+    ttl: { type: 'string', pattern: DURATION_PATTERN },
+    check: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        http: { type: 'string', maxLength: 2048 },
+        tcp: { type: 'string', maxLength: 300 },
+        interval: { type: 'string', pattern: DURATION_PATTERN },
+        timeout: { type: 'string', pattern: DURATION_PATTERN },
+        healthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
+        unhealthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
+      },
+    },
+    metadata: {
+      type: 'object',
+      maxProperties: 64,
+      additionalProperties: { type: 'string', maxLength: 1024 },
+    },
+  },
+} as const;
+
+export interface InstanceBody {
+  address: string;
+  ports: { name: string; port: number; protocol?: 'tcp' | 'udp' }[];
+  weight?: number;
+  zone?: string;
+  ttl?: string;
+  check?: { http?: string; tcp?: string; interval?: string; timeout?: string; healthyThreshold?: number; unhealthyThreshold?: number };
+  metadata?: Record<string, string>;
+}
+
+/** A problem with one field of a request: becomes a 400 naming the field. */
+export class FieldError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+  }
+}
+
+/** What JSON schema cannot say: address syntax, unique port names, one check kind, sane durations. */
+export function toRegistration(namespace: string, service: string, id: string, body: InstanceBody, now: number, previous?: Registration): Registration {
+  if (isIP(body.address) === 0) throw new FieldError('address', `"${body.address}" is not an IPv4 or IPv6 address`);
+  const seen = new Set<string>();
+  const ports: InstancePort[] = body.ports.map((p, i) => {
+    const key = `${p.name}/${p.protocol ?? 'tcp'}`;
+    if (seen.has(key)) throw new FieldError(`ports[${i}].name`, `port "${p.name}" (${p.protocol ?? 'tcp'}) is given twice`);
+    seen.add(key);
+    return { name: p.name, port: p.port, protocol: p.protocol ?? 'tcp' };
+  });
+  let ttlMs: number | undefined;
+  if (body.ttl !== undefined) {
+    ttlMs = parseDuration(body.ttl);
+    if (ttlMs === undefined || ttlMs < 1000 || ttlMs > 86_400_000) throw new FieldError('ttl', `"${body.ttl}" must be from 1s to 24h`);
+  }
+  return {
+    namespace,
+    service,
+    id,
+    address: body.address,
+    ports,
+    weight: body.weight ?? 100,
+    zone: body.zone,
+    ttlMs,
+    check: body.check === undefined ? undefined : toCheck(body.check),
+    metadata: body.metadata ?? {},
+    registeredAt: previous?.registeredAt ?? now,
+    heartbeatAt: now,
+  };
+}
+
+function toCheck(c: NonNullable<InstanceBody['check']>): CheckSpec {
+  if ((c.http === undefined) === (c.tcp === undefined)) throw new FieldError('check', 'give exactly one of "http" or "tcp"');
+  if (c.http !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(c.http);
+    } catch {
+      throw new FieldError('check.http', `"${c.http}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FieldError('check.http', 'must be an http:// or https:// URL');
+  }
+  if (c.tcp !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(c.tcp)) throw new FieldError('check.tcp', `"${c.tcp}" is not HOST:PORT`);
+  const intervalMs = c.interval === undefined ? 5000 : parseDuration(c.interval)!;
+  const timeoutMs = c.timeout === undefined ? 1000 : parseDuration(c.timeout)!;
+  if (intervalMs < 100 || intervalMs > 3_600_000) throw new FieldError('check.interval', 'must be from 100ms to 1h');
+  if (timeoutMs < 10 || timeoutMs > intervalMs) throw new FieldError('check.timeout', 'must be at least 10ms and at most the interval');
+  return {
+    http: c.http,
+    tcp: c.tcp,
+    intervalMs,
+    timeoutMs,
+    healthyThreshold: c.healthyThreshold ?? 2,
+    unhealthyThreshold: c.unhealthyThreshold ?? 3,
+  };
+}
+
+function durationText(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** The API's view of a stored registration: the body's own shape plus identity and times. */
+export function registrationView(r: Registration): Record<string, unknown> {
+  return {
+    namespace: r.namespace,
+    service: r.service,
+    id: r.id,
+    address: r.address,
+    ports: r.ports,
+    weight: r.weight,
+    ...(r.zone === undefined ? {} : { zone: r.zone }),
+    ...(r.ttlMs === undefined ? {} : { ttl: durationText(r.ttlMs) }),
+    ...(r.check === undefined
+      ? {}
+      : {
+          check: {
+            ...(r.check.http === undefined ? {} : { http: r.check.http }),
+            ...(r.check.tcp === undefined ? {} : { tcp: r.check.tcp }),
+            interval: durationText(r.check.intervalMs),
+            timeout: durationText(r.check.timeoutMs),
+            healthyThreshold: r.check.healthyThreshold,
+            unhealthyThreshold: r.check.unhealthyThreshold,
+          },
+        }),
+    metadata: r.metadata,
+    registeredAt: new Date(r.registeredAt).toISOString(),
+    heartbeatAt: new Date(r.heartbeatAt).toISOString(),
+  };
+}

@@ -1,0 +1,139 @@
+import type { Logger } from 'pino';
+import type { Catalog } from '../../catalog/catalog.js';
+import { isExpired, keyOfRegistration, registrationKey, serialize, toInstance, type Registration } from '../../store/registration.js';
+import type { RegistrationStore, StoreEvent } from '../../store/store.js';
+
+export interface RestRegistryOptions {
+  store: RegistrationStore;
+  catalog: Catalog;
+  /** A TTL registration without heartbeats this long is removed from the store. */
+  deregisterAfterMs: number;
+  logger: Logger;
+  now?: () => number;
+  sweepIntervalMs?: number;
+}
+
+/**
+ * REST registrations: the store holds the truth, memory mirrors it for the
+ * catalog. A write is applied to the catalog only after the store has
+ * acknowledged it, so what DNS answers is always something that survives a
+ * crash. TTL registrations that miss their heartbeat stop being answered;
+ * after --deregister-after they are removed (by etcd's lease, or here for SQLite).
+ */
+export class RestRegistry {
+  private readonly registrations = new Map<string, Registration>();
+  private readonly expired = new Set<string>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  loaded = false;
+
+  constructor(private readonly opts: RestRegistryOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    const all = await this.opts.store.open();
+    const now = this.now();
+    for (const r of all) {
+      this.registrations.set(keyOfRegistration(r), r);
+      if (isExpired(r, now)) this.expired.add(keyOfRegistration(r));
+    }
+    this.opts.catalog.replaceSource(
+      'rest',
+      all.map((r) => ({ namespace: r.namespace, service: r.service, instance: toInstance(r, now) })),
+    );
+    this.opts.store.onRemoteChange((event) => this.applyRemote(event));
+    this.timer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs ?? 500);
+    this.timer.unref();
+    this.loaded = true;
+    this.opts.logger.info({ store: this.opts.store.kind, registrations: all.length }, 'registrations loaded');
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.opts.store.close();
+  }
+
+  get(namespace: string, service: string, id: string): Registration | undefined {
+    return this.registrations.get(registrationKey(namespace, service, id));
+  }
+
+  async register(r: Registration): Promise<Registration> {
+    await this.opts.store.put(r);
+    this.apply(r);
+    return r;
+  }
+
+  async deregister(namespace: string, service: string, id: string): Promise<boolean> {
+    const key = registrationKey(namespace, service, id);
+    if (!this.registrations.has(key)) return false;
+    await this.opts.store.delete(namespace, service, id);
+    this.remove(namespace, service, id);
+    return true;
+  }
+
+  /** Renews a TTL; undefined when the registration is unknown. */
+  async heartbeat(namespace: string, service: string, id: string): Promise<Registration | undefined> {
+    const current = this.get(namespace, service, id);
+    if (current === undefined) return undefined;
+    const renewed: Registration = { ...current, heartbeatAt: this.now() };
+    if (!(await this.opts.store.heartbeat(renewed))) return undefined;
+    this.apply(renewed);
+    return renewed;
+  }
+
+  private apply(r: Registration): void {
+    const key = keyOfRegistration(r);
+    const previous = this.registrations.get(key);
+    this.registrations.set(key, r);
+    const now = this.now();
+    if (isExpired(r, now)) this.expired.add(key);
+    else this.expired.delete(key);
+    // Our own etcd writes come back through the watch: nothing to redo.
+    if (previous !== undefined && serialize(previous) === serialize(r)) return;
+    this.opts.catalog.upsert(r.namespace, r.service, toInstance(r, now));
+  }
+
+  private remove(namespace: string, service: string, id: string): void {
+    const key = registrationKey(namespace, service, id);
+    this.expired.delete(key);
+    if (this.registrations.delete(key)) this.opts.catalog.remove(namespace, service, 'rest', id);
+  }
+
+  private applyRemote(event: StoreEvent): void {
+    try {
+      if (event.kind === 'put') this.apply(event.registration);
+      else this.remove(event.namespace, event.service, event.id);
+    } catch (err) {
+      this.opts.logger.error({ err: (err as Error).message }, 'ignoring an invalid registration from the store');
+    }
+  }
+
+  /** Marks missed heartbeats unhealthy (and healed ones healthy); removes long-dead TTL registrations. */
+  private async sweep(): Promise<void> {
+    const now = this.now();
+    for (const [key, r] of this.registrations) {
+      if (r.ttlMs === undefined) continue;
+      const expired = isExpired(r, now);
+      if (expired !== this.expired.has(key)) {
+        if (expired) this.expired.add(key);
+        else this.expired.delete(key);
+        this.opts.catalog.setHealth(r.namespace, r.service, 'rest', r.id, expired ? 'unhealthy' : 'healthy');
+        this.opts.logger.info({ service: `${r.namespace}/${r.service}`, id: r.id }, expired ? 'heartbeat missed: instance no longer answered' : 'heartbeat resumed');
+      }
+      if (this.opts.store.kind === 'sqlite' && now - r.heartbeatAt > this.opts.deregisterAfterMs) {
+        try {
+          await this.opts.store.delete(r.namespace, r.service, r.id);
+          this.remove(r.namespace, r.service, r.id);
+          this.opts.logger.info({ service: `${r.namespace}/${r.service}`, id: r.id }, 'deregistered after missing heartbeats for --deregister-after');
+        } catch (err) {
+          this.opts.logger.warn({ err: (err as Error).message }, 'could not remove an expired registration; will retry');
+        }
+      }
+    }
+  }
+
+  size(): number {
+    return this.registrations.size;
+  }
+}

@@ -1,0 +1,130 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Catalog } from '../../catalog/catalog.js';
+import { StoreUnavailableError } from '../../store/store.js';
+import { DNS_LABEL_PATTERN, FieldError, instanceBodySchema, registrationView, toRegistration, type InstanceBody } from './instance-body.js';
+import type { RestRegistry } from './registry.js';
+import { writeAllowed } from './write-auth.js';
+
+export interface RestRoutesOptions {
+  registry: RestRegistry;
+  catalog: Catalog;
+  apiToken: string | undefined;
+  logger: Logger;
+}
+
+interface InstanceParams {
+  ns: string;
+  svc: string;
+  id: string;
+}
+
+const label = { type: 'string', pattern: DNS_LABEL_PATTERN, maxLength: 63 } as const;
+const instanceParams = { type: 'object', required: ['ns', 'svc', 'id'], properties: { ns: label, svc: label, id: label } } as const;
+const serviceParams = { type: 'object', required: ['ns', 'svc'], properties: { ns: label, svc: label } } as const;
+
+function problem(reply: FastifyReply, status: number, error: string, message: string): FastifyReply {
+  return reply.code(status).send({ error, message });
+}
+
+/** The registration API of shared/interface.md. */
+export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions): void {
+  const { registry, catalog, apiToken, logger } = opts;
+
+  const authorize = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const verdict = writeAllowed(apiToken, req.headers.authorization, req.socket.remoteAddress);
+    if (verdict === 'ok') return;
+    if (verdict === 'not-loopback') {
+      await problem(reply, 403, 'forbidden', 'writes are accepted from loopback only; configure --api-token-file to accept them from elsewhere');
+    } else {
+      reply.header('www-authenticate', 'Bearer');
+      await problem(reply, 401, 'unauthorized', verdict === 'missing-token' ? 'send the API token as "Authorization: Bearer <token>"' : 'the API token is wrong');
+    }
+  };
+
+  const storeErrors = (reply: FastifyReply, err: unknown): FastifyReply => {
+    if (err instanceof StoreUnavailableError) return problem(reply, 503, 'store_unavailable', err.message);
+    throw err;
+  };
+
+  app.put<{ Params: InstanceParams; Body: InstanceBody }>(
+    '/v1/services/:ns/:svc/instances/:id',
+    { schema: { params: instanceParams, body: instanceBodySchema }, preHandler: authorize },
+    async (req, reply) => {
+      const { ns, svc, id } = req.params;
+      let registration;
+      try {
+        registration = toRegistration(ns, svc, id, req.body, Date.now(), registry.get(ns, svc, id));
+      } catch (err) {
+        if (err instanceof FieldError) return problem(reply, 400, 'invalid_body', err.message);
+        throw err;
+      }
+      try {
+        await registry.register(registration);
+      } catch (err) {
+        return storeErrors(reply, err);
+      }
+      logger.debug({ service: `${ns}/${svc}`, id, address: registration.address }, 'instance registered');
+      return reply.code(200).send(registrationView(registration));
+    },
+  );
+
+  app.delete<{ Params: InstanceParams }>('/v1/services/:ns/:svc/instances/:id', { schema: { params: instanceParams }, preHandler: authorize }, async (req, reply) => {
+    const { ns, svc, id } = req.params;
+    try {
+      if (!(await registry.deregister(ns, svc, id))) return problem(reply, 404, 'not_found', `no REST instance ${id} in service ${ns}/${svc}`);
+    } catch (err) {
+      return storeErrors(reply, err);
+    }
+    logger.debug({ service: `${ns}/${svc}`, id }, 'instance deregistered');
+    return reply.code(204).send();
+  });
+
+  app.put<{ Params: InstanceParams }>('/v1/services/:ns/:svc/instances/:id/heartbeat', { schema: { params: instanceParams }, preHandler: authorize }, async (req, reply) => {
+    const { ns, svc, id } = req.params;
+    try {
+      if ((await registry.heartbeat(ns, svc, id)) === undefined) return problem(reply, 404, 'not_found', `no REST instance ${id} in service ${ns}/${svc}`);
+    } catch (err) {
+      return storeErrors(reply, err);
+    }
+    return reply.code(204).send();
+  });
+
+  app.get('/v1/services', async () => {
+    const services = [...catalog.all()].map((svc) => {
+      const instances = [...svc.instances.values()];
+      const sources: Record<string, number> = {};
+      for (const i of instances) sources[i.source] = (sources[i.source] ?? 0) + 1;
+      return {
+        namespace: svc.namespace,
+        name: svc.name,
+        instances: instances.length,
+        healthy: instances.filter((i) => i.health === 'healthy' && i.weight > 0).length,
+        sources,
+      };
+    });
+    services.sort((a, b) => (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name));
+    return { services };
+  });
+
+  app.get<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc', { schema: { params: serviceParams } }, async (req, reply) => {
+    const { ns, svc } = req.params;
+    const service = catalog.get(ns, svc);
+    if (service === undefined) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
+    const instances = [...service.instances.values()].map((i) => {
+      const stored = i.source === 'rest' ? registry.get(ns, svc, i.id) : undefined;
+      return {
+        ...(stored ? registrationView(stored) : {}),
+        id: i.id,
+        source: i.source,
+        address: i.address,
+        ports: i.ports,
+        weight: i.weight,
+        ...(i.zone === undefined ? {} : { zone: i.zone }),
+        health: i.health,
+        lastProbe: null,
+      };
+    });
+    return { namespace: ns, name: svc, instances };
+  });
+}
