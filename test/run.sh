@@ -5,6 +5,7 @@ cd "$(dirname "$0")/.."
 
 missing=()
 command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
+command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
