@@ -61,8 +61,11 @@ export class EtcdStore implements RegistrationStore {
 
   async open(): Promise<Registration[]> {
     let kvs: IKeyValue[];
+    let revision: string;
     try {
-      kvs = (await withTimeout(this.client.getAll().prefix(this.opts.prefix).exec(), this.opts.callTimeoutMs * 2, 'etcd list')).kvs;
+      const listed = await withTimeout(this.client.getAll().prefix(this.opts.prefix).exec(), this.opts.callTimeoutMs * 2, 'etcd list');
+      kvs = listed.kvs;
+      revision = listed.header.revision;
     } catch (err) {
       throw new Error(`cannot read registrations from etcd at ${this.opts.endpoints.join(', ')}: ${(err as Error).message}`);
     }
@@ -71,7 +74,12 @@ export class EtcdStore implements RegistrationStore {
       const r = this.parse(kv);
       if (r !== undefined) out.push(r);
     }
-    this.watcher = await this.client.watch().prefix(this.opts.prefix).create();
+    // Watch from just after the listed revision: nothing written in between is missed.
+    this.watcher = await this.client
+      .watch()
+      .prefix(this.opts.prefix)
+      .startRevision(String(BigInt(revision) + 1n))
+      .create();
     this.watcher.on('put', (kv) => {
       const r = this.parse(kv);
       if (r !== undefined) this.emit({ kind: 'put', registration: r });
