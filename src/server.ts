@@ -19,6 +19,8 @@ import { TcpListener } from './dns/tcp-listener.js';
 import { UdpListener } from './dns/udp-listener.js';
 import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
+import { registerHealthMetrics } from './observability/health-metrics.js';
+import { HealthMonitor } from './health/health-monitor.js';
 import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
 import { RestRegistry } from './sources/rest/registry.js';
 import { registerRestRoutes } from './sources/rest/routes.js';
@@ -128,7 +130,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const dynamicNames: NameTable = new Map();
   const resolver = new Resolver(dynamicNames);
   const meshZones = zoneKeys(config.domains);
-  new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl);
+  const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
+    soft: { k: config.healthK, theta: config.healthTheta },
+    allUnhealthy: config.allUnhealthy,
+    onPanic: (service, panic, mode) => {
+      if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
+      else logger.info({ service }, 'service left panic mode');
+    },
+  });
+  let health: HealthMonitor | undefined;
+  const probeObserver = registerHealthMetrics(metricsRegistry, catalog, () => projection.inPanic.size, () => health?.stats() ?? { targets: 0, probes: 0, inFlight: 0, queued: 0, lagP99Ms: 0 });
+  health = new HealthMonitor(catalog, logger, { concurrency: config.probeConcurrency, observer: probeObserver });
 
   let zonesLoaded = false;
   const zones = new ZoneDirectory({
@@ -166,7 +178,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     observer: metrics,
   });
 
-  const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger });
+  const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health });
   let stopped = false;
   const loading = loadRegistrations(registry, config, logger, () => stopped);
   if (config.store === 'sqlite') await loading;
@@ -179,6 +191,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     stopped = true;
     await Promise.all([...udp.map((l) => l.stop(3000)), ...tcp.map((l) => l.stop(3000))]);
     zones.stop();
+    health?.stop();
     await registry.stop().catch(() => undefined);
   };
   try {

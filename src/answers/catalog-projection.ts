@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { isAnswerable, type Instance, type Service } from '../catalog/types.js';
+import { isAnswerable, isPanicCandidate, type Instance, type Service } from '../catalog/types.js';
+import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import { RRType } from '../dns/wire/constants.js';
 import { childKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRdata, type EncodedRecord } from '../dns/wire/rdata.js';
@@ -22,12 +23,25 @@ export class CatalogProjection {
   /** Wall-clock milliseconds of the last change applied, for freshness checks. */
   lastChange = 0;
 
+  /** Services answered in panic mode (every instance failing its probes). */
+  readonly inPanic = new Set<string>();
+  private readonly soft: SoftWeight;
+  private readonly allUnhealthy: 'serve-all' | 'serve-none';
+
   constructor(
     private readonly catalog: Catalog,
     private readonly table: NameTable,
     private readonly zoneKeys: readonly string[],
     private readonly ttl: number,
+    private readonly opts: {
+      soft?: SoftWeight;
+      allUnhealthy?: 'serve-all' | 'serve-none';
+      /** Told when a service enters or leaves panic (for the warning log and the metric). */
+      onPanic?: (serviceKey: string, inPanic: boolean, mode: 'serve-all' | 'serve-none') => void;
+    } = {},
   ) {
+    this.soft = opts.soft ?? DEFAULT_SOFT_WEIGHT;
+    this.allUnhealthy = opts.allUnhealthy ?? 'serve-all';
     catalog.onChange((keys) => {
       for (const key of keys) this.rebuild(key);
       this.lastChange = Date.now();
@@ -38,7 +52,10 @@ export class CatalogProjection {
   private rebuild(key: string): void {
     this.drop(key);
     const svc = this.catalog.getByKey(key);
-    if (svc === undefined || svc.instances.size === 0) return;
+    if (svc === undefined || svc.instances.size === 0) {
+      this.setPanic(key, false);
+      return;
+    }
     const names: string[] = [];
     const ents: string[] = [];
     for (const zoneKey of this.zoneKeys) {
@@ -77,7 +94,14 @@ export class CatalogProjection {
     ents.push(nsKey);
     const out = new Map<string, NameNode>();
     const instances = [...svc.instances.values()];
-    const answerable = instances.filter(isAnswerable);
+    let answerable = instances.filter(isAnswerable);
+    const key = `${svc.namespace}/${svc.name}`;
+    if (answerable.length === 0 && instances.some(isPanicCandidate)) {
+      this.setPanic(key, true);
+      if (this.allUnhealthy === 'serve-all') answerable = instances.filter(isPanicCandidate);
+    } else {
+      this.setPanic(key, false);
+    }
 
     const v4 = answerable.filter((i) => !i.address.includes(':'));
     const v6 = answerable.filter((i) => i.address.includes(':'));
@@ -106,10 +130,11 @@ export class CatalogProjection {
           ents.push(protoKey);
         }
         const target = Buffer.from(childKey([inst.id], svcKey), 'latin1');
-        const rec = record(RRType.SRV, this.ttl, srvRdata(0, inst.weight, port.port, target), target.toString('latin1'));
+        const weight = this.weightOf(inst);
+        const rec = record(RRType.SRV, this.ttl, srvRdata(0, Math.max(1, Math.round(weight)), port.port, target), target.toString('latin1'));
         rec.glue = [addressTails.get(inst.id)!];
         entry.records.push(rec);
-        entry.weights.push(inst.weight);
+        entry.weights.push(weight);
       }
     }
     for (const [name, entry] of srv) {
@@ -122,7 +147,21 @@ export class CatalogProjection {
     return weightedSet(
       type,
       instances.map((i) => addressRecord(i.address, this.ttl)),
-      instances.map((i) => i.weight),
+      instances.map((i) => this.weightOf(i)),
     );
+  }
+
+  /** The registered weight shaded by the probe score (panic serves failing instances at their score too). */
+  private weightOf(i: Instance): number {
+    const w = i.probe === undefined ? i.weight : effectiveWeight(i.weight, i.probe.score, this.soft);
+    // A weight that rounds to nothing would never be drawn; keep a sliver so order stays defined.
+    return Math.max(w, 1e-6);
+  }
+
+  private setPanic(key: string, panic: boolean): void {
+    if (panic === this.inPanic.has(key)) return;
+    if (panic) this.inPanic.add(key);
+    else this.inPanic.delete(key);
+    this.opts.onPanic?.(key, panic, this.allUnhealthy);
   }
 }

@@ -1,5 +1,5 @@
 import { assertValidInstance } from './validate.js';
-import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type Service } from './types.js';
+import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
 
@@ -44,8 +44,26 @@ export class Catalog {
   upsert(namespace: string, service: string, instance: Instance): void {
     assertValidInstance(namespace, service, instance);
     const svc = this.ensure(namespace, service);
-    svc.instances.set(instanceKey(instance.source, instance.id), instance);
+    const key = instanceKey(instance.source, instance.id);
+    svc.instances.set(key, keepProbe(svc.instances.get(key), instance));
     this.emit(new Set([serviceKey(namespace, service)]));
+  }
+
+  /**
+   * Records what probes say. Announces a change only when the verdict or the
+   * score moved; the last result alone is kept quietly (it is for the API).
+   */
+  setProbe(namespace: string, service: string, source: InstanceSource, id: string, probe: ProbeHealth | undefined): boolean {
+    const key = serviceKey(namespace, service);
+    const svc = this.services.get(key);
+    const iKey = instanceKey(source, id);
+    const current = svc?.instances.get(iKey);
+    if (svc === undefined || current === undefined) return false;
+    const { probe: _old, ...rest } = current;
+    svc.instances.set(iKey, probe === undefined ? rest : { ...rest, probe });
+    const changed = current.probe?.healthy !== probe?.healthy || current.probe?.score !== probe?.score;
+    if (changed) this.emit(new Set([key]));
+    return true;
   }
 
   remove(namespace: string, service: string, source: InstanceSource, id: string): boolean {
@@ -107,7 +125,7 @@ export class Catalog {
       const svc = this.ensure(s.namespace, s.service);
       const iKey = instanceKey(source, s.instance.id);
       if (!svc.instances.has(iKey)) changed.add(key);
-      svc.instances.set(iKey, s.instance);
+      svc.instances.set(iKey, keepProbe(svc.instances.get(iKey), s.instance));
     }
     if (changed.size > 0) this.emit(changed);
   }
@@ -128,5 +146,12 @@ export class Catalog {
 }
 
 function sameInstance(a: Instance, b: Instance): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
+  const { probe: _a, ...restA } = a;
+  const { probe: _b, ...restB } = b;
+  return JSON.stringify(restA) === JSON.stringify(restB);
+}
+
+/** Sources do not know about probes: an update keeps what the prober said. */
+function keepProbe(previous: Instance | undefined, next: Instance): Instance {
+  return previous?.probe !== undefined && next.probe === undefined ? { ...next, probe: previous.probe } : next;
 }

@@ -16,6 +16,14 @@ export interface InstancePort {
  */
 export type HealthState = 'healthy' | 'unhealthy' | 'draining';
 
+/** What active probing says of an instance (absent when it is not probed). */
+export interface ProbeHealth {
+  readonly healthy: boolean;
+  /** Success ratio over recent probes, in [0, 1]. */
+  readonly score: number;
+  readonly lastResult?: { readonly ok: boolean; readonly detail: string; readonly at: number; readonly durationMs: number };
+}
+
 export interface Instance {
   /** DNS label naming the instance below its service. */
   readonly id: string;
@@ -26,6 +34,8 @@ export interface Instance {
   readonly weight: number;
   readonly zone?: string;
   readonly health: HealthState;
+  /** Set by the health checker, kept across source updates of the same instance. */
+  readonly probe?: ProbeHealth;
 }
 
 export interface ServiceRef {
@@ -46,7 +56,16 @@ export function instanceKey(source: InstanceSource, id: string): string {
   return `${source}/${id}`;
 }
 
-/** Answered instances: healthy with a positive weight. */
+/** Answered instances: healthy by their source and by probes, with a positive weight. */
 export function isAnswerable(instance: Instance): boolean {
-  return instance.health === 'healthy' && instance.weight > 0;
+  return instance.health === 'healthy' && instance.weight > 0 && instance.probe?.healthy !== false;
+}
+
+/**
+ * Instances held back only by failing probes: what "panic" mode serves when
+ * nothing is answerable, since every probe failing at once more likely means
+ * the prober is cut off than that the whole service is down.
+ */
+export function isPanicCandidate(instance: Instance): boolean {
+  return instance.health === 'healthy' && instance.weight > 0 && instance.probe?.healthy === false;
 }

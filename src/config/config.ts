@@ -33,6 +33,10 @@ export interface Config {
   readonly tcpIdleTimeoutMs: number;
   readonly tcpMaxConnections: number;
   readonly seed: number | undefined;
+  readonly probeConcurrency: number;
+  readonly healthK: number;
+  readonly healthTheta: number;
+  readonly allUnhealthy: 'serve-all' | 'serve-none';
 }
 
 type Raw = Map<string, string[]>;
@@ -117,6 +121,13 @@ function integer(raw: Raw, name: string, min: number, max: number): number {
   return n;
 }
 
+function real(raw: Raw, name: string, min: number, max: number): number {
+  const text = one(raw, name)!;
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new ConfigError(`--${name} "${text}": expected a number from ${min} to ${max}`);
+  return n;
+}
+
 function duration(raw: Raw, name: string): number {
   const text = one(raw, name)!;
   const ms = parseDuration(text);
@@ -188,6 +199,10 @@ function validate(raw: Raw): Config {
     tcpIdleTimeoutMs: duration(raw, 'tcp-idle-timeout'),
     tcpMaxConnections: integer(raw, 'tcp-max-connections', 1, 1_000_000),
     seed: raw.has('seed') ? integer(raw, 'seed', 0, 0xffffffff) : undefined,
+    probeConcurrency: integer(raw, 'probe-concurrency', 1, 100_000),
+    healthK: real(raw, 'health-k', 0.1, 1000),
+    healthTheta: real(raw, 'health-theta', 0, 1),
+    allUnhealthy: choice(raw, 'all-unhealthy', ['serve-all', 'serve-none'] as const),
   };
 }
 

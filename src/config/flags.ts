@@ -34,6 +34,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'forward-cache', arg: 'ENTRIES', repeatable: false, default: '10000', help: 'forwarded answers kept (by their TTL, at most 1h); 0 turns the cache off' },
   { name: 'tcp-idle-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'close a TCP connection idle this long' },
   { name: 'tcp-max-connections', arg: 'N', repeatable: false, default: '1000', help: 'TCP connections per listener; more are closed at once' },
+  { name: 'probe-concurrency', arg: 'N', repeatable: false, default: '256', help: 'health probes in flight at most' },
+  { name: 'health-k', arg: 'K', repeatable: false, default: '10', help: 'steepness k of the soft weight R(x) = 1/(1+e^(-k(x-θ)))' },
+  { name: 'health-theta', arg: 'θ', repeatable: false, default: '0.5', help: 'midpoint θ of the soft weight, a probe success ratio in [0,1]' },
+  { name: 'all-unhealthy', arg: 'serve-all|serve-none', repeatable: false, default: 'serve-all', help: 'when every instance of a service fails its probes: answer them all (panic) or none' },
   { name: 'seed', arg: 'N', repeatable: false, default: undefined, help: 'seed of the weighted-order random source (tests only; default unpredictable)' },
 ];
 

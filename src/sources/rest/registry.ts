@@ -2,6 +2,13 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import { isExpired, keyOfRegistration, registrationKey, serialize, toInstance, type Registration } from '../../store/registration.js';
 import type { RegistrationStore, StoreEvent } from '../../store/store.js';
+import type { CheckSpec } from '../../store/registration.js';
+
+/** Where registrations with a `check` are handed for active probing (the health monitor). */
+export interface ProbeTracker {
+  track(ref: { namespace: string; service: string; source: 'rest'; id: string }, check: CheckSpec): void;
+  untrack(ref: { namespace: string; service: string; source: 'rest'; id: string }): void;
+}
 
 export interface RestRegistryOptions {
   store: RegistrationStore;
@@ -9,6 +16,7 @@ export interface RestRegistryOptions {
   /** A TTL registration without heartbeats this long is removed from the store. */
   deregisterAfterMs: number;
   logger: Logger;
+  probes?: ProbeTracker;
   now?: () => number;
   sweepIntervalMs?: number;
 }
@@ -42,6 +50,7 @@ export class RestRegistry {
       'rest',
       all.map((r) => ({ namespace: r.namespace, service: r.service, instance: toInstance(r, now) })),
     );
+    for (const r of all) this.syncProbe(r);
     this.opts.store.onRemoteChange((event) => this.applyRemote(event));
     this.timer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs ?? 500);
     this.timer.unref();
@@ -92,11 +101,19 @@ export class RestRegistry {
     // Our own etcd writes come back through the watch: nothing to redo.
     if (previous !== undefined && serialize(previous) === serialize(r)) return;
     this.opts.catalog.upsert(r.namespace, r.service, toInstance(r, now));
+    this.syncProbe(r);
+  }
+
+  private syncProbe(r: Registration): void {
+    const ref = { namespace: r.namespace, service: r.service, source: 'rest' as const, id: r.id };
+    if (r.check !== undefined) this.opts.probes?.track(ref, r.check);
+    else this.opts.probes?.untrack(ref);
   }
 
   private remove(namespace: string, service: string, id: string): void {
     const key = registrationKey(namespace, service, id);
     this.expired.delete(key);
+    this.opts.probes?.untrack({ namespace, service, source: 'rest', id });
     if (this.registrations.delete(key)) this.opts.catalog.remove(namespace, service, 'rest', id);
   }
 

@@ -5,6 +5,7 @@ import { StoreUnavailableError } from '../../store/store.js';
 import { DNS_LABEL_PATTERN, FieldError, instanceBodySchema, registrationView, toRegistration, type InstanceBody } from './instance-body.js';
 import type { RestRegistry } from './registry.js';
 import { writeAllowed } from './write-auth.js';
+import { instanceState } from '../../observability/health-metrics.js';
 
 export interface RestRoutesOptions {
   registry: RestRegistry;
@@ -99,7 +100,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
         namespace: svc.namespace,
         name: svc.name,
         instances: instances.length,
-        healthy: instances.filter((i) => i.health === 'healthy' && i.weight > 0).length,
+        healthy: instances.filter((i) => instanceState(i) === 'healthy').length,
         sources,
       };
     });
@@ -121,8 +122,13 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
         ports: i.ports,
         weight: i.weight,
         ...(i.zone === undefined ? {} : { zone: i.zone }),
+        state: instanceState(i),
         health: i.health,
-        lastProbe: null,
+        ...(i.probe === undefined ? {} : { probeHealthy: i.probe.healthy, score: i.probe.score }),
+        lastProbe:
+          i.probe?.lastResult === undefined
+            ? null
+            : { ok: i.probe.lastResult.ok, result: i.probe.lastResult.detail, at: new Date(i.probe.lastResult.at).toISOString(), durationMs: i.probe.lastResult.durationMs },
       };
     });
     return { namespace: ns, name: svc, instances };
