@@ -1,6 +1,3 @@
-import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { CatalogProjection } from './answers/catalog-projection.js';
@@ -21,6 +18,9 @@ import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics } from './observability/health-metrics.js';
 import { HealthMonitor } from './health/health-monitor.js';
+import { KubernetesSource } from './sources/kubernetes/kubernetes-source.js';
+import { loadKubeConfig } from './sources/kubernetes/kube-config.js';
+import { kubernetesMetrics } from './observability/kubernetes-metrics.js';
 import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
 import { RestRegistry } from './sources/rest/registry.js';
 import { registerRestRoutes } from './sources/rest/routes.js';
@@ -53,17 +53,6 @@ function chooseUpstreams(config: Config, listeners: readonly ListenAddress[], lo
     logger.warn({ skipped: system.filter((u) => !usable.includes(u)).map(upstreamText) }, 'resolv.conf names this server itself; skipping it to avoid a forwarding loop');
   }
   return usable;
-}
-
-function kubernetesWanted(config: Config): boolean {
-  if (config.kubernetes === 'off') return false;
-  if (config.kubernetes === 'on') return true;
-  return (
-    config.kubeconfig !== undefined ||
-    process.env.KUBERNETES_SERVICE_HOST !== undefined ||
-    (process.env.KUBECONFIG ?? '') !== '' ||
-    existsSync(join(homedir(), '.kube', 'config'))
-  );
 }
 
 function readApiToken(path: string | undefined): string | undefined {
@@ -115,11 +104,16 @@ async function loadRegistrations(registry: RestRegistry, config: Config, logger:
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const apiToken = readApiToken(config.apiTokenFile);
-  if (config.kubernetes === 'on') {
-    throw new ConfigError('--kubernetes on: the Kubernetes source is not part of this build yet; use --kubernetes off');
-  }
-  if (kubernetesWanted(config)) {
-    logger.warn('a kubeconfig or in-cluster environment was found, but the Kubernetes source is not part of this build yet; serving zone files only');
+  let kube: ReturnType<typeof loadKubeConfig>;
+  if (config.kubernetes !== 'off') {
+    try {
+      kube = loadKubeConfig(config.kubeconfig);
+    } catch (err) {
+      throw new ConfigError((err as Error).message);
+    }
+    if (kube === undefined && config.kubernetes === 'on') {
+      throw new ConfigError('--kubernetes on: no kubeconfig found (give --kubeconfig, set $KUBECONFIG, or run in a cluster)');
+    }
   }
 
   const metricsRegistry = new Registry();
@@ -184,11 +178,28 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.store === 'sqlite') await loading;
   else loading.catch(() => undefined);
 
+  let kubernetes: KubernetesSource | undefined;
+  if (kube !== undefined) {
+    kubernetes = new KubernetesSource({
+      kubeConfig: kube.config,
+      catalog,
+      health,
+      logger,
+      namespaces: config.namespaces,
+      labelSelector: config.kubernetesLabelSelector,
+      podWeights: config.kubernetesPodWeights,
+      metrics: kubernetesMetrics(metricsRegistry),
+    });
+    logger.info({ kubeconfig: kube.from }, 'Kubernetes source enabled');
+    kubernetes.start();
+  }
+
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
   const bound: ListenAddress[] = [];
   const stopAll = async (): Promise<void> => {
     stopped = true;
+    kubernetes?.stop();
     await Promise.all([...udp.map((l) => l.stop(3000)), ...tcp.map((l) => l.stop(3000))]);
     zones.stop();
     health?.stop();
@@ -217,7 +228,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     address: config.http,
     registry: metricsRegistry,
     logger,
-    readiness: [() => (zonesLoaded ? null : 'zone files not loaded'), () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`)],
+    readiness: [() => (zonesLoaded ? null : 'zone files not loaded'), () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`),
+      () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
+    ],
     routes: (app) => registerRestRoutes(app, { registry, catalog, apiToken, logger }),
   });
   let httpBound: ListenAddress;
@@ -239,6 +252,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       forwarding: upstreams.length > 0 ? 'on' : 'off (names outside the zones are refused)',
       store: config.store,
       registrations: registry.size(),
+      kubernetes: kube === undefined ? 'off' : kube.from,
     },
     'meshdns listening',
   );

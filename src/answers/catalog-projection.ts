@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { isAnswerable, isPanicCandidate, type Instance, type Service } from '../catalog/types.js';
+import { dnsNameOf, isAnswerable, isPanicCandidate, type Instance, type Service } from '../catalog/types.js';
+import { nameToWire, wireKey } from '../dns/wire/name.js';
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import { RRType } from '../dns/wire/constants.js';
 import { childKey } from '../dns/wire/name.js';
@@ -52,7 +53,7 @@ export class CatalogProjection {
   private rebuild(key: string): void {
     this.drop(key);
     const svc = this.catalog.getByKey(key);
-    if (svc === undefined || svc.instances.size === 0) {
+    if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined)) {
       this.setPanic(key, false);
       return;
     }
@@ -93,6 +94,13 @@ export class CatalogProjection {
     const svcKey = childKey([svc.name], nsKey);
     ents.push(nsKey);
     const out = new Map<string, NameNode>();
+    if (svc.alias !== undefined) {
+      // An ExternalName service: a CNAME and nothing else at its name.
+      const target = nameToWire(svc.alias);
+      const rec = record(RRType.CNAME, this.ttl, target, wireKey(target));
+      out.set(svcKey, { rrsets: new Map([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) });
+      return out;
+    }
     const instances = [...svc.instances.values()];
     let answerable = instances.filter(isAnswerable);
     const key = `${svc.namespace}/${svc.name}`;
@@ -110,12 +118,20 @@ export class CatalogProjection {
     if (v6.length > 0) svcNode.rrsets.set(RRType.AAAA, this.addressSet(RRType.AAAA, v6));
     out.set(svcKey, svcNode);
 
-    const addressTails = new Map<string, Buffer>();
+    // Instance names: an endpoint's IPv4 and IPv6 addresses may share one name.
+    const addressTails = new Map<Instance, Buffer>();
+    const byName = new Map<string, Map<number, EncodedRecord[]>>();
     for (const inst of instances) {
       const rec = addressRecord(inst.address, this.ttl);
-      addressTails.set(inst.id, rec.tail);
-      const type = rec.type;
-      out.set(childKey([inst.id], svcKey), { rrsets: new Map([[type, fixedSet(type, [rec])]]) });
+      addressTails.set(inst, rec.tail);
+      let types = byName.get(dnsNameOf(inst));
+      if (types === undefined) byName.set(dnsNameOf(inst), (types = new Map()));
+      types.set(rec.type, [...(types.get(rec.type) ?? []), rec]);
+    }
+    for (const [name, types] of byName) {
+      const rrsets = new Map<number, RRSet>();
+      for (const [type, recs] of types) rrsets.set(type, fixedSet(type, recs));
+      out.set(childKey([name], svcKey), { rrsets });
     }
 
     // One SRV name per (port name, protocol); an instance may use another port number than its peers.
@@ -129,10 +145,16 @@ export class CatalogProjection {
           srv.set(name, (entry = { records: [], weights: [] }));
           ents.push(protoKey);
         }
-        const target = Buffer.from(childKey([inst.id], svcKey), 'latin1');
+        const target = Buffer.from(childKey([dnsNameOf(inst)], svcKey), 'latin1');
+        // Dual-stack endpoints are two instances with one name: one SRV record, glue for both.
+        const twin = entry.records.find((r) => r.targetKey === target.toString('latin1') && r.tail.readUInt16BE(14) === port.port);
+        if (twin !== undefined) {
+          twin.glue!.push(addressTails.get(inst)!);
+          continue;
+        }
         const weight = this.weightOf(inst);
         const rec = record(RRType.SRV, this.ttl, srvRdata(0, Math.max(1, Math.round(weight)), port.port, target), target.toString('latin1'));
-        rec.glue = [addressTails.get(inst.id)!];
+        rec.glue = [addressTails.get(inst)!];
         entry.records.push(rec);
         entry.weights.push(weight);
       }

@@ -7,6 +7,7 @@ interface MutableService {
   readonly namespace: string;
   readonly name: string;
   readonly instances: Map<string, Instance>;
+  alias?: string;
 }
 
 export interface SourcedInstance {
@@ -70,7 +71,7 @@ export class Catalog {
     const key = serviceKey(namespace, service);
     const svc = this.services.get(key);
     if (svc === undefined || !svc.instances.delete(instanceKey(source, id))) return false;
-    if (svc.instances.size === 0) this.services.delete(key);
+    this.dropIfEmpty(key, svc);
     this.emit(new Set([key]));
     return true;
   }
@@ -118,7 +119,7 @@ export class Catalog {
           changed.add(key);
         }
       }
-      if (svc.instances.size === 0 && incoming === undefined) this.services.delete(key);
+      if (incoming === undefined) this.dropIfEmpty(key, svc);
     }
     for (const s of snapshot) {
       const key = serviceKey(s.namespace, s.service);
@@ -128,6 +129,64 @@ export class Catalog {
       svc.instances.set(iKey, keepProbe(svc.instances.get(iKey), s.instance));
     }
     if (changed.size > 0) this.emit(changed);
+  }
+
+  /**
+   * Replaces what one source holds for one service (a Kubernetes Service
+   * whose EndpointSlices changed), announcing the service once, and only if
+   * something differs.
+   */
+  replaceService(namespace: string, service: string, source: InstanceSource, instances: readonly Instance[]): void {
+    for (const i of instances) {
+      if (i.source !== source) throw new Error(`instance ${i.id} is from ${i.source}, not ${source}`);
+      assertValidInstance(namespace, service, i);
+    }
+    const key = serviceKey(namespace, service);
+    const prefix = `${source}/`;
+    const svc = this.services.get(key);
+    const incoming = new Map(instances.map((i) => [instanceKey(source, i.id), i]));
+    let changed = false;
+    if (svc !== undefined) {
+      for (const [iKey, inst] of svc.instances) {
+        if (!iKey.startsWith(prefix)) continue;
+        const next = incoming.get(iKey);
+        if (next === undefined) {
+          svc.instances.delete(iKey);
+          changed = true;
+        } else if (!sameInstance(inst, next)) {
+          changed = true;
+        }
+      }
+    }
+    if (incoming.size > 0) {
+      const target = this.ensure(namespace, service);
+      for (const [iKey, inst] of incoming) {
+        if (!target.instances.has(iKey)) changed = true;
+        target.instances.set(iKey, keepProbe(target.instances.get(iKey), inst));
+      }
+    } else if (svc !== undefined) {
+      this.dropIfEmpty(key, svc);
+    }
+    if (changed) this.emit(new Set([key]));
+  }
+
+  /** Makes the service a CNAME to `target` (absolute name), or stops that with undefined. */
+  setAlias(namespace: string, service: string, target: string | undefined): void {
+    const key = serviceKey(namespace, service);
+    const current = this.services.get(key);
+    if (current?.alias === target) return;
+    if (target === undefined) {
+      if (current === undefined) return;
+      current.alias = undefined;
+      this.dropIfEmpty(key, current);
+    } else {
+      this.ensure(namespace, service).alias = target;
+    }
+    this.emit(new Set([key]));
+  }
+
+  private dropIfEmpty(key: string, svc: MutableService): void {
+    if (svc.instances.size === 0 && svc.alias === undefined) this.services.delete(key);
   }
 
   private ensure(namespace: string, name: string): MutableService {

@@ -25,8 +25,13 @@ export interface ProbeHealth {
 }
 
 export interface Instance {
-  /** DNS label naming the instance below its service. */
+  /** Identity within its source and service (a DNS label). */
   readonly id: string;
+  /**
+   * DNS label naming the instance below its service, when it differs from the id
+   * (a Kubernetes endpoint's hostname, shared by its IPv4 and IPv6 addresses).
+   */
+  readonly name?: string;
   readonly source: InstanceSource;
   readonly address: string;
   readonly ports: readonly InstancePort[];
@@ -46,6 +51,12 @@ export interface ServiceRef {
 export interface Service extends ServiceRef {
   /** Keyed by `${source}/${id}`: two sources may name the same instance id. */
   readonly instances: ReadonlyMap<string, Instance>;
+  /** A CNAME target (Kubernetes ExternalName); such a service has no instances. */
+  readonly alias?: string;
+}
+
+export function dnsNameOf(instance: Instance): string {
+  return instance.name ?? instance.id;
 }
 
 export function serviceKey(namespace: string, name: string): string {

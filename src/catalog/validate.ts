@@ -13,6 +13,7 @@ export function assertValidInstance(namespace: string, service: string, instance
   if (!isDnsLabel(namespace)) throw new Error(`namespace "${namespace}" is not an RFC 1123 DNS label`);
   if (!isDnsLabel(service)) throw new Error(`service "${service}" is not an RFC 1123 DNS label`);
   if (!isDnsLabel(instance.id)) throw new Error(`instance id "${instance.id}" is not an RFC 1123 DNS label`);
+  if (instance.name !== undefined && !isDnsLabel(instance.name)) throw new Error(`instance name "${instance.name}" is not an RFC 1123 DNS label`);
   if (isIP(instance.address) === 0) throw new Error(`address "${instance.address}" is not an IPv4 or IPv6 address`);
   if (!Number.isInteger(instance.weight) || instance.weight < 0 || instance.weight > 65535) {
     throw new Error(`weight ${instance.weight} is not an integer from 0 to 65535`);

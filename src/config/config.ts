@@ -22,6 +22,9 @@ export interface Config {
   readonly deregisterAfterMs: number;
   readonly kubernetes: 'off' | 'auto' | 'on';
   readonly kubeconfig: string | undefined;
+  readonly namespaces: readonly string[];
+  readonly kubernetesLabelSelector: string | undefined;
+  readonly kubernetesPodWeights: boolean;
   /** undefined: take them from /etc/resolv.conf; []: refuse names outside the zones. */
   readonly upstreams: readonly Upstream[] | undefined;
   readonly apiTokenFile: string | undefined;
@@ -189,6 +192,12 @@ function validate(raw: Raw): Config {
     deregisterAfterMs: duration(raw, 'deregister-after'),
     kubernetes: choice(raw, 'kubernetes', ['off', 'auto', 'on'] as const),
     kubeconfig: one(raw, 'kubeconfig'),
+    namespaces: (raw.get('namespace') ?? []).map((ns) => {
+      if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(ns)) throw new ConfigError(`--namespace "${ns}": expected a Kubernetes namespace name`);
+      return ns;
+    }),
+    kubernetesLabelSelector: one(raw, 'kubernetes-label-selector'),
+    kubernetesPodWeights: choice(raw, 'kubernetes-pod-weights', ['off', 'on'] as const) === 'on',
     upstreams,
     apiTokenFile: one(raw, 'api-token-file'),
     logLevel,

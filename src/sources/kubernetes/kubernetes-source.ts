@@ -1,0 +1,329 @@
+import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Catalog } from '../../catalog/catalog.js';
+import type { HealthState, Instance } from '../../catalog/types.js';
+import { isDnsLabel } from '../../catalog/validate.js';
+import type { HealthMonitor } from '../../health/health-monitor.js';
+import type { CheckSpec } from '../../store/registration.js';
+import type { ProbeAnnotation } from './annotations.js';
+import { Reflector, type ListPage } from './reflector.js';
+import { convertPod, convertService, convertSlice, type SlimEndpoint, type SlimService, type SlimSlice } from './slim-objects.js';
+
+export interface KubernetesSourceOptions {
+  kubeConfig: KubeConfig;
+  catalog: Catalog;
+  health: HealthMonitor | undefined;
+  logger: Logger;
+  /** Empty: all namespaces. */
+  namespaces: readonly string[];
+  /** Narrows the Services watched. */
+  labelSelector?: string;
+  podWeights: boolean;
+  metrics?: KubernetesMetrics;
+  watchTimeoutSeconds?: number;
+}
+
+export interface KubernetesMetrics {
+  synced(at: number): void;
+  restart(resource: string, reason: string): void;
+  objects(resource: string, count: number): void;
+}
+
+const PAGE = 500;
+
+function idOf(address: string): string {
+  // 10.0.0.7 → 10-0-0-7, fd00::7 → fd00--7 (leading and trailing dashes are not allowed in a label).
+  return address.toLowerCase().replace(/[.:]/g, '-').replace(/^-+|-+$/g, '');
+}
+
+function checkFor(probe: ProbeAnnotation, address: string): CheckSpec {
+  const host = address.includes(':') ? `[${address}]` : address;
+  return probe.kind === 'http'
+    ? { http: `http://${host}:${probe.port}${probe.path}`, intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs, healthyThreshold: 2, unhealthyThreshold: 3 }
+    : { tcp: `${host}:${probe.port}`, intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs, healthyThreshold: 2, unhealthyThreshold: 3 };
+}
+
+/**
+ * Services and EndpointSlices (and, with pod weights, Pods) from the
+ * Kubernetes API into the catalog. Changes mark services dirty; a flush on
+ * the next tick rebuilds each dirty service once, so an initial list of
+ * 10,000 Services is one pass, not 10,000 rebuilds of growing state.
+ */
+export class KubernetesSource {
+  private readonly services = new Map<string, SlimService>();
+  private readonly slices = new Map<string, SlimSlice>();
+  private readonly slicesOf = new Map<string, Set<string>>();
+  private readonly podWeights = new Map<string, number>();
+  private readonly servicesOfPod = new Map<string, Set<string>>();
+  private readonly probed = new Map<string, Set<string>>();
+  private readonly dirty = new Set<string>();
+  private flushScheduled = false;
+  private readonly reflectors: Reflector<unknown>[] = [];
+  private readonly reportedProbeErrors = new Set<string>();
+  lastSync = 0;
+
+  constructor(private readonly opts: KubernetesSourceOptions) {}
+
+  get synced(): boolean {
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced);
+  }
+
+  start(): void {
+    const { kubeConfig, namespaces, labelSelector, logger } = this.opts;
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const discovery = kubeConfig.makeApiClient(DiscoveryV1Api);
+    const watch = new Watch(kubeConfig);
+    const scopes: (string | undefined)[] = namespaces.length === 0 ? [undefined] : [...namespaces];
+    for (const ns of scopes) {
+      this.add<SlimService>({
+        resource: 'services',
+        path: ns === undefined ? '/api/v1/services' : `/api/v1/namespaces/${ns}/services`,
+        watch,
+        labelSelector,
+        list: (token) =>
+          (ns === undefined
+            ? core.listServiceForAllNamespaces({ labelSelector, limit: PAGE, _continue: token })
+            : core.listNamespacedService({ namespace: ns, labelSelector, limit: PAGE, _continue: token })) as Promise<ListPage>,
+        convert: convertService,
+        onReplace: (all) => this.replace(this.services, all, ns, (key) => this.markService(key)),
+        onUpsert: (key, value) => {
+          this.services.set(key, value);
+          this.markService(key);
+        },
+        onDelete: (key) => {
+          this.services.delete(key);
+          this.markService(key);
+        },
+      });
+      this.add<SlimSlice>({
+        resource: 'endpointslices',
+        path: ns === undefined ? '/apis/discovery.k8s.io/v1/endpointslices' : `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`,
+        watch,
+        list: (token) =>
+          (ns === undefined
+            ? discovery.listEndpointSliceForAllNamespaces({ limit: PAGE, _continue: token })
+            : discovery.listNamespacedEndpointSlice({ namespace: ns, limit: PAGE, _continue: token })) as Promise<ListPage>,
+        convert: convertSlice,
+        onReplace: (all) => {
+          for (const key of [...this.slices.keys()]) if (inScope(key, ns) && !all.has(key)) this.deleteSlice(key);
+          for (const [key, value] of all) this.upsertSlice(key, value);
+        },
+        onUpsert: (key, value) => this.upsertSlice(key, value),
+        onDelete: (key) => this.deleteSlice(key),
+      });
+      if (this.opts.podWeights) {
+        this.add<number>({
+          resource: 'pods',
+          path: ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${ns}/pods`,
+          watch,
+          list: (token) =>
+            (ns === undefined ? core.listPodForAllNamespaces({ limit: PAGE, _continue: token }) : core.listNamespacedPod({ namespace: ns, limit: PAGE, _continue: token })) as Promise<ListPage>,
+          convert: convertPod,
+          onReplace: (all) => this.replace(this.podWeights, all, ns, (key) => this.markPod(key)),
+          onUpsert: (key, weight) => {
+            if (this.podWeights.get(key) === weight) return;
+            this.podWeights.set(key, weight);
+            this.markPod(key);
+          },
+          onDelete: (key) => {
+            if (this.podWeights.delete(key)) this.markPod(key);
+          },
+        });
+      }
+    }
+    logger.info({ namespaces: namespaces.length ? namespaces : 'all', labelSelector, podWeights: this.opts.podWeights }, 'Kubernetes source starting');
+    for (const r of this.reflectors) r.start();
+  }
+
+  stop(): void {
+    for (const r of this.reflectors) r.stop();
+  }
+
+  private add<T>(spec: {
+    resource: string;
+    path: string;
+    watch: Watch;
+    labelSelector?: string;
+    list: (token: string | undefined) => Promise<ListPage>;
+    convert: (o: unknown) => { key: string; value: T | undefined } | undefined;
+    onReplace: (all: Map<string, T>) => void;
+    onUpsert: (key: string, value: T) => void;
+    onDelete: (key: string) => void;
+  }): void {
+    const reflector = new Reflector<T>({
+      ...spec,
+      logger: this.opts.logger,
+      watchTimeoutSeconds: this.opts.watchTimeoutSeconds,
+      onSynced: () => {
+        this.opts.logger.info({ resource: spec.resource, path: spec.path }, 'Kubernetes list synced');
+        this.schedule();
+      },
+      onRestart: (reason) => this.opts.metrics?.restart(spec.resource, reason),
+    });
+    this.reflectors.push(reflector as Reflector<unknown>);
+  }
+
+  private replace<T>(map: Map<string, T>, all: Map<string, T>, ns: string | undefined, mark: (key: string) => void): void {
+    for (const key of [...map.keys()]) {
+      if (inScope(key, ns) && !all.has(key)) {
+        map.delete(key);
+        mark(key);
+      }
+    }
+    for (const [key, value] of all) {
+      map.set(key, value);
+      mark(key);
+    }
+  }
+
+  private upsertSlice(key: string, slice: SlimSlice): void {
+    const previous = this.slices.get(key);
+    if (previous !== undefined) this.unlinkSlice(key, previous);
+    this.slices.set(key, slice);
+    const svcKey = `${slice.namespace}/${slice.service}`;
+    let set = this.slicesOf.get(svcKey);
+    if (set === undefined) this.slicesOf.set(svcKey, (set = new Set()));
+    set.add(key);
+    for (const e of slice.endpoints) {
+      if (e.pod === undefined) continue;
+      const podKey = `${slice.namespace}/${e.pod}`;
+      let svcs = this.servicesOfPod.get(podKey);
+      if (svcs === undefined) this.servicesOfPod.set(podKey, (svcs = new Set()));
+      svcs.add(svcKey);
+    }
+    this.markService(svcKey);
+  }
+
+  private deleteSlice(key: string): void {
+    const previous = this.slices.get(key);
+    if (previous === undefined) return;
+    this.slices.delete(key);
+    this.unlinkSlice(key, previous);
+    this.markService(`${previous.namespace}/${previous.service}`);
+  }
+
+  private unlinkSlice(key: string, slice: SlimSlice): void {
+    const svcKey = `${slice.namespace}/${slice.service}`;
+    const set = this.slicesOf.get(svcKey);
+    set?.delete(key);
+    if (set?.size === 0) this.slicesOf.delete(svcKey);
+    this.markService(svcKey);
+  }
+
+  private markPod(podKey: string): void {
+    for (const svc of this.servicesOfPod.get(podKey) ?? []) this.markService(svc);
+  }
+
+  private markService(key: string): void {
+    this.dirty.add(key);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const keys = [...this.dirty];
+    this.dirty.clear();
+    for (const key of keys) {
+      try {
+        this.rebuild(key);
+      } catch (err) {
+        this.opts.logger.error({ service: key, err: (err as Error).message }, 'Kubernetes service could not be applied to the catalog');
+      }
+    }
+    this.lastSync = Date.now();
+    this.opts.metrics?.synced(this.lastSync);
+    this.opts.metrics?.objects('services', this.services.size);
+    this.opts.metrics?.objects('endpointslices', this.slices.size);
+    if (this.opts.podWeights) this.opts.metrics?.objects('pods', this.podWeights.size);
+  }
+
+  /** Recomputes one Service's instances from its slices. */
+  private rebuild(key: string): void {
+    const [namespace, name] = key.split('/') as [string, string];
+    const svc = this.services.get(key);
+    const { catalog } = this.opts;
+    catalog.setAlias(namespace, name, svc?.externalName === undefined ? undefined : `${svc.externalName.replace(/\.$/, '')}.`);
+    const instances: Instance[] = [];
+    const checks = new Map<string, CheckSpec>();
+    if (svc !== undefined && svc.externalName === undefined) {
+      for (const sliceKey of this.slicesOf.get(key) ?? []) {
+        const slice = this.slices.get(sliceKey)!;
+        const probe = usableProbe(slice.probe ?? svc.probe, key, this.opts.logger, this.reportedProbeErrors);
+        for (const e of slice.endpoints) {
+          const instance = this.instanceOf(svc, slice, e);
+          if (instance === undefined) continue;
+          instances.push(instance);
+          if (probe !== undefined) checks.set(instance.id, checkFor(probe, e.address));
+        }
+      }
+    }
+    catalog.replaceService(namespace, name, 'kubernetes', dedupe(instances));
+    this.syncProbes(namespace, name, checks);
+  }
+
+  private instanceOf(svc: SlimService, slice: SlimSlice, e: SlimEndpoint): Instance | undefined {
+    let health: HealthState;
+    if (e.terminating) health = e.serving ? 'draining' : 'unhealthy';
+    else if (e.ready || svc.publishNotReadyAddresses) health = 'healthy';
+    else health = 'unhealthy';
+    const podWeight = this.opts.podWeights && e.pod !== undefined ? this.podWeights.get(`${svc.namespace}/${e.pod}`) : undefined;
+    const id = idOf(e.address);
+    if (!isDnsLabel(id)) return undefined;
+    return {
+      id,
+      name: e.hostname !== undefined && isDnsLabel(e.hostname) ? e.hostname : undefined,
+      source: 'kubernetes',
+      address: e.address,
+      ports: slice.ports,
+      weight: podWeight ?? slice.weight ?? 100,
+      zone: e.zone,
+      health,
+    };
+  }
+
+  private syncProbes(namespace: string, service: string, checks: Map<string, CheckSpec>): void {
+    const health = this.opts.health;
+    if (health === undefined) return;
+    const key = `${namespace}/${service}`;
+    const before = this.probed.get(key) ?? new Set<string>();
+    for (const id of before) if (!checks.has(id)) health.untrack({ namespace, service, source: 'kubernetes', id });
+    for (const [id, check] of checks) health.track({ namespace, service, source: 'kubernetes', id }, check);
+    if (checks.size > 0) this.probed.set(key, new Set(checks.keys()));
+    else this.probed.delete(key);
+  }
+
+  counts(): { services: number; endpointslices: number; pods: number } {
+    return { services: this.services.size, endpointslices: this.slices.size, pods: this.podWeights.size };
+  }
+}
+
+function inScope(key: string, ns: string | undefined): boolean {
+  return ns === undefined || key.startsWith(`${ns}/`);
+}
+
+/** The same address in two slices (a migration between slices) is one instance. */
+function dedupe(instances: Instance[]): Instance[] {
+  const byId = new Map<string, Instance>();
+  for (const i of instances) {
+    const prev = byId.get(i.id);
+    if (prev === undefined || (prev.health !== 'healthy' && i.health === 'healthy')) byId.set(i.id, i);
+  }
+  return [...byId.values()];
+}
+
+function usableProbe(p: ProbeAnnotation | Error | undefined, service: string, logger: Logger, reported: Set<string>): ProbeAnnotation | undefined {
+  if (p instanceof Error) {
+    if (!reported.has(`${service}:${p.message}`)) {
+      reported.add(`${service}:${p.message}`);
+      logger.warn({ service, err: p.message }, 'ignoring a malformed probe annotation');
+    }
+    return undefined;
+  }
+  return p;
+}

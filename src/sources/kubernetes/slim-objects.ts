@@ -1,0 +1,122 @@
+import type { InstancePort } from '../../catalog/types.js';
+import { parseProbe, parseWeight, WEIGHT_ANNOTATION, type ProbeAnnotation } from './annotations.js';
+
+/**
+ * API objects are converted into these at the boundary and never kept whole:
+ * a Service or EndpointSlice costs a few hundred bytes here instead of the
+ * kilobytes of its JSON (managedFields, status, …).
+ */
+
+export interface SlimService {
+  readonly namespace: string;
+  readonly name: string;
+  readonly externalName?: string;
+  readonly publishNotReadyAddresses: boolean;
+  readonly probe?: ProbeAnnotation | Error;
+}
+
+export interface SlimEndpoint {
+  readonly address: string;
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+  readonly hostname?: string;
+  readonly zone?: string;
+  /** Name of the Pod behind it (targetRef), for Pod weights. */
+  readonly pod?: string;
+}
+
+export interface SlimSlice {
+  readonly namespace: string;
+  readonly service: string;
+  readonly ports: readonly InstancePort[];
+  readonly weight?: number;
+  readonly probe?: ProbeAnnotation | Error;
+  readonly endpoints: readonly SlimEndpoint[];
+}
+
+// The API's JSON (watch events) and the typed client's models share these field names.
+interface Meta {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+interface ServiceJson {
+  metadata?: Meta;
+  spec?: { type?: string; externalName?: string; publishNotReadyAddresses?: boolean };
+}
+interface SliceJson {
+  metadata?: Meta;
+  addressType?: string;
+  ports?: { name?: string; port?: number; protocol?: string }[] | null;
+  endpoints?: {
+    addresses?: string[];
+    conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
+    hostname?: string;
+    zone?: string;
+    targetRef?: { kind?: string; name?: string };
+  }[] | null;
+}
+interface PodJson {
+  metadata?: Meta;
+}
+
+const keyOf = (m: Meta | undefined): string => `${m?.namespace ?? ''}/${m?.name ?? ''}`;
+
+export function convertService(object: unknown): { key: string; value: SlimService | undefined } | undefined {
+  const o = object as ServiceJson;
+  if (!o?.metadata?.name || !o.metadata.namespace) return undefined;
+  return {
+    key: keyOf(o.metadata),
+    value: {
+      namespace: o.metadata.namespace,
+      name: o.metadata.name,
+      externalName: o.spec?.type === 'ExternalName' && o.spec.externalName ? o.spec.externalName : undefined,
+      publishNotReadyAddresses: o.spec?.publishNotReadyAddresses === true,
+      probe: parseProbe(o.metadata.annotations),
+    },
+  };
+}
+
+export function convertSlice(object: unknown): { key: string; value: SlimSlice | undefined } | undefined {
+  const o = object as SliceJson;
+  if (!o?.metadata?.name || !o.metadata.namespace) return undefined;
+  const key = keyOf(o.metadata);
+  const service = o.metadata.labels?.['kubernetes.io/service-name'];
+  // FQDN slices and slices of no Service are of no use to DNS answers.
+  if (!service || (o.addressType !== 'IPv4' && o.addressType !== 'IPv6')) return { key, value: undefined };
+  const ports: InstancePort[] = [];
+  for (const p of o.ports ?? []) {
+    const protocol = (p.protocol ?? 'TCP').toLowerCase();
+    if (p.name && p.port && (protocol === 'tcp' || protocol === 'udp')) ports.push({ name: p.name, port: p.port, protocol });
+  }
+  const endpoints: SlimEndpoint[] = [];
+  for (const e of o.endpoints ?? []) {
+    const address = e.addresses?.[0];
+    if (address === undefined) continue;
+    const c = e.conditions ?? {};
+    // An unknown (absent) ready condition means ready, as the API documents.
+    const ready = c.ready !== false;
+    endpoints.push({
+      address,
+      ready,
+      serving: c.serving ?? ready,
+      terminating: c.terminating === true,
+      hostname: e.hostname,
+      zone: e.zone,
+      pod: e.targetRef?.kind === 'Pod' ? e.targetRef.name : undefined,
+    });
+  }
+  return {
+    key,
+    value: { namespace: o.metadata.namespace, service, ports, weight: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]), probe: parseProbe(o.metadata.annotations), endpoints },
+  };
+}
+
+/** Pods are watched only for their weight: name → weight is all that is kept. */
+export function convertPod(object: unknown): { key: string; value: number | undefined } | undefined {
+  const o = object as PodJson;
+  if (!o?.metadata?.name || !o.metadata.namespace) return undefined;
+  return { key: keyOf(o.metadata), value: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]) };
+}
