@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { parseProbe } from '../../../src/sources/kubernetes/annotations.js';
+import { convertPod, convertService, convertSlice } from '../../../src/sources/kubernetes/slim-objects.js';
+import { endpointSlice, parseLabelSelector, service } from '../../support/fake-kube-apiserver.js';
+
+test('slices: only what answers need is kept; unknown readiness means ready; SCTP and unnamed ports are skipped', () => {
+  const raw = endpointSlice('ns', 's-1', 'svc', [{ address: '10.0.0.1', ready: null }, { address: '10.0.0.2', ready: false }], {
+    ports: [{ name: 'http', port: 80 }, { name: 'sig', port: 5060, protocol: 'SCTP' }, { name: '', port: 81 }],
+    annotations: { 'meshdns.io/weight': '25' },
+  });
+  raw.metadata.managedFields = [{ manager: 'kube-controller-manager', fieldsV1: { big: 'x'.repeat(1000) } }];
+  const slim = convertSlice(raw)!;
+  assert.equal(slim.key, 'ns/s-1');
+  assert.deepEqual(slim.value!.ports, [{ name: 'http', port: 80, protocol: 'tcp' }]);
+  assert.equal(slim.value!.weight, 25);
+  assert.deepEqual(slim.value!.endpoints.map((e) => e.ready), [true, false]);
+  assert.ok(JSON.stringify(slim.value).length < 400);
+  assert.equal(convertSlice({ ...raw, addressType: 'FQDN' })!.value, undefined);
+});
+
+test('services: ExternalName and publishNotReadyAddresses; pods: only a weight', () => {
+  assert.equal(convertService(service('ns', 'x', { spec: { type: 'ExternalName', externalName: 'a.example.com' } }))!.value!.externalName, 'a.example.com');
+  assert.equal(convertService(service('ns', 'x', { spec: { publishNotReadyAddresses: true } }))!.value!.publishNotReadyAddresses, true);
+  assert.equal(convertPod({ metadata: { namespace: 'ns', name: 'p', annotations: { 'meshdns.io/weight': '5' } } })!.value, 5);
+  assert.equal(convertPod({ metadata: { namespace: 'ns', name: 'p', annotations: { 'meshdns.io/weight': 'heavy' } } })!.value, undefined);
+});
+
+test('probe annotations', () => {
+  assert.deepEqual(parseProbe({ 'meshdns.io/probe': 'http:/healthz:8080' }), { kind: 'http', path: '/healthz', port: 8080, intervalMs: 5000, timeoutMs: 1000 });
+  assert.deepEqual(parseProbe({ 'meshdns.io/probe': 'tcp:5432', 'meshdns.io/probe-interval': '10s', 'meshdns.io/probe-timeout': '2s' }), { kind: 'tcp', path: '', port: 5432, intervalMs: 10000, timeoutMs: 2000 });
+  assert.equal(parseProbe({}), undefined);
+  assert.ok(parseProbe({ 'meshdns.io/probe': 'grpc:1' }) instanceof Error);
+  assert.ok(parseProbe({ 'meshdns.io/probe': 'tcp:70000' }) instanceof Error);
+});
+
+test('the fake API server understands label selectors the way kube-apiserver does', () => {
+  const sel = parseLabelSelector('app=web,tier!=db,env in (prod, stage),!legacy,team');
+  assert.equal(sel({ app: 'web', env: 'prod', team: 'a' }), true);
+  assert.equal(sel({ app: 'web', env: 'dev', team: 'a' }), false);
+  assert.equal(sel({ app: 'web', env: 'prod', team: 'a', legacy: '1' }), false);
+  assert.equal(sel({ app: 'web', env: 'prod', team: 'a', tier: 'db' }), false);
+  assert.equal(sel({ app: 'web', env: 'prod' }), false);
+});
