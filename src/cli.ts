@@ -69,8 +69,22 @@ async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGHUP', () => {
-    logger.info('SIGHUP: reloading zone files');
-    server.reloadZones();
+    logger.info('SIGHUP: reloading zone files and the config');
+    let next;
+    try {
+      next = loadConfig(rest, process.env);
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'config reload failed; keeping the running config — fix the file and send SIGHUP again');
+      server.reloadZones();
+      return;
+    }
+    try {
+      const needRestart = server.applyConfig(next);
+      if (needRestart.length > 0) logger.warn({ settings: needRestart }, 'these changed settings take effect only after a restart');
+      logger.info({ logLevel: next.logLevel }, 'config reloaded');
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'config reload could not be applied; keeping the running config');
+    }
   });
 }
 

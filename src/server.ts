@@ -17,6 +17,7 @@ import { UdpListener } from './dns/udp-listener.js';
 import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics } from './observability/health-metrics.js';
+import { opsMetrics } from './observability/ops-metrics.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { KubernetesSource } from './sources/kubernetes/kubernetes-source.js';
 import { loadKubeConfig } from './sources/kubernetes/kube-config.js';
@@ -34,6 +35,8 @@ export interface RunningServer {
   readonly http: ListenAddress;
   readonly catalog: Catalog;
   reloadZones(): void;
+  /** Applies what can change live from a re-read config; returns the settings that need a restart. */
+  applyConfig(next: Config): string[];
   stop(): Promise<void>;
 }
 
@@ -118,7 +121,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const metricsRegistry = new Registry();
   collectDefaultMetrics({ register: metricsRegistry });
-  const metrics = new DnsMetrics(metricsRegistry);
+  const metrics = new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
+  let zonesRef: ZoneDirectory | undefined;
+  let kubernetesRef: KubernetesSource | undefined;
+  const ops = opsMetrics(metricsRegistry, () => zonesRef?.errors.size ?? 0, () => (kubernetesRef === undefined || kubernetesRef.synced ? 1 : 0));
 
   const catalog = new Catalog();
   const dynamicNames: NameTable = new Map();
@@ -151,19 +157,25 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       }
       zonesLoaded = true;
     },
+    onLoad: (ok) => ops.zoneReload(ok),
   });
+  zonesRef = zones;
   zones.start();
 
   const upstreams = chooseUpstreams(config, config.dns, logger);
-  const forwarder =
-    upstreams.length === 0
+  const makeForwarder = (c: Config, list: Upstream[]): UpstreamForwarder | undefined =>
+    list.length === 0
       ? undefined
       : new UpstreamForwarder({
-          upstreams,
-          timeoutMs: config.forwardTimeoutMs,
-          cache: config.forwardCacheEntries > 0 ? new ResponseCache({ maxEntries: config.forwardCacheEntries, maxTtlSeconds: 3600 }) : null,
+          upstreams: list,
+          timeoutMs: c.forwardTimeoutMs,
+          cache: c.forwardCacheEntries > 0 ? new ResponseCache({ maxEntries: c.forwardCacheEntries, maxTtlSeconds: 3600 }) : null,
           logger,
         });
+  const forwarder = makeForwarder(config, upstreams);
+  catalog.onChange((keys) => {
+    if (logger.isLevelEnabled('debug')) logger.debug({ services: [...keys].slice(0, 20), count: keys.size }, 'catalog changed');
+  });
   const handler = new QueryHandler({
     resolver,
     random: config.seed === undefined ? unpredictableRandom() : seededRandom(config.seed),
@@ -188,8 +200,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       namespaces: config.namespaces,
       labelSelector: config.kubernetesLabelSelector,
       podWeights: config.kubernetesPodWeights,
-      metrics: kubernetesMetrics(metricsRegistry),
+      metrics: { ...kubernetesMetrics(metricsRegistry), error: (resource, stage) => ops.kubernetesError(resource, stage) },
     });
+    kubernetesRef = kubernetes;
     logger.info({ kubeconfig: kube.from }, 'Kubernetes source enabled');
     kubernetes.start();
   }
@@ -231,7 +244,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     readiness: [() => (zonesLoaded ? null : 'zone files not loaded'), () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`),
       () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
     ],
-    routes: (app) => registerRestRoutes(app, { registry, catalog, apiToken, logger }),
+    routes: (app) => registerRestRoutes(app, { registry, catalog, apiToken, logger, onStoreError: (op) => ops.storeError(config.store, op) }),
   });
   let httpBound: ListenAddress;
   try {
@@ -262,6 +275,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     http: httpBound,
     catalog,
     reloadZones: () => zones.reload(),
+    applyConfig: (next: Config) => {
+      logger.level = next.logLevel;
+      metrics.queryLog.rate = next.queryLogRate;
+      const nextUpstreams = chooseUpstreams(next, bound, logger);
+      handler.setForwarding(makeForwarder(next, nextUpstreams), allowList(next.forwardAllow));
+      zones.reload();
+      // Everything else is wired into listeners, stores and sources at start.
+      const live = new Set(['logLevel', 'queryLogRate', 'upstreams', 'forwardAllow', 'forwardTimeoutMs', 'forwardCacheEntries']);
+      return (Object.keys(next) as (keyof Config)[]).filter((k) => !live.has(k) && JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+    },
     stop: async () => {
       // HTTP first, so that no write is acknowledged after the store closes.
       await http.stop();

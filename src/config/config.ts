@@ -29,6 +29,7 @@ export interface Config {
   readonly upstreams: readonly Upstream[] | undefined;
   readonly apiTokenFile: string | undefined;
   readonly logLevel: string;
+  readonly queryLogRate: number;
   readonly ttl: number;
   readonly forwardAllow: readonly string[];
   readonly forwardTimeoutMs: number;
@@ -201,6 +202,7 @@ function validate(raw: Raw): Config {
     upstreams,
     apiTokenFile: one(raw, 'api-token-file'),
     logLevel,
+    queryLogRate: real(raw, 'query-log', 0, 1),
     ttl: integer(raw, 'ttl', 0, 86400),
     forwardAllow,
     forwardTimeoutMs: duration(raw, 'forward-timeout'),

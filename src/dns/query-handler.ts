@@ -22,7 +22,8 @@ export interface QueryHandlerOptions {
 
 /** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
 export interface QueryObserver {
-  answered(tcp: boolean, qtype: number, rcode: number): void;
+  /** `q` is reused for the next query: read it now, keep nothing. */
+  answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string): void;
   dropped(tcp: boolean, reason: 'short' | 'response'): void;
   forwarded(ok: boolean): void;
 }
@@ -36,12 +37,22 @@ export class QueryHandler {
   private readonly query: ParsedQuery = emptyQuery();
   private readonly resolution = emptyResolution();
   private readonly writer: ResponseWriter;
+  private started = 0;
+  private client = '';
+
+  /** Swaps forwarding settings at run time (SIGHUP config reload). */
+  setForwarding(forwarder: Forwarder | undefined, allowed: BlockList): void {
+    this.opts.forwarder = forwarder;
+    this.opts.forwardAllowed = allowed;
+  }
 
   constructor(private readonly opts: QueryHandlerOptions) {
     this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key));
   }
 
   handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | null | Promise<Buffer | null> {
+    this.started = performance.now();
+    this.client = clientAddress;
     const q = parseQuery(msg, this.query);
     const writer = this.writer;
     switch (q.outcome) {
@@ -80,15 +91,18 @@ export class QueryHandler {
     }
     // The parsed query is reused by the next message: keep what the async path needs.
     const snapshot: ParsedQuery = { ...q };
+    const started = this.started;
     return forwarder.forward(msg, snapshot, tcp).then((answer) => {
       this.opts.observer?.forwarded(answer !== null);
-      if (answer !== null) return answer;
+      this.started = started;
+      this.client = address;
+      if (answer !== null) return this.done(answer, tcp, snapshot, answer.length >= 4 ? answer[3]! & 0xf : Rcode.SERVFAIL);
       return this.done(this.writer.error(msg, snapshot, Rcode.SERVFAIL, snapshot.edns), tcp, snapshot, Rcode.SERVFAIL);
     });
   }
 
   private done(response: Buffer, tcp: boolean, q: ParsedQuery, rcode: number): Buffer {
-    this.opts.observer?.answered(tcp, q.qtype, rcode);
+    this.opts.observer?.answered(tcp, q, rcode, performance.now() - this.started, this.client);
     return response;
   }
 }

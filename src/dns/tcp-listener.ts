@@ -9,6 +9,9 @@ export interface TcpListenerOptions {
   maxConnections: number;
 }
 
+/** After shutdown begins, how long data still arriving on open connections is answered. */
+const DRAIN_MS = 250;
+
 /** Stop reading from a client that does not read its answers once this much is queued. */
 const MAX_QUEUED_BYTES = 256 * 1024;
 
@@ -73,6 +76,7 @@ class Connection {
   private buffered: Buffer = Buffer.alloc(0);
   private inFlight = 0;
   private ending = false;
+  private draining = false;
 
   constructor(
     private readonly socket: Socket,
@@ -86,13 +90,27 @@ class Connection {
     socket.on('close', onClose);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // The client finished sending: answer what it sent, then close our side.
-    socket.on('end', () => this.finish());
+    socket.on('end', () => this.clientDone());
     socket.on('drain', () => socket.resume());
   }
 
-  finish(): void {
+  /** The client half-closed: it sends nothing more; answer what it sent, then close. */
+  private clientDone(): void {
     this.ending = true;
     this.maybeEnd();
+  }
+
+  /**
+   * Shutdown: queries already on their way (in socket buffers, sent before
+   * the signal) are still read and answered for a short drain window; then
+   * the connection closes once nothing is in flight. A client whose later
+   * queries go unanswered sees the close and retries elsewhere (RFC 7766 §6.2.4).
+   */
+  finish(): void {
+    if (this.draining) return;
+    this.draining = true;
+    const timer = setTimeout(() => this.clientDone(), DRAIN_MS);
+    timer.unref();
   }
 
   destroy(): void {

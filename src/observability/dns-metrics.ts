@@ -1,6 +1,9 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
 import type { QueryObserver } from '../dns/query-handler.js';
 import { typeName } from '../dns/wire/constants.js';
+import { keyToText } from '../dns/wire/name.js';
+import type { ParsedQuery } from '../dns/wire/query.js';
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 /** Query types with their own label value; the rest count as "other" to bound cardinality. */
@@ -15,8 +18,21 @@ export class DnsMetrics implements QueryObserver {
   private readonly drops: Counter<'transport' | 'reason'>;
   private readonly forwards: Counter<'result'>;
   private readonly children = new Map<number, { inc: () => void }>();
+  private readonly durations: [{ observe: (v: number) => void }, { observe: (v: number) => void }];
 
-  constructor(registry: Registry) {
+  /** queryLog: log this fraction of queries at info (0 = none: nothing per query on the hot path). */
+  constructor(
+    registry: Registry,
+    readonly queryLog: { rate: number; logger: Logger } = { rate: 0, logger: undefined as unknown as Logger },
+  ) {
+    const histogram = new Histogram({
+      name: 'meshdns_dns_request_duration_seconds',
+      help: 'Time from a query read to its answer written, by transport (forwarded queries include the upstream)',
+      labelNames: ['transport'],
+      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1, 2.5],
+      registers: [registry],
+    });
+    this.durations = [histogram.labels('udp'), histogram.labels('tcp')];
     this.requests = new Counter({
       name: 'meshdns_dns_requests_total',
       help: 'DNS queries answered, by transport, query type and response code',
@@ -37,7 +53,15 @@ export class DnsMetrics implements QueryObserver {
     });
   }
 
-  answered(tcp: boolean, qtype: number, rcode: number): void {
+  answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string): void {
+    const qtype = q.qtype;
+    this.durations[tcp ? 1 : 0].observe(durationMs / 1000);
+    if (this.queryLog.rate > 0 && Math.random() < this.queryLog.rate) {
+      this.queryLog.logger.info(
+        { client, transport: tcp ? 'tcp' : 'udp', name: q.key === '' ? null : keyToText(q.key), type: typeName(qtype), rcode: rcode === 16 ? 'BADVERS' : (RCODE_NAMES[rcode] ?? String(rcode)), ms: Number(durationMs.toFixed(3)) },
+        'query',
+      );
+    }
     const t = LABELLED_TYPES.has(qtype) ? qtype : 0;
     const key = (tcp ? 1 << 24 : 0) | (t << 8) | rcode;
     let child = this.children.get(key);

@@ -26,6 +26,7 @@ export interface KubernetesSourceOptions {
 export interface KubernetesMetrics {
   synced(at: number): void;
   restart(resource: string, reason: string): void;
+  error?(resource: string, stage: 'list' | 'watch'): void;
   objects(resource: string, count: number): void;
 }
 
@@ -159,6 +160,7 @@ export class KubernetesSource {
         this.schedule();
       },
       onRestart: (reason) => this.opts.metrics?.restart(spec.resource, reason),
+      onError: (stage) => this.opts.metrics?.error?.(spec.resource, stage),
     });
     this.reflectors.push(reflector as Reflector<unknown>);
   }

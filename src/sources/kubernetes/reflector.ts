@@ -22,6 +22,7 @@ export interface ReflectorOptions<T> {
   onDelete: (key: string) => void;
   onSynced: () => void;
   onRestart: (reason: 'gone' | 'error' | 'closed') => void;
+  onError?: (stage: 'list' | 'watch') => void;
   logger: Logger;
   /** Server-side watch timeout; the watch is re-opened from the last resourceVersion. */
   watchTimeoutSeconds?: number;
@@ -68,6 +69,7 @@ export class Reflector<T> {
           await this.list();
           failures = 0;
         } catch (err) {
+          this.opts.onError?.('list');
           this.opts.logger.warn({ resource: this.opts.resource, err: (err as Error).message }, 'Kubernetes list failed; serving the last known state and retrying');
           await backoff();
           continue;
@@ -148,6 +150,7 @@ export class Reflector<T> {
             const status = (err as { statusCode?: number; code?: number } | null)?.statusCode ?? (err as { code?: number } | null)?.code;
             if (gone || status === 410) return finish('gone');
             if (err && !this.stopped) {
+              this.opts.onError?.('watch');
               this.opts.logger.warn({ resource: this.opts.resource, err: (err as Error).message }, 'Kubernetes watch failed; reconnecting with backoff');
               return finish('error');
             }

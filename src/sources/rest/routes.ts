@@ -12,6 +12,7 @@ export interface RestRoutesOptions {
   catalog: Catalog;
   apiToken: string | undefined;
   logger: Logger;
+  onStoreError?: (operation: string) => void;
 }
 
 interface InstanceParams {
@@ -44,7 +45,11 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
   };
 
   const storeErrors = (reply: FastifyReply, err: unknown): FastifyReply => {
-    if (err instanceof StoreUnavailableError) return problem(reply, 503, 'store_unavailable', err.message);
+    if (err instanceof StoreUnavailableError) {
+      opts.onStoreError?.(reply.request.method === 'DELETE' ? 'delete' : reply.request.url.endsWith('/heartbeat') ? 'heartbeat' : 'put');
+      logger.warn({ err: err.message }, 'registration store refused a write; answered 503');
+      return problem(reply, 503, 'store_unavailable', err.message);
+    }
     throw err;
   };
 

@@ -21,6 +21,7 @@ export interface ZoneDirectoryOptions {
   onSnapshot: (snapshot: ZoneSnapshot) => void;
   /** How often files are re-checked in case a watch event was missed (atomic renames, new directory). */
   pollMs?: number;
+  onLoad?: (ok: boolean) => void;
 }
 
 interface FileState {
@@ -116,11 +117,13 @@ export class ZoneDirectory {
       this.files.set(name, { mtimeMs: stat.mtimeMs, size: stat.size, data });
       this.errors.delete(name);
       logger.info({ file: path, zone: origin, records: parsed.records.length, instances: data.instances.length }, 'zone file loaded');
+      this.opts.onLoad?.(true);
       return true;
     } catch (err) {
       const line = err instanceof ZoneSyntaxError ? err.line : undefined;
       const reason = `${path}${line === undefined ? '' : `:${line}`}: ${(err as Error).message}`;
       this.errors.set(name, reason);
+      this.opts.onLoad?.(false);
       logger.error(
         { file: path, line, err: (err as Error).message },
         prev?.data ? 'zone file is broken; still serving its last good version — fix the file and save it again' : 'zone file is broken and was never loaded; fix it and save it again',

@@ -1,0 +1,35 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Errors of the parts around the DNS path, each counted where it is handled. */
+export interface OpsMetrics {
+  storeError(store: string, operation: string): void;
+  zoneReload(ok: boolean): void;
+  kubernetesError(resource: string, stage: 'list' | 'watch'): void;
+}
+
+export function opsMetrics(registry: Registry, brokenZoneFiles: () => number, kubernetesSynced: () => number): OpsMetrics {
+  const store = new Counter({ name: 'meshdns_store_errors_total', help: 'Registration store operations that failed (answered 503 or retried)', labelNames: ['store', 'operation'], registers: [registry] });
+  const reloads = new Counter({ name: 'meshdns_zone_reloads_total', help: 'Zone file loads by result (ok, error)', labelNames: ['result'], registers: [registry] });
+  const kube = new Counter({ name: 'meshdns_kubernetes_errors_total', help: 'Failed Kubernetes list or watch requests', labelNames: ['resource', 'stage'], registers: [registry] });
+  new Gauge({
+    name: 'meshdns_zone_files_broken',
+    help: 'Zone files that currently fail to parse (their last good version is served)',
+    registers: [registry],
+    collect() {
+      this.set(brokenZoneFiles());
+    },
+  });
+  new Gauge({
+    name: 'meshdns_kubernetes_synced',
+    help: '1 when the first list of every watched Kubernetes resource is done (or the source is off), else 0',
+    registers: [registry],
+    collect() {
+      this.set(kubernetesSynced());
+    },
+  });
+  return {
+    storeError: (s, op) => store.inc({ store: s, operation: op }),
+    zoneReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'error' }),
+    kubernetesError: (resource, stage) => kube.inc({ resource, stage }),
+  };
+}
