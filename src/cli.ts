@@ -4,6 +4,8 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { helpText } from './config/flags.js';
 import { createLogger } from './observability/logger.js';
 import { startServer } from './server.js';
+import cluster from 'node:cluster';
+import { runWorker } from './cluster/worker-main.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -39,6 +41,10 @@ async function main(argv: string[]): Promise<void> {
     fail((err as Error).message);
   }
   const logger = createLogger(config.logLevel);
+  if (cluster.isWorker) {
+    await runWorker(config, logger.child({ worker: cluster.worker?.id }));
+    return;
+  }
   let server;
   try {
     server = await startServer(config, logger);

@@ -1,19 +1,9 @@
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { CatalogProjection } from './answers/catalog-projection.js';
-import { seededRandom, unpredictableRandom } from './answers/random.js';
-import type { NameTable } from './answers/records.js';
-import { Resolver } from './answers/resolver.js';
 import { Catalog } from './catalog/catalog.js';
-import { allowList, ConfigError, type Config } from './config/config.js';
-import { UpstreamForwarder } from './dns/forward/forwarder.js';
-import { ResponseCache } from './dns/forward/response-cache.js';
-import { isOwnListener, resolvConfUpstreams } from './dns/forward/system-upstreams.js';
-import { upstreamText, type Upstream } from './dns/forward/upstream.js';
+import { ConfigError, type Config } from './config/config.js';
+import { upstreamText } from './dns/forward/upstream.js';
 import { formatHostPort, type ListenAddress } from './dns/listen-address.js';
-import { QueryHandler } from './dns/query-handler.js';
-import { TcpListener } from './dns/tcp-listener.js';
-import { UdpListener } from './dns/udp-listener.js';
 import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics } from './observability/health-metrics.js';
@@ -22,7 +12,9 @@ import { HealthMonitor } from './health/health-monitor.js';
 import { KubernetesSource } from './sources/kubernetes/kubernetes-source.js';
 import { loadKubeConfig } from './sources/kubernetes/kube-config.js';
 import { kubernetesMetrics } from './observability/kubernetes-metrics.js';
-import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
+import type { ZoneDirectory } from './sources/zonefile/zone-directory.js';
+import { createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
+import { WorkerPool } from './cluster/worker-pool.js';
 import { RestRegistry } from './sources/rest/registry.js';
 import { registerRestRoutes } from './sources/rest/routes.js';
 import { EtcdStore } from './store/etcd-store.js';
@@ -38,24 +30,6 @@ export interface RunningServer {
   /** Applies what can change live from a re-read config; returns the settings that need a restart. */
   applyConfig(next: Config): string[];
   stop(): Promise<void>;
-}
-
-/** Upstreams to use: the flag's, else resolv.conf's minus ourselves (a loop), else none. */
-function chooseUpstreams(config: Config, listeners: readonly ListenAddress[], logger: Logger): Upstream[] {
-  if (config.upstreams !== undefined) {
-    for (const u of config.upstreams) {
-      if (isOwnListener(u, listeners)) {
-        throw new ConfigError(`--upstream ${upstreamText(u)} is this server's own listener: forwarding to it would loop`);
-      }
-    }
-    return [...config.upstreams];
-  }
-  const system = resolvConfUpstreams();
-  const usable = system.filter((u) => !isOwnListener(u, listeners));
-  if (usable.length < system.length) {
-    logger.warn({ skipped: system.filter((u) => !usable.includes(u)).map(upstreamText) }, 'resolv.conf names this server itself; skipping it to avoid a forwarding loop');
-  }
-  return usable;
 }
 
 function readApiToken(path: string | undefined): string | undefined {
@@ -118,70 +92,25 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       throw new ConfigError('--kubernetes on: no kubeconfig found (give --kubeconfig, set $KUBECONFIG, or run in a cluster)');
     }
   }
+  const pooled = config.workers > 1;
 
   const metricsRegistry = new Registry();
-  collectDefaultMetrics({ register: metricsRegistry });
-  const metrics = new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
+  // With workers, process and DNS metrics come from them (summed); the primary adds the rest.
+  if (!pooled) collectDefaultMetrics({ register: metricsRegistry });
+  const metrics = pooled ? undefined : new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
   let zonesRef: ZoneDirectory | undefined;
   let kubernetesRef: KubernetesSource | undefined;
   const ops = opsMetrics(metricsRegistry, () => zonesRef?.errors.size ?? 0, () => (kubernetesRef === undefined || kubernetesRef.synced ? 1 : 0));
 
   const catalog = new Catalog();
-  const dynamicNames: NameTable = new Map();
-  const resolver = new Resolver(dynamicNames);
-  const meshZones = zoneKeys(config.domains);
-  const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
-    soft: { k: config.healthK, theta: config.healthTheta },
-    allUnhealthy: config.allUnhealthy,
-    onPanic: (service, panic, mode) => {
-      if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
-      else logger.info({ service }, 'service left panic mode');
-    },
-  });
-  let health: HealthMonitor | undefined;
-  const probeObserver = registerHealthMetrics(metricsRegistry, catalog, () => projection.inPanic.size, () => health?.stats() ?? { targets: 0, probes: 0, inFlight: 0, queued: 0, lagP99Ms: 0 });
-  health = new HealthMonitor(catalog, logger, { concurrency: config.probeConcurrency, observer: probeObserver });
-
-  let zonesLoaded = false;
-  const zones = new ZoneDirectory({
-    dir: config.zonesDir,
-    meshZones,
-    ttl: config.ttl,
-    logger,
-    onSnapshot: (snapshot) => {
-      resolver.setStaticZones(snapshot.zones);
-      try {
-        catalog.replaceSource('zonefile', snapshot.instances);
-      } catch (err) {
-        logger.error({ err: (err as Error).message }, 'zone file services were rejected by the catalog');
-      }
-      zonesLoaded = true;
-    },
-    onLoad: (ok) => ops.zoneReload(ok),
-  });
+  const plane = createDnsPlane(config, logger, catalog, { observer: metrics, zonesFeedCatalog: true, onZoneLoad: (ok) => ops.zoneReload(ok) });
+  const zones = plane.zones;
   zonesRef = zones;
-  zones.start();
-
-  const upstreams = chooseUpstreams(config, config.dns, logger);
-  const makeForwarder = (c: Config, list: Upstream[]): UpstreamForwarder | undefined =>
-    list.length === 0
-      ? undefined
-      : new UpstreamForwarder({
-          upstreams: list,
-          timeoutMs: c.forwardTimeoutMs,
-          cache: c.forwardCacheEntries > 0 ? new ResponseCache({ maxEntries: c.forwardCacheEntries, maxTtlSeconds: 3600 }) : null,
-          logger,
-        });
-  const forwarder = makeForwarder(config, upstreams);
+  let health: HealthMonitor | undefined;
+  const probeObserver = registerHealthMetrics(metricsRegistry, catalog, () => plane.projection.inPanic.size, () => health?.stats() ?? { targets: 0, probes: 0, inFlight: 0, queued: 0, lagP99Ms: 0 });
+  health = new HealthMonitor(catalog, logger, { concurrency: config.probeConcurrency, observer: probeObserver });
   catalog.onChange((keys) => {
     if (logger.isLevelEnabled('debug')) logger.debug({ services: [...keys].slice(0, 20), count: keys.size }, 'catalog changed');
-  });
-  const handler = new QueryHandler({
-    resolver,
-    random: config.seed === undefined ? unpredictableRandom() : seededRandom(config.seed),
-    forwarder,
-    forwardAllowed: allowList(config.forwardAllow),
-    observer: metrics,
   });
 
   const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health });
@@ -207,42 +136,38 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kubernetes.start();
   }
 
-  const udp: UdpListener[] = [];
-  const tcp: TcpListener[] = [];
-  const bound: ListenAddress[] = [];
+  const pool = pooled ? new WorkerPool(config.workers, catalog, logger) : undefined;
+  let listeners: DnsListeners | undefined;
   const stopAll = async (): Promise<void> => {
     stopped = true;
     kubernetes?.stop();
-    await Promise.all([...udp.map((l) => l.stop(3000)), ...tcp.map((l) => l.stop(3000))]);
+    await Promise.all([listeners?.stop(3000), pool?.stop(5000)]);
     zones.stop();
     health?.stop();
     await registry.stop().catch(() => undefined);
   };
+  let bound: ListenAddress[];
   try {
-    for (const address of config.dns) {
-      const u = new UdpListener(address, handler);
-      udp.push(u);
-      const actual = await u.start();
-      // TCP on the port UDP got, so that port 0 (tests) gives one port for both.
-      const t = new TcpListener({ ...address, port: actual.port }, handler, {
-        idleTimeoutMs: config.tcpIdleTimeoutMs,
-        maxConnections: config.tcpMaxConnections,
-      });
-      tcp.push(t);
-      await t.start();
-      bound.push(actual);
+    if (pool !== undefined) bound = await pool.start();
+    else {
+      listeners = await listenDns(config, plane.handler);
+      bound = listeners.bound;
     }
   } catch (err) {
     await stopAll();
-    throw new ConfigError(`cannot listen for DNS: ${(err as Error).message}`);
+    throw err instanceof ConfigError ? err : new ConfigError(`cannot listen for DNS: ${(err as Error).message}`);
   }
 
   const http = new HttpServer({
     address: config.http,
-    registry: metricsRegistry,
+    metrics: async () => (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()),
+    contentType: metricsRegistry.contentType,
     logger,
-    readiness: [() => (zonesLoaded ? null : 'zone files not loaded'), () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`),
+    readiness: [
+      () => (plane.zonesLoaded() ? null : 'zone files not loaded'),
+      () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`),
       () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
+      () => (pool === undefined || pool.ready ? null : 'DNS workers not all listening'),
     ],
     routes: (app) => registerRestRoutes(app, { registry, catalog, apiToken, logger, onStoreError: (op) => ops.storeError(config.store, op) }),
   });
@@ -258,11 +183,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     {
       dns: bound.map(formatHostPort),
       http: formatHostPort(httpBound),
+      workers: pooled ? config.workers : 1,
       domains: config.domains,
       zonesDir: config.zonesDir,
       zoneErrors: [...zones.errors.values()],
-      upstreams: upstreams.map(upstreamText),
-      forwarding: upstreams.length > 0 ? 'on' : 'off (names outside the zones are refused)',
+      upstreams: plane.upstreams.map(upstreamText),
+      forwarding: plane.upstreams.length > 0 ? 'on' : 'off (names outside the zones are refused)',
       store: config.store,
       registrations: registry.size(),
       kubernetes: kube === undefined ? 'off' : kube.from,
@@ -274,13 +200,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     dns: bound,
     http: httpBound,
     catalog,
-    reloadZones: () => zones.reload(),
+    reloadZones: () => {
+      zones.reload();
+      pool?.reload(config);
+    },
     applyConfig: (next: Config) => {
       logger.level = next.logLevel;
-      metrics.queryLog.rate = next.queryLogRate;
-      const nextUpstreams = chooseUpstreams(next, bound, logger);
-      handler.setForwarding(makeForwarder(next, nextUpstreams), allowList(next.forwardAllow));
+      if (metrics) metrics.queryLog.rate = next.queryLogRate;
+      plane.applyForwarding(next, bound);
       zones.reload();
+      pool?.reload(next);
       // Everything else is wired into listeners, stores and sources at start.
       const live = new Set(['logLevel', 'queryLogRate', 'upstreams', 'forwardAllow', 'forwardTimeoutMs', 'forwardCacheEntries']);
       return (Object.keys(next) as (keyof Config)[]).filter((k) => !live.has(k) && JSON.stringify(next[k]) !== JSON.stringify(config[k]));

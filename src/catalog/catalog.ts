@@ -185,6 +185,21 @@ export class Catalog {
     this.emit(new Set([key]));
   }
 
+  /**
+   * Sets a service exactly as given, every source at once, or removes it
+   * (undefined): how a worker process mirrors its primary's catalog. The
+   * primary validated everything already.
+   */
+  restore(key: string, snapshot: { namespace: string; name: string; alias?: string; instances: readonly Instance[] } | undefined): void {
+    if (snapshot === undefined) {
+      if (this.services.delete(key)) this.emit(new Set([key]));
+      return;
+    }
+    const instances = new Map(snapshot.instances.map((i) => [instanceKey(i.source, i.id), i]));
+    this.services.set(key, { namespace: snapshot.namespace, name: snapshot.name, instances, alias: snapshot.alias });
+    this.emit(new Set([key]));
+  }
+
   private dropIfEmpty(key: string, svc: MutableService): void {
     if (svc.instances.size === 0 && svc.alias === undefined) this.services.delete(key);
   }

@@ -38,6 +38,7 @@ export interface Config {
   readonly tcpMaxConnections: number;
   readonly seed: number | undefined;
   readonly probeConcurrency: number;
+  readonly workers: number;
   readonly healthK: number;
   readonly healthTheta: number;
   readonly allUnhealthy: 'serve-all' | 'serve-none';
@@ -211,6 +212,7 @@ function validate(raw: Raw): Config {
     tcpMaxConnections: integer(raw, 'tcp-max-connections', 1, 1_000_000),
     seed: raw.has('seed') ? integer(raw, 'seed', 0, 0xffffffff) : undefined,
     probeConcurrency: integer(raw, 'probe-concurrency', 1, 100_000),
+    workers: integer(raw, 'workers', 1, 64),
     healthK: real(raw, 'health-k', 0.1, 1000),
     healthTheta: real(raw, 'health-theta', 0, 1),
     allUnhealthy: choice(raw, 'all-unhealthy', ['serve-all', 'serve-none'] as const),

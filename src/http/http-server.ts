@@ -1,6 +1,5 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../dns/listen-address.js';
 
 /** What /readyz reports: each check names what is not ready yet, or null. */
@@ -8,7 +7,9 @@ export type ReadinessCheck = () => string | null;
 
 export interface HttpServerOptions {
   address: ListenAddress;
-  registry: Registry;
+  /** Prometheus text for /metrics. */
+  metrics: () => Promise<string>;
+  contentType: string;
   readiness: readonly ReadinessCheck[];
   logger: Logger;
   /** Adds more routes (the REST API). */
@@ -29,7 +30,8 @@ export class HttpServer {
   constructor(private readonly opts: HttpServerOptions) {
     const app = Fastify({
       loggerInstance: opts.logger as FastifyBaseLogger,
-      disableRequestLogging: true,
+      // No log line per request: the API is not the place for a log flood either.
+      logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: BODY_LIMIT,
       requestTimeout: 10_000,
       connectionTimeout: 10_000,
@@ -55,8 +57,8 @@ export class HttpServer {
       return reply.code(waiting.length === 0 ? 200 : 503).send({ status: waiting.length === 0 ? 'ready' : 'not ready', waiting });
     });
     app.get('/metrics', async (_req, reply) => {
-      const text = await opts.registry.metrics();
-      return reply.header('content-type', opts.registry.contentType).send(text);
+      const text = await opts.metrics();
+      return reply.header('content-type', opts.contentType).send(text);
     });
     opts.routes?.(app);
     this.app = app;

@@ -22,6 +22,8 @@ export interface ZoneDirectoryOptions {
   /** How often files are re-checked in case a watch event was missed (atomic renames, new directory). */
   pollMs?: number;
   onLoad?: (ok: boolean) => void;
+  /** Log nothing (a worker process reading the same files as its primary, which does the talking). */
+  quiet?: boolean;
 }
 
 interface FileState {
@@ -43,7 +45,9 @@ export class ZoneDirectory {
   /** Zone files that currently fail to parse, with the reason. */
   readonly errors = new Map<string, string>();
 
-  constructor(private readonly opts: ZoneDirectoryOptions) {}
+  constructor(private readonly opts: ZoneDirectoryOptions) {
+    if (opts.quiet) this.opts = { ...opts, logger: opts.logger.child({}, { level: 'silent' }) };
+  }
 
   /** Loads everything now and starts watching. */
   start(): void {

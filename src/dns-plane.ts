@@ -1,0 +1,151 @@
+import type { Logger } from 'pino';
+import { CatalogProjection } from './answers/catalog-projection.js';
+import { seededRandom, unpredictableRandom } from './answers/random.js';
+import type { NameTable } from './answers/records.js';
+import { Resolver } from './answers/resolver.js';
+import type { Catalog } from './catalog/catalog.js';
+import { allowList, ConfigError, type Config } from './config/config.js';
+import { UpstreamForwarder } from './dns/forward/forwarder.js';
+import { ResponseCache } from './dns/forward/response-cache.js';
+import { isOwnListener, resolvConfUpstreams } from './dns/forward/system-upstreams.js';
+import { upstreamText, type Upstream } from './dns/forward/upstream.js';
+import type { ListenAddress } from './dns/listen-address.js';
+import { QueryHandler, type QueryObserver } from './dns/query-handler.js';
+import { TcpListener } from './dns/tcp-listener.js';
+import { UdpListener } from './dns/udp-listener.js';
+import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
+
+/** Upstreams to use: the flag's, else resolv.conf's minus ourselves (a loop), else none. */
+export function chooseUpstreams(config: Config, listeners: readonly ListenAddress[], logger: Logger): Upstream[] {
+  if (config.upstreams !== undefined) {
+    for (const u of config.upstreams) {
+      if (isOwnListener(u, listeners)) {
+        throw new ConfigError(`--upstream ${upstreamText(u)} is this server's own listener: forwarding to it would loop`);
+      }
+    }
+    return [...config.upstreams];
+  }
+  const system = resolvConfUpstreams();
+  const usable = system.filter((u) => !isOwnListener(u, listeners));
+  if (usable.length < system.length) {
+    logger.warn({ skipped: system.filter((u) => !usable.includes(u)).map(upstreamText) }, 'resolv.conf names this server itself; skipping it to avoid a forwarding loop');
+  }
+  return usable;
+}
+
+export interface DnsPlane {
+  readonly resolver: Resolver;
+  readonly projection: CatalogProjection;
+  readonly zones: ZoneDirectory;
+  readonly handler: QueryHandler;
+  readonly upstreams: Upstream[];
+  zonesLoaded(): boolean;
+  /** Re-applies forwarding settings from a reloaded config. */
+  applyForwarding(next: Config, listeners: readonly ListenAddress[]): void;
+}
+
+/**
+ * Everything that turns the catalog and zone files into answers: name
+ * tables, projection, zone directory, resolver, forwarder, query handler.
+ * One per process that answers (the single process, or each worker); the
+ * primary of a worker pool builds one too, for zone-file services and panic
+ * state, without listeners.
+ */
+export function createDnsPlane(
+  config: Config,
+  logger: Logger,
+  catalog: Catalog,
+  opts: { observer?: QueryObserver; zonesFeedCatalog: boolean; onZoneLoad?: (ok: boolean) => void },
+): DnsPlane {
+  const dynamicNames: NameTable = new Map();
+  const resolver = new Resolver(dynamicNames);
+  const meshZones = zoneKeys(config.domains);
+  const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
+    soft: { k: config.healthK, theta: config.healthTheta },
+    allUnhealthy: config.allUnhealthy,
+    onPanic: (service, panic, mode) => {
+      // Workers apply the same catalog: only the process that owns it speaks of it.
+      if (!opts.zonesFeedCatalog) return;
+      if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
+      else logger.info({ service }, 'service left panic mode');
+    },
+  });
+  let loaded = false;
+  const zones = new ZoneDirectory({
+    dir: config.zonesDir,
+    meshZones,
+    ttl: config.ttl,
+    logger,
+    onSnapshot: (snapshot) => {
+      resolver.setStaticZones(snapshot.zones);
+      if (opts.zonesFeedCatalog) {
+        try {
+          catalog.replaceSource('zonefile', snapshot.instances);
+        } catch (err) {
+          logger.error({ err: (err as Error).message }, 'zone file services were rejected by the catalog');
+        }
+      }
+      loaded = true;
+    },
+    onLoad: opts.onZoneLoad,
+    quiet: !opts.zonesFeedCatalog,
+  });
+  zones.start();
+
+  const makeForwarder = (c: Config, list: Upstream[]): UpstreamForwarder | undefined =>
+    list.length === 0
+      ? undefined
+      : new UpstreamForwarder({
+          upstreams: list,
+          timeoutMs: c.forwardTimeoutMs,
+          cache: c.forwardCacheEntries > 0 ? new ResponseCache({ maxEntries: c.forwardCacheEntries, maxTtlSeconds: 3600 }) : null,
+          logger,
+        });
+  const upstreams = chooseUpstreams(config, config.dns, logger);
+  const handler = new QueryHandler({
+    resolver,
+    random: config.seed === undefined ? unpredictableRandom() : seededRandom(config.seed),
+    forwarder: makeForwarder(config, upstreams),
+    forwardAllowed: allowList(config.forwardAllow),
+    observer: opts.observer,
+  });
+  return {
+    resolver,
+    projection,
+    zones,
+    handler,
+    upstreams,
+    zonesLoaded: () => loaded,
+    applyForwarding: (next, listeners) => handler.setForwarding(makeForwarder(next, chooseUpstreams(next, listeners, logger)), allowList(next.forwardAllow)),
+  };
+}
+
+export interface DnsListeners {
+  readonly bound: ListenAddress[];
+  stop(graceMs: number): Promise<void>;
+}
+
+/** UDP and TCP on every --dns address; TCP on the port UDP got, so port 0 gives one port for both. */
+export async function listenDns(config: Config, handler: QueryHandler): Promise<DnsListeners> {
+  const udp: UdpListener[] = [];
+  const tcp: TcpListener[] = [];
+  const bound: ListenAddress[] = [];
+  const stop = async (graceMs: number): Promise<void> => {
+    await Promise.all([...udp.map((l) => l.stop(graceMs)), ...tcp.map((l) => l.stop(graceMs))]);
+  };
+  try {
+    for (const address of config.dns) {
+      const u = new UdpListener(address, handler);
+      udp.push(u);
+      const actual = await u.start();
+      const t = new TcpListener({ ...address, port: actual.port }, handler, { idleTimeoutMs: config.tcpIdleTimeoutMs, maxConnections: config.tcpMaxConnections });
+      tcp.push(t);
+      await t.start();
+      bound.push(actual);
+    }
+  } catch (err) {
+    await stop(0);
+    throw new ConfigError(`cannot listen for DNS: ${(err as Error).message}`);
+  }
+  return { bound, stop };
+}

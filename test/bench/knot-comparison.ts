@@ -1,0 +1,123 @@
+/**
+ * meshdns against Knot DNS on the same records, measured alternately in one run.
+ * 1,000 services × 3 instances (weights 50/30/20, one named port each) are
+ * registered through meshdns's REST API and written as a zone file for Knot;
+ * dnsperf sends 70% A, 20% SRV, 10% nonexistent names. Run: npm run bench
+ * (env: BENCH_SECONDS=10, BENCH_ROUNDS=2, BENCH_WORKERS=<meshdns --workers>).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../support/free-port.js';
+import { startMeshdns } from '../support/meshdns-process.js';
+import { api, instancePath } from '../support/rest-client.js';
+
+const SERVICES = 1000;
+const WEIGHTS = [50, 30, 20];
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const workers = process.env.BENCH_WORKERS;
+const dir = mkdtempSync(join(tmpdir(), 'meshdns-bench-'));
+
+const address = (svc: number, i: number): string => `10.${100 + Math.floor(svc / 250)}.${svc % 250}.${i + 1}`;
+
+// ---- the data, twice: a zone file for Knot, REST registrations for meshdns
+const zone = ['$ORIGIN linkerd.local.', '$TTL 5', '@ SOA ns.dns hostmaster 1 7200 1800 86400 5', '@ NS ns.dns', 'ns.dns A 127.0.0.1'];
+for (let s = 0; s < SERVICES; s++) {
+  for (let i = 0; i < 3; i++) {
+    zone.push(`svc-${s}.bench A ${address(s, i)}`);
+    zone.push(`_http._tcp.svc-${s}.bench SRV 0 ${WEIGHTS[i]} 8080 i${i}.svc-${s}.bench`);
+    zone.push(`i${i}.svc-${s}.bench A ${address(s, i)}`);
+  }
+}
+writeFileSync(join(dir, 'linkerd.local.zone'), zone.join('\n') + '\n');
+
+const queries: string[] = [];
+let seed = 12345;
+const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
+for (let q = 0; q < 20_000; q++) {
+  const r = rand(100);
+  const s = rand(SERVICES);
+  if (r < 70) queries.push(`svc-${s}.bench.linkerd.local A`);
+  else if (r < 90) queries.push(`_http._tcp.svc-${s}.bench.linkerd.local SRV`);
+  else queries.push(`nope-${s}.bench.linkerd.local A`);
+}
+const queryFile = join(dir, 'queries.txt');
+writeFileSync(queryFile, queries.join('\n') + '\n');
+
+// ---- Knot
+async function startKnot(): Promise<{ port: number; proc: ChildProcess }> {
+  const port = await freePort();
+  const conf = join(dir, 'knot.conf');
+  writeFileSync(
+    conf,
+    `server:\n  listen: 127.0.0.1@${port}\n  rundir: "${dir}"\ndatabase:\n  storage: "${dir}"\ntemplate:\n  - id: default\n    storage: "${dir}"\n    file: "%s.zone"\nzone:\n  - domain: linkerd.local\nlog:\n  - target: stderr\n    any: error\n`,
+  );
+  const proc = spawn('knotd', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 100; i++) {
+    try {
+      if (execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+tries=1', 'svc-1.bench.linkerd.local'], { encoding: 'utf8' }).trim()) return { port, proc };
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('knotd did not start');
+}
+
+interface Result {
+  qps: number;
+  lost: number;
+  avgMs: number;
+  p99Ms: number | null;
+}
+
+/** dnsperf's summary; p99 from its per-query lines when verbose (used for the fixed-load run). */
+function dnsperf(port: number, extra: string[], verbose: boolean): Result {
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', ...extra, ...(verbose ? ['-v'] : [])];
+  const out = execFileSync('dnsperf', args, { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(out)?.[1]);
+  const avgMs = Number(/Average Latency \(s\):\s+([\d.]+)/.exec(out)?.[1]) * 1000;
+  let p99Ms: number | null = null;
+  if (verbose) {
+    const latencies = [...out.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
+    if (latencies.length > 0) p99Ms = latencies[Math.floor(latencies.length * 0.99)]! * 1000;
+  }
+  return { qps, lost, avgMs, p99Ms };
+}
+
+const knot = await startKnot();
+const meshdns = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(tmpdir(), 'meshdns-empty-zones-')), ...(workers ? ['--workers', workers] : [])]);
+const t0 = Date.now();
+for (let s = 0; s < SERVICES; s++) {
+  await Promise.all(
+    WEIGHTS.map((weight, i) =>
+      api(meshdns.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] }),
+    ),
+  );
+}
+console.log(`registered ${SERVICES * 3} instances through REST in ${Date.now() - t0} ms`);
+
+const fmt = (r: Result): string =>
+  `${r.qps.toFixed(0).padStart(7)} qps  lost ${String(r.lost).padStart(5)}  avg ${r.avgMs.toFixed(3)} ms${r.p99Ms === null ? '' : `  p99 ${r.p99Ms.toFixed(3)} ms`}`;
+const runs: [string, string[], boolean][] = [
+  ['udp', [], false],
+  ['tcp', ['-m', 'tcp'], false],
+  ['udp 20k qps', ['-Q', '20000'], true],
+];
+for (const [name, extra, verbose] of runs) {
+  const totals = { knot: 0, meshdns: 0 };
+  for (let round = 1; round <= rounds; round++) {
+    for (const [server, port] of [['knot', knot.port], ['meshdns', meshdns.dnsPort]] as const) {
+      const r = dnsperf(port, extra, verbose);
+      totals[server] += r.qps;
+      console.log(`${name.padEnd(12)} round ${round} ${server.padEnd(8)} ${fmt(r)}`);
+    }
+  }
+  console.log(`${name.padEnd(12)} meshdns/knot QPS ratio ${(totals.meshdns / totals.knot).toFixed(2)}`);
+}
+knot.proc.kill();
+await meshdns.stop();
+process.exit(0);

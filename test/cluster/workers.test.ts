@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { buildQuery, decode, frame, tcpExchange, udpExchange } from '../support/dns-client.js';
+import { startMeshdns } from '../support/meshdns-process.js';
+import { api, instancePath } from '../support/rest-client.js';
+
+const children = (pid: number): number[] =>
+  execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
+
+async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < ms) {
+    if (await check()) return Date.now() - started;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`not within ${ms} ms`);
+}
+
+test('--workers 2: both answer from replicas the primary keeps current; weighted order holds; metrics are summed', async () => {
+  const s = await startMeshdns(['--upstream', 'none', '--workers', '2']);
+  try {
+    assert.equal(children(s.proc.pid!).length, 2);
+    assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status, 200);
+    // Zone-file services reach the workers.
+    assert.equal(decode((await udpExchange(s.dnsPort, buildQuery('web.default.linkerd.local')))!).answers.length, 2);
+    for (const [id, weight] of [['a', 60], ['b', 30], ['c', 10]] as const) {
+      await api(s.httpPort, 'PUT', instancePath('pool', 'svc', id), { address: `10.60.0.${weight}`, weight, ports: [] });
+    }
+    const visible = await within(1000, async () => decode((await udpExchange(s.dnsPort, buildQuery('svc.pool.linkerd.local')))!).answers.length === 3);
+    assert.ok(visible < 1000);
+    const firsts = new Map<string, number>();
+    const n = 3000;
+    for (let i = 0; i < n; i++) {
+      const first = decode((await udpExchange(s.dnsPort, buildQuery('svc.pool.linkerd.local', { id: i })))!).answers[0]!.address!;
+      firsts.set(first, (firsts.get(first) ?? 0) + 1);
+    }
+    assert.ok(Math.abs((firsts.get('10.60.0.60') ?? 0) / n - 0.6) < 0.04, JSON.stringify([...firsts]));
+    assert.ok(Math.abs((firsts.get('10.60.0.10') ?? 0) / n - 0.1) < 0.03, JSON.stringify([...firsts]));
+    const replies = await tcpExchange(s.dnsPort, [Buffer.concat([frame(buildQuery('svc.pool.linkerd.local', { id: 1 })), frame(buildQuery('linkerd.local', { id: 2, type: 6 }))])], 2);
+    assert.equal(replies.length, 2);
+    // A deregistration reaches the workers too.
+    await api(s.httpPort, 'DELETE', instancePath('pool', 'svc', 'c'));
+    await within(1000, async () => decode((await udpExchange(s.dnsPort, buildQuery('svc.pool.linkerd.local')))!).answers.length === 2);
+    const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+    const answered = [...metrics.matchAll(/^meshdns_dns_requests_total\{[^}]*transport="udp"[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+    assert.ok(answered >= n + 2, `workers counted ${answered} UDP queries`);
+    assert.match(metrics, /^meshdns_catalog_services \d+/m);
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
+});
+
+test('a worker that dies is replaced and answers resume', async () => {
+  const s = await startMeshdns(['--upstream', 'none', '--workers', '2']);
+  try {
+    const [victim] = children(s.proc.pid!);
+    process.kill(victim!, 'SIGKILL');
+    await s.waitForLog(/DNS worker died; starting another/);
+    await within(5000, async () => children(s.proc.pid!).length === 2 && (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status === 200);
+    for (let i = 0; i < 20; i++) {
+      const reply = await udpExchange(s.dnsPort, buildQuery('web.default.linkerd.local', { id: i }));
+      assert.equal(decode(reply!).answers.length, 2);
+    }
+  } finally {
+    await s.stop();
+  }
+});
