@@ -111,22 +111,26 @@ export class CatalogProjection {
       this.setPanic(key, false);
     }
 
-    const v4 = answerable.filter((i) => !i.address.includes(':'));
-    const v6 = answerable.filter((i) => i.address.includes(':'));
+    // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
+    const addressOf = new Map<Instance, EncodedRecord>();
+    for (const inst of instances) addressOf.set(inst, addressRecord(inst.address, this.ttl));
+
     const svcNode: NameNode = { rrsets: new Map() };
-    if (v4.length > 0) svcNode.rrsets.set(RRType.A, this.addressSet(RRType.A, v4));
-    if (v6.length > 0) svcNode.rrsets.set(RRType.AAAA, this.addressSet(RRType.AAAA, v6));
+    for (const type of [RRType.A, RRType.AAAA]) {
+      const members = answerable.filter((i) => addressOf.get(i)!.type === type);
+      if (members.length > 0) svcNode.rrsets.set(type, weightedSet(type, members.map((i) => addressOf.get(i)!), members.map((i) => this.weightOf(i))));
+    }
     out.set(svcKey, svcNode);
 
     // Instance names: an endpoint's IPv4 and IPv6 addresses may share one name.
-    const addressTails = new Map<Instance, Buffer>();
     const byName = new Map<string, Map<number, EncodedRecord[]>>();
     for (const inst of instances) {
-      const rec = addressRecord(inst.address, this.ttl);
-      addressTails.set(inst, rec.tail);
+      const rec = addressOf.get(inst)!;
       let types = byName.get(dnsNameOf(inst));
       if (types === undefined) byName.set(dnsNameOf(inst), (types = new Map()));
-      types.set(rec.type, [...(types.get(rec.type) ?? []), rec]);
+      const list = types.get(rec.type);
+      if (list === undefined) types.set(rec.type, [rec]);
+      else list.push(rec);
     }
     for (const [name, types] of byName) {
       const rrsets = new Map<number, RRSet>();
@@ -135,26 +139,27 @@ export class CatalogProjection {
     }
 
     // One SRV name per (port name, protocol); an instance may use another port number than its peers.
-    const srv = new Map<string, { records: EncodedRecord[]; weights: number[] }>();
+    const srv = new Map<string, { records: EncodedRecord[]; weights: number[]; byTarget: Map<string, EncodedRecord> }>();
     for (const inst of answerable) {
       for (const port of inst.ports) {
         const protoKey = childKey([`_${port.protocol}`], svcKey);
         const name = childKey([`_${port.name}`], protoKey);
         let entry = srv.get(name);
         if (entry === undefined) {
-          srv.set(name, (entry = { records: [], weights: [] }));
+          srv.set(name, (entry = { records: [], weights: [], byTarget: new Map() }));
           ents.push(protoKey);
         }
-        const target = Buffer.from(childKey([dnsNameOf(inst)], svcKey), 'latin1');
+        const targetKey = childKey([dnsNameOf(inst)], svcKey);
         // Dual-stack endpoints are two instances with one name: one SRV record, glue for both.
-        const twin = entry.records.find((r) => r.targetKey === target.toString('latin1') && r.tail.readUInt16BE(14) === port.port);
+        const twin = entry.byTarget.get(`${targetKey}|${port.port}`);
         if (twin !== undefined) {
-          twin.glue!.push(addressTails.get(inst)!);
+          twin.glue!.push(addressOf.get(inst)!.tail);
           continue;
         }
         const weight = this.weightOf(inst);
-        const rec = record(RRType.SRV, this.ttl, srvRdata(0, Math.max(1, Math.round(weight)), port.port, target), target.toString('latin1'));
-        rec.glue = [addressTails.get(inst)!];
+        const rec = record(RRType.SRV, this.ttl, srvRdata(0, Math.max(1, Math.round(weight)), port.port, Buffer.from(targetKey, 'latin1')), targetKey);
+        rec.glue = [addressOf.get(inst)!.tail];
+        entry.byTarget.set(`${targetKey}|${port.port}`, rec);
         entry.records.push(rec);
         entry.weights.push(weight);
       }
@@ -163,14 +168,6 @@ export class CatalogProjection {
       out.set(name, { rrsets: new Map([[RRType.SRV, weightedSet(RRType.SRV, entry.records, entry.weights)]]) });
     }
     return out;
-  }
-
-  private addressSet(type: number, instances: readonly Instance[]): RRSet {
-    return weightedSet(
-      type,
-      instances.map((i) => addressRecord(i.address, this.ttl)),
-      instances.map((i) => this.weightOf(i)),
-    );
   }
 
   /** The registered weight shaded by the probe score (panic serves failing instances at their score too). */

@@ -1,0 +1,76 @@
+/**
+ * Scale: 100,000 stored REST registrations — start-up time to ready, resident
+ * memory, and how fast one instance change is visible in answers.
+ * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_WORKERS)
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { pino } from 'pino';
+import { serialize, type Registration } from '../../src/store/registration.js';
+import { SqliteStore } from '../../src/store/sqlite-store.js';
+import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
+import { startMeshdns } from '../support/meshdns-process.js';
+import { api, instancePath } from '../support/rest-client.js';
+
+const instances = Number(process.env.BENCH_INSTANCES ?? 100_000);
+const workers = process.env.BENCH_WORKERS;
+const dataDir = mkdtempSync(join(tmpdir(), 'meshdns-scale-'));
+
+// Fill the store the way meshdns would, in one transaction (the setup is not what is measured).
+const store = new SqliteStore(dataDir, pino({ level: 'silent' }));
+await store.open();
+await store.close();
+const db = new Database(join(dataDir, 'registrations.db'));
+const insert = db.prepare('INSERT INTO registrations (key, body) VALUES (?, ?)');
+db.transaction(() => {
+  for (let i = 0; i < instances; i++) {
+    const r: Registration = {
+      namespace: `ns-${i % 100}`,
+      service: `svc-${Math.floor(i / 3)}`,
+      id: `i${i % 3}`,
+      address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+      ports: [{ name: 'http', port: 8080, protocol: 'tcp' }],
+      weight: [50, 30, 20][i % 3]!,
+      metadata: {},
+      registeredAt: Date.now(),
+      heartbeatAt: Date.now(),
+    };
+    insert.run(`${r.namespace}/${r.service}/${r.id}`, serialize(r));
+  }
+})();
+db.close();
+
+const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+const t0 = Date.now();
+const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, ...(workers ? ['--workers', workers] : [])]);
+while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
+const readyMs = Date.now() - t0;
+const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / 3)}.ns-${(instances - 1) % 100}.linkerd.local`)))!);
+await new Promise((r) => setTimeout(r, 1000));
+let rss = rssMb(s.proc.pid!);
+// With workers, count every process of the tree.
+const { execFileSync } = await import('node:child_process');
+for (const pid of execFileSync('ps', ['-o', 'pid=', '--ppid', String(s.proc.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0)) rss += rssMb(pid);
+
+// One change at a time: time from the write's acknowledgement until a query sees it.
+const visible: number[] = [];
+for (let k = 0; k < 20; k++) {
+  const address = `10.250.${k}.1`;
+  const r = await api(s.httpPort, 'PUT', instancePath('ns-0', 'svc-0', 'i0'), { address, weight: 50, ports: [{ name: 'http', port: 8080 }] });
+  if (r.status !== 200) throw new Error(JSON.stringify(r.body));
+  const acked = performance.now();
+  for (;;) {
+    const reply = decode((await udpExchange(s.dnsPort, buildQuery('i0.svc-0.ns-0.linkerd.local')))!);
+    if (reply.answers[0]?.address === address) break;
+  }
+  visible.push(performance.now() - acked);
+}
+visible.sort((a, b) => a - b);
+console.log(`${instances} stored registrations${workers ? `, ${workers} workers` : ''}`);
+console.log(`start to /readyz 200: ${readyMs} ms (answering: ${probe.answers.length} addresses for the last service)`);
+console.log(`resident memory (all processes): ${rss.toFixed(0)} MB`);
+console.log(`one change visible after the 200: median ${visible[10]!.toFixed(2)} ms, max ${visible[19]!.toFixed(2)} ms`);
+await s.stop();
+process.exit(0);
