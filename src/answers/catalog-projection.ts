@@ -5,7 +5,7 @@ import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health
 import { RRType } from '../dns/wire/constants.js';
 import { childKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRdata, type EncodedRecord } from '../dns/wire/rdata.js';
-import { fixedSet, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
+import { fixedSet, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /**
  * Keeps the dynamic name table in step with the catalog. For each service in
@@ -67,10 +67,10 @@ export class CatalogProjection {
     }
     for (const ent of ents) {
       this.entRefs.set(ent, (this.entRefs.get(ent) ?? 0) + 1);
-      if (!this.table.has(ent)) this.table.set(ent, { rrsets: new Map() });
+      if (!this.table.has(ent)) this.table.set(ent, { rrsets: new RRSets() });
     }
-    this.owned.set(key, names);
-    this.entsOf.set(key, ents);
+    this.owned.set(key, [...names]);
+    this.entsOf.set(key, [...ents]);
   }
 
   private drop(key: string): void {
@@ -98,7 +98,7 @@ export class CatalogProjection {
       // An ExternalName service: a CNAME and nothing else at its name.
       const target = nameToWire(svc.alias);
       const rec = record(RRType.CNAME, this.ttl, target, wireKey(target));
-      out.set(svcKey, { rrsets: new Map([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) });
+      out.set(svcKey, { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) });
       return out;
     }
     const instances = [...svc.instances.values()];
@@ -115,7 +115,7 @@ export class CatalogProjection {
     const addressOf = new Map<Instance, EncodedRecord>();
     for (const inst of instances) addressOf.set(inst, addressRecord(inst.address, this.ttl));
 
-    const svcNode: NameNode = { rrsets: new Map() };
+    const svcNode: NameNode = { rrsets: new RRSets() };
     for (const type of [RRType.A, RRType.AAAA]) {
       const members = answerable.filter((i) => addressOf.get(i)!.type === type);
       if (members.length > 0) svcNode.rrsets.set(type, weightedSet(type, members.map((i) => addressOf.get(i)!), members.map((i) => this.weightOf(i))));
@@ -133,7 +133,7 @@ export class CatalogProjection {
       else list.push(rec);
     }
     for (const [name, types] of byName) {
-      const rrsets = new Map<number, RRSet>();
+      const rrsets = new RRSets();
       for (const [type, recs] of types) rrsets.set(type, fixedSet(type, recs));
       out.set(childKey([name], svcKey), { rrsets });
     }
@@ -165,7 +165,7 @@ export class CatalogProjection {
       }
     }
     for (const [name, entry] of srv) {
-      out.set(name, { rrsets: new Map([[RRType.SRV, weightedSet(RRType.SRV, entry.records, entry.weights)]]) });
+      out.set(name, { rrsets: new RRSets([[RRType.SRV, weightedSet(RRType.SRV, entry.records, entry.weights)]]) });
     }
     return out;
   }

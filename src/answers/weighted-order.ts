@@ -13,7 +13,7 @@ import type { Random } from './random.js';
 let keys = new Float64Array(64);
 
 /** Writes a permutation of 0..n-1 into `order` (length ≥ n). */
-export function weightedOrder(weights: Float64Array, order: Int32Array, random: Random): void {
+export function weightedOrder(weights: ArrayLike<number>, order: Int32Array, random: Random): void {
   const n = weights.length;
   if (n === 1) {
     order[0] = 0;

@@ -52,7 +52,13 @@ await new Promise((r) => setTimeout(r, 1000));
 let rss = rssMb(s.proc.pid!);
 // With workers, count every process of the tree.
 const { execFileSync } = await import('node:child_process');
-for (const pid of execFileSync('ps', ['-o', 'pid=', '--ppid', String(s.proc.pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0)) rss += rssMb(pid);
+let children = '';
+try {
+  children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(s.proc.pid)], { encoding: 'utf8' });
+} catch {
+  // ps exits 1 when there are no children (no workers)
+}
+for (const pid of children.split('\n').map(Number).filter((n) => n > 0)) rss += rssMb(pid);
 
 // One change at a time: time from the write's acknowledgement until a query sees it.
 const visible: number[] = [];

@@ -1,4 +1,4 @@
-import { fixedSet, type NameNode, type NameTable, type RRSet } from '../../answers/records.js';
+import { fixedSet, RRSets, type NameNode, type NameTable, type RRSet } from '../../answers/records.js';
 import type { StaticZone } from '../../answers/resolver.js';
 import { apexFromSoa, generatedApex } from '../../answers/zone-apex.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';
@@ -124,16 +124,16 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
   }
   const names: NameTable = new Map();
   for (const [owner, types] of grouped) {
-    const rrsets = new Map<number, RRSet>();
+    const rrsets = new RRSets();
     for (const [type, list] of types) rrsets.set(type, fixedSet(type, list));
     names.set(owner, { rrsets });
     // Every ancestor up to the apex exists, even without records (RFC 8020).
     for (let p = parentKey(owner); p !== undefined && p.length >= zoneKey.length; p = parentKey(p)) {
-      if (!names.has(p) && !grouped.has(p)) names.set(p, { rrsets: new Map() });
+      if (!names.has(p) && !grouped.has(p)) names.set(p, { rrsets: new RRSets() });
     }
   }
   let apexNode: NameNode | undefined = names.get(zoneKey);
-  if (apexNode === undefined) names.set(zoneKey, (apexNode = { rrsets: new Map() }));
+  if (apexNode === undefined) names.set(zoneKey, (apexNode = { rrsets: new RRSets() }));
   const soaSet = apexNode.rrsets.get(RRType.SOA);
   if (soaSet !== undefined) return { apex: apexFromSoa(zoneKey, soaSet.records[0]!), names };
   const generated = generatedApex(zoneKey, ttl);
