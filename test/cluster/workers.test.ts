@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { buildQuery, decode, frame, tcpExchange, udpExchange } from '../support/dns-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
+import { within } from '../support/poll.js';
 
 const children = (pid: number): number[] =>
   execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
@@ -11,14 +12,6 @@ const children = (pid: number): number[] =>
     .map((l) => Number(l.trim()))
     .filter((n) => n > 0);
 
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
 test('--workers 2: both answer from replicas the primary keeps current; weighted order holds; metrics are summed', async () => {
   const s = await startMeshdns(['--upstream', 'none', '--workers', '2']);

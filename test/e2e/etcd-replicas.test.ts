@@ -4,6 +4,7 @@ import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { EtcdServer } from '../support/etcd.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
+import { within } from '../support/poll.js';
 
 let etcd: EtcdServer;
 let a: MeshdnsProcess;
@@ -26,14 +27,6 @@ after(async () => {
 const answers = async (s: MeshdnsProcess, name: string): Promise<string[]> =>
   decode((await udpExchange(s.dnsPort, buildQuery(name)))!).answers.map((x) => x.address!);
 
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
 test('a write on one replica is answered by the other within a second; so is a delete', async () => {
   assert.equal((await api(a.httpPort, 'PUT', instancePath('rep', 'web', 'one'), { address: '10.20.0.1', ports: [] })).status, 200);

@@ -5,6 +5,7 @@ import { dig } from '../../support/dig.js';
 import { endpointSlice, FakeKubeApiServer, pod, service } from '../../support/fake-kube-apiserver.js';
 import { startMeshdns, type MeshdnsProcess } from '../../support/meshdns-process.js';
 import { ProbeTarget } from '../../support/probe-target.js';
+import { within } from '../../support/poll.js';
 
 let api: FakeKubeApiServer;
 let s: MeshdnsProcess;
@@ -13,14 +14,6 @@ async function addresses(name: string, type = 1, server = s): Promise<string[]> 
   return decode((await udpExchange(server.dnsPort, buildQuery(name, { type })))!).answers.map((a) => a.address ?? a.domain ?? '').sort();
 }
 
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < ms) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`not within ${ms} ms`);
-}
 
 const ready = async (server: MeshdnsProcess): Promise<boolean> => (await fetch(`http://127.0.0.1:${server.httpPort}/readyz`)).status === 200;
 
