@@ -5,7 +5,7 @@ import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health
 import { RRType } from '../dns/wire/constants.js';
 import { childKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRdata, type EncodedRecord } from '../dns/wire/rdata.js';
-import { fixedSet, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
+import { fixedSet, RRSets, weightedSet, type NameNode, type NameTable } from './records.js';
 
 /**
  * Keeps the dynamic name table in step with the catalog. For each service in

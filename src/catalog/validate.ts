@@ -3,6 +3,14 @@ import type { Instance } from './types.js';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/**
+ * The instance id an address gives when nothing better names it:
+ * 10.0.0.7 → 10-0-0-7, fd00::7 → fd00--7 (a label may not start or end with a dash).
+ */
+export function addressLabel(address: string): string {
+  return address.toLowerCase().replace(/[.:]/g, '-').replace(/^-+|-+$/g, '');
+}
+
 /** RFC 1123 label, lowercase, at most 63 characters. */
 export function isDnsLabel(text: string): boolean {
   return LABEL.test(text);

@@ -1,7 +1,7 @@
 import type { Random } from '../answers/random.js';
 import type { Resolution } from '../answers/resolver.js';
 import { weightedOrder } from '../answers/weighted-order.js';
-import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType, Rcode } from './wire/constants.js';
+import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from './wire/constants.js';
 import type { ParsedQuery } from './wire/query.js';
 
 const OPT_SIZE = 11;
@@ -176,4 +176,3 @@ export class ResponseWriter {
   }
 }
 
-export { Rcode };

@@ -1,4 +1,5 @@
 import { HEADER_SIZE, RRType } from '../wire/constants.js';
+import { skipWireName } from '../wire/name.js';
 
 /**
  * Walks a response and returns where each record's TTL field lies (OPT
@@ -11,30 +12,17 @@ export function ttlOffsets(msg: Buffer): number[] | null {
   const rr = msg.readUInt16BE(6) + msg.readUInt16BE(8) + msg.readUInt16BE(10);
   let o = HEADER_SIZE;
   for (let i = 0; i < qd; i++) {
-    o = skipName(msg, o);
+    o = skipWireName(msg, o);
     if (o < 0 || o + 4 > msg.length) return null;
     o += 4;
   }
   const offsets: number[] = [];
   for (let i = 0; i < rr; i++) {
-    o = skipName(msg, o);
+    o = skipWireName(msg, o);
     if (o < 0 || o + 10 > msg.length) return null;
     if (msg.readUInt16BE(o) !== RRType.OPT) offsets.push(o + 4);
     o += 10 + msg.readUInt16BE(o + 8);
     if (o > msg.length) return null;
   }
   return offsets;
-}
-
-function skipName(msg: Buffer, start: number): number {
-  let o = start;
-  for (let guard = 0; guard < 128; guard++) {
-    if (o >= msg.length) return -1;
-    const len = msg[o]!;
-    if (len === 0) return o + 1;
-    if ((len & 0xc0) === 0xc0) return o + 2 <= msg.length ? o + 2 : -1;
-    if ((len & 0xc0) !== 0) return -1;
-    o += len + 1;
-  }
-  return -1;
 }

@@ -154,3 +154,26 @@ export function childKey(labels: readonly string[], parent: string): string {
 export function labelCount(key: string): number {
   return labelOffsets(key).length - 1;
 }
+
+/** Skips a possibly compressed name; returns the offset after it or -1 if malformed. */
+export function skipWireName(msg: Buffer, start: number): number {
+  let o = start;
+  let total = 0;
+  for (;;) {
+    if (o >= msg.length) return -1;
+    const len = msg[o]!;
+    if (len === 0) return o + 1;
+    if ((len & 0xc0) === 0xc0) {
+      // A pointer ends the name here; where it points is irrelevant to skipping
+      // but it must at least lie inside the message and point backwards.
+      if (o + 1 >= msg.length) return -1;
+      const target = ((len & 0x3f) << 8) | msg[o + 1]!;
+      if (target >= o) return -1;
+      return o + 2;
+    }
+    if ((len & 0xc0) !== 0) return -1; // 0x40/0x80 label types are obsolete or reserved
+    total += len + 1;
+    if (total > MAX_NAME_WIRE_LENGTH) return -1;
+    o += len + 1;
+  }
+}

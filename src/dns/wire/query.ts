@@ -1,4 +1,5 @@
 import { Flag, HEADER_SIZE, MAX_NAME_WIRE_LENGTH, RRType } from './constants.js';
+import { skipWireName } from './name.js';
 
 /**
  * Parses an incoming query just far enough to answer it: header, the one
@@ -56,29 +57,6 @@ export function emptyQuery(): ParsedQuery {
 
 // Scratch for lowercasing the qname without allocating a Buffer per query.
 const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE_LENGTH);
-
-/** Skips a possibly compressed name; returns the offset after it or -1 if malformed. */
-function skipName(msg: Buffer, start: number): number {
-  let o = start;
-  let total = 0;
-  for (;;) {
-    if (o >= msg.length) return -1;
-    const len = msg[o]!;
-    if (len === 0) return o + 1;
-    if ((len & 0xc0) === 0xc0) {
-      // A pointer ends the name here; where it points is irrelevant to skipping
-      // but it must at least lie inside the message and point backwards.
-      if (o + 1 >= msg.length) return -1;
-      const target = ((len & 0x3f) << 8) | msg[o + 1]!;
-      if (target >= o) return -1;
-      return o + 2;
-    }
-    if ((len & 0xc0) !== 0) return -1; // 0x40/0x80 label types are obsolete or reserved
-    total += len + 1;
-    if (total > MAX_NAME_WIRE_LENGTH) return -1;
-    o += len + 1;
-  }
-}
 
 export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
   q.key = '';
@@ -143,7 +121,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
 
   // Answer and authority sections of a query are normally empty; skip them.
   for (let i = 0; i < ancount + nscount; i++) {
-    o = skipName(msg, o);
+    o = skipWireName(msg, o);
     if (o < 0 || o + 10 > msg.length) return formErr(q);
     const rdlen = msg.readUInt16BE(o + 8);
     o += 10 + rdlen;
@@ -151,7 +129,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
   }
   for (let i = 0; i < arcount; i++) {
     const nameStart = o;
-    o = skipName(msg, o);
+    o = skipWireName(msg, o);
     if (o < 0 || o + 10 > msg.length) return formErr(q);
     const type = msg.readUInt16BE(o);
     const rdlen = msg.readUInt16BE(o + 8);

@@ -2,7 +2,7 @@ import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/c
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { HealthState, Instance } from '../../catalog/types.js';
-import { isDnsLabel } from '../../catalog/validate.js';
+import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
 import type { HealthMonitor } from '../../health/health-monitor.js';
 import type { CheckSpec } from '../../store/registration.js';
 import type { ProbeAnnotation } from './annotations.js';
@@ -31,11 +31,6 @@ export interface KubernetesMetrics {
 }
 
 const PAGE = 500;
-
-function idOf(address: string): string {
-  // 10.0.0.7 → 10-0-0-7, fd00::7 → fd00--7 (leading and trailing dashes are not allowed in a label).
-  return address.toLowerCase().replace(/[.:]/g, '-').replace(/^-+|-+$/g, '');
-}
 
 function checkFor(probe: ProbeAnnotation, address: string): CheckSpec {
   const host = address.includes(':') ? `[${address}]` : address;
@@ -275,7 +270,7 @@ export class KubernetesSource {
     else if (e.ready || svc.publishNotReadyAddresses) health = 'healthy';
     else health = 'unhealthy';
     const podWeight = this.opts.podWeights && e.pod !== undefined ? this.podWeights.get(`${svc.namespace}/${e.pod}`) : undefined;
-    const id = idOf(e.address);
+    const id = addressLabel(e.address);
     if (!isDnsLabel(id)) return undefined;
     return {
       id,

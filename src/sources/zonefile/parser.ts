@@ -1,6 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { RRType, typeName, typeNumber } from '../../dns/wire/constants.js';
-import { isAtOrBelow, labelsToWire, NameError, splitPresentationName, wireKey } from '../../dns/wire/name.js';
+import { isAtOrBelow, labelsToWire, NameError, splitPresentationName, wireKey, wireToText } from '../../dns/wire/name.js';
 import { ipv4Rdata, ipv6Rdata, soaRdata, srvRdata, txtRdata } from '../../dns/wire/rdata.js';
 import { tokenize, unescapeString, ZoneSyntaxError, type Entry, type Token } from './tokenizer.js';
 
@@ -193,7 +193,7 @@ function encodeRdata(
       });
       const [serial, refresh, retry, expire, minimum] = times as [number, number, number, number, number];
       return {
-        rdata: soaRdata({ mname: wireText(nameOf(t[0]!)), rname: wireText(nameOf(t[1]!)), serial, refresh, retry, expire, minimum }),
+        rdata: soaRdata({ mname: wireToText(nameOf(t[0]!)), rname: wireToText(nameOf(t[1]!)), serial, refresh, retry, expire, minimum }),
       };
     }
     case RRType.TXT: {
@@ -215,20 +215,6 @@ function encodeRdata(
     default:
       throw new ZoneSyntaxError(line, `record type ${typeName(type)} is not supported in zone files`);
   }
-}
-
-/** SOA names go through soaRdata, which takes presentation text. */
-function wireText(wire: Buffer): string {
-  const labels: string[] = [];
-  let o = 0;
-  while (wire[o] !== 0) {
-    const len = wire[o]!;
-    labels.push(
-      [...wire.subarray(o + 1, o + 1 + len)].map((c) => (c === 0x2e || c === 0x5c ? '\\' + String.fromCharCode(c) : c < 0x21 || c > 0x7e ? '\\' + String(c).padStart(3, '0') : String.fromCharCode(c))).join(''),
-    );
-    o += len + 1;
-  }
-  return labels.join('.') + '.';
 }
 
 /** RFC 1034 §3.6.2 / RFC 2181 §10.1: one SOA at the apex, CNAME alone at its name. */

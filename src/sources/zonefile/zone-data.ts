@@ -1,9 +1,9 @@
-import { fixedSet, RRSets, type NameNode, type NameTable, type RRSet } from '../../answers/records.js';
+import { fixedSet, RRSets, type NameNode, type NameTable } from '../../answers/records.js';
 import type { StaticZone } from '../../answers/resolver.js';
 import { apexFromSoa, generatedApex } from '../../answers/zone-apex.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';
 import type { InstancePort, Protocol } from '../../catalog/types.js';
-import { isDnsLabel } from '../../catalog/validate.js';
+import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
 import { RRType } from '../../dns/wire/constants.js';
 import { labelCount, labelOffsets, parentKey } from '../../dns/wire/name.js';
 import { record, type EncodedRecord } from '../../dns/wire/rdata.js';
@@ -102,7 +102,7 @@ function meshInstances(parsed: ParsedZone, consumed: Set<ZoneRecord>): SourcedIn
     const address = addressText(r);
     consumed.add(r);
     if (named.has(`${namespace}/${service}/${address}`)) continue;
-    const id = address.replace(/[.:]/g, '-');
+    const id = addressLabel(address);
     drafts.set(`${namespace}/${service}/${id}`, { namespace, service, id, address, weight: 100, ports: [] });
   }
 
