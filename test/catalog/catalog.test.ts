@@ -2,22 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Catalog } from '../../src/catalog/catalog.js';
 import type { Instance } from '../../src/catalog/types.js';
+import { instance } from '../support/instances.js';
 
-const inst = (id: string, address: string, extra: Partial<Instance> = {}): Instance => ({
-  id,
-  source: 'rest',
-  address,
-  ports: [{ name: 'http', port: 8080, protocol: 'tcp' }],
-  weight: 100,
-  health: 'healthy',
-  ...extra,
-});
 
 test('upsert, health and remove announce the changed service', () => {
   const c = new Catalog();
   const seen: string[][] = [];
   c.onChange((keys) => seen.push([...keys]));
-  c.upsert('shop', 'web', inst('a', '10.0.0.1'));
+  c.upsert('shop', 'web', instance('a', '10.0.0.1'));
   assert.equal(c.get('shop', 'web')!.instances.size, 1);
   assert.ok(c.setHealth('shop', 'web', 'rest', 'a', 'unhealthy'));
   assert.equal(c.get('shop', 'web')!.instances.get('rest/a')!.health, 'unhealthy');
@@ -30,18 +22,18 @@ test('upsert, health and remove announce the changed service', () => {
 
 test('invalid instances are rejected with the field named, and nothing changes', () => {
   const c = new Catalog();
-  assert.throws(() => c.upsert('Shop', 'web', inst('a', '10.0.0.1')), /namespace "Shop"/);
-  assert.throws(() => c.upsert('shop', 'web', inst('a', '10.0.0.300')), /address/);
-  assert.throws(() => c.upsert('shop', 'web', inst('a', '10.0.0.1', { weight: 70000 })), /weight/);
-  assert.throws(() => c.upsert('shop', 'web', inst('a_b', '10.0.0.1')), /instance id/);
-  assert.throws(() => c.upsert('shop', 'web', inst('a', '10.0.0.1', { ports: [{ name: 'http', port: 0, protocol: 'tcp' }] })), /port 0/);
+  assert.throws(() => c.upsert('Shop', 'web', instance('a', '10.0.0.1')), /namespace "Shop"/);
+  assert.throws(() => c.upsert('shop', 'web', instance('a', '10.0.0.300')), /address/);
+  assert.throws(() => c.upsert('shop', 'web', instance('a', '10.0.0.1', { weight: 70000 })), /weight/);
+  assert.throws(() => c.upsert('shop', 'web', instance('a_b', '10.0.0.1')), /instance id/);
+  assert.throws(() => c.upsert('shop', 'web', instance('a', '10.0.0.1', { ports: [{ name: 'http', port: 0, protocol: 'tcp' }] })), /port 0/);
   assert.equal([...c.all()].length, 0);
 });
 
 test('replaceSource swaps one source and reports only services that differ', () => {
   const c = new Catalog();
-  c.upsert('shop', 'web', inst('rest-1', '10.0.0.9'));
-  const zi = (id: string, address: string): Instance => inst(id, address, { source: 'zonefile' });
+  c.upsert('shop', 'web', instance('rest-1', '10.0.0.9'));
+  const zi = (id: string, address: string): Instance => instance(id, address, { source: 'zonefile' });
   const seen: string[][] = [];
   c.onChange((keys) => seen.push([...keys].sort()));
   c.replaceSource('zonefile', [
@@ -58,5 +50,5 @@ test('replaceSource swaps one source and reports only services that differ', () 
   assert.deepEqual(seen.pop(), ['shop/db', 'shop/web']);
   assert.equal(c.get('shop', 'db'), undefined);
   assert.deepEqual([...c.get('shop', 'web')!.instances.keys()], ['rest/rest-1']); // other sources untouched
-  assert.throws(() => c.replaceSource('zonefile', [{ namespace: 'shop', service: 'web', instance: inst('x', '10.0.0.1') }]), /from rest/);
+  assert.throws(() => c.replaceSource('zonefile', [{ namespace: 'shop', service: 'web', instance: instance('x', '10.0.0.1') }]), /from rest/);
 });

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RRType, Rcode } from '../../src/dns/wire/constants.js';
 import type { Instance } from '../../src/catalog/types.js';
+import { instance } from '../support/instances.js';
 import { buildQuery, decode } from '../support/dns-client.js';
 import { core } from '../support/in-process.js';
 
@@ -19,15 +20,8 @@ out CNAME example.com.
 web.default TXT "owner=platform"
 `;
 
-const inst = (id: string, address: string, extra: Partial<Instance> = {}): Instance => ({
-  id,
-  source: 'rest',
-  address,
-  ports: [{ name: 'grpc', port: 9090, protocol: 'tcp' }],
-  weight: 100,
-  health: 'healthy',
-  ...extra,
-});
+const inst = (id: string, address: string, extra: Partial<Instance> = {}): Instance =>
+  instance(id, address, { ports: [{ name: 'grpc', port: 9090, protocol: 'tcp' }], ...extra });
 
 test('A: authoritative, question case kept, catalog TTL, every healthy instance', () => {
   const { query } = core({ zone: ZONE });

@@ -5,6 +5,7 @@ import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { ProbeTarget } from '../support/probe-target.js';
 import { api, instancePath } from '../support/rest-client.js';
+import { within } from '../support/poll.js';
 
 const INTERVAL = 200;
 const check = (extra: Record<string, unknown>) => ({ interval: `${INTERVAL}ms`, timeout: '100ms', healthyThreshold: 2, unhealthyThreshold: 3, ...extra });
@@ -13,15 +14,6 @@ async function addresses(s: MeshdnsProcess, name: string): Promise<string[]> {
   return decode((await udpExchange(s.dnsPort, buildQuery(name)))!).answers.map((a) => a.address!).sort();
 }
 
-/** Milliseconds until check() holds (polled every 20 ms). */
-async function timeUntil(check: () => Promise<boolean>, timeoutMs = 5000): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`condition not met in ${timeoutMs} ms`);
-}
 
 async function register(s: MeshdnsProcess, svc: string, id: string, address: string, c: Record<string, unknown>, weight = 100): Promise<void> {
   const r = await api(s.httpPort, 'PUT', instancePath('hc', svc, id), { address, ports: [{ name: 'http', port: 80 }], weight, check: check(c) });
@@ -39,7 +31,7 @@ test('a stopped target leaves the answers within interval × unhealthyThreshold 
     assert.deepEqual(await addresses(s, 'web.hc.linkerd.local'), ['10.30.0.1', '10.30.0.2']);
 
     await bad.stop();
-    const dropped = await timeUntil(async () => (await addresses(s, 'web.hc.linkerd.local')).length === 1);
+    const dropped = await within(5000, async () => (await addresses(s, 'web.hc.linkerd.local')).length === 1);
     // 3 failures at 200 ms: 400-600 ms after the stop, depending on where in its interval the target was.
     assert.ok(dropped >= 2 * INTERVAL * 0.9 && dropped <= 3 * INTERVAL * 1.1 + 700, `dropped after ${dropped} ms`);
     const detail = await api(s.httpPort, 'GET', '/v1/services/hc/web');
@@ -50,7 +42,7 @@ test('a stopped target leaves the answers within interval × unhealthyThreshold 
     assert.ok(view.score < 1);
 
     await bad.restart();
-    const back = await timeUntil(async () => (await addresses(s, 'web.hc.linkerd.local')).length === 2);
+    const back = await within(5000, async () => (await addresses(s, 'web.hc.linkerd.local')).length === 2);
     assert.ok(back >= INTERVAL * 0.9 && back <= 2 * INTERVAL * 1.1 + 700, `back after ${back} ms`);
   } finally {
     await s.stop();
@@ -70,17 +62,17 @@ test('500s and slow answers fail the probe; so does a closed TCP port', async ()
     await register(s, 'api', 'good', '10.31.0.1', { http: good.url });
     await register(s, 'api', 'flaky', '10.31.0.2', { http: flaky.url });
     await register(s, 'api', 'tcp', '10.31.0.3', { tcp: `127.0.0.1:${tcpPort}` });
-    await timeUntil(async () => (await addresses(s, 'api.hc.linkerd.local')).length === 3);
+    await within(5000, async () => (await addresses(s, 'api.hc.linkerd.local')).length === 3);
     flaky.mode = 'fail';
-    await timeUntil(async () => !(await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.2'));
+    await within(5000, async () => !(await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.2'));
     flaky.mode = 'ok';
-    await timeUntil(async () => (await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.2'));
+    await within(5000, async () => (await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.2'));
     flaky.mode = 'slow';
-    await timeUntil(async () => !(await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.2'));
+    await within(5000, async () => !(await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.2'));
     const view = (await api(s.httpPort, 'GET', '/v1/services/hc/api')).body.instances.find((i: { id: string }) => i.id === 'flaky');
     assert.equal(view.lastProbe.result, 'timeout');
     listener.close();
-    await timeUntil(async () => !(await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.3'));
+    await within(5000, async () => !(await addresses(s, 'api.hc.linkerd.local')).includes('10.31.0.3'));
     assert.deepEqual(await addresses(s, 'api.hc.linkerd.local'), ['10.31.0.1']);
   } finally {
     await s.stop();
@@ -140,7 +132,7 @@ test('every instance failing: serve-all answers them all (panic), serve-none ans
       assert.match(metrics, /^meshdns_probes_total\{kind="http",result="fail"\} \d+/m);
       assert.match(metrics, /^meshdns_probe_duration_seconds_bucket\{le="0\.005",kind="http"\} \d+/m);
       t1.mode = 'ok';
-      await timeUntil(async () => (await addresses(s, 'down.hc.linkerd.local')).join() === '10.33.0.1');
+      await within(5000, async () => (await addresses(s, 'down.hc.linkerd.local')).join() === '10.33.0.1');
     } finally {
       await s.stop();
       await t1.stop();
@@ -154,7 +146,7 @@ test('deregistering an instance stops its probes', async () => {
   const t = await ProbeTarget.start();
   try {
     await register(s, 'gone', 'a', '10.34.0.1', { http: t.url, interval: '100ms', timeout: '50ms' });
-    await timeUntil(async () => t.requests >= 2);
+    await within(5000, async () => t.requests >= 2);
     assert.equal((await api(s.httpPort, 'DELETE', instancePath('hc', 'gone', 'a'))).status, 204);
     await new Promise((r) => setTimeout(r, 150));
     const after = t.requests;

@@ -5,18 +5,11 @@ import { join } from 'node:path';
 import { dig } from '../support/dig.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { tempZones } from '../support/temp-zones.js';
+import { within } from '../support/poll.js';
 
 const zone = (address: string, extra = ''): string =>
   `$ORIGIN linkerd.local.\n$TTL 5\n@ SOA ns.dns hostmaster 1 7200 1800 86400 5\n@ NS ns.dns\napi.default A ${address}\n${extra}`;
 
-async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
-}
 
 test('zone files reload on change; a broken file keeps the last good data and is logged with file and line', async () => {
   const dir = tempZones({ 'linkerd.local.zone': zone('10.9.0.1') });
@@ -27,7 +20,7 @@ test('zone files reload on change; a broken file keeps the last good data and is
     assert.deepEqual(await answer(), ['10.9.0.1']);
 
     writeFileSync(file, zone('10.9.0.2'));
-    await eventually(async () => (await answer())[0] === '10.9.0.2');
+    await within(5000, async () => (await answer())[0] === '10.9.0.2');
 
     // Broken on line 6; the good version stays in service.
     writeFileSync(file, zone('10.9.0.3', 'oops IN A not-an-address\n'));
@@ -42,11 +35,11 @@ test('zone files reload on change; a broken file keeps the last good data and is
     // An atomic replace (write elsewhere, rename over) is picked up too.
     writeFileSync(`${file}.tmp`, zone('10.9.0.4'));
     renameSync(`${file}.tmp`, file);
-    await eventually(async () => (await answer())[0] === '10.9.0.4');
+    await within(5000, async () => (await answer())[0] === '10.9.0.4');
 
     // A new zone file for another zone starts being served.
     writeFileSync(join(dir, 'corp.test.zone'), '$TTL 60\n@ SOA ns h 1 2 3 4 5\nwww A 192.0.2.7\n');
-    await eventually(async () => (await dig(s.dnsPort, ['+short', 'www.corp.test'])).raw.trim() === '192.0.2.7');
+    await within(5000, async () => (await dig(s.dnsPort, ['+short', 'www.corp.test'])).raw.trim() === '192.0.2.7');
     const nx = await dig(s.dnsPort, ['nope.corp.test']);
     assert.equal(nx.status, 'NXDOMAIN');
     assert.ok(nx.flags.includes('aa'));
@@ -62,7 +55,7 @@ test('SIGHUP reloads zone files at once', async () => {
     writeFileSync(join(dir, 'linkerd.local.zone'), zone('10.8.0.2'));
     s.proc.kill('SIGHUP');
     await s.waitForLog(/SIGHUP: reloading/);
-    await eventually(async () => (await dig(s.dnsPort, ['+short', 'api.default.linkerd.local'])).raw.trim() === '10.8.0.2', 1000);
+    await within(1000, async () => (await dig(s.dnsPort, ['+short', 'api.default.linkerd.local'])).raw.trim() === '10.8.0.2');
   } finally {
     await s.stop();
   }

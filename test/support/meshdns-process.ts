@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { runCommand, type CommandResult } from './run-command.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { mkdtempSync } from 'node:fs';
@@ -85,17 +86,6 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
 }
 
 /** Runs the CLI to completion (for bad-flag checks). */
-export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 5000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
-    let stdout = '';
-    let stderr = '';
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
-    proc.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 5000): Promise<CommandResult> {
+  return runCommand(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, timeoutMs });
 }

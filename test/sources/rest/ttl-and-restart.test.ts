@@ -7,15 +7,8 @@ import { buildQuery, decode, udpExchange } from '../../support/dns-client.js';
 import { dig } from '../../support/dig.js';
 import { startMeshdns } from '../../support/meshdns-process.js';
 import { api, instancePath } from '../../support/rest-client.js';
+import { within } from '../../support/poll.js';
 
-async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < timeoutMs) {
-    if (await check()) return Date.now() - started;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('condition not met in time');
-}
 
 test('TTL: missed heartbeats stop answers, a heartbeat brings them back, --deregister-after removes for good', async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'meshdns-ttl-'));
@@ -24,12 +17,12 @@ test('TTL: missed heartbeats stop answers, a heartbeat brings them back, --dereg
   try {
     assert.equal((await api(s.httpPort, 'PUT', instancePath('ttl', 'vm', 'a'), { address: '10.5.0.1', ports: [], ttl: '1s' })).status, 200);
     assert.equal(await answers(), 1);
-    await eventually(async () => (await answers()) === 0, 2500);
+    await within(2500, async () => (await answers()) === 0);
     const detail = await api(s.httpPort, 'GET', '/v1/services/ttl/vm');
     assert.equal(detail.body.instances[0].health, 'unhealthy');
     assert.equal((await api(s.httpPort, 'PUT', `${instancePath('ttl', 'vm', 'a')}/heartbeat`)).status, 204);
     assert.equal(await answers(), 1);
-    await eventually(async () => (await dig(s.dnsPort, ['vm.ttl.linkerd.local'])).status === 'NXDOMAIN', 5000);
+    await within(5000, async () => (await dig(s.dnsPort, ['vm.ttl.linkerd.local'])).status === 'NXDOMAIN');
   } finally {
     await s.stop();
   }
