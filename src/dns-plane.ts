@@ -125,6 +125,9 @@ export interface DnsListeners {
   stop(graceMs: number): Promise<void>;
 }
 
+/** Attempts at a port-0 address: the UDP port the kernel picks may already be taken for TCP. */
+const EPHEMERAL_ATTEMPTS = 20;
+
 /** UDP and TCP on every --dns address; TCP on the port UDP got, so port 0 gives one port for both. */
 export async function listenDns(config: Config, handler: QueryHandler): Promise<DnsListeners> {
   const udp: UdpListener[] = [];
@@ -133,15 +136,26 @@ export async function listenDns(config: Config, handler: QueryHandler): Promise<
   const stop = async (graceMs: number): Promise<void> => {
     await Promise.all([...udp.map((l) => l.stop(graceMs)), ...tcp.map((l) => l.stop(graceMs))]);
   };
+  const tcpOptions = { idleTimeoutMs: config.tcpIdleTimeoutMs, maxConnections: config.tcpMaxConnections };
   try {
     for (const address of config.dns) {
-      const u = new UdpListener(address, handler);
-      udp.push(u);
-      const actual = await u.start();
-      const t = new TcpListener({ ...address, port: actual.port }, handler, { idleTimeoutMs: config.tcpIdleTimeoutMs, maxConnections: config.tcpMaxConnections });
-      tcp.push(t);
-      await t.start();
-      bound.push(actual);
+      for (let attempt = 1; ; attempt++) {
+        const u = new UdpListener(address, handler);
+        const actual = await u.start();
+        const t = new TcpListener({ ...address, port: actual.port }, handler, tcpOptions);
+        try {
+          await t.start();
+        } catch (err) {
+          await u.stop(0);
+          // With port 0 the UDP port is the kernel's pick; a client socket may hold the same TCP port. Pick again.
+          if (address.port === 0 && (err as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < EPHEMERAL_ATTEMPTS) continue;
+          throw err;
+        }
+        udp.push(u);
+        tcp.push(t);
+        bound.push(actual);
+        break;
+      }
     }
   } catch (err) {
     await stop(0);
