@@ -4,7 +4,7 @@ import { seededRandom, unpredictableRandom } from './answers/random.js';
 import type { NameTable } from './answers/records.js';
 import { Resolver } from './answers/resolver.js';
 import type { Catalog } from './catalog/catalog.js';
-import { allowList, ConfigError, type Config } from './config/config.js';
+import { allowList, ConfigError, type Config, type RrlConfig } from './config/config.js';
 import { UpstreamForwarder } from './dns/forward/forwarder.js';
 import { ResponseCache } from './dns/forward/response-cache.js';
 import { isOwnListener, resolvConfUpstreams } from './dns/forward/system-upstreams.js';
@@ -12,7 +12,8 @@ import { upstreamText, type Upstream } from './dns/forward/upstream.js';
 import type { ListenAddress } from './dns/listen-address.js';
 import { QueryHandler, type QueryObserver } from './dns/query-handler.js';
 import { TcpListener } from './dns/tcp-listener.js';
-import { UdpListener } from './dns/udp-listener.js';
+import { UdpListener, type UdpRateLimit } from './dns/udp-listener.js';
+import { ResponseRateLimiter } from './dns/rate-limit/response-rate-limiter.js';
 import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
 
 /** Upstreams to use: the flag's, else resolv.conf's minus ourselves (a loop), else none. */
@@ -129,18 +130,19 @@ export interface DnsListeners {
 const EPHEMERAL_ATTEMPTS = 20;
 
 /** UDP and TCP on every --dns address; TCP on the port UDP got, so port 0 gives one port for both. */
-export async function listenDns(config: Config, handler: QueryHandler): Promise<DnsListeners> {
+export async function listenDns(config: Config, handler: QueryHandler, observer?: QueryObserver): Promise<DnsListeners> {
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
   const bound: ListenAddress[] = [];
   const stop = async (graceMs: number): Promise<void> => {
     await Promise.all([...udp.map((l) => l.stop(graceMs)), ...tcp.map((l) => l.stop(graceMs))]);
   };
-  const tcpOptions = { idleTimeoutMs: config.tcpIdleTimeoutMs, maxConnections: config.tcpMaxConnections };
+  const tcpOptions = { idleTimeoutMs: config.tcpIdleTimeoutMs, maxConnections: config.tcpMaxConnections, maxConnectionsPerClient: config.tcpMaxConnectionsPerClient };
+  const rateLimit = udpRateLimit(config.rrl, observer);
   try {
     for (const address of config.dns) {
       for (let attempt = 1; ; attempt++) {
-        const u = new UdpListener(address, handler);
+        const u = new UdpListener(address, handler, rateLimit);
         const actual = await u.start();
         const t = new TcpListener({ ...address, port: actual.port }, handler, tcpOptions);
         try {
@@ -162,4 +164,11 @@ export async function listenDns(config: Config, handler: QueryHandler): Promise<
     throw new ConfigError(`cannot listen for DNS: ${(err as Error).message}`);
   }
   return { bound, stop };
+}
+
+/** One limiter for every UDP listener of the process, so a client cannot multiply its allowance by listener. */
+function udpRateLimit(rrl: RrlConfig, observer: QueryObserver | undefined): UdpRateLimit | undefined {
+  if (rrl.responsesPerSecond === 0) return undefined;
+  const limiter = new ResponseRateLimiter({ ...rrl, exempt: allowList(rrl.exempt) });
+  return { limiter, limited: (action) => observer?.rateLimited(action) };
 }

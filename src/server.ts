@@ -150,7 +150,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   try {
     if (pool !== undefined) bound = await pool.start();
     else {
-      listeners = await listenDns(config, plane.handler);
+      listeners = await listenDns(config, plane.handler, metrics);
       bound = listeners.bound;
     }
   } catch (err) {

@@ -49,7 +49,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   // Orphaned (the primary died): stop answering from a replica nobody updates.
   process.on('disconnect', () => void stop());
   try {
-    listeners = await listenDns(config, plane.handler);
+    listeners = await listenDns(config, plane.handler, metrics);
   } catch (err) {
     send({ type: 'failed', message: (err as Error).message });
     process.exit(2);

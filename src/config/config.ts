@@ -36,12 +36,23 @@ export interface Config {
   readonly forwardCacheEntries: number;
   readonly tcpIdleTimeoutMs: number;
   readonly tcpMaxConnections: number;
+  readonly tcpMaxConnectionsPerClient: number;
+  readonly rrl: RrlConfig;
   readonly seed: number | undefined;
   readonly probeConcurrency: number;
   readonly workers: number;
   readonly healthK: number;
   readonly healthTheta: number;
   readonly allUnhealthy: 'serve-all' | 'serve-none';
+}
+
+export interface RrlConfig {
+  /** 0: off. */
+  readonly responsesPerSecond: number;
+  readonly slip: number;
+  readonly ipv4PrefixLength: number;
+  readonly ipv6PrefixLength: number;
+  readonly exempt: readonly string[];
 }
 
 type Raw = Map<string, string[]>;
@@ -172,6 +183,8 @@ function validate(raw: Raw): Config {
   const forwardAllow = raw.get('forward-allow')!;
   const blocks = new BlockList();
   for (const cidr of forwardAllow) wrap(() => addCidr(blocks, cidr));
+  const rrlExempt = raw.get('rrl-exempt') ?? [];
+  for (const cidr of rrlExempt) wrap(() => addCidr(new BlockList(), cidr, '--rrl-exempt'));
   const logLevel = one(raw, 'log-level')!;
   if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`--log-level "${logLevel}": expected one of ${[...LOG_LEVELS].join(', ')}`);
   const store = choice(raw, 'store', ['sqlite', 'etcd'] as const);
@@ -210,6 +223,14 @@ function validate(raw: Raw): Config {
     forwardCacheEntries: integer(raw, 'forward-cache', 0, 10_000_000),
     tcpIdleTimeoutMs: duration(raw, 'tcp-idle-timeout'),
     tcpMaxConnections: integer(raw, 'tcp-max-connections', 1, 1_000_000),
+    tcpMaxConnectionsPerClient: integer(raw, 'tcp-max-connections-per-client', 1, 1_000_000),
+    rrl: {
+      responsesPerSecond: integer(raw, 'rrl-responses-per-second', 0, 1_000_000),
+      slip: integer(raw, 'rrl-slip', 0, 10),
+      ipv4PrefixLength: integer(raw, 'rrl-ipv4-prefix', 0, 32),
+      ipv6PrefixLength: integer(raw, 'rrl-ipv6-prefix', 0, 128),
+      exempt: rrlExempt,
+    },
     seed: raw.has('seed') ? integer(raw, 'seed', 0, 0xffffffff) : undefined,
     probeConcurrency: integer(raw, 'probe-concurrency', 1, 100_000),
     workers: integer(raw, 'workers', 1, 64),
@@ -219,13 +240,13 @@ function validate(raw: Raw): Config {
   };
 }
 
-export function addCidr(blocks: BlockList, cidr: string): void {
+export function addCidr(blocks: BlockList, cidr: string, flag = '--forward-allow'): void {
   const [address, prefixText] = cidr.split('/');
   const family = isIP(address ?? '');
   const prefix = Number(prefixText);
   const max = family === 6 ? 128 : 32;
   if (family === 0 || prefixText === undefined || !/^\d+$/.test(prefixText) || prefix > max) {
-    throw new ConfigError(`--forward-allow "${cidr}": expected an address range like 10.0.0.0/8 or fc00::/7`);
+    throw new ConfigError(`${flag} "${cidr}": expected an address range like 10.0.0.0/8 or fc00::/7`);
   }
   blocks.addSubnet(address!, prefix, family === 6 ? 'ipv6' : 'ipv4');
 }

@@ -26,6 +26,8 @@ export interface QueryObserver {
   answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string): void;
   dropped(tcp: boolean, reason: 'short' | 'response'): void;
   forwarded(ok: boolean): void;
+  /** A UDP response held back by response-rate limiting: dropped, or sent truncated. */
+  rateLimited(action: 'dropped' | 'slipped'): void;
 }
 
 /**

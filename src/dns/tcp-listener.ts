@@ -5,8 +5,14 @@ import type { ListenAddress } from './listen-address.js';
 export interface TcpListenerOptions {
   /** Close a connection that sends nothing for this long (RFC 7766 §6.2.3). */
   idleTimeoutMs: number;
-  /** Further connections are refused (closed at once) so a flood cannot exhaust memory. */
+  /**
+   * Connections held at most. At the cap a new connection takes the place of
+   * the one that has gone longest without a complete query (slowloris clients
+   * first), or is closed at once when every connection is busy.
+   */
   maxConnections: number;
+  /** Connections one client address may hold; further ones are closed at once. */
+  maxConnectionsPerClient: number;
 }
 
 /** After shutdown begins, how long data still arriving on open connections is answered. */
@@ -14,6 +20,9 @@ const DRAIN_MS = 250;
 
 /** Stop reading from a client that does not read its answers once this much is queued. */
 const MAX_QUEUED_BYTES = 256 * 1024;
+
+/** Forwarded queries one connection may have waiting; further reads wait for them. */
+const MAX_IN_FLIGHT = 64;
 
 /**
  * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-octet length framing, any
@@ -23,6 +32,7 @@ const MAX_QUEUED_BYTES = 256 * 1024;
 export class TcpListener {
   private server: Server | undefined;
   private readonly connections = new Set<Connection>();
+  private readonly perClient = new Map<string, number>();
   private closing = false;
 
   constructor(
@@ -34,7 +44,6 @@ export class TcpListener {
   start(): Promise<ListenAddress> {
     return new Promise((resolve, reject) => {
       const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => this.accept(socket));
-      server.maxConnections = this.opts.maxConnections;
       this.server = server;
       server.once('error', reject);
       server.listen({ host: this.address.host, port: this.address.port, ipv6Only: this.address.family === 6 }, () => {
@@ -52,12 +61,34 @@ export class TcpListener {
   }
 
   private accept(socket: Socket): void {
-    if (this.closing) {
+    const client = socket.remoteAddress ?? '';
+    const held = this.perClient.get(client) ?? 0;
+    if (this.closing || held >= this.opts.maxConnectionsPerClient || !this.makeRoom()) {
       socket.destroy();
       return;
     }
-    const conn = new Connection(socket, this.handler, this.opts.idleTimeoutMs, () => this.connections.delete(conn));
+    this.perClient.set(client, held + 1);
+    const conn = new Connection(socket, this.handler, this.opts.idleTimeoutMs, () => {
+      this.connections.delete(conn);
+      const left = (this.perClient.get(client) ?? 1) - 1;
+      if (left === 0) this.perClient.delete(client);
+      else this.perClient.set(client, left);
+    });
     this.connections.add(conn);
+  }
+
+  /** At the cap, closes the connection longest without a complete query and nothing in flight (RFC 7766 §6.2.3). */
+  private makeRoom(): boolean {
+    if (this.connections.size < this.opts.maxConnections) return true;
+    let victim: Connection | undefined;
+    for (const conn of this.connections) {
+      if (conn.busy) continue;
+      if (victim === undefined || conn.lastQueryAt < victim.lastQueryAt) victim = conn;
+    }
+    if (victim === undefined) return false;
+    victim.destroy();
+    this.connections.delete(victim);
+    return true;
   }
 
   /** Stops accepting, lets every connection finish the queries it has sent, then closes them (bounded by graceMs). */
@@ -77,17 +108,24 @@ class Connection {
   private inFlight = 0;
   private ending = false;
   private draining = false;
+  /** When the last complete query arrived (accept time until then): what eviction at the cap goes by. */
+  lastQueryAt = performance.now();
+  /** Closes a connection whose partial message is not completed in time, however slowly bytes trickle in. */
+  private partialTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
     private readonly handler: QueryHandler,
-    idleTimeoutMs: number,
+    private readonly idleTimeoutMs: number,
     onClose: () => void,
   ) {
     socket.setTimeout(idleTimeoutMs);
     socket.on('timeout', () => socket.destroy());
     socket.on('error', () => socket.destroy());
-    socket.on('close', onClose);
+    socket.on('close', () => {
+      clearTimeout(this.partialTimer);
+      onClose();
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // The client finished sending: answer what it sent, then close our side.
     socket.on('end', () => this.clientDone());
@@ -117,6 +155,10 @@ class Connection {
     this.socket.destroy();
   }
 
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
   private maybeEnd(): void {
     if (this.ending && this.inFlight === 0 && !this.socket.destroyed) this.socket.end();
   }
@@ -130,10 +172,18 @@ class Connection {
       if (this.buffered.length - offset - 2 < len) break;
       const msg = this.buffered.subarray(offset + 2, offset + 2 + len);
       offset += 2 + len;
+      this.lastQueryAt = performance.now();
       this.answer(msg);
     }
+    if (offset > 0) {
+      clearTimeout(this.partialTimer);
+      this.partialTimer = undefined;
+    }
     this.buffered = offset === this.buffered.length ? Buffer.alloc(0) : this.buffered.subarray(offset);
-    if (this.socket.writableLength > MAX_QUEUED_BYTES) this.socket.pause();
+    if (this.buffered.length > 0 && this.partialTimer === undefined) {
+      this.partialTimer = setTimeout(() => this.socket.destroy(), this.idleTimeoutMs);
+    }
+    if (this.socket.writableLength > MAX_QUEUED_BYTES || this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
   }
 
   private answer(msg: Buffer): void {
@@ -156,6 +206,7 @@ class Connection {
       .catch(() => undefined)
       .finally(() => {
         this.inFlight--;
+        if (this.inFlight < MAX_IN_FLIGHT && this.socket.writableLength <= MAX_QUEUED_BYTES) this.socket.resume();
         this.maybeEnd();
       });
   }

@@ -1,6 +1,12 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { QueryHandler } from './query-handler.js';
 import type { ListenAddress } from './listen-address.js';
+import { RateDecision, truncatedCopy, type ResponseRateLimiter } from './rate-limit/response-rate-limiter.js';
+
+export interface UdpRateLimit {
+  readonly limiter: ResponseRateLimiter;
+  limited(action: 'dropped' | 'slipped'): void;
+}
 
 /** Generous kernel buffers absorb bursts while the event loop is busy. */
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -16,6 +22,7 @@ export class UdpListener {
   constructor(
     private readonly address: ListenAddress,
     private readonly handler: QueryHandler,
+    private readonly rateLimit?: UdpRateLimit,
   ) {}
 
   start(): Promise<ListenAddress> {
@@ -50,16 +57,32 @@ export class UdpListener {
     }
     if (reply === null) return;
     if (!(reply instanceof Promise)) {
-      socket.send(reply, rinfo.port, rinfo.address);
+      this.send(socket, reply, rinfo);
       return;
     }
     this.pending++;
     reply
       .then((answer) => {
-        if (answer !== null && this.socket !== undefined) socket.send(answer, rinfo.port, rinfo.address);
+        if (answer !== null && this.socket !== undefined) this.send(socket, answer, rinfo);
       })
       .catch(() => undefined)
       .finally(() => this.pending--);
+  }
+
+  private send(socket: Socket, reply: Buffer, rinfo: RemoteInfo): void {
+    const rateLimit = this.rateLimit;
+    if (rateLimit !== undefined) {
+      const decision = rateLimit.limiter.decide(reply, rinfo.address, rinfo.family === 'IPv6' ? 'ipv6' : 'ipv4', Date.now());
+      if (decision === RateDecision.Drop) {
+        rateLimit.limited('dropped');
+        return;
+      }
+      if (decision === RateDecision.Slip) {
+        rateLimit.limited('slipped');
+        reply = truncatedCopy(reply);
+      }
+    }
+    socket.send(reply, rinfo.port, rinfo.address);
   }
 
   /** Stops receiving; waits (bounded) for forwarded queries still in flight. */

@@ -17,6 +17,7 @@ export class DnsMetrics implements QueryObserver {
   private readonly requests: Counter<'transport' | 'qtype' | 'rcode'>;
   private readonly drops: Counter<'transport' | 'reason'>;
   private readonly forwards: Counter<'result'>;
+  private readonly limited: Counter<'action'>;
   private readonly children = new Map<number, { inc: () => void }>();
   private readonly durations: [{ observe: (v: number) => void }, { observe: (v: number) => void }];
 
@@ -51,6 +52,12 @@ export class DnsMetrics implements QueryObserver {
       labelNames: ['result'],
       registers: [registry],
     });
+    this.limited = new Counter({
+      name: 'meshdns_dns_rate_limited_total',
+      help: 'UDP responses held back by --rrl-responses-per-second: dropped, or slipped (sent truncated)',
+      labelNames: ['action'],
+      registers: [registry],
+    });
   }
 
   answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string): void {
@@ -78,5 +85,9 @@ export class DnsMetrics implements QueryObserver {
 
   forwarded(ok: boolean): void {
     this.forwards.inc({ result: ok ? 'answered' : 'failed' });
+  }
+
+  rateLimited(action: 'dropped' | 'slipped'): void {
+    this.limited.inc({ action });
   }
 }

@@ -1,12 +1,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { buildQuery, decode, frame, tcpExchange } from '../support/dns-client.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 
 let server: MeshdnsProcess;
 before(async () => {
-  server = await startMeshdns(['--upstream', 'none', '--tcp-idle-timeout', '400ms', '--tcp-max-connections', '3']);
+  server = await startMeshdns(['--upstream', 'none', '--tcp-idle-timeout', '400ms', '--tcp-max-connections', '3', '--tcp-max-connections-per-client', '2']);
 });
 after(() => server.stop());
 
@@ -51,27 +51,59 @@ test('an idle connection is closed after --tcp-idle-timeout', async () => {
   assert.ok(elapsed >= 350 && elapsed < 3000, `closed after ${elapsed} ms`);
 });
 
-test('connections past --tcp-max-connections are closed; the others keep being answered', async () => {
-  const open = await Promise.all(
-    [0, 1, 2].map(
-      () =>
-        new Promise<import('node:net').Socket>((resolve) => {
-          const s = connect({ host: '127.0.0.1', port: server.dnsPort }, () => resolve(s));
-        }),
-    ),
-  );
-  await new Promise((r) => setTimeout(r, 50));
-  const extraClosed = await new Promise<boolean>((resolve) => {
-    const s = connect({ host: '127.0.0.1', port: server.dnsPort });
+/** A connection from a loopback source address of our choosing (each counts as another client). */
+function openFrom(localAddress: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ host: '127.0.0.1', port: server.dnsPort, localAddress }, () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+function ask(s: Socket, id: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    s.once('data', (d: Buffer) => resolve(decode(d.subarray(2)).header.id));
+    s.once('close', () => reject(new Error('closed instead of answering')));
+    s.write(frame(buildQuery(names[0]!, { id })));
+  });
+}
+
+function closedWithin(s: Socket, ms: number): Promise<boolean> {
+  if (s.destroyed) return Promise.resolve(true);
+  return new Promise((resolve) => {
     s.on('close', () => resolve(true));
     s.on('error', () => undefined);
-    setTimeout(() => resolve(false), 300);
+    setTimeout(() => resolve(false), ms);
   });
-  assert.ok(extraClosed, 'the fourth connection was not closed');
-  const reply = await new Promise<Buffer>((resolve) => {
-    open[0]!.once('data', (d: Buffer) => resolve(d.subarray(2)));
-    open[0]!.write(frame(buildQuery(names[0]!, { id: 11 })));
-  });
-  assert.equal(decode(reply).header.id, 11);
-  for (const s of open) s.destroy();
+}
+
+test('at --tcp-max-connections a new client takes the place of the connection longest without a query', async () => {
+  const active = [await openFrom('127.0.0.11'), await openFrom('127.0.0.12')];
+  const silent = await openFrom('127.0.0.13');
+  for (const [i, s] of active.entries()) assert.equal(await ask(s, 20 + i), 20 + i);
+  const newcomer = await openFrom('127.0.0.14');
+  assert.equal(await ask(newcomer, 30), 30);
+  assert.ok(await closedWithin(silent, 1000), 'the silent connection was not closed to make room');
+  assert.equal(await ask(active[0]!, 31), 31);
+  for (const s of [...active, newcomer]) s.destroy();
+});
+
+test('slowloris: bytes trickled without completing a message do not hold a connection past --tcp-idle-timeout', async () => {
+  const s = await openFrom('127.0.0.21');
+  const started = Date.now();
+  const trickle = setInterval(() => s.writable && s.write(Buffer.from([0])), 100);
+  s.write(Buffer.from([0x01])); // a length prefix of 256+ bytes that never arrive in full
+  const closed = await closedWithin(s, 3000);
+  clearInterval(trickle);
+  assert.ok(closed, 'a trickling connection was kept open');
+  assert.ok(Date.now() - started >= 350, `closed after ${Date.now() - started} ms`);
+});
+
+test('one client cannot hold more than --tcp-max-connections-per-client; other clients are still answered', async () => {
+  const mine = [await openFrom('127.0.0.31'), await openFrom('127.0.0.31')];
+  const third = await openFrom('127.0.0.31').catch(() => undefined);
+  assert.ok(third === undefined || (await closedWithin(third, 1000)), 'a third connection from one client was kept');
+  const other = await openFrom('127.0.0.32');
+  assert.equal(await ask(other, 40), 40);
+  assert.equal(await ask(mine[0]!, 41), 41);
+  for (const s of [...mine, other]) s.destroy();
 });
