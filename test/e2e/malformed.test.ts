@@ -1,9 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import fc from 'fast-check';
 import { buildQuery, decode, frame, udpExchange } from '../support/dns-client.js';
+import { fuzzMessage } from '../support/fuzz-messages.js';
+import { strictParseResponse } from '../support/strict-dns.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 
 let server: MeshdnsProcess;
@@ -47,53 +48,10 @@ function handMade(): Buffer[] {
   return out;
 }
 
-function mutations(count: number): Buffer[] {
-  const arbitrary = fc.oneof(
-    fc.uint8Array({ minLength: 0, maxLength: 600 }).map((a) => Buffer.from(a)),
-    fc.tuple(fc.array(fc.tuple(fc.nat(valid.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 8 }), fc.nat(valid.length)).map(([flips, cut]) => {
-      const b = Buffer.from(valid);
-      for (const [at, v] of flips) b[at] = v;
-      return b.subarray(0, Math.max(cut, 2));
-    }),
-  );
-  return fc.sample(arbitrary, { numRuns: count, seed: 20261125 });
-}
-
 /** Every response must be a well-formed DNS message with the sender's ID and QR set. */
 function checkResponse(input: Buffer, reply: Buffer): void {
-  const d = decode(reply);
-  assert.equal(d.header.qr, 1);
-  assert.equal(reply.readUInt16BE(0), input.readUInt16BE(0));
-  assert.ok(d.header.qdcount <= 1);
+  assert.equal(strictParseResponse(reply).id, input.readUInt16BE(0));
 }
-
-test('a burst of random, mutated and hand-made packets over UDP: no crash, every reply parses', async () => {
-  const inputs = [...handMade(), ...mutations(5000)];
-  const socket = createSocket('udp4');
-  const replies: Buffer[] = [];
-  socket.on('message', (m) => replies.push(m));
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
-  const byId = new Map<number, Buffer>();
-  for (let i = 0; i < inputs.length; i++) {
-    const input = inputs[i]!;
-    if (input.length >= 2) byId.set(input.readUInt16BE(0), input);
-    socket.send(input, server.dnsPort, '127.0.0.1');
-    if (i % 200 === 0) await new Promise((r) => setTimeout(r, 5));
-  }
-  await new Promise((r) => setTimeout(r, 500));
-  socket.close();
-  assert.ok(replies.length > 100, `only ${replies.length} replies`);
-  for (const reply of replies) {
-    const input = byId.get(reply.readUInt16BE(0));
-    assert.ok(input !== undefined, 'a reply with an ID nobody sent');
-    const d = decode(reply);
-    assert.equal(d.header.qr, 1);
-  }
-  // Still answering, correctly.
-  const ok = await udpExchange(server.dnsPort, buildQuery('web.default.linkerd.local'));
-  assert.equal(decode(ok!).answers.length, 2);
-  assert.equal(server.proc.exitCode, null);
-});
 
 test('hand-made packets one by one: FORMERR with the ID when a header can be read, else silence', async () => {
   for (const input of handMade()) {
@@ -109,14 +67,14 @@ test('hand-made packets one by one: FORMERR with the ID when a header can be rea
 });
 
 test('garbage over TCP: the connection may close, the server keeps serving', async () => {
-  for (const input of [...handMade(), ...mutations(200)]) {
+  for (const input of [...handMade(), ...fc.sample(fuzzMessage, { numRuns: 200, seed: 7 })]) {
     await new Promise<void>((resolve) => {
       const s = connect({ host: '127.0.0.1', port: server.dnsPort }, () => {
         s.write(Buffer.concat([frame(input), Buffer.from([0xff, 0xff, 1, 2, 3])]));
         s.end();
       });
       s.on('data', (d: Buffer) => {
-        if (d.length > 2) decode(d.subarray(2));
+        if (d.length > 2) strictParseResponse(d.subarray(2, 2 + d.readUInt16BE(0)));
       });
       s.on('close', () => resolve());
       s.on('error', () => resolve());
