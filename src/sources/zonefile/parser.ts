@@ -116,6 +116,7 @@ export function parseZone(text: string, origin: string): ParsedZone {
       if (arg === undefined || !arg.text.endsWith('.')) throw new ZoneSyntaxError(entry.line, '$ORIGIN needs an absolute name (ending in ".")');
       try {
         originLabels = splitPresentationName(arg.text);
+        labelsToWire(originLabels); // label and name lengths, checked here so the error names this line
       } catch (err) {
         throw new ZoneSyntaxError(entry.line, `bad $ORIGIN: ${(err as NameError).message}`);
       }

@@ -84,6 +84,7 @@ const broken: [string, string, number, RegExp][] = [
   ['two SOAs', '$TTL 5\n@ SOA a b 1 2 3 4 5\n@ SOA a b 1 2 3 4 5', 3, /second SOA/],
   ['unterminated string', '$TTL 5\nx TXT "abc', 2, /unterminated/],
   ['label too long', `$TTL 5\n${'x'.repeat(64)} A 1.2.3.4`, 2, /longer than 63/],
+  ['$ORIGIN label too long (found by fuzzing)', `$TTL 5\n$ORIGIN ${'x'.repeat(64)}.linkerd.local.\n@ A 1.2.3.4`, 2, /bad \$ORIGIN: label .* longer than 63/],
   ['unsupported directive', '$INCLUDE other.zone', 1, /not supported/],
   ['SRV port out of range', '$TTL 5\n_a._tcp SRV 0 0 70000 x', 2, /SRV port/],
   ['non-IN class', '$TTL 5\nx CH A 1.2.3.4', 2, /class CH/],
