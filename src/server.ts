@@ -162,6 +162,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     address: config.http,
     metrics: async () => (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()),
     contentType: metricsRegistry.contentType,
+    requestTimeoutMs: config.httpRequestTimeoutMs,
     logger,
     readiness: [
       () => (plane.zonesLoaded() ? null : 'zone files not loaded'),

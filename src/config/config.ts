@@ -28,6 +28,7 @@ export interface Config {
   /** undefined: take them from /etc/resolv.conf; []: refuse names outside the zones. */
   readonly upstreams: readonly Upstream[] | undefined;
   readonly apiTokenFile: string | undefined;
+  readonly httpRequestTimeoutMs: number;
   readonly logLevel: string;
   readonly queryLogRate: number;
   readonly ttl: number;
@@ -215,6 +216,7 @@ function validate(raw: Raw): Config {
     kubernetesPodWeights: choice(raw, 'kubernetes-pod-weights', ['off', 'on'] as const) === 'on',
     upstreams,
     apiTokenFile: one(raw, 'api-token-file'),
+    httpRequestTimeoutMs: duration(raw, 'http-request-timeout'),
     logLevel,
     queryLogRate: real(raw, 'query-log', 0, 1),
     ttl: integer(raw, 'ttl', 0, 86400),

@@ -29,6 +29,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'kubernetes-label-selector', arg: 'SELECTOR', repeatable: false, default: undefined, help: 'only Kubernetes Services matching this label selector (e.g. mesh=linkerd)' },
   { name: 'kubernetes-pod-weights', arg: 'off|on', repeatable: false, default: 'off', help: 'watch Pods for the meshdns.io/weight annotation (needs list/watch on pods)' },
   { name: 'upstream', arg: 'HOST[:PORT]', repeatable: true, default: undefined, help: 'resolver for names outside the mesh zones (default: /etc/resolv.conf; "none" refuses them)' },
+  { name: 'http-request-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'an HTTP request must arrive whole within this; slower ones get 408' },
   { name: 'api-token-file', arg: 'FILE', repeatable: false, default: undefined, help: 'bearer token required for REST writes (else loopback only)' },
   { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
   { name: 'query-log', arg: 'RATE', repeatable: false, default: '0', help: 'log this fraction of queries (0 to 1) at info level; 0 logs none' },

@@ -1,4 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { createServer } from 'node:http';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../dns/listen-address.js';
 
@@ -12,6 +13,8 @@ export interface HttpServerOptions {
   contentType: string;
   readiness: readonly ReadinessCheck[];
   logger: Logger;
+  /** A request (headers and body) must arrive whole within this; slow senders get 408 and are cut off. */
+  requestTimeoutMs: number;
   /** Adds more routes (the REST API). */
   routes?: (app: FastifyInstance) => void;
 }
@@ -33,8 +36,14 @@ export class HttpServer {
       // No log line per request: the API is not the place for a log flood either.
       logController: new LogController({ disableRequestLogging: true }),
       bodyLimit: BODY_LIMIT,
-      requestTimeout: 10_000,
-      connectionTimeout: 10_000,
+      // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check often enough
+      // that a client trickling its headers or body is cut off close to the deadline.
+      serverFactory: (handler) =>
+        createServer(
+          { requestTimeout: opts.requestTimeoutMs, headersTimeout: opts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, opts.requestTimeoutMs) },
+          handler,
+        ),
+      connectionTimeout: opts.requestTimeoutMs,
       // Strict validation: no type coercion, unknown fields are errors rather than silently dropped.
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     });

@@ -80,6 +80,8 @@ function meshInstances(parsed: ParsedZone, consumed: Set<ZoneRecord>): SourcedIn
     if (!portLabel.startsWith('_') || (protoLabel !== '_tcp' && protoLabel !== '_udp')) continue;
     if (tService !== service || tNamespace !== namespace) continue;
     if (![portName, service, namespace, id].every(isDnsLabel)) continue;
+    // Port 0 is legal in SRV ("no service here") but no instance listens on it: serve the record as written.
+    if (r.rdata.readUInt16BE(4) === 0) continue;
     const addresses = (byOwner.get(r.targetKey) ?? []).filter(isAddress);
     if (addresses.length === 0) continue;
     const key = `${namespace}/${service}/${id}`;

@@ -47,3 +47,11 @@ test('outside mesh zones nothing goes to the catalog', () => {
   assert.equal(data.instances.length, 0);
   assert.equal(data.zone.names.get(keyOf('web.default.linkerd.local'))!.rrsets.get(RRType.A)!.records.length, 2);
 });
+
+test('an SRV record with port 0 is served as written, not made an instance the catalog would reject (found by fuzzing)', () => {
+  const zone = `$ORIGIN linkerd.local.\n$TTL 5\n_http._tcp.web.default SRV 0 30 0 web-2.web.default\n_http._tcp.web.default SRV 0 70 80 web-1.web.default\nweb-1.web.default A 10.0.0.11\nweb-2.web.default A 10.0.0.12\n`;
+  const data = buildZoneData(parseZone(zone, 'linkerd.local.'), true, 5);
+  assert.deepEqual(data.instances.map((i) => i.instance.id), ['web-1']);
+  const srv = data.zone.names.get(keyOf('_http._tcp.web.default.linkerd.local'))!.rrsets.get(RRType.SRV)!;
+  assert.equal(srv.records.length, 1);
+});
