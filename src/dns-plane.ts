@@ -99,6 +99,7 @@ export function createDnsPlane(
       : new UpstreamForwarder({
           upstreams: list,
           timeoutMs: c.forwardTimeoutMs,
+          maxConcurrent: c.forwardMaxConcurrent,
           cache: c.forwardCacheEntries > 0 ? new ResponseCache({ maxEntries: c.forwardCacheEntries, maxTtlSeconds: 3600 }) : null,
           logger,
         });

@@ -35,6 +35,7 @@ export interface Config {
   readonly forwardAllow: readonly string[];
   readonly forwardTimeoutMs: number;
   readonly forwardCacheEntries: number;
+  readonly forwardMaxConcurrent: number;
   readonly tcpIdleTimeoutMs: number;
   readonly tcpMaxConnections: number;
   readonly tcpMaxConnectionsPerClient: number;
@@ -223,6 +224,7 @@ function validate(raw: Raw): Config {
     forwardAllow,
     forwardTimeoutMs: duration(raw, 'forward-timeout'),
     forwardCacheEntries: integer(raw, 'forward-cache', 0, 10_000_000),
+    forwardMaxConcurrent: integer(raw, 'forward-max-concurrent', 1, 100_000),
     tcpIdleTimeoutMs: duration(raw, 'tcp-idle-timeout'),
     tcpMaxConnections: integer(raw, 'tcp-max-connections', 1, 1_000_000),
     tcpMaxConnectionsPerClient: integer(raw, 'tcp-max-connections-per-client', 1, 1_000_000),

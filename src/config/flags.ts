@@ -36,6 +36,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'ttl', arg: 'SECONDS', repeatable: false, default: '5', help: 'TTL of records built from the catalog (and of the generated SOA)' },
   { name: 'forward-allow', arg: 'CIDR', repeatable: true, default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10'], help: 'clients allowed to have names forwarded (never an open resolver)' },
   { name: 'forward-timeout', arg: 'DURATION', repeatable: false, default: '2s', help: 'how long to wait for one upstream before trying the next' },
+  { name: 'forward-max-concurrent', arg: 'N', repeatable: false, default: '1000', help: 'forwarded queries waiting on upstreams at most; more are REFUSED at once' },
   { name: 'forward-cache', arg: 'ENTRIES', repeatable: false, default: '10000', help: 'forwarded answers kept (by their TTL, at most 1h); 0 turns the cache off' },
   { name: 'tcp-idle-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'close a TCP connection idle this long' },
   { name: 'tcp-max-connections', arg: 'N', repeatable: false, default: '1000', help: 'TCP connections per listener; more are closed at once' },

@@ -8,6 +8,8 @@ import type { BlockList } from 'node:net';
 /** Forwards a query for a name outside our zones; resolves to the upstream's answer (our client's ID restored) or null. */
 export interface Forwarder {
   forward(msg: Buffer, q: ParsedQuery, tcp: boolean): Promise<Buffer | null>;
+  /** True while as many forwards wait as allowed: the next is REFUSED without waiting. */
+  readonly overloaded: boolean;
 }
 
 export interface QueryHandlerOptions {
@@ -88,7 +90,7 @@ export class QueryHandler {
 
   private outside(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Promise<Buffer | null> {
     const forwarder = this.opts.forwarder;
-    if (forwarder === undefined || !this.opts.forwardAllowed.check(address, family)) {
+    if (forwarder === undefined || !this.opts.forwardAllowed.check(address, family) || forwarder.overloaded) {
       return this.done(this.writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
     }
     // The parsed query is reused by the next message: keep what the async path needs.

@@ -85,6 +85,42 @@ test('a dead upstream gives SERVFAIL after the timeout, the next upstream is tri
   }
 });
 
+test('a slow upstream under a flood of forwarded names: the excess is REFUSED at once, the rest SERVFAIL at the timeout, late answers are dropped, mesh answers never wait', async () => {
+  // An upstream that answers every query, but 800 ms late: after --forward-timeout.
+  const slow = createSocket('udp4');
+  await new Promise<void>((r) => slow.bind(0, '127.0.0.1', () => r()));
+  slow.on('message', (msg, from) => {
+    const reply = Buffer.from(msg);
+    reply[2] = reply[2]! | 0x80;
+    setTimeout(() => slow.send(reply, from.port, from.address), 800);
+  });
+  const s = await startMeshdns(['--upstream', `127.0.0.1:${slow.address().port}`, '--forward-timeout', '300ms', '--forward-max-concurrent', '50']);
+  const client = createSocket('udp4');
+  try {
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', () => r()));
+    const rcodes = new Map<number, number>();
+    client.on('message', (m) => rcodes.set(m.readUInt16BE(0), m[3]! & 0xf));
+    for (let id = 1; id <= 300; id++) client.send(buildQuery(`n${id}.example.test`, { id }), s.dnsPort, '127.0.0.1');
+    const started = Date.now();
+    const mesh = await udpExchange(s.dnsPort, buildQuery('web.default.linkerd.local'));
+    assert.equal(decode(mesh!).answers.length, 2);
+    assert.ok(Date.now() - started < 200, 'a mesh answer waited behind the forwards');
+    await new Promise((r) => setTimeout(r, 1500));
+    const counts = { refused: 0, servfail: 0, other: 0 };
+    for (const rcode of rcodes.values()) counts[rcode === 5 ? 'refused' : rcode === 2 ? 'servfail' : 'other']++;
+    assert.equal(rcodes.size, 300, 'every query got an answer');
+    assert.equal(counts.servfail, 50, `forwards that waited: ${JSON.stringify(counts)}`);
+    assert.equal(counts.refused, 250, `refused at once: ${JSON.stringify(counts)}`);
+    // Room again once the forwards timed out; the late answers did not confuse anything.
+    assert.equal((await dig(s.dnsPort, ['web.default.linkerd.local'])).status, 'NOERROR');
+    assert.equal(s.proc.exitCode, null);
+  } finally {
+    client.close();
+    await s.stop();
+    slow.close();
+  }
+});
+
 test('an --upstream that is our own listener is refused at start (forwarding loop)', async () => {
   const r = await runCli(['serve', '--dns', '127.0.0.1:39153', '--http', '127.0.0.1:0', '--upstream', '127.0.0.1:39153']);
   assert.equal(r.code, 2);

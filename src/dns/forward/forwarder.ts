@@ -8,6 +8,8 @@ import { queryTcp, queryUdp, upstreamText, type Upstream } from './upstream.js';
 export interface UpstreamForwarderOptions {
   upstreams: readonly Upstream[];
   timeoutMs: number;
+  /** Forwards waiting on upstreams at most; more are REFUSED at once (CoreDNS forward's max_concurrent). */
+  maxConcurrent: number;
   cache: ResponseCache | null;
   logger: Logger;
 }
@@ -21,14 +23,29 @@ export interface UpstreamForwarderOptions {
 export class UpstreamForwarder implements Forwarder {
   private next = 0;
   private lastWarning = 0;
+  private inFlight = 0;
 
   constructor(private readonly opts: UpstreamForwarderOptions) {}
 
+  /** Each forward holds a socket until its upstreams answer or time out: a flood of them must not use up file descriptors. */
+  get overloaded(): boolean {
+    return this.inFlight >= this.opts.maxConcurrent;
+  }
+
   async forward(msg: Buffer, q: ParsedQuery, tcp: boolean): Promise<Buffer | null> {
-    const { upstreams, timeoutMs, cache, logger } = this.opts;
     const cacheKey = ResponseCache.keyOf(q.key, q.qtype, q.qclass, q.ednsDo);
-    const cached = cache?.lookup(cacheKey, q.id, msg, q.questionEnd, responseLimit(q, tcp));
+    const cached = this.opts.cache?.lookup(cacheKey, q.id, msg, q.questionEnd, responseLimit(q, tcp));
     if (cached !== undefined) return cached;
+    this.inFlight++;
+    try {
+      return await this.ask(msg, q, tcp, cacheKey);
+    } finally {
+      this.inFlight--;
+    }
+  }
+
+  private async ask(msg: Buffer, q: ParsedQuery, tcp: boolean, cacheKey: string): Promise<Buffer | null> {
+    const { upstreams, timeoutMs, cache, logger } = this.opts;
     // Spread load: start at the next upstream each time, fail over in order.
     const start = this.next++ % upstreams.length;
     for (let i = 0; i < upstreams.length; i++) {
