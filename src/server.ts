@@ -52,27 +52,23 @@ function openStore(config: Config, logger: Logger): RegistrationStore {
 }
 
 /**
- * Loads registrations. SQLite failing is fatal (a local disk problem to fix);
- * etcd being down is not: DNS serves zone data, /readyz says not ready, and
- * the load is retried with backoff until etcd answers.
+ * Loads registrations. A store that cannot be opened (etcd down, a data
+ * directory that is read-only or full) is not fatal: DNS serves zone and
+ * Kubernetes data, /readyz says not ready, writes get 503, and the load is
+ * retried with backoff until the store opens.
  */
-async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean): Promise<void> {
-  if (config.store === 'sqlite') {
-    try {
-      await registry.start();
-    } catch (err) {
-      throw new ConfigError((err as Error).message);
-    }
-    return;
-  }
+async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean, attempted: () => void): Promise<void> {
   let delay = 500;
   for (;;) {
     try {
       await registry.start();
+      attempted();
       return;
     } catch (err) {
+      attempted();
       if (stopped()) return;
-      logger.warn({ err: (err as Error).message, retryInMs: delay }, 'etcd not reachable; serving zone data meanwhile and retrying');
+      if (config.store === 'etcd') logger.warn({ err: (err as Error).message, retryInMs: delay }, 'etcd not reachable; serving zone data meanwhile and retrying');
+      else logger.error({ err: (err as Error).message, retryInMs: delay }, 'the SQLite store cannot be opened; serving zone data meanwhile and retrying');
       await new Promise((r) => setTimeout(r, delay));
       delay = Math.min(delay * 2, 10_000);
     }
@@ -115,9 +111,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health });
   let stopped = false;
-  const loading = loadRegistrations(registry, config, logger, () => stopped);
-  if (config.store === 'sqlite') await loading;
-  else loading.catch(() => undefined);
+  let attempted!: () => void;
+  const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
+  loadRegistrations(registry, config, logger, () => stopped, attempted).catch(() => undefined);
+  // SQLite opens in milliseconds: wait for that first attempt, so what is stored is answered from the first query.
+  if (config.store === 'sqlite') await firstAttempt;
 
   let kubernetes: KubernetesSource | undefined;
   if (kube !== undefined) {

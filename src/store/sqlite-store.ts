@@ -23,9 +23,10 @@ export class SqliteStore implements RegistrationStore {
   ) {}
 
   async open(): Promise<Registration[]> {
+    let db: Database.Database | undefined;
     try {
       mkdirSync(this.dataDir, { recursive: true });
-      const db = new Database(join(this.dataDir, 'registrations.db'));
+      db = new Database(join(this.dataDir, 'registrations.db'));
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
@@ -41,7 +42,10 @@ export class SqliteStore implements RegistrationStore {
         all: db.prepare('SELECT key, body FROM registrations'),
       };
     } catch (err) {
-      throw new Error(`cannot open the registration store in ${this.dataDir}: ${(err as Error).message} (check --data-dir and its permissions)`);
+      // A half-opened handle would keep the file busy for the next attempt.
+      db?.close();
+      this.db = undefined;
+      throw new Error(`cannot open the registration store in ${this.dataDir}: ${(err as Error).message} (check that --data-dir is writable and has free space)`);
     }
     const out: Registration[] = [];
     for (const row of this.statements.all.all() as { key: string; body: string }[]) {
@@ -77,7 +81,7 @@ export class SqliteStore implements RegistrationStore {
 
   /** SQLite errors on write (disk full, read-only file system, I/O) become 503s; the transaction was rolled back. */
   private run<T>(fn: () => T): T {
-    if (this.db === undefined) throw new StoreUnavailableError('the registration store is closed');
+    if (this.db === undefined) throw new StoreUnavailableError(`the SQLite store in ${this.dataDir} is not open (see the server log); writes resume once it is`);
     try {
       return fn();
     } catch (err) {
