@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { dig } from '../support/dig.js';
 import { startMeshdns } from '../support/meshdns-process.js';
@@ -69,6 +69,37 @@ test('a zone file broken at start is reported; the mesh zone is still served wit
     assert.equal(JSON.parse(line).line, 2);
     const soa = await dig(s.dnsPort, ['linkerd.local', 'SOA']);
     assert.match(soa.answer[0]!, /SOA\s+ns\.dns\.linkerd\.local\./);
+  } finally {
+    await s.stop();
+  }
+});
+
+test('a zone file caught mid-write: a pause inside the write loads nothing half-done; a writer that dies halfway leaves the last good data served', async () => {
+  const records = (tag: number): string => Array.from({ length: 400 }, (_, i) => `svc${i}.default A 10.${tag}.${i >> 8}.${i & 255}`).join('\n') + '\n';
+  const dir = tempZones({ 'linkerd.local.zone': zone('10.9.0.1', records(1)) });
+  const file = join(dir, 'linkerd.local.zone');
+  const s = await startMeshdns(['--zones', dir, '--upstream', 'none']);
+  const last = async (): Promise<string> => (await dig(s.dnsPort, ['+short', 'svc399.default.linkerd.local'])).raw.trim();
+  try {
+    assert.equal(await last(), '10.1.1.143');
+    // A writer that writes half (cut inside a line), pauses, then writes the rest: the parse waits for the file to settle.
+    const full = zone('10.9.0.2', records(2));
+    const fd = openSync(file, 'w');
+    writeSync(fd, full.slice(0, Math.floor(full.length / 2)));
+    await new Promise((r) => setTimeout(r, 120));
+    assert.equal(await last(), '10.1.1.143', 'the old data is served during the write');
+    writeSync(fd, full.slice(Math.floor(full.length / 2)));
+    closeSync(fd);
+    await within(5000, async () => (await last()) === '10.2.1.143');
+    assert.ok(!s.logs.some((l) => l.includes('zone file is broken')), 'a half-written file was parsed');
+
+    // A writer that dies halfway through a record: the file stays broken, the last good data stays in service.
+    const next = zone('10.9.0.3', records(3));
+    writeFileSync(file, next.slice(0, next.indexOf('svc200.default A 10.3') + 'svc200.default A 10.'.length));
+    const line = await s.waitForLog(/zone file is broken; still serving its last good version/, 5000);
+    assert.match(line, /"line":206/);
+    assert.equal(await last(), '10.2.1.143');
+    assert.equal((await dig(s.dnsPort, ['+short', 'api.default.linkerd.local'])).raw.trim(), '10.9.0.2');
   } finally {
     await s.stop();
   }

@@ -26,6 +26,13 @@ export interface ZoneDirectoryOptions {
   quiet?: boolean;
 }
 
+/**
+ * A file changed less than this long ago may still be being written (editors
+ * and scripts write in several calls): look again once it has been still
+ * this long, rather than load half a file.
+ */
+const SETTLE_MS = 300;
+
 interface FileState {
   mtimeMs: number;
   size: number;
@@ -68,10 +75,10 @@ export class ZoneDirectory {
     if (this.debounce) clearTimeout(this.debounce);
   }
 
-  private scheduleReload(): void {
+  private scheduleReload(delayMs = 50): void {
     if (this.debounce) clearTimeout(this.debounce);
     // Editors write in bursts; wait for the burst to end.
-    this.debounce = setTimeout(() => this.reload(), 50);
+    this.debounce = setTimeout(() => this.reload(), delayMs);
     this.debounce.unref();
   }
 
@@ -114,6 +121,11 @@ export class ZoneDirectory {
     }
     const prev = this.files.get(name);
     if (prev && prev.mtimeMs === stat.mtimeMs && prev.size === stat.size) return false;
+    const age = Date.now() - stat.mtimeMs;
+    if (this.published && age >= 0 && age < SETTLE_MS) {
+      this.scheduleReload(SETTLE_MS - age + 10);
+      return false;
+    }
     const origin = name.slice(0, -'.zone'.length) + '.';
     try {
       const parsed = parseZone(readFileSync(path, 'utf8'), origin);
