@@ -108,6 +108,47 @@ test('API server down: answers continue from the last known state; back up: chan
   await within(10_000, async () => (await addresses('web.shop.linkerd.local')).join() === '10.40.0.9');
 });
 
+test('a flapping API server (down and up, 500s, 410s, dropped watches, eight times over): answers never stop, the last state wins, no watch is left twice', async () => {
+  let answered = 0;
+  let failed = 0;
+  let probing = true;
+  const probe = (async () => {
+    while (probing) {
+      const a = await addresses('web.shop.linkerd.local');
+      if (a.length > 0) answered++;
+      else failed++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  for (let round = 0; round < 8; round++) {
+    api.apply('endpointslices', endpointSlice('shop', 'web-abc', 'web', [{ address: `10.40.1.${round}` }]));
+    if (round % 4 === 0) {
+      await api.stop();
+      await new Promise((r) => setTimeout(r, 150 + 50 * round));
+      await api.restart();
+    } else if (round % 4 === 1) {
+      api.failRequests(4);
+      api.dropWatches();
+    } else if (round % 4 === 2) {
+      api.expireHistory();
+      api.dropWatches();
+    } else {
+      api.dropWatches();
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  api.apply('endpointslices', endpointSlice('shop', 'web-abc', 'web', [{ address: '10.40.1.99' }]));
+  await within(15_000, async () => (await addresses('web.shop.linkerd.local')).join() === '10.40.1.99');
+  probing = false;
+  await probe;
+  assert.equal(failed, 0, `${failed} queries for a live service went unanswered while the API server flapped (${answered} answered)`);
+  assert.ok(answered > 20, `only ${answered} probes ran`);
+  // One watch per resource (services, endpointslices), not one more per reconnect.
+  await within(5000, async () => api.watchCount() === 2);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(api.watchCount(), 2);
+});
+
 test('500s from the API server are retried with backoff', async () => {
   api.failRequests(3);
   api.dropWatches();
