@@ -4,8 +4,21 @@ import { nameToWire, wireKey } from '../dns/wire/name.js';
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import { RRType } from '../dns/wire/constants.js';
 import { childKey } from '../dns/wire/name.js';
-import { addressRecord, record, srvRdata, type EncodedRecord } from '../dns/wire/rdata.js';
-import { fixedSet, RRSets, weightedSet, type NameNode, type NameTable } from './records.js';
+
+/** Every <ns> name is an empty non-terminal: one shared node. */
+const NON_TERMINAL: NameNode = { rrsets: new RRSets() };
+
+function serviceKeys(namespace: string, name: string, zoneKey: string): { nsKey: string; svcKey: string } {
+  const nsKey = childKey([namespace], zoneKey);
+  return { nsKey, svcKey: childKey([name], nsKey) };
+}
+
+/** A label as it starts a lookup key: its length octet, then the (already lower-case) label. */
+function wireLabel(label: string): string {
+  return String.fromCharCode(label.length) + label;
+}
+import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
+import { fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /**
  * Keeps the dynamic name table in step with the catalog. For each service in
@@ -14,13 +27,13 @@ import { fixedSet, RRSets, weightedSet, type NameNode, type NameTable } from './
  *   _<port>._<proto>.<svc>.<ns>.<zone> SRV   healthy instances, with glue
  *   <id>.<svc>.<ns>.<zone>           A/AAAA  the instance, whatever its health
  * plus the empty non-terminals <ns>.<zone> and _<proto>.<svc>.<ns>.<zone>.
+ * Only <svc> and <ns> get table entries; the names below a service are
+ * answered from its node (NameNode.below), which saves an entry, a key and
+ * a node per instance.
  */
 export class CatalogProjection {
-  /** Names each service owns, to remove them when it changes. */
-  private readonly owned = new Map<string, string[]>();
-  /** Empty non-terminals shared between services, reference-counted. */
+  /** <ns> empty non-terminals, counted by the services below them. */
   private readonly entRefs = new Map<string, number>();
-  private readonly entsOf = new Map<string, string[]>();
   /** Wall-clock milliseconds of the last change applied, for freshness checks. */
   lastChange = 0;
 
@@ -57,49 +70,36 @@ export class CatalogProjection {
       this.setPanic(key, false);
       return;
     }
-    const names: string[] = [];
-    const ents: string[] = [];
     for (const zoneKey of this.zoneKeys) {
-      for (const [name, node] of this.namesOf(svc, zoneKey, ents)) {
-        this.table.set(name, node);
-        names.push(name);
-      }
+      const { nsKey, svcKey } = serviceKeys(svc.namespace, svc.name, zoneKey);
+      this.table.set(svcKey, this.nodeOf(svc, svcKey));
+      this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);
+      if (!this.table.has(nsKey)) this.table.set(nsKey, NON_TERMINAL);
     }
-    for (const ent of ents) {
-      this.entRefs.set(ent, (this.entRefs.get(ent) ?? 0) + 1);
-      if (!this.table.has(ent)) this.table.set(ent, { rrsets: new RRSets() });
-    }
-    this.owned.set(key, [...names]);
-    this.entsOf.set(key, [...ents]);
   }
 
+  /** Removes what rebuild made of a service: its name in every zone, and <ns> once no service is left in it. */
   private drop(key: string): void {
-    for (const name of this.owned.get(key) ?? []) this.table.delete(name);
-    for (const ent of this.entsOf.get(key) ?? []) {
-      const refs = (this.entRefs.get(ent) ?? 1) - 1;
-      if (refs <= 0) {
-        this.entRefs.delete(ent);
-        const node = this.table.get(ent);
-        if (node !== undefined && node.rrsets.size === 0) this.table.delete(ent);
-      } else {
-        this.entRefs.set(ent, refs);
+    const slash = key.indexOf('/');
+    for (const zoneKey of this.zoneKeys) {
+      const { nsKey, svcKey } = serviceKeys(key.slice(0, slash), key.slice(slash + 1), zoneKey);
+      if (!this.table.delete(svcKey)) continue;
+      const refs = (this.entRefs.get(nsKey) ?? 1) - 1;
+      if (refs > 0) {
+        this.entRefs.set(nsKey, refs);
+        continue;
       }
+      this.entRefs.delete(nsKey);
+      if (this.table.get(nsKey) === NON_TERMINAL) this.table.delete(nsKey);
     }
-    this.owned.delete(key);
-    this.entsOf.delete(key);
   }
 
-  private namesOf(svc: Service, zoneKey: string, ents: string[]): Map<string, NameNode> {
-    const nsKey = childKey([svc.namespace], zoneKey);
-    const svcKey = childKey([svc.name], nsKey);
-    ents.push(nsKey);
-    const out = new Map<string, NameNode>();
+  private nodeOf(svc: Service, svcKey: string): NameNode {
     if (svc.alias !== undefined) {
       // An ExternalName service: a CNAME and nothing else at its name.
       const target = nameToWire(svc.alias);
       const rec = record(RRType.CNAME, this.ttl, target, wireKey(target));
-      out.set(svcKey, { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) });
-      return out;
+      return { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) };
     }
     const instances = [...svc.instances.values()];
     let answerable = instances.filter(isAnswerable);
@@ -115,59 +115,42 @@ export class CatalogProjection {
     const addressOf = new Map<Instance, EncodedRecord>();
     for (const inst of instances) addressOf.set(inst, addressRecord(inst.address, this.ttl));
 
-    const svcNode: NameNode = { rrsets: new RRSets() };
+    const rrsets = new RRSets();
     for (const type of [RRType.A, RRType.AAAA]) {
       const members = answerable.filter((i) => addressOf.get(i)!.type === type);
-      if (members.length > 0) svcNode.rrsets.set(type, weightedSet(type, members.map((i) => addressOf.get(i)!), members.map((i) => this.weightOf(i))));
+      if (members.length > 0) rrsets.set(type, weightedSet(type, members.map((i) => addressOf.get(i)!), members.map((i) => this.weightOf(i))));
     }
-    out.set(svcKey, svcNode);
 
-    // Instance names: an endpoint's IPv4 and IPv6 addresses may share one name.
-    const byName = new Map<string, Map<number, EncodedRecord[]>>();
+    // Instance names (whatever their health): an endpoint's IPv4 and IPv6 addresses may share one name.
+    const byLabel = new Map<string, EncodedRecord | EncodedRecord[]>();
     for (const inst of instances) {
+      const label = wireLabel(dnsNameOf(inst));
+      const seen = byLabel.get(label);
       const rec = addressOf.get(inst)!;
-      let types = byName.get(dnsNameOf(inst));
-      if (types === undefined) byName.set(dnsNameOf(inst), (types = new Map()));
-      const list = types.get(rec.type);
-      if (list === undefined) types.set(rec.type, [rec]);
-      else list.push(rec);
-    }
-    for (const [name, types] of byName) {
-      const rrsets = new RRSets();
-      for (const [type, recs] of types) rrsets.set(type, fixedSet(type, recs));
-      out.set(childKey([name], svcKey), { rrsets });
+      byLabel.set(label, seen === undefined ? rec : Array.isArray(seen) ? [...seen, rec] : [seen, rec]);
     }
 
     // One SRV name per (port name, protocol); an instance may use another port number than its peers.
-    const srv = new Map<string, { records: EncodedRecord[]; weights: number[]; byTarget: Map<string, EncodedRecord> }>();
+    const srv = new Map<string, { proto: string; port: string; records: EncodedRecord[]; weights: number[]; targets: Set<string> }>();
     for (const inst of answerable) {
+      const label = wireLabel(dnsNameOf(inst));
       for (const port of inst.ports) {
-        const protoKey = childKey([`_${port.protocol}`], svcKey);
-        const name = childKey([`_${port.name}`], protoKey);
-        let entry = srv.get(name);
-        if (entry === undefined) {
-          srv.set(name, (entry = { records: [], weights: [], byTarget: new Map() }));
-          ents.push(protoKey);
-        }
-        const targetKey = childKey([dnsNameOf(inst)], svcKey);
+        const proto = wireLabel(`_${port.protocol}`);
+        const portLabel = wireLabel(`_${port.name}`);
+        let entry = srv.get(proto + portLabel);
+        if (entry === undefined) srv.set(proto + portLabel, (entry = { proto, port: portLabel, records: [], weights: [], targets: new Set() }));
         // Dual-stack endpoints are two instances with one name: one SRV record, glue for both.
-        const twin = entry.byTarget.get(`${targetKey}|${port.port}`);
-        if (twin !== undefined) {
-          twin.glue!.push(addressOf.get(inst)!.tail);
-          continue;
-        }
+        if (entry.targets.has(`${label}|${port.port}`)) continue;
+        entry.targets.add(`${label}|${port.port}`);
         const weight = this.weightOf(inst);
-        const rec = record(RRType.SRV, this.ttl, srvRdata(0, Math.max(1, Math.round(weight)), port.port, Buffer.from(targetKey, 'latin1')), targetKey);
-        rec.glue = [addressOf.get(inst)!.tail];
-        entry.byTarget.set(`${targetKey}|${port.port}`, rec);
-        entry.records.push(rec);
+        // The glue is the instance name's own records: nothing copied per SRV record.
+        entry.records.push(srvRecord(this.ttl, 0, Math.max(1, Math.round(weight)), port.port, childKey([dnsNameOf(inst)], svcKey), byLabel.get(label)!));
         entry.weights.push(weight);
       }
     }
-    for (const [name, entry] of srv) {
-      out.set(name, { rrsets: new RRSets([[RRType.SRV, weightedSet(RRType.SRV, entry.records, entry.weights)]]) });
-    }
-    return out;
+    const srvList: (string | RRSet)[] = [];
+    for (const e of srv.values()) srvList.push(e.proto, e.port, weightedSet(RRType.SRV, e.records, e.weights));
+    return { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) };
   }
 
   /** The registered weight shaded by the probe score (panic serves failing instances at their score too). */

@@ -49,9 +49,68 @@ export class RRSets {
   }
 }
 
+/** What a resolver reads of a name's RRsets. */
+export interface RRSetLookup {
+  get(type: number): RRSet | undefined;
+  values(): Iterable<RRSet>;
+}
+
 /** A name that exists. No sets at all is an empty non-terminal (RFC 8020 "exists"). */
 export interface NameNode {
-  readonly rrsets: RRSets;
+  readonly rrsets: RRSetLookup;
+  /**
+   * A service's names below its own, answered from here instead of having
+   * table entries of their own: at 100,000 instances, an entry, a key and a
+   * node per name cost more memory than the records themselves.
+   */
+  readonly below?: NamesBelowService;
+}
+
+/** An instance's address records: one, or an endpoint's A and AAAA under one name. */
+export type AddressRecords = EncodedRecord | readonly EncodedRecord[];
+
+/** Past this many instances a service indexes their labels; below it a scan is as fast and smaller. */
+const INDEX_FROM = 16;
+
+/**
+ * The names under one service: <id> (address records), _<proto> (an empty
+ * non-terminal) and _<port>._<proto> (an SRV set). Labels are in wire form
+ * (length octet first), as they start a lookup key. Kept in two flat arrays,
+ * label next to value, because most services have a handful of instances
+ * and one or two ports.
+ */
+export class NamesBelowService {
+  private readonly index: Map<string, AddressRecords> | null;
+
+  /** instances: [label, records, label, records, ...]; srv: [proto, port, set, proto, port, set, ...] */
+  constructor(
+    private readonly instances: readonly (string | AddressRecords)[],
+    private readonly srv: readonly (string | RRSet)[],
+  ) {
+    this.index = instances.length / 2 > INDEX_FROM ? new Map(pairs(instances)) : null;
+  }
+
+  instance(label: string): AddressRecords | undefined {
+    if (this.index !== null) return this.index.get(label);
+    const list = this.instances;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === label) return list[i + 1] as AddressRecords;
+    return undefined;
+  }
+
+  hasProtocol(protoLabel: string): boolean {
+    for (let i = 0; i < this.srv.length; i += 3) if (this.srv[i] === protoLabel) return true;
+    return false;
+  }
+
+  srvSet(protoLabel: string, portLabel: string): RRSet | undefined {
+    const list = this.srv;
+    for (let i = 0; i < list.length; i += 3) if (list[i] === protoLabel && list[i + 1] === portLabel) return list[i + 2] as RRSet;
+    return undefined;
+  }
+}
+
+function* pairs(list: readonly (string | AddressRecords)[]): Generator<[string, AddressRecords]> {
+  for (let i = 0; i < list.length; i += 2) yield [list[i] as string, list[i + 1] as AddressRecords];
 }
 
 export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet {
@@ -59,7 +118,8 @@ export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet
 }
 
 export function weightedSet(type: number, records: readonly EncodedRecord[], weights: readonly number[]): RRSet {
-  return { type, records: [...records], weights: [...weights] };
+  // One record has one order: no draw, no weights to keep.
+  return { type, records: [...records], weights: records.length > 1 ? [...weights] : null };
 }
 
 export type NameTable = Map<string, NameNode>;

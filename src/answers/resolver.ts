@@ -1,6 +1,7 @@
 import { RRType, Rcode } from '../dns/wire/constants.js';
 import { isAtOrBelow } from '../dns/wire/name.js';
-import type { NameNode, NameTable, RRSet } from './records.js';
+import type { EncodedRecord } from '../dns/wire/rdata.js';
+import type { AddressRecords, NameNode, NameTable, RRSet, RRSetLookup } from './records.js';
 import type { ZoneApex } from './zone-apex.js';
 
 /** Static data of one zone: its apex and every name in it (empty non-terminals included). */
@@ -42,8 +43,33 @@ const MAX_CHAIN = 8;
 export class Resolver {
   private zones: ZoneApex[] = [];
   private staticNames: NameTable = new Map();
+  /** Answers for an instance name, filled per lookup (the writer reads them before the next query). */
+  private readonly instanceNode = new InstanceName();
 
   constructor(private readonly dynamicNames: NameTable) {}
+
+  /**
+   * A catalog-derived name: a table entry (a service name, an <ns> non-terminal),
+   * or one of a service's names below it, answered from the service's node:
+   * <id>.<svc>, _<proto>.<svc> and _<port>._<proto>.<svc>.
+   */
+  private dynamicNode(name: string): NameNode | undefined {
+    const node = this.dynamicNames.get(name);
+    if (node !== undefined) return node;
+    const cut = name.charCodeAt(0) + 1;
+    if (cut >= name.length) return undefined;
+    const first = name.slice(0, cut);
+    const parent = name.slice(cut);
+    if (name.charCodeAt(1) !== UNDERSCORE) {
+      const records = this.dynamicNames.get(parent)?.below?.instance(first);
+      return records === undefined ? undefined : this.instanceNode.fill(records);
+    }
+    if (this.dynamicNames.get(parent)?.below?.hasProtocol(first)) return EMPTY_NODE;
+    const cut2 = parent.charCodeAt(0) + 1;
+    if (cut2 >= parent.length) return undefined;
+    const set = this.dynamicNames.get(parent.slice(cut2))?.below?.srvSet(parent.slice(0, cut2), first);
+    return set === undefined ? undefined : { rrsets: new SingleSet(set) };
+  }
 
   setStaticZones(zones: readonly StaticZone[]): void {
     const names: NameTable = new Map();
@@ -66,12 +92,12 @@ export class Resolver {
    * Addresses of a target name for the additional section (NS, MX and
    * zone-file SRV records; catalog SRV records carry their glue precomputed).
    */
-  glueFor(key: string): Buffer[] | undefined {
+  glueFor(key: string): EncodedRecord[] | undefined {
     if (this.findZone(key) === null) return undefined;
-    const out: Buffer[] = [];
+    const out: EncodedRecord[] = [];
     for (const type of [RRType.A, RRType.AAAA]) {
-      const set = pick(this.dynamicNames.get(key), this.staticNames.get(key), type);
-      if (set !== undefined) for (const r of set.records) out.push(r.tail);
+      const set = pick(this.dynamicNode(key), this.staticNames.get(key), type);
+      if (set !== undefined) out.push(...set.records);
     }
     return out.length > 0 ? out : undefined;
   }
@@ -89,7 +115,7 @@ export class Resolver {
     out.outcome = Outcome.Answer;
     let name = key;
     for (let step = 0; step <= MAX_CHAIN; step++) {
-      const dynamic = this.dynamicNames.get(name);
+      const dynamic = this.dynamicNode(name);
       const fixed = this.staticNames.get(name);
       if (dynamic === undefined && fixed === undefined) {
         out.rcode = Rcode.NXDOMAIN;
@@ -129,4 +155,54 @@ function anySet(dynamic: NameNode | undefined, fixed: NameNode | undefined): RRS
     for (const set of node.rrsets.values()) if (set.records.length > 0) return set;
   }
   return undefined;
+}
+
+const UNDERSCORE = 0x5f;
+
+const NO_SETS: RRSetLookup = { get: () => undefined, values: () => [] };
+const EMPTY_NODE: NameNode = { rrsets: NO_SETS };
+
+/** The one SRV set of a _<port>._<proto> name. */
+class SingleSet implements RRSetLookup {
+  constructor(private readonly set: RRSet) {}
+
+  get(type: number): RRSet | undefined {
+    return type === this.set.type ? this.set : undefined;
+  }
+
+  values(): Iterable<RRSet> {
+    return [this.set];
+  }
+}
+
+/**
+ * The name of one instance, answered from its address records: A, AAAA or
+ * both (a dual-stack endpoint). Reused from lookup to lookup, so an instance
+ * name costs no table entry and no allocation per query.
+ */
+class InstanceName implements NameNode, RRSetLookup {
+  readonly rrsets: RRSetLookup = this;
+  private readonly a: { type: number; records: EncodedRecord[]; weights: null } = { type: RRType.A, records: [], weights: null };
+  private readonly aaaa: { type: number; records: EncodedRecord[]; weights: null } = { type: RRType.AAAA, records: [], weights: null };
+
+  fill(records: AddressRecords): this {
+    this.a.records.length = 0;
+    this.aaaa.records.length = 0;
+    if (!Array.isArray(records)) this.add(records as EncodedRecord);
+    else for (const r of records as readonly EncodedRecord[]) this.add(r);
+    return this;
+  }
+
+  private add(r: EncodedRecord): void {
+    (r.type === RRType.A ? this.a : this.aaaa).records.push(r);
+  }
+
+  get(type: number): RRSet | undefined {
+    const set = type === RRType.A ? this.a : type === RRType.AAAA ? this.aaaa : undefined;
+    return set !== undefined && set.records.length > 0 ? set : undefined;
+  }
+
+  values(): Iterable<RRSet> {
+    return [this.a, this.aaaa].filter((s) => s.records.length > 0);
+  }
 }

@@ -3,6 +3,7 @@ import type { Resolution } from '../answers/resolver.js';
 import { weightedOrder } from '../answers/weighted-order.js';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from './wire/constants.js';
 import type { ParsedQuery } from './wire/query.js';
+import type { EncodedRecord } from './wire/rdata.js';
 
 const OPT_SIZE = 11;
 const MAX_POINTER = 0x3fff;
@@ -27,11 +28,11 @@ export class ResponseWriter {
   private order = new Int32Array(64);
   // Additional-section candidates: where the target name was written, and its glue.
   private glueAt: number[] = [];
-  private glueTails: Buffer[][] = [];
+  private glueRecords: (EncodedRecord | readonly EncodedRecord[])[] = [];
 
   constructor(
     private readonly random: Random,
-    private readonly glueFor: (targetKey: string) => Buffer[] | undefined,
+    private readonly glueFor: (targetKey: string) => readonly EncodedRecord[] | undefined,
   ) {}
 
   answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): Buffer {
@@ -47,7 +48,7 @@ export class ResponseWriter {
     let arcount = 0;
     let truncated = false;
     this.glueAt.length = 0;
-    this.glueTails.length = 0;
+    this.glueRecords.length = 0;
 
     let ownerPointer = HEADER_SIZE;
     outer: for (const set of res.sets) {
@@ -70,9 +71,9 @@ export class ResponseWriter {
         if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
           nextOwner = targetAt;
           const glue = rec.glue ?? (rec.type !== RRType.CNAME && rec.type !== RRType.PTR && rec.targetKey !== undefined ? this.glueFor(rec.targetKey) : undefined);
-          if (glue !== undefined && glue.length > 0) {
+          if (glue !== undefined && (!Array.isArray(glue) || glue.length > 0)) {
             this.glueAt.push(targetAt);
-            this.glueTails.push(glue);
+            this.glueRecords.push(glue);
           }
         }
         pos += 2 + rec.tail.length;
@@ -109,7 +110,10 @@ export class ResponseWriter {
       // Additional data is optional: add what fits, never set TC for it.
       glue: for (let g = 0; g < this.glueAt.length; g++) {
         const at = this.glueAt[g]!;
-        for (const tail of this.glueTails[g]!) {
+        const records = this.glueRecords[g]!;
+        const n = Array.isArray(records) ? records.length : 1;
+        for (let i = 0; i < n; i++) {
+          const tail = (Array.isArray(records) ? (records as readonly EncodedRecord[])[i]! : (records as EncodedRecord)).tail;
           if (pos + 2 + tail.length > room) break glue;
           buf[pos] = 0xc0 | (at >> 8);
           buf[pos + 1] = at & 0xff;

@@ -16,16 +16,13 @@ export interface EncodedRecord {
   readonly targetOffset: number;
   /** Lookup key of that name (for CNAME chasing and glue). */
   readonly targetKey?: string;
-  /** A/AAAA tails for the target, placed in the additional section when they fit. */
-  glue?: Buffer[];
+  /** The target's address records (one, or several), placed in the additional section when they fit. */
+  glue?: EncodedRecord | readonly EncodedRecord[];
 }
 
 export function encodeTail(type: number, ttl: number, rdata: Buffer): Buffer {
   const tail = Buffer.allocUnsafe(10 + rdata.length);
-  tail.writeUInt16BE(type, 0);
-  tail.writeUInt16BE(RRClass.IN, 2);
-  tail.writeUInt32BE(ttl >>> 0, 4);
-  tail.writeUInt16BE(rdata.length, 8);
+  writeTailHeader(tail, type, ttl, rdata.length);
   rdata.copy(tail, 10);
   return tail;
 }
@@ -76,7 +73,33 @@ export function ipv6Rdata(address: string): Buffer {
 }
 
 export function addressRecord(address: string, ttl: number): EncodedRecord {
-  return isIPv4(address) ? record(RRType.A, ttl, ipv4Rdata(address)) : record(RRType.AAAA, ttl, ipv6Rdata(address));
+  if (isIPv4(address)) {
+    // Written in place: catalogs hold 100,000s of these, and temporaries pin the shared Buffer pool's slabs.
+    const tail = Buffer.allocUnsafe(14);
+    writeTailHeader(tail, RRType.A, ttl, 4);
+    let o = 10;
+    for (const part of address.split('.')) tail[o++] = Number(part);
+    return { type: RRType.A, tail, targetOffset: -1 };
+  }
+  return record(RRType.AAAA, ttl, ipv6Rdata(address));
+}
+
+/** An SRV record written in one buffer, the target given as a lookup key (its wire form). */
+export function srvRecord(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: EncodedRecord | readonly EncodedRecord[]): EncodedRecord {
+  const tail = Buffer.allocUnsafe(16 + targetKey.length);
+  writeTailHeader(tail, RRType.SRV, ttl, 6 + targetKey.length);
+  tail.writeUInt16BE(priority, 10);
+  tail.writeUInt16BE(weight, 12);
+  tail.writeUInt16BE(port, 14);
+  tail.write(targetKey, 16, 'latin1');
+  return { type: RRType.SRV, tail, targetOffset: 16, glue };
+}
+
+function writeTailHeader(tail: Buffer, type: number, ttl: number, rdlength: number): void {
+  tail.writeUInt16BE(type, 0);
+  tail.writeUInt16BE(RRClass.IN, 2);
+  tail.writeUInt32BE(ttl >>> 0, 4);
+  tail.writeUInt16BE(rdlength, 8);
 }
 
 export function srvRdata(priority: number, weight: number, port: number, targetWire: Buffer): Buffer {

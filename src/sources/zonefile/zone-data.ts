@@ -1,4 +1,4 @@
-import { fixedSet, RRSets, type NameNode, type NameTable } from '../../answers/records.js';
+import { fixedSet, RRSets } from '../../answers/records.js';
 import type { StaticZone } from '../../answers/resolver.js';
 import { apexFromSoa, generatedApex } from '../../answers/zone-apex.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';
@@ -124,7 +124,7 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
     if (list === undefined) types.set(r.type, (list = []));
     list.push(record(r.type, r.ttl, r.rdata, r.targetKey));
   }
-  const names: NameTable = new Map();
+  const names = new Map<string, { rrsets: RRSets }>();
   for (const [owner, types] of grouped) {
     const rrsets = new RRSets();
     for (const [type, list] of types) rrsets.set(type, fixedSet(type, list));
@@ -134,7 +134,7 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
       if (!names.has(p) && !grouped.has(p)) names.set(p, { rrsets: new RRSets() });
     }
   }
-  let apexNode: NameNode | undefined = names.get(zoneKey);
+  let apexNode = names.get(zoneKey);
   if (apexNode === undefined) names.set(zoneKey, (apexNode = { rrsets: new RRSets() }));
   const soaSet = apexNode.rrsets.get(RRType.SOA);
   if (soaSet !== undefined) return { apex: apexFromSoa(zoneKey, soaSet.records[0]!), names };
