@@ -9,8 +9,8 @@ import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
 import { HealthMonitor } from './health/health-monitor.js';
-import { KubernetesSource } from './sources/kubernetes/kubernetes-source.js';
-import { loadKubeConfig } from './sources/kubernetes/kube-config.js';
+import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.js';
+import { describeKubeConfig, findKubeConfig, loadKubeConfig, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
 import { kubernetesMetrics } from './observability/kubernetes-metrics.js';
 import type { ZoneDirectory } from './sources/zonefile/zone-directory.js';
 import { createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
@@ -77,10 +77,11 @@ async function loadRegistrations(registry: RestRegistry, config: Config, logger:
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const apiToken = readApiToken(config.apiTokenFile);
-  let kube: ReturnType<typeof loadKubeConfig>;
+  let kube: { source: KubeConfigSource; config: Awaited<ReturnType<typeof loadKubeConfig>> } | undefined;
   if (config.kubernetes !== 'off') {
     try {
-      kube = loadKubeConfig(config.kubeconfig);
+      const source = findKubeConfig(config.kubeconfig);
+      if (source !== undefined) kube = { source, config: await loadKubeConfig(source) };
     } catch (err) {
       throw new ConfigError((err as Error).message);
     }
@@ -119,6 +120,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   let kubernetes: KubernetesSource | undefined;
   if (kube !== undefined) {
+    const { KubernetesSource } = await import('./sources/kubernetes/kubernetes-source.js');
     kubernetes = new KubernetesSource({
       kubeConfig: kube.config,
       catalog,
@@ -130,7 +132,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       metrics: { ...kubernetesMetrics(metricsRegistry), error: (resource, stage) => ops.kubernetesError(resource, stage) },
     });
     kubernetesRef = kubernetes;
-    logger.info({ kubeconfig: kube.from }, 'Kubernetes source enabled');
+    logger.info({ kubeconfig: describeKubeConfig(kube.source) }, 'Kubernetes source enabled');
     kubernetes.start();
   }
 
@@ -190,7 +192,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       forwarding: plane.upstreams.length > 0 ? 'on' : 'off (names outside the zones are refused)',
       store: config.store,
       registrations: registry.size(),
-      kubernetes: kube === undefined ? 'off' : kube.from,
+      kubernetes: kube === undefined ? 'off' : describeKubeConfig(kube.source),
     },
     'meshdns listening',
   );

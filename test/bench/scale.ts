@@ -1,7 +1,9 @@
 /**
  * Scale: 100,000 stored REST registrations — start-up time to ready, resident
- * memory, and how fast one instance change is visible in answers.
- * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_WORKERS)
+ * memory, and how fast one instance change is visible in answers. Services
+ * have 3 instances (weights 50/30/20) in 100 namespaces; BENCH_PER_SERVICE=1
+ * gives every instance a service of its own, the costliest shape.
+ * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_PER_SERVICE, BENCH_WORKERS)
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,7 @@ import { api, instancePath } from '../support/rest-client.js';
 
 const instances = Number(process.env.BENCH_INSTANCES ?? 100_000);
 const workers = process.env.BENCH_WORKERS;
+const perService = Number(process.env.BENCH_PER_SERVICE ?? 3);
 const dataDir = mkdtempSync(join(tmpdir(), 'meshdns-scale-'));
 
 // Fill the store the way meshdns would, in one transaction (the setup is not what is measured).
@@ -27,9 +30,9 @@ const insert = db.prepare('INSERT INTO registrations (key, body) VALUES (?, ?)')
 db.transaction(() => {
   for (let i = 0; i < instances; i++) {
     const r: Registration = {
-      namespace: `ns-${i % 100}`,
-      service: `svc-${Math.floor(i / 3)}`,
-      id: `i${i % 3}`,
+      namespace: `ns-${Math.floor(i / perService) % 100}`,
+      service: `svc-${Math.floor(i / perService)}`,
+      id: `i${i % perService}`,
       address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
       ports: [{ name: 'http', port: 8080, protocol: 'tcp' }],
       weight: [50, 30, 20][i % 3]!,
@@ -47,7 +50,7 @@ const t0 = Date.now();
 const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, ...(workers ? ['--workers', workers] : [])]);
 while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
 const readyMs = Date.now() - t0;
-const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / 3)}.ns-${(instances - 1) % 100}.linkerd.local`)))!);
+const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / perService)}.ns-${Math.floor((instances - 1) / perService) % 100}.linkerd.local`)))!);
 await new Promise((r) => setTimeout(r, 1000));
 let rss = rssMb(s.proc.pid!);
 // With workers, count every process of the tree.
@@ -74,9 +77,11 @@ for (let k = 0; k < 20; k++) {
   visible.push(performance.now() - acked);
 }
 visible.sort((a, b) => a - b);
-console.log(`${instances} stored registrations${workers ? `, ${workers} workers` : ''}`);
+console.log(`${instances} stored registrations, ${perService} per service${workers ? `, ${workers} workers` : ''}`);
 console.log(`start to /readyz 200: ${readyMs} ms (answering: ${probe.answers.length} addresses for the last service)`);
-console.log(`resident memory (all processes): ${rss.toFixed(0)} MB`);
+const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+const mb = (name: string): string => (Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(0);
+console.log(`resident memory (all processes): ${rss.toFixed(0)} MB (main process: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB)`);
 console.log(`one change visible after the 200: median ${visible[10]!.toFixed(2)} ms, max ${visible[19]!.toFixed(2)} ms`);
 await s.stop();
 process.exit(0);

@@ -1,29 +1,42 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+/** Where the cluster's credentials are, found without loading the Kubernetes client. */
+export type KubeConfigSource = { kind: 'file'; path: string } | { kind: 'cluster' } | { kind: 'default'; path: string };
 
 /**
  * Where to find the cluster, in kubectl's order: --kubeconfig, in-cluster
  * service account, $KUBECONFIG, ~/.kube/config. Undefined when nothing is
  * found (fine for --kubernetes auto, an error for on).
  */
-export function loadKubeConfig(file: string | undefined): { config: KubeConfig; from: string } | undefined {
-  const kc = new KubeConfig();
+export function findKubeConfig(file: string | undefined): KubeConfigSource | undefined {
   if (file !== undefined) {
     if (!existsSync(file)) throw new Error(`--kubeconfig ${file}: no such file`);
-    kc.loadFromFile(file);
-    return { config: kc, from: file };
+    return { kind: 'file', path: file };
   }
-  if (process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) {
-    kc.loadFromCluster();
-    return { config: kc, from: 'in-cluster service account' };
-  }
+  if (process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) return { kind: 'cluster' };
   const env = process.env.KUBECONFIG;
   const home = join(homedir(), '.kube', 'config');
-  if ((env !== undefined && env !== '') || existsSync(home)) {
-    kc.loadFromDefault();
-    return { config: kc, from: env || home };
-  }
+  if ((env !== undefined && env !== '') || existsSync(home)) return { kind: 'default', path: env || home };
   return undefined;
+}
+
+export function describeKubeConfig(source: KubeConfigSource): string {
+  return source.kind === 'cluster' ? 'in-cluster service account' : source.path;
+}
+
+/**
+ * Loads the credentials with the Kubernetes client, imported only now: the
+ * library is large (some 15 MB of heap), and a server without a cluster
+ * should not carry it.
+ */
+export async function loadKubeConfig(source: KubeConfigSource): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  if (source.kind === 'file') kc.loadFromFile(source.path);
+  else if (source.kind === 'cluster') kc.loadFromCluster();
+  else kc.loadFromDefault();
+  return kc;
 }
