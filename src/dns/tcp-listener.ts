@@ -77,13 +77,16 @@ export class TcpListener {
     this.connections.add(conn);
   }
 
-  /** At the cap, closes the connection longest without a complete query and nothing in flight (RFC 7766 §6.2.3). */
+  /**
+   * At the cap, closes one connection with nothing in flight (RFC 7766 §6.2.3): one that never sent a
+   * complete query (the oldest of those: slowloris clients), else the one longest without a query.
+   */
   private makeRoom(): boolean {
     if (this.connections.size < this.opts.maxConnections) return true;
     let victim: Connection | undefined;
     for (const conn of this.connections) {
       if (conn.busy) continue;
-      if (victim === undefined || conn.lastQueryAt < victim.lastQueryAt) victim = conn;
+      if (victim === undefined || conn.evictionRank < victim.evictionRank) victim = conn;
     }
     if (victim === undefined) return false;
     victim.destroy();
@@ -108,8 +111,9 @@ class Connection {
   private inFlight = 0;
   private ending = false;
   private draining = false;
-  /** When the last complete query arrived (accept time until then): what eviction at the cap goes by. */
-  lastQueryAt = performance.now();
+  private readonly acceptedAt = performance.now();
+  /** When the last complete query arrived; 0 until the first. */
+  private lastQueryAt = 0;
   /** Closes a connection whose partial message is not completed in time, however slowly bytes trickle in. */
   private partialTimer: NodeJS.Timeout | undefined;
 
@@ -157,6 +161,11 @@ class Connection {
 
   get busy(): boolean {
     return this.inFlight > 0;
+  }
+
+  /** Lowest goes first when room is needed: never-queried connections by accept time, then by last query. */
+  get evictionRank(): number {
+    return this.lastQueryAt === 0 ? this.acceptedAt - 1e15 : this.lastQueryAt;
   }
 
   private maybeEnd(): void {

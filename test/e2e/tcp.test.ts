@@ -6,7 +6,7 @@ import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js
 
 let server: MeshdnsProcess;
 before(async () => {
-  server = await startMeshdns(['--upstream', 'none', '--tcp-idle-timeout', '400ms', '--tcp-max-connections', '3', '--tcp-max-connections-per-client', '2']);
+  server = await startMeshdns(['--upstream', 'none', '--tcp-idle-timeout', '400ms', '--tcp-max-connections', '10', '--tcp-max-connections-per-client', '2']);
 });
 after(() => server.stop());
 
@@ -52,17 +52,25 @@ test('an idle connection is closed after --tcp-idle-timeout', async () => {
 });
 
 /** A connection from a loopback source address of our choosing (each counts as another client). */
-function openFrom(localAddress: string): Promise<Socket> {
+function openFrom(localAddress: string, port = server.dnsPort): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect({ host: '127.0.0.1', port: server.dnsPort, localAddress }, () => resolve(s));
+    const s = connect({ host: '127.0.0.1', port, localAddress }, () => resolve(s));
     s.on('error', reject);
   });
 }
 
 function ask(s: Socket, id: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    s.once('data', (d: Buffer) => resolve(decode(d.subarray(2)).header.id));
-    s.once('close', () => reject(new Error('closed instead of answering')));
+    if (s.destroyed) return reject(new Error(`closed before query ${id}`));
+    const timer = setTimeout(() => reject(new Error(`no answer to query ${id} within 3 s`)), 3000);
+    s.once('data', (d: Buffer) => {
+      clearTimeout(timer);
+      resolve(decode(d.subarray(2)).header.id);
+    });
+    s.once('close', () => {
+      clearTimeout(timer);
+      reject(new Error('closed instead of answering'));
+    });
     s.write(frame(buildQuery(names[0]!, { id })));
   });
 }
@@ -76,15 +84,22 @@ function closedWithin(s: Socket, ms: number): Promise<boolean> {
   });
 }
 
-test('at --tcp-max-connections a new client takes the place of the connection longest without a query', async () => {
-  const active = [await openFrom('127.0.0.11'), await openFrom('127.0.0.12')];
-  const silent = await openFrom('127.0.0.13');
-  for (const [i, s] of active.entries()) assert.equal(await ask(s, 20 + i), 20 + i);
-  const newcomer = await openFrom('127.0.0.14');
-  assert.equal(await ask(newcomer, 30), 30);
-  assert.ok(await closedWithin(silent, 1000), 'the silent connection was not closed to make room');
-  assert.equal(await ask(active[0]!, 31), 31);
-  for (const s of [...active, newcomer]) s.destroy();
+test('at --tcp-max-connections a new client takes the place of a connection that never sent a query', async () => {
+  // Its own server: idle connections must outlive the steps of this test, however slow the machine.
+  const capped = await startMeshdns(['--upstream', 'none', '--tcp-idle-timeout', '10s', '--tcp-max-connections', '3']);
+  try {
+    const active = [await openFrom('127.0.0.11', capped.dnsPort), await openFrom('127.0.0.12', capped.dnsPort)];
+    const silent = await openFrom('127.0.0.13', capped.dnsPort);
+    for (const [i, s] of active.entries()) assert.equal(await ask(s, 20 + i), 20 + i);
+    const newcomer = await openFrom('127.0.0.14', capped.dnsPort);
+    assert.equal(await ask(newcomer, 30), 30);
+    assert.ok(await closedWithin(silent, 1000), 'the silent connection was not closed to make room');
+    assert.equal(await ask(active[0]!, 31), 31);
+    assert.equal(await ask(active[1]!, 32), 32);
+    for (const s of [...active, newcomer]) s.destroy();
+  } finally {
+    await capped.stop();
+  }
 });
 
 test('slowloris: bytes trickled without completing a message do not hold a connection past --tcp-idle-timeout', async () => {
