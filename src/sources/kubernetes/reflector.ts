@@ -60,7 +60,8 @@ export class Reflector<T> {
     let failures = 0;
     const backoff = async (): Promise<void> => {
       failures++;
-      const base = Math.min(30_000, 200 * 2 ** Math.min(failures, 8));
+      // At most 10 s: a DNS server should catch up soon after the API server is back (client-go waits up to 30 s).
+      const base = Math.min(10_000, 200 * 2 ** Math.min(failures, 8));
       await sleep(base / 2 + Math.random() * base / 2);
     };
     while (!this.stopped) {
@@ -85,6 +86,9 @@ export class Reflector<T> {
         this.opts.logger.info({ resource: this.opts.resource }, 'watch resourceVersion expired (410 Gone); re-listing');
         this.resourceVersion = '';
       } else if (outcome === 'error') {
+        // A watch that was up for a while is a connection that worked: start the backoff over, so that a
+        // stream dropped now and then does not leave the reflector sleeping for half a minute.
+        if (Date.now() - opened >= 1000) failures = 0;
         await backoff();
       } else {
         failures = 0;
