@@ -39,7 +39,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'forward-max-concurrent', arg: 'N', repeatable: false, default: '1000', help: 'forwarded queries waiting on upstreams at most; more are REFUSED at once' },
   { name: 'forward-cache', arg: 'ENTRIES', repeatable: false, default: '10000', help: 'forwarded answers kept (by their TTL, at most 1h); 0 turns the cache off' },
   { name: 'tcp-idle-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'close a TCP connection idle this long' },
-  { name: 'tcp-max-connections', arg: 'N', repeatable: false, default: '1000', help: 'TCP connections per listener; more are closed at once' },
+  { name: 'tcp-max-connections', arg: 'N', repeatable: false, default: '1000', help: 'TCP connections per listener; at the cap a new one replaces one that never sent a query, else the one longest without one' },
   { name: 'tcp-max-connections-per-client', arg: 'N', repeatable: false, default: '64', help: 'TCP connections one client address may hold; more are closed at once' },
   { name: 'rrl-responses-per-second', arg: 'N', repeatable: false, default: '0', help: 'UDP response-rate limit per client network and response (BIND-style RRL); 0 turns it off' },
   { name: 'rrl-slip', arg: 'N', repeatable: false, default: '2', help: 'send every Nth rate-limited UDP response truncated (TC) so real clients retry over TCP; 0 drops them all' },
