@@ -62,5 +62,26 @@ export function deserialize(text: string): Registration {
   if (typeof r !== 'object' || r === null || typeof r.namespace !== 'string' || typeof r.service !== 'string' || typeof r.id !== 'string' || typeof r.address !== 'string' || !Array.isArray(r.ports) || typeof r.weight !== 'number') {
     throw new Error('stored registration has an unexpected shape');
   }
-  return r;
+  return compact(r);
+}
+
+const EMPTY_METADATA: Readonly<Record<string, string>> = Object.freeze({});
+/** Distinct port lists seen; most instances share one of a few ("http 8080 tcp"). Bounded, so odd lists cannot grow it. */
+const sharedPorts = new Map<string, readonly InstancePort[]>();
+const SHARED_PORTS_MAX = 10_000;
+
+/**
+ * The same registration, sharing what many registrations hold alike: the
+ * empty metadata object and identical port lists (frozen, as nothing may
+ * change them). At 100,000 registrations these were a tenth of the heap.
+ */
+export function compact(r: Registration): Registration {
+  const key = JSON.stringify(r.ports);
+  let ports = sharedPorts.get(key);
+  if (ports === undefined) {
+    ports = Object.freeze(r.ports.map((p) => Object.freeze({ name: p.name, port: p.port, protocol: p.protocol })));
+    if (sharedPorts.size < SHARED_PORTS_MAX) sharedPorts.set(key, ports);
+  }
+  const metadata = Object.keys(r.metadata ?? {}).length === 0 ? EMPTY_METADATA : r.metadata;
+  return { ...r, ports, metadata };
 }

@@ -48,7 +48,9 @@ export class SqliteStore implements RegistrationStore {
       throw new Error(`cannot open the registration store in ${this.dataDir}: ${(err as Error).message} (check that --data-dir is writable and has free space)`);
     }
     const out: Registration[] = [];
-    for (const row of this.statements.all.all() as { key: string; body: string }[]) {
+    // Row by row: reading them all at once would keep every JSON text alive until the last is parsed,
+    // long enough to land in the old generation as garbage.
+    for (const row of this.statements.all.iterate() as IterableIterator<{ key: string; body: string }>) {
       try {
         out.push(deserialize(row.body));
       } catch (err) {

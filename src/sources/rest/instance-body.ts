@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { parseDuration } from '../../config/duration.js';
 import type { InstancePort } from '../../catalog/types.js';
-import type { CheckSpec, Registration } from '../../store/registration.js';
+import { compact, type CheckSpec, type Registration } from '../../store/registration.js';
 
 export const DNS_LABEL_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
@@ -85,7 +85,7 @@ export function toRegistration(namespace: string, service: string, id: string, b
     ttlMs = parseDuration(body.ttl);
     if (ttlMs === undefined || ttlMs < 1000 || ttlMs > 86_400_000) throw new FieldError('ttl', `"${body.ttl}" must be from 1s to 24h`);
   }
-  return {
+  return compact({
     namespace,
     service,
     id,
@@ -98,7 +98,7 @@ export function toRegistration(namespace: string, service: string, id: string, b
     metadata: body.metadata ?? {},
     registeredAt: previous?.registeredAt ?? now,
     heartbeatAt: now,
-  };
+  });
 }
 
 function toCheck(c: NonNullable<InstanceBody['check']>): CheckSpec {
