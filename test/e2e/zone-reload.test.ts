@@ -86,7 +86,7 @@ test('a zone file caught mid-write: a pause inside the write loads nothing half-
     const full = zone('10.9.0.2', records(2));
     const fd = openSync(file, 'w');
     writeSync(fd, full.slice(0, Math.floor(full.length / 2)));
-    await new Promise((r) => setTimeout(r, 120));
+    await new Promise((r) => setTimeout(r, 100));
     assert.equal(await last(), '10.1.1.143', 'the old data is served during the write');
     writeSync(fd, full.slice(Math.floor(full.length / 2)));
     closeSync(fd);

@@ -31,7 +31,7 @@ export interface ZoneDirectoryOptions {
  * and scripts write in several calls): look again once it has been still
  * this long, rather than load half a file.
  */
-const SETTLE_MS = 300;
+const SETTLE_MS = 500;
 
 interface FileState {
   mtimeMs: number;
