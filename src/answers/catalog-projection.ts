@@ -1,9 +1,10 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { dnsNameOf, isAnswerable, isPanicCandidate, type Instance, type Service } from '../catalog/types.js';
-import { nameToWire, wireKey } from '../dns/wire/name.js';
-import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import { RRType } from '../dns/wire/constants.js';
-import { childKey } from '../dns/wire/name.js';
+import { childKey, nameToWire, wireKey } from '../dns/wire/name.js';
+import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
+import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
+import { fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Every <ns> name is an empty non-terminal: one shared node. */
 const NON_TERMINAL: NameNode = { rrsets: new RRSets() };
@@ -13,12 +14,10 @@ function serviceKeys(namespace: string, name: string, zoneKey: string): { nsKey:
   return { nsKey, svcKey: childKey([name], nsKey) };
 }
 
-/** A label as it starts a lookup key: its length octet, then the (already lower-case) label. */
+/** A label as it starts a lookup key (length octet first): a one-label key with no parent. */
 function wireLabel(label: string): string {
-  return String.fromCharCode(label.length) + label;
+  return childKey([label], '');
 }
-import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
-import { fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /**
  * Keeps the dynamic name table in step with the catalog. For each service in
@@ -72,7 +71,7 @@ export class CatalogProjection {
     }
     for (const zoneKey of this.zoneKeys) {
       const { nsKey, svcKey } = serviceKeys(svc.namespace, svc.name, zoneKey);
-      this.table.set(svcKey, this.nodeOf(svc, svcKey));
+      this.table.set(svcKey, this.nodeOf(key, svc, svcKey));
       this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);
       if (!this.table.has(nsKey)) this.table.set(nsKey, NON_TERMINAL);
     }
@@ -94,7 +93,7 @@ export class CatalogProjection {
     }
   }
 
-  private nodeOf(svc: Service, svcKey: string): NameNode {
+  private nodeOf(key: string, svc: Service, svcKey: string): NameNode {
     if (svc.alias !== undefined) {
       // An ExternalName service: a CNAME and nothing else at its name.
       const target = nameToWire(svc.alias);
@@ -103,7 +102,6 @@ export class CatalogProjection {
     }
     const instances = [...svc.instances.values()];
     let answerable = instances.filter(isAnswerable);
-    const key = `${svc.namespace}/${svc.name}`;
     if (answerable.length === 0 && instances.some(isPanicCandidate)) {
       this.setPanic(key, true);
       if (this.allUnhealthy === 'serve-all') answerable = instances.filter(isPanicCandidate);

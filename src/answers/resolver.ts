@@ -43,8 +43,9 @@ const MAX_CHAIN = 8;
 export class Resolver {
   private zones: ZoneApex[] = [];
   private staticNames: NameTable = new Map();
-  /** Answers for an instance name, filled per lookup (the writer reads them before the next query). */
+  /** Answers for an instance or SRV name, filled per lookup (the writer reads them before the next query). */
   private readonly instanceNode = new InstanceName();
+  private readonly srvNode = new SrvName();
 
   constructor(private readonly dynamicNames: NameTable) {}
 
@@ -68,7 +69,7 @@ export class Resolver {
     const cut2 = parent.charCodeAt(0) + 1;
     if (cut2 >= parent.length) return undefined;
     const set = this.dynamicNames.get(parent.slice(cut2))?.below?.srvSet(parent.slice(0, cut2), first);
-    return set === undefined ? undefined : { rrsets: new SingleSet(set) };
+    return set === undefined ? undefined : this.srvNode.fill(set);
   }
 
   setStaticZones(zones: readonly StaticZone[]): void {
@@ -162,16 +163,22 @@ const UNDERSCORE = 0x5f;
 const NO_SETS: RRSetLookup = { get: () => undefined, values: () => [] };
 const EMPTY_NODE: NameNode = { rrsets: NO_SETS };
 
-/** The one SRV set of a _<port>._<proto> name. */
-class SingleSet implements RRSetLookup {
-  constructor(private readonly set: RRSet) {}
+/** The one SRV set of a _<port>._<proto> name; reused from lookup to lookup like InstanceName. */
+class SrvName implements NameNode, RRSetLookup {
+  readonly rrsets: RRSetLookup = this;
+  private set: RRSet | undefined;
+
+  fill(set: RRSet): this {
+    this.set = set;
+    return this;
+  }
 
   get(type: number): RRSet | undefined {
-    return type === this.set.type ? this.set : undefined;
+    return type === this.set?.type ? this.set : undefined;
   }
 
   values(): Iterable<RRSet> {
-    return [this.set];
+    return this.set === undefined ? [] : [this.set];
   }
 }
 
