@@ -50,7 +50,14 @@ export function record(type: number, ttl: number, rdata: Buffer, targetKey?: str
 
 export function ipv4Rdata(address: string): Buffer {
   if (!isIPv4(address)) throw new Error(`"${address}" is not an IPv4 address`);
-  return Buffer.from(address.split('.').map(Number));
+  return writeIpv4(address, Buffer.allocUnsafe(4), 0);
+}
+
+/** The four octets of a dotted quad (already checked) into `out` at `offset`. */
+function writeIpv4(address: string, out: Buffer, offset: number): Buffer {
+  let o = offset;
+  for (const part of address.split('.')) out[o++] = Number(part);
+  return out;
 }
 
 export function ipv6Rdata(address: string): Buffer {
@@ -77,9 +84,7 @@ export function addressRecord(address: string, ttl: number): EncodedRecord {
     // Written in place: catalogs hold 100,000s of these, and temporaries pin the shared Buffer pool's slabs.
     const tail = Buffer.allocUnsafe(14);
     writeTailHeader(tail, RRType.A, ttl, 4);
-    let o = 10;
-    for (const part of address.split('.')) tail[o++] = Number(part);
-    return { type: RRType.A, tail, targetOffset: -1 };
+    return { type: RRType.A, tail: writeIpv4(address, tail, 10), targetOffset: -1 };
   }
   return record(RRType.AAAA, ttl, ipv6Rdata(address));
 }
