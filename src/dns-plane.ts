@@ -9,7 +9,7 @@ import { UpstreamForwarder } from './dns/forward/forwarder.js';
 import { ResponseCache } from './dns/forward/response-cache.js';
 import { isOwnListener, resolvConfUpstreams } from './dns/forward/system-upstreams.js';
 import { upstreamText, type Upstream } from './dns/forward/upstream.js';
-import type { ListenAddress } from './dns/listen-address.js';
+import { nameServerAddresses, type ListenAddress } from './dns/listen-address.js';
 import { QueryHandler, type QueryObserver } from './dns/query-handler.js';
 import { TcpListener } from './dns/tcp-listener.js';
 import { UdpListener, type UdpRateLimit } from './dns/udp-listener.js';
@@ -56,7 +56,7 @@ export function createDnsPlane(
   config: Config,
   logger: Logger,
   catalog: Catalog,
-  opts: { observer?: QueryObserver; zonesFeedCatalog: boolean; onZoneLoad?: (ok: boolean) => void },
+  opts: { observer?: QueryObserver; zonesFeedCatalog: boolean; onZoneLoad?: (ok: boolean) => void; onSkippedRecord?: () => void },
 ): DnsPlane {
   const dynamicNames: NameTable = new Map();
   const resolver = new Resolver(dynamicNames);
@@ -70,12 +70,18 @@ export function createDnsPlane(
       if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
       else logger.info({ service }, 'service left panic mode');
     },
+    onSkipped: ({ service, instance, reason }) => {
+      if (!opts.zonesFeedCatalog) return;
+      opts.onSkippedRecord?.();
+      logger.error({ service, instance, problem: reason }, 'record left out of the answers; the rest of the service is answered');
+    },
   });
   let loaded = false;
   const zones = new ZoneDirectory({
     dir: config.zonesDir,
     meshZones,
     ttl: config.ttl,
+    nsAddresses: nameServerAddresses(config.nsAddresses, config.dns),
     logger,
     onSnapshot: (snapshot) => {
       resolver.setStaticZones(snapshot.zones);

@@ -21,6 +21,7 @@ import { EtcdStore } from './store/etcd-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { RegistrationStore } from './store/store.js';
 import { readFileSync } from 'node:fs';
+import { zoneKeys } from './sources/zonefile/zone-directory.js';
 
 export interface RunningServer {
   readonly dns: readonly ListenAddress[];
@@ -97,10 +98,26 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metrics = pooled ? undefined : new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
   let zonesRef: ZoneDirectory | undefined;
   let kubernetesRef: KubernetesSource | undefined;
-  const ops = opsMetrics(metricsRegistry, () => zonesRef?.errors.size ?? 0, () => (kubernetesRef === undefined || kubernetesRef.synced ? 1 : 0));
+  let registryRef: RestRegistry | undefined;
+  const ops = opsMetrics(
+    metricsRegistry,
+    () => zonesRef?.errors.size ?? 0,
+    () => (kubernetesRef === undefined || kubernetesRef.synced ? 1 : 0),
+    () => registryRef?.invalid.size ?? 0,
+  );
 
-  const catalog = new Catalog();
-  const plane = createDnsPlane(config, logger, catalog, { observer: metrics, zonesFeedCatalog: true, onZoneLoad: (ok) => ops.zoneReload(ok) });
+  const catalog = new Catalog({
+    onRejected: (r) => {
+      ops.skipped('instance');
+      logger.error({ service: `${r.namespace}/${r.service}`, source: r.source, id: r.id, problem: r.reason }, 'instance skipped: the catalog cannot hold it');
+    },
+  });
+  const plane = createDnsPlane(config, logger, catalog, {
+    observer: metrics,
+    zonesFeedCatalog: true,
+    onZoneLoad: (ok) => ops.zoneReload(ok),
+    onSkippedRecord: () => ops.skipped('record'),
+  });
   const zones = plane.zones;
   zonesRef = zones;
   let health: HealthMonitor | undefined;
@@ -110,7 +127,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     if (logger.isLevelEnabled('debug')) logger.debug({ services: [...keys].slice(0, 20), count: keys.size }, 'catalog changed');
   });
 
-  const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health });
+  const meshZones = zoneKeys(config.domains);
+  const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones });
+  registryRef = registry;
   let stopped = false;
   let attempted!: () => void;
   const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
@@ -170,7 +189,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
       () => (pool === undefined || pool.ready ? null : 'DNS workers not all listening'),
     ],
-    routes: (app) => registerRestRoutes(app, { registry, catalog, apiToken, logger, onStoreError: (op) => ops.storeError(config.store, op) }),
+    notes: [() => (registry.invalid.size === 0 ? null : `${registry.invalid.size} stored registration(s) no longer validate and are not answered: ${[...registry.invalid].slice(0, 5).map(([k, why]) => `${k} (${why})`).join('; ')}`)],
+    routes: (app) =>
+      registerRestRoutes(app, { registry, catalog, apiToken, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver }),
   });
   let httpBound: ListenAddress;
   try {

@@ -6,6 +6,18 @@ import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wir
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import { fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
+/** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
+const SOURCE_RANK: Record<Instance['source'], number> = { zonefile: 0, kubernetes: 1, rest: 2 };
+
+/** One SRV name of a service while it is built. */
+interface SrvDraft {
+  proto: string;
+  port: string;
+  records: EncodedRecord[];
+  weights: number[];
+  targets: Set<string>;
+}
+
 /** Every <ns> name is an empty non-terminal: one shared node. */
 const NON_TERMINAL: NameNode = { rrsets: new RRSets() };
 
@@ -39,6 +51,7 @@ export class CatalogProjection {
   /** Services answered in panic mode (every instance failing its probes). */
   readonly inPanic = new Set<string>();
   private readonly soft: SoftWeight;
+  private readonly reported = new Set<string>();
   private readonly allUnhealthy: 'serve-all' | 'serve-none';
 
   constructor(
@@ -51,6 +64,8 @@ export class CatalogProjection {
       allUnhealthy?: 'serve-all' | 'serve-none';
       /** Told when a service enters or leaves panic (for the warning log and the metric). */
       onPanic?: (serviceKey: string, inPanic: boolean, mode: 'serve-all' | 'serve-none') => void;
+      /** Told once of each record that could not be built and was left out (the rest is answered). */
+      onSkipped?: (skipped: { service: string; instance: string | undefined; reason: string }) => void;
     } = {},
   ) {
     this.soft = opts.soft ?? DEFAULT_SOFT_WEIGHT;
@@ -63,15 +78,26 @@ export class CatalogProjection {
   }
 
   private rebuild(key: string): void {
-    this.drop(key);
     const svc = this.catalog.getByKey(key);
     if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined)) {
+      this.drop(key);
       this.setPanic(key, false);
       return;
     }
-    for (const zoneKey of this.zoneKeys) {
-      const { nsKey, svcKey } = serviceKeys(svc.namespace, svc.name, zoneKey);
-      this.table.set(svcKey, this.nodeOf(key, svc, svcKey));
+    // Build before dropping what is answered now: should building fail after all, the last good answers stay.
+    let nodes: { nsKey: string; svcKey: string; node: NameNode }[];
+    try {
+      nodes = this.zoneKeys.map((zoneKey) => {
+        const keys = serviceKeys(svc.namespace, svc.name, zoneKey);
+        return { ...keys, node: this.nodeOf(key, svc, keys.svcKey) };
+      });
+    } catch (err) {
+      this.skipped(key, undefined, `answers not rebuilt, the previous ones stay: ${(err as Error).message}`);
+      return;
+    }
+    this.drop(key);
+    for (const { nsKey, svcKey, node } of nodes) {
+      this.table.set(svcKey, node);
       this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);
       if (!this.table.has(nsKey)) this.table.set(nsKey, NON_TERMINAL);
     }
@@ -100,7 +126,7 @@ export class CatalogProjection {
       const rec = record(RRType.CNAME, this.ttl, target, wireKey(target));
       return { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) };
     }
-    const instances = [...svc.instances.values()];
+    const instances = this.usable(key, svc, svcKey);
     let answerable = instances.filter(isAnswerable);
     if (answerable.length === 0 && instances.some(isPanicCandidate)) {
       this.setPanic(key, true);
@@ -115,7 +141,9 @@ export class CatalogProjection {
 
     const rrsets = new RRSets();
     for (const type of [RRType.A, RRType.AAAA]) {
-      const members = answerable.filter((i) => addressOf.get(i)!.type === type);
+      // One record per address: two instances at one address (two sources, two ports) are one RR (RFC 2181 §5).
+      const seen = new Set<string>();
+      const members = answerable.filter((i) => addressOf.get(i)!.type === type && !seen.has(i.address) && seen.add(i.address) !== undefined);
       if (members.length > 0) rrsets.set(type, weightedSet(type, members.map((i) => addressOf.get(i)!), members.map((i) => this.weightOf(i))));
     }
 
@@ -128,15 +156,28 @@ export class CatalogProjection {
       byLabel.set(label, seen === undefined ? rec : Array.isArray(seen) ? [...seen, rec] : [seen, rec]);
     }
 
-    // One SRV name per (port name, protocol); an instance may use another port number than its peers.
-    const srv = new Map<string, { proto: string; port: string; records: EncodedRecord[]; weights: number[]; targets: Set<string> }>();
-    for (const inst of answerable) {
+    // One SRV name per (port name, protocol) of any instance, so that a port whose instances are all
+    // failing or drained is NODATA, not NXDOMAIN (which resolvers would cache as "no such name").
+    const srv = new Map<string, SrvDraft>();
+    const answered = new Set(answerable);
+    for (const inst of instances) {
       const label = wireLabel(dnsNameOf(inst));
       for (const port of inst.ports) {
-        const proto = wireLabel(`_${port.protocol}`);
-        const portLabel = wireLabel(`_${port.name}`);
-        let entry = srv.get(proto + portLabel);
-        if (entry === undefined) srv.set(proto + portLabel, (entry = { proto, port: portLabel, records: [], weights: [], targets: new Set() }));
+        let entry: SrvDraft | undefined;
+        try {
+          const proto = wireLabel(`_${port.protocol}`);
+          const portLabel = wireLabel(`_${port.name}`);
+          entry = srv.get(proto + portLabel);
+          if (entry === undefined) {
+            // The owner name must fit too, or no query could ever reach it.
+            childKey([`_${port.name}`, `_${port.protocol}`], svcKey);
+            srv.set(proto + portLabel, (entry = { proto, port: portLabel, records: [], weights: [], targets: new Set() }));
+          }
+        } catch (err) {
+          this.skipped(key, inst.id, `no SRV name for port "${port.name}": ${(err as Error).message}`);
+          continue;
+        }
+        if (!answered.has(inst)) continue;
         // Dual-stack endpoints are two instances with one name: one SRV record, glue for both.
         if (entry.targets.has(`${label}|${port.port}`)) continue;
         entry.targets.add(`${label}|${port.port}`);
@@ -149,6 +190,45 @@ export class CatalogProjection {
     const srvList: (string | RRSet)[] = [];
     for (const e of srv.values()) srvList.push(e.proto, e.port, weightedSet(RRType.SRV, e.records, e.weights));
     return { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) };
+  }
+
+  /**
+   * The instances this service's names are built from. Sources rank zone file,
+   * Kubernetes, REST: an instance name claimed by a higher source is not
+   * answered for a lower one (two sources must never give one name two
+   * addresses or one SRV set two targets of one name). An instance whose
+   * names cannot be built is skipped and reported, never its whole service.
+   */
+  private usable(key: string, svc: Service, svcKey: string): Instance[] {
+    const ranked = [...svc.instances.values()].sort((a, b) => SOURCE_RANK[a.source] - SOURCE_RANK[b.source]);
+    const owner = new Map<string, Instance['source']>();
+    const out: Instance[] = [];
+    for (const inst of ranked) {
+      const name = dnsNameOf(inst);
+      const claimed = owner.get(name);
+      if (claimed !== undefined && claimed !== inst.source) {
+        this.skipped(key, inst.id, `instance name "${name}" belongs to a ${claimed} instance, which takes precedence over ${inst.source}`);
+        continue;
+      }
+      try {
+        childKey([name], svcKey);
+        addressRecord(inst.address, this.ttl);
+      } catch (err) {
+        this.skipped(key, inst.id, (err as Error).message);
+        continue;
+      }
+      owner.set(name, inst.source);
+      out.push(inst);
+    }
+    return out;
+  }
+
+  /** Reports a record not built, once per distinct problem (a rebuild per probe result must not flood the log). */
+  private skipped(key: string, id: string | undefined, reason: string): void {
+    const text = `${key}|${id ?? ''}|${reason}`;
+    if (this.reported.has(text)) return;
+    if (this.reported.size < 10_000) this.reported.add(text);
+    this.opts.onSkipped?.({ service: key, instance: id, reason });
   }
 
   /** The registered weight shaded by the probe score (panic serves failing instances at their score too). */

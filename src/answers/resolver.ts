@@ -37,8 +37,8 @@ const MAX_CHAIN = 8;
 /**
  * Name lookup per RFC 1034 §4.3.2 without delegations or wildcards: exact
  * match, CNAME chasing inside the zone, NODATA vs NXDOMAIN with empty
- * non-terminals counted as existing. Catalog-derived names (dynamic) take
- * precedence over zone-file names (static) type by type.
+ * non-terminals counted as existing. Zone-file names (static) take
+ * precedence over catalog-derived names (dynamic) type by type.
  */
 export class Resolver {
   private zones: ZoneApex[] = [];
@@ -46,6 +46,8 @@ export class Resolver {
   /** Answers for an instance or SRV name, filled per lookup (the writer reads them before the next query). */
   private readonly instanceNode = new InstanceName();
   private readonly srvNode = new SrvName();
+  /** Names passed through while following a CNAME chain (reused). */
+  private readonly chain: string[] = [];
 
   constructor(private readonly dynamicNames: NameTable) {}
 
@@ -78,6 +80,21 @@ export class Resolver {
     // Most specific zone first, so a child zone wins over its parent.
     this.zones = zones.map((z) => z.apex).sort((a, b) => b.key.length - a.key.length);
     this.staticNames = names;
+  }
+
+  /** Whether an NS record at a zone apex names this host. */
+  isNameServer(key: string): boolean {
+    for (const zone of this.zones) {
+      const ns = this.staticNames.get(zone.key)?.rrsets.get(RRType.NS);
+      if (ns?.records.some((r) => r.targetKey === key)) return true;
+    }
+    return false;
+  }
+
+  /** The RR types the zone files give a name (none for an unknown name or an empty non-terminal). */
+  staticTypes(key: string): number[] {
+    const node = this.staticNames.get(key);
+    return node === undefined ? [] : [...node.rrsets.values()].map((set) => set.type);
   }
 
   zoneApexes(): readonly ZoneApex[] {
@@ -115,6 +132,8 @@ export class Resolver {
     }
     out.outcome = Outcome.Answer;
     let name = key;
+    const visited = this.chain;
+    visited.length = 0;
     for (let step = 0; step <= MAX_CHAIN; step++) {
       const dynamic = this.dynamicNode(name);
       const fixed = this.staticNames.get(name);
@@ -137,16 +156,29 @@ export class Resolver {
       const target = cname.records[0]!.targetKey!;
       // Out-of-zone targets are the client's to resolve.
       if (!isAtOrBelow(target, zone.key)) return out;
+      // A loop (the zone loader warns of it) ends where it closes: each CNAME is answered once.
+      visited.push(name);
+      if (target === key || visited.includes(target)) return out;
       name = target;
     }
     return out;
   }
 }
 
+/**
+ * Zone-file data first, type by type (zone file > Kubernetes > REST): what an
+ * operator wrote by hand is never overridden by a registration. A CNAME owns
+ * its name alone (RFC 1034 §3.6.2), so a zone-file CNAME hides every
+ * catalog-derived set at that name.
+ */
 function pick(dynamic: NameNode | undefined, fixed: NameNode | undefined, type: number): RRSet | undefined {
+  if (fixed !== undefined) {
+    const own = fixed.rrsets.get(type);
+    if (own !== undefined) return own;
+    if (type !== RRType.CNAME && fixed.rrsets.get(RRType.CNAME) !== undefined) return undefined;
+  }
   const set = dynamic?.rrsets.get(type);
-  if (set !== undefined && set.records.length > 0) return set;
-  return fixed?.rrsets.get(type);
+  return set !== undefined && set.records.length > 0 ? set : undefined;
 }
 
 /** RFC 8482: answer ANY with one RRset rather than everything. */

@@ -1,4 +1,4 @@
-import { assertValidInstance } from './validate.js';
+import { assertValidInstance, instanceProblem } from './validate.js';
 import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
@@ -8,6 +8,20 @@ interface MutableService {
   readonly name: string;
   readonly instances: Map<string, Instance>;
   alias?: string;
+}
+
+/** An entry of a bulk write that the catalog could not hold: skipped, the rest applied. */
+export interface RejectedInstance {
+  readonly namespace: string;
+  readonly service: string;
+  readonly source: InstanceSource;
+  readonly id: string;
+  readonly reason: string;
+}
+
+export interface CatalogOptions {
+  /** Told of every entry a bulk write skipped (for a log line and a metric). */
+  onRejected?: (rejected: RejectedInstance) => void;
 }
 
 export interface SourcedInstance {
@@ -25,6 +39,8 @@ export interface SourcedInstance {
 export class Catalog {
   private readonly services = new Map<string, MutableService>();
   private readonly listeners: CatalogListener[] = [];
+
+  constructor(private readonly opts: CatalogOptions = {}) {}
 
   onChange(listener: CatalogListener): void {
     this.listeners.push(listener);
@@ -90,14 +106,15 @@ export class Catalog {
 
   /**
    * Replaces everything one source holds with a new snapshot (a zone-file
-   * reload, a Kubernetes re-list), announcing only the services that differ.
-   * Invalid entries are rejected before anything changes.
+   * reload, a store load), announcing only the services that differ. An
+   * entry the catalog cannot hold is skipped and reported, never taking
+   * the rest of the snapshot with it.
    */
-  replaceSource(source: InstanceSource, snapshot: readonly SourcedInstance[]): void {
-    for (const s of snapshot) {
+  replaceSource(source: InstanceSource, entries: readonly SourcedInstance[]): void {
+    for (const s of entries) {
       if (s.instance.source !== source) throw new Error(`instance ${s.instance.id} is from ${s.instance.source}, not ${source}`);
-      assertValidInstance(s.namespace, s.service, s.instance);
     }
+    const snapshot = entries.filter((s) => this.holdable(s.namespace, s.service, s.instance));
     const next = new Map<string, Map<string, Instance>>();
     for (const s of snapshot) {
       const key = serviceKey(s.namespace, s.service);
@@ -136,11 +153,11 @@ export class Catalog {
    * whose EndpointSlices changed), announcing the service once, and only if
    * something differs.
    */
-  replaceService(namespace: string, service: string, source: InstanceSource, instances: readonly Instance[]): void {
-    for (const i of instances) {
+  replaceService(namespace: string, service: string, source: InstanceSource, given: readonly Instance[]): void {
+    for (const i of given) {
       if (i.source !== source) throw new Error(`instance ${i.id} is from ${i.source}, not ${source}`);
-      assertValidInstance(namespace, service, i);
     }
+    const instances = given.filter((i) => this.holdable(namespace, service, i));
     const key = serviceKey(namespace, service);
     const prefix = `${source}/`;
     const svc = this.services.get(key);
@@ -198,6 +215,13 @@ export class Catalog {
     const instances = new Map(snapshot.instances.map((i) => [instanceKey(i.source, i.id), i]));
     this.services.set(key, { namespace: snapshot.namespace, name: snapshot.name, instances, alias: snapshot.alias });
     this.emit(new Set([key]));
+  }
+
+  private holdable(namespace: string, service: string, instance: Instance): boolean {
+    const reason = instanceProblem(namespace, service, instance);
+    if (reason === undefined) return true;
+    this.opts.onRejected?.({ namespace, service, source: instance.source, id: instance.id, reason });
+    return false;
   }
 
   private dropIfEmpty(key: string, svc: MutableService): void {

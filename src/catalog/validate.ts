@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { addressProblem } from './address.js';
 import type { Instance } from './types.js';
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -16,19 +16,27 @@ export function isDnsLabel(text: string): boolean {
   return LABEL.test(text);
 }
 
-/** Throws an Error naming the first invalid field; sources call this at their boundary. */
-export function assertValidInstance(namespace: string, service: string, instance: Instance): void {
-  if (!isDnsLabel(namespace)) throw new Error(`namespace "${namespace}" is not an RFC 1123 DNS label`);
-  if (!isDnsLabel(service)) throw new Error(`service "${service}" is not an RFC 1123 DNS label`);
-  if (!isDnsLabel(instance.id)) throw new Error(`instance id "${instance.id}" is not an RFC 1123 DNS label`);
-  if (instance.name !== undefined && !isDnsLabel(instance.name)) throw new Error(`instance name "${instance.name}" is not an RFC 1123 DNS label`);
-  if (isIP(instance.address) === 0) throw new Error(`address "${instance.address}" is not an IPv4 or IPv6 address`);
+/** Why the catalog cannot hold this instance (the first invalid field), or undefined when it can. */
+export function instanceProblem(namespace: string, service: string, instance: Instance): string | undefined {
+  if (!isDnsLabel(namespace)) return `namespace "${namespace}" is not an RFC 1123 DNS label`;
+  if (!isDnsLabel(service)) return `service "${service}" is not an RFC 1123 DNS label`;
+  if (!isDnsLabel(instance.id)) return `instance id "${instance.id}" is not an RFC 1123 DNS label`;
+  if (instance.name !== undefined && !isDnsLabel(instance.name)) return `instance name "${instance.name}" is not an RFC 1123 DNS label`;
+  const address = addressProblem(instance.address);
+  if (address !== undefined) return `address ${address}`;
   if (!Number.isInteger(instance.weight) || instance.weight < 0 || instance.weight > 65535) {
-    throw new Error(`weight ${instance.weight} is not an integer from 0 to 65535`);
+    return `weight ${instance.weight} is not an integer from 0 to 65535`;
   }
   for (const p of instance.ports) {
-    if (!isDnsLabel(p.name)) throw new Error(`port name "${p.name}" is not an RFC 1123 DNS label`);
-    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) throw new Error(`port ${p.port} is not from 1 to 65535`);
-    if (p.protocol !== 'tcp' && p.protocol !== 'udp') throw new Error(`protocol "${String(p.protocol)}" is not tcp or udp`);
+    if (!isDnsLabel(p.name)) return `port name "${p.name}" is not an RFC 1123 DNS label`;
+    if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) return `port ${p.port} is not from 1 to 65535`;
+    if (p.protocol !== 'tcp' && p.protocol !== 'udp') return `protocol "${String(p.protocol)}" is not tcp or udp`;
   }
+  return undefined;
+}
+
+/** Throws an Error naming the first invalid field; for writes that were validated at their edge already. */
+export function assertValidInstance(namespace: string, service: string, instance: Instance): void {
+  const problem = instanceProblem(namespace, service, instance);
+  if (problem !== undefined) throw new Error(problem);
 }

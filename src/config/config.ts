@@ -6,6 +6,7 @@ import { parseHostPort, type ListenAddress } from '../dns/listen-address.js';
 import type { Upstream } from '../dns/forward/upstream.js';
 import { nameToWire } from '../dns/wire/name.js';
 import { parseDuration } from './duration.js';
+import { addressProblem } from '../catalog/address.js';
 import { envName, FLAGS, type FlagSpec } from './flags.js';
 
 export class ConfigError extends Error {}
@@ -32,6 +33,8 @@ export interface Config {
   readonly logLevel: string;
   readonly queryLogRate: number;
   readonly ttl: number;
+  /** Given --ns-address values; empty: derived from the listeners (see nameServerAddresses). */
+  readonly nsAddresses: readonly string[];
   readonly forwardAllow: readonly string[];
   readonly forwardTimeoutMs: number;
   readonly forwardCacheEntries: number;
@@ -221,6 +224,11 @@ function validate(raw: Raw): Config {
     logLevel,
     queryLogRate: real(raw, 'query-log', 0, 1),
     ttl: integer(raw, 'ttl', 0, 86400),
+    nsAddresses: (raw.get('ns-address') ?? []).map((a) => {
+      const problem = addressProblem(a);
+      if (problem !== undefined) throw new ConfigError(`--ns-address: ${problem}`);
+      return a;
+    }),
     forwardAllow,
     forwardTimeoutMs: duration(raw, 'forward-timeout'),
     forwardCacheEntries: integer(raw, 'forward-cache', 0, 10_000_000),

@@ -33,6 +33,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'api-token-file', arg: 'FILE', repeatable: false, default: undefined, help: 'bearer token required for REST writes (else loopback only)' },
   { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
   { name: 'query-log', arg: 'RATE', repeatable: false, default: '0', help: 'log this fraction of queries (0 to 1) at info level; 0 logs none' },
+  { name: 'ns-address', arg: 'IP', repeatable: true, default: [], help: 'address of the generated name server ns.dns.<zone> of a zone whose file has no NS (default: the --dns addresses, or for wildcards this host\'s)' },
   { name: 'ttl', arg: 'SECONDS', repeatable: false, default: '5', help: 'TTL of records built from the catalog (and of the generated SOA)' },
   { name: 'forward-allow', arg: 'CIDR', repeatable: true, default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10'], help: 'clients allowed to have names forwarded (never an open resolver)' },
   { name: 'forward-timeout', arg: 'DURATION', repeatable: false, default: '2s', help: 'how long to wait for one upstream before trying the next' },

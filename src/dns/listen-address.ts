@@ -1,4 +1,6 @@
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { addressProblem } from '../catalog/address.js';
 
 export interface ListenAddress {
   readonly host: string;
@@ -32,4 +34,29 @@ export function parseHostPort(text: string, what: string, defaultPort?: number):
 
 export function formatHostPort(a: { host: string; port: number }): string {
   return isIP(a.host) === 6 ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/**
+ * Where clients reach this server, for the generated NS host's address
+ * records: the given --ns-address values, else the --dns hosts, with a
+ * wildcard (0.0.0.0, ::) replaced by this host's non-loopback addresses of
+ * that family (the pod IP in Kubernetes).
+ */
+export function nameServerAddresses(given: readonly string[], listeners: readonly ListenAddress[]): string[] {
+  if (given.length > 0) return [...given];
+  const out = new Set<string>();
+  for (const l of listeners) {
+    const wildcard = l.host === '0.0.0.0' || /^[0:]+$/.test(l.host);
+    if (!wildcard) {
+      out.add(l.host);
+      continue;
+    }
+    for (const list of Object.values(networkInterfaces())) {
+      for (const nic of list ?? []) {
+        if (nic.internal || nic.family !== (l.family === 4 ? 'IPv4' : 'IPv6') || nic.address.includes('%') || nic.address.toLowerCase().startsWith('fe80')) continue;
+        out.add(nic.address);
+      }
+    }
+  }
+  return [...out].filter((a) => addressProblem(a) === undefined);
 }

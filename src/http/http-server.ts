@@ -12,6 +12,8 @@ export interface HttpServerOptions {
   metrics: () => Promise<string>;
   contentType: string;
   readiness: readonly ReadinessCheck[];
+  /** What /readyz reports without failing it (data that is skipped while the rest serves). */
+  notes?: readonly ReadinessCheck[];
   logger: Logger;
   /** A request (headers and body) must arrive whole within this; slow senders get 408 and are cut off. */
   requestTimeoutMs: number;
@@ -58,12 +60,23 @@ export class HttpServer {
       if (status >= 500) opts.logger.error({ err: err.message }, 'HTTP handler failed');
       return reply.code(status).send({ error: code, message: status >= 500 ? 'internal error; see the server log' : err.message });
     });
+    // JSON only: Fastify's default text/plain parser would hand handlers a string, answered 400 instead of 415.
+    app.removeContentTypeParser('text/plain');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+      try {
+        done(null, parseJsonBody(body as string));
+      } catch (err) {
+        done(Object.assign(err as Error, { statusCode: 400 }), undefined);
+      }
+    });
     app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: 'not_found', message: `no route for ${req.method} ${req.url.split('?')[0]}` }));
 
     app.get('/healthz', async () => ({ status: 'ok' }));
     app.get('/readyz', async (_req, reply) => {
       const waiting = opts.readiness.map((check) => check()).filter((r): r is string => r !== null);
-      return reply.code(waiting.length === 0 ? 200 : 503).send({ status: waiting.length === 0 ? 'ready' : 'not ready', waiting });
+      const notes = (opts.notes ?? []).map((check) => check()).filter((r): r is string => r !== null);
+      return reply.code(waiting.length === 0 ? 200 : 503).send({ status: waiting.length === 0 ? 'ready' : 'not ready', waiting, ...(notes.length > 0 ? { notes } : {}) });
     });
     app.get('/metrics', async (_req, reply) => {
       const text = await opts.metrics();
@@ -83,4 +96,26 @@ export class HttpServer {
   async stop(): Promise<void> {
     await this.app.close();
   }
+}
+
+/**
+ * JSON.parse that names what is wrong: the syntax error's own message, or a
+ * key that could reach an object's prototype in code that copies bodies
+ * (refused outright; Fastify's default parser calls both "not valid JSON").
+ */
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') return undefined;
+  let forbidden: string | undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text, (key, value: unknown) => {
+      const pollutes = key === '__proto__' || (key === 'constructor' && value !== null && typeof value === 'object' && Object.hasOwn(value, 'prototype'));
+      if (pollutes) forbidden ??= key;
+      return value;
+    });
+  } catch (err) {
+    throw new Error(`the body is not valid JSON: ${(err as Error).message}`);
+  }
+  if (forbidden !== undefined) throw new Error(`the body has a "${forbidden}" key, which is not allowed anywhere in a body`);
+  return parsed;
 }

@@ -5,9 +5,20 @@ export interface OpsMetrics {
   storeError(store: string, operation: string): void;
   zoneReload(ok: boolean): void;
   kubernetesError(resource: string, stage: 'list' | 'watch'): void;
+  /** An instance or record left out because it cannot be held or built (the rest is answered). */
+  skipped(what: 'instance' | 'record'): void;
 }
 
-export function opsMetrics(registry: Registry, brokenZoneFiles: () => number, kubernetesSynced: () => number): OpsMetrics {
+export function opsMetrics(registry: Registry, brokenZoneFiles: () => number, kubernetesSynced: () => number, invalidRegistrations: () => number = () => 0): OpsMetrics {
+  const skipped = new Counter({ name: 'meshdns_skipped_total', help: 'Instances the catalog could not hold and records that could not be built, left out while the rest is answered', labelNames: ['what'], registers: [registry] });
+  new Gauge({
+    name: 'meshdns_invalid_registrations',
+    help: 'Stored REST registrations that no longer validate (written by an older version): not answered; see /readyz',
+    registers: [registry],
+    collect() {
+      this.set(invalidRegistrations());
+    },
+  });
   const store = new Counter({ name: 'meshdns_store_errors_total', help: 'Registration store operations that failed (answered 503 or retried)', labelNames: ['store', 'operation'], registers: [registry] });
   const reloads = new Counter({ name: 'meshdns_zone_reloads_total', help: 'Zone file loads by result (ok, error)', labelNames: ['result'], registers: [registry] });
   const kube = new Counter({ name: 'meshdns_kubernetes_errors_total', help: 'Failed Kubernetes list or watch requests', labelNames: ['resource', 'stage'], registers: [registry] });
@@ -31,5 +42,6 @@ export function opsMetrics(registry: Registry, brokenZoneFiles: () => number, ku
     storeError: (s, op) => store.inc({ store: s, operation: op }),
     zoneReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'error' }),
     kubernetesError: (resource, stage) => kube.inc({ resource, stage }),
+    skipped: (what) => skipped.inc({ what }),
   };
 }

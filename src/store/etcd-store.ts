@@ -1,7 +1,7 @@
 import { noop } from 'cockatiel';
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
-import { deserialize, keyOfRegistration, serialize, type Registration } from './registration.js';
+import { deserialize, removalDelayMs, keyOfRegistration, serialize, type Registration } from './registration.js';
 import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from './store.js';
 
 export interface EtcdStoreOptions {
@@ -116,7 +116,7 @@ export class EtcdStore implements RegistrationStore {
       const key = this.keyOf(r.namespace, r.service, r.id);
       let lease: string | undefined;
       if (r.ttlMs !== undefined) {
-        const granted = await this.client.leaseClient.leaseGrant({ TTL: Math.ceil(this.opts.deregisterAfterMs / 1000), ID: 0 });
+        const granted = await this.client.leaseClient.leaseGrant({ TTL: Math.ceil(removalDelayMs(r, this.opts.deregisterAfterMs) / 1000), ID: 0 });
         lease = granted.ID;
       }
       await this.client.kv.put({ key: Buffer.from(key), value: Buffer.from(serialize(r)), lease: lease ?? 0 });

@@ -40,6 +40,17 @@ export function isExpired(r: Registration, now: number): boolean {
   return r.ttlMs !== undefined && now - r.heartbeatAt > r.ttlMs;
 }
 
+/**
+ * How long after its last heartbeat a TTL registration is removed: its TTL
+ * first (until then it is alive), then --deregister-after of being failed, as
+ * Consul's deregister_critical_service_after counts from the check going
+ * critical. A TTL longer than --deregister-after thus never loses its
+ * registration while the TTL still runs.
+ */
+export function removalDelayMs(r: Registration, deregisterAfterMs: number): number {
+  return (r.ttlMs ?? 0) + deregisterAfterMs;
+}
+
 export function toInstance(r: Registration, now: number): Instance {
   return {
     id: r.id,

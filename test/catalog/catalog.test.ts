@@ -52,3 +52,19 @@ test('replaceSource swaps one source and reports only services that differ', () 
   assert.deepEqual([...c.get('shop', 'web')!.instances.keys()], ['rest/rest-1']); // other sources untouched
   assert.throws(() => c.replaceSource('zonefile', [{ namespace: 'shop', service: 'web', instance: instance('x', '10.0.0.1') }]), /from rest/);
 });
+
+test('a bulk write skips the entries it cannot hold, reports them, and applies the rest', () => {
+  const rejected: string[] = [];
+  const c = new Catalog({ onRejected: (r) => rejected.push(`${r.namespace}/${r.service}/${r.id}: ${r.reason}`) });
+  const zi = (id: string, address: string): Instance => instance(id, address, { source: 'zonefile' });
+  c.replaceSource('zonefile', [
+    { namespace: 'shop', service: 'web', instance: zi('good', '10.0.0.1') },
+    { namespace: 'shop', service: 'web', instance: zi('bad', '0.0.0.0') },
+  ]);
+  assert.deepEqual([...c.get('shop', 'web')!.instances.keys()], ['zonefile/good']);
+  c.replaceService('shop', 'api', 'zonefile', [zi('m', '224.0.0.1'), zi('ok', '10.0.0.2')]);
+  assert.deepEqual([...c.get('shop', 'api')!.instances.keys()], ['zonefile/ok']);
+  assert.equal(rejected.length, 2);
+  assert.match(rejected[0]!, /^shop\/web\/bad: address .*0\.0\.0\.0/);
+  assert.match(rejected[1]!, /multicast/);
+});

@@ -19,7 +19,7 @@ before(async () => {
 });
 after(() => server.stop());
 
-const CLIENT_ERRORS = new Set([400, 404, 413, 415]);
+const CLIENT_ERRORS = new Set([400, 404, 413, 415, 405, 409]);
 
 async function put(path: string, body: string, contentType: string): Promise<{ status: number; json: unknown }> {
   const res = await fetch(`http://127.0.0.1:${server.httpPort}${path}`, { method: 'PUT', headers: contentType === '' ? {} : { 'content-type': contentType }, body });

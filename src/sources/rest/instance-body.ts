@@ -1,7 +1,10 @@
-import { isIP } from 'node:net';
 import { parseDuration } from '../../config/duration.js';
 import type { InstancePort } from '../../catalog/types.js';
 import { compact, type CheckSpec, type Registration } from '../../store/registration.js';
+import { FieldError } from './field-error.js';
+import { PORT_NAME_PATTERN } from './registration-rules.js';
+
+export { FieldError };
 
 export const DNS_LABEL_PATTERN = '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$';
 const DURATION_PATTERN = '^(\\d+(\\.\\d+)?(ms|s|m|h))+$';
@@ -21,7 +24,7 @@ export const instanceBodySchema = {
         required: ['name', 'port'],
         additionalProperties: false,
         properties: {
-          name: { type: 'string', pattern: DNS_LABEL_PATTERN },
+          name: { type: 'string', maxLength: 15, pattern: PORT_NAME_PATTERN },
           port: { type: 'integer', minimum: 1, maximum: 65535 },
           protocol: { type: 'string', enum: ['tcp', 'udp'] },
         },
@@ -60,19 +63,9 @@ export interface InstanceBody {
   metadata?: Record<string, string>;
 }
 
-/** A problem with one field of a request: becomes a 400 naming the field. */
-export class FieldError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`${field}: ${message}`);
-  }
-}
 
 /** What JSON schema cannot say: address syntax, unique port names, one check kind, sane durations. */
 export function toRegistration(namespace: string, service: string, id: string, body: InstanceBody, now: number, previous?: Registration): Registration {
-  if (isIP(body.address) === 0) throw new FieldError('address', `"${body.address}" is not an IPv4 or IPv6 address`);
   const seen = new Set<string>();
   const ports: InstancePort[] = body.ports.map((p, i) => {
     const key = `${p.name}/${p.protocol ?? 'tcp'}`;
@@ -131,6 +124,21 @@ function durationText(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
+/**
+ * A check URL as the API shows it: reads are open, so a password in the URL
+ * (http://user:secret@host/) is masked. The probe still uses the stored URL.
+ */
+export function withoutPassword(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password === '') return text;
+    url.password = '****';
+    return url.toString();
+  } catch {
+    return text;
+  }
+}
+
 /** The API's view of a stored registration: the body's own shape plus identity and times. */
 export function registrationView(r: Registration): Record<string, unknown> {
   return {
@@ -146,7 +154,7 @@ export function registrationView(r: Registration): Record<string, unknown> {
       ? {}
       : {
           check: {
-            ...(r.check.http === undefined ? {} : { http: r.check.http }),
+            ...(r.check.http === undefined ? {} : { http: withoutPassword(r.check.http) }),
             ...(r.check.tcp === undefined ? {} : { tcp: r.check.tcp }),
             interval: durationText(r.check.intervalMs),
             timeout: durationText(r.check.timeoutMs),

@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
-import { isExpired, keyOfRegistration, registrationKey, serialize, toInstance, type Registration } from '../../store/registration.js';
+import { isExpired, keyOfRegistration, removalDelayMs, registrationKey, serialize, toInstance, type Registration } from '../../store/registration.js';
 import type { RegistrationStore, StoreEvent } from '../../store/store.js';
 import type { CheckSpec } from '../../store/registration.js';
+import { registrationProblem } from './registration-rules.js';
 
 /** Where registrations with a `check` are handed for active probing (the health monitor). */
 export interface ProbeTracker {
@@ -19,6 +20,8 @@ export interface RestRegistryOptions {
   probes?: ProbeTracker;
   now?: () => number;
   sweepIntervalMs?: number;
+  /** The mesh zones (keys), for checking stored rows as the API checks writes. */
+  zoneKeys: readonly string[];
 }
 
 /**
@@ -31,6 +34,8 @@ export interface RestRegistryOptions {
 export class RestRegistry {
   private readonly registrations = new Map<string, Registration>();
   private readonly expired = new Set<string>();
+  /** Stored rows that no longer validate (written by an older version): not answered, reported. */
+  readonly invalid = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly now: () => number;
   loaded = false;
@@ -40,7 +45,7 @@ export class RestRegistry {
   }
 
   async start(): Promise<void> {
-    const all = await this.opts.store.open();
+    const all = (await this.opts.store.open()).filter((r) => this.loadable(r));
     const now = this.now();
     for (const r of all) {
       this.registrations.set(keyOfRegistration(r), r);
@@ -75,8 +80,9 @@ export class RestRegistry {
 
   async deregister(namespace: string, service: string, id: string): Promise<boolean> {
     const key = registrationKey(namespace, service, id);
-    if (!this.registrations.has(key)) return false;
+    if (!this.registrations.has(key) && !this.invalid.has(key)) return false;
     await this.opts.store.delete(namespace, service, id);
+    this.invalid.delete(key);
     this.remove(namespace, service, id);
     return true;
   }
@@ -117,10 +123,34 @@ export class RestRegistry {
     if (this.registrations.delete(key)) this.opts.catalog.remove(namespace, service, 'rest', id);
   }
 
+  /**
+   * Whether a stored row may be answered: one that fails today's checks is
+   * loaded past (logged once, kept in `invalid` for /readyz and the metric),
+   * so one bad row never keeps the others from loading.
+   */
+  private loadable(r: Registration): boolean {
+    const problem = registrationProblem(r, this.opts.zoneKeys);
+    const key = keyOfRegistration(r);
+    if (problem === undefined) {
+      this.invalid.delete(key);
+      return true;
+    }
+    if (!this.invalid.has(key)) {
+      this.opts.logger.error({ registration: key, problem: problem.message }, 'a stored registration no longer validates and is not answered; re-register it or delete it');
+    }
+    this.invalid.set(key, problem.message);
+    return false;
+  }
+
   private applyRemote(event: StoreEvent): void {
     try {
-      if (event.kind === 'put') this.apply(event.registration);
-      else this.remove(event.namespace, event.service, event.id);
+      if (event.kind === 'put' && this.loadable(event.registration)) {
+        this.apply(event.registration);
+        return;
+      }
+      const { namespace, service, id } = event.kind === 'put' ? event.registration : event;
+      if (event.kind === 'delete') this.invalid.delete(registrationKey(namespace, service, id));
+      this.remove(namespace, service, id);
     } catch (err) {
       this.opts.logger.error({ err: (err as Error).message }, 'ignoring an invalid registration from the store');
     }
@@ -138,7 +168,7 @@ export class RestRegistry {
         this.opts.catalog.setHealth(r.namespace, r.service, 'rest', r.id, expired ? 'unhealthy' : 'healthy');
         this.opts.logger.info({ service: `${r.namespace}/${r.service}`, id: r.id }, expired ? 'heartbeat missed: instance no longer answered' : 'heartbeat resumed');
       }
-      if (this.opts.store.kind === 'sqlite' && now - r.heartbeatAt > this.opts.deregisterAfterMs) {
+      if (this.opts.store.kind === 'sqlite' && now - r.heartbeatAt > removalDelayMs(r, this.opts.deregisterAfterMs)) {
         try {
           await this.opts.store.delete(r.namespace, r.service, r.id);
           this.remove(r.namespace, r.service, r.id);

@@ -5,6 +5,8 @@ import { StoreUnavailableError } from '../../store/store.js';
 import { DNS_LABEL_PATTERN, FieldError, instanceBodySchema, registrationView, toRegistration, type InstanceBody } from './instance-body.js';
 import type { RestRegistry } from './registry.js';
 import { writeAllowed } from './write-auth.js';
+import { registrationProblem } from './registration-rules.js';
+import { zoneConflict, type StaticNames } from './zone-conflicts.js';
 import { instanceState } from '../../observability/health-metrics.js';
 
 export interface RestRoutesOptions {
@@ -13,6 +15,10 @@ export interface RestRoutesOptions {
   apiToken: string | undefined;
   logger: Logger;
   onStoreError?: (operation: string) => void;
+  /** The mesh zones (keys): every name built from a registration must fit in each. */
+  zoneKeys: readonly string[];
+  /** Zone-file names, which a registration may not collide with. */
+  statics: StaticNames;
 }
 
 interface InstanceParams {
@@ -61,10 +67,14 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
       let registration;
       try {
         registration = toRegistration(ns, svc, id, req.body, Date.now(), registry.get(ns, svc, id));
+        const invalid = registrationProblem(registration, opts.zoneKeys);
+        if (invalid !== undefined) throw invalid;
       } catch (err) {
         if (err instanceof FieldError) return problem(reply, 400, 'invalid_body', err.message);
         throw err;
       }
+      const conflict = zoneConflict(registration, opts.zoneKeys, opts.statics, catalog);
+      if (conflict !== undefined) return problem(reply, 409, 'conflict', conflict);
       try {
         await registry.register(registration);
       } catch (err) {
@@ -95,6 +105,12 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     }
     return reply.code(204).send();
   });
+
+  // Other methods on these paths are 405 naming the ones that work, not 404 (the path exists).
+  allowOnly(app, '/v1/services/:ns/:svc/instances/:id', ['PUT', 'DELETE']);
+  allowOnly(app, '/v1/services/:ns/:svc/instances/:id/heartbeat', ['PUT']);
+  allowOnly(app, '/v1/services/:ns/:svc', ['GET']);
+  allowOnly(app, '/v1/services', ['GET']);
 
   app.get('/v1/services', async () => {
     const services = [...catalog.all()].map((svc) => {
@@ -137,5 +153,19 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
       };
     });
     return { namespace: ns, name: svc, instances };
+  });
+}
+
+const METHODS = ['GET', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
+
+/** Answers 405 with an Allow header for every method a path does not take (HEAD follows GET where GET is allowed). */
+function allowOnly(app: FastifyInstance, url: string, allowed: readonly (typeof METHODS)[number][]): void {
+  const others = METHODS.filter((m) => !allowed.includes(m));
+  const allow = allowed.includes('GET') ? [...allowed, 'HEAD'] : allowed;
+  app.route({
+    method: allowed.includes('GET') ? others : [...others, 'HEAD'],
+    url,
+    handler: async (req, reply) =>
+      problem(reply.header('allow', allow.join(', ')), 405, 'method_not_allowed', `${req.method} is not allowed on ${url}; use ${allow.join(', ')}`),
   });
 }

@@ -5,14 +5,16 @@ import type { SourcedInstance } from '../../catalog/catalog.js';
 import type { InstancePort, Protocol } from '../../catalog/types.js';
 import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
 import { RRType } from '../../dns/wire/constants.js';
-import { labelCount, labelOffsets, parentKey } from '../../dns/wire/name.js';
-import { record, type EncodedRecord } from '../../dns/wire/rdata.js';
+import { keyToText, labelCount, labelOffsets, parentKey } from '../../dns/wire/name.js';
+import { addressRecord, record, type EncodedRecord } from '../../dns/wire/rdata.js';
 import type { ParsedZone, ZoneRecord } from './parser.js';
 
 export interface ZoneData {
   readonly zone: StaticZone;
   /** Service-shaped records of a mesh zone, handed to the catalog as source "zonefile". */
   readonly instances: SourcedInstance[];
+  /** Things that load but will not answer as the author likely meant (CNAME loops), for a warning. */
+  readonly warnings: string[];
 }
 
 /**
@@ -23,11 +25,33 @@ export interface ZoneData {
  *   <svc>.<ns>                   A/AAAA                                  (an instance per address not named above)
  * Everything else (TXT, CNAME, other names) is served from the zone as is.
  */
-export function buildZoneData(parsed: ParsedZone, mesh: boolean, ttl: number): ZoneData {
+export function buildZoneData(parsed: ParsedZone, mesh: boolean, ttl: number, nsAddresses: readonly string[] = []): ZoneData {
   const consumed = new Set<ZoneRecord>();
   const instances = mesh ? meshInstances(parsed, consumed) : [];
   const served = parsed.records.filter((r) => !consumed.has(r));
-  return { zone: staticZone(parsed.originKey, served, ttl), instances };
+  return { zone: staticZone(parsed.originKey, served, ttl, nsAddresses), instances, warnings: cnameLoops(served) };
+}
+
+/** Each CNAME loop among the records once, as "a → b → a" (answers stop where a loop closes). */
+export function cnameLoops(records: readonly ZoneRecord[]): string[] {
+  const next = new Map<string, string>();
+  for (const r of records) if (r.type === RRType.CNAME && r.targetKey !== undefined) next.set(r.owner, r.targetKey);
+  const loops: string[] = [];
+  const done = new Set<string>();
+  for (const start of next.keys()) {
+    const path: string[] = [];
+    let name: string | undefined = start;
+    while (name !== undefined && !done.has(name) && !path.includes(name)) {
+      path.push(name);
+      name = next.get(name);
+    }
+    if (name !== undefined && path.includes(name)) {
+      const cycle = path.slice(path.indexOf(name));
+      loops.push(`CNAME loop: ${[...cycle, name].map(keyToText).join(' → ')}`);
+    }
+    for (const n of path) done.add(n);
+  }
+  return loops;
 }
 
 function labelsBelow(key: string, zoneKey: string): string[] | undefined {
@@ -115,7 +139,7 @@ function meshInstances(parsed: ParsedZone, consumed: Set<ZoneRecord>): SourcedIn
   }));
 }
 
-function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number): StaticZone {
+function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number, nsAddresses: readonly string[]): StaticZone {
   const grouped = new Map<string, Map<number, EncodedRecord[]>>();
   for (const r of records) {
     let types = grouped.get(r.owner);
@@ -140,11 +164,24 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
   if (soaSet !== undefined) return { apex: apexFromSoa(zoneKey, soaSet.records[0]!), names };
   const generated = generatedApex(zoneKey, ttl);
   apexNode.rrsets.set(RRType.SOA, generated.apex.soa);
-  if (!apexNode.rrsets.has(RRType.NS)) apexNode.rrsets.set(RRType.NS, generated.ns);
+  if (!apexNode.rrsets.has(RRType.NS)) {
+    apexNode.rrsets.set(RRType.NS, generated.ns);
+    // The generated NS needs an address, or it is a lame delegation to nowhere (RFC 1912 §2.8).
+    const host = generated.ns.records[0]!.targetKey!;
+    if (!names.has(host) && nsAddresses.length > 0) {
+      const rrsets = new RRSets();
+      for (const type of [RRType.A, RRType.AAAA]) {
+        const list = nsAddresses.map((a) => addressRecord(a, ttl)).filter((r) => r.type === type);
+        if (list.length > 0) rrsets.set(type, fixedSet(type, list));
+      }
+      names.set(host, { rrsets });
+      for (let p = parentKey(host); p !== undefined && p.length > zoneKey.length; p = parentKey(p)) if (!names.has(p)) names.set(p, { rrsets: new RRSets() });
+    }
+  }
   return { apex: generated.apex, names };
 }
 
 /** A mesh zone without a zone file: just the generated apex. */
-export function emptyZone(zoneKey: string, ttl: number): StaticZone {
-  return staticZone(zoneKey, [], ttl);
+export function emptyZone(zoneKey: string, ttl: number, nsAddresses: readonly string[] = []): StaticZone {
+  return staticZone(zoneKey, [], ttl, nsAddresses);
 }

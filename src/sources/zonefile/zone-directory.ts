@@ -17,6 +17,8 @@ export interface ZoneDirectoryOptions {
   /** Mesh zones (keys): served even without a file; their service-shaped records feed the catalog. */
   meshZones: readonly string[];
   ttl: number;
+  /** Addresses of the generated name server ns.dns.<zone>, for zones whose file gives no NS. */
+  nsAddresses?: readonly string[];
   logger: Logger;
   onSnapshot: (snapshot: ZoneSnapshot) => void;
   /** How often files are re-checked in case a watch event was missed (atomic renames, new directory). */
@@ -129,10 +131,11 @@ export class ZoneDirectory {
     const origin = name.slice(0, -'.zone'.length) + '.';
     try {
       const parsed = parseZone(readFileSync(path, 'utf8'), origin);
-      const data = buildZoneData(parsed, meshZones.includes(parsed.originKey), ttl);
+      const data = buildZoneData(parsed, meshZones.includes(parsed.originKey), ttl, this.opts.nsAddresses);
       this.files.set(name, { mtimeMs: stat.mtimeMs, size: stat.size, data });
       this.errors.delete(name);
       logger.info({ file: path, zone: origin, records: parsed.records.length, instances: data.instances.length }, 'zone file loaded');
+      for (const warning of data.warnings) logger.warn({ file: path, zone: origin, problem: warning }, 'zone file loaded with a problem; answers stop where the loop closes');
       this.opts.onLoad?.(true);
       return true;
     } catch (err) {
@@ -159,7 +162,7 @@ export class ZoneDirectory {
       zones.set(state.data.zone.apex.key, state.data.zone);
       instances.push(...state.data.instances);
     }
-    for (const mesh of this.opts.meshZones) if (!zones.has(mesh)) zones.set(mesh, emptyZone(mesh, this.opts.ttl));
+    for (const mesh of this.opts.meshZones) if (!zones.has(mesh)) zones.set(mesh, emptyZone(mesh, this.opts.ttl, this.opts.nsAddresses));
     this.opts.onSnapshot({ zones: [...zones.values()], instances });
   }
 }
