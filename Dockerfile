@@ -1,22 +1,26 @@
-# Build stage: compile TypeScript with the dev dependencies.
-FROM node:20-bookworm-slim AS build
+# Build stage: compile TypeScript with the dev dependencies. The image's Node is the project's major (24), so
+# the optional "node" package (which pins Node 24 on machines whose system Node is older) is left out.
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci
+RUN npm ci --omit=optional
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev
+RUN npm run build && npm prune --omit=dev --omit=optional
 
-# Runtime: production dependencies and the compiled server only, as a non-root user.
-FROM node:20-bookworm-slim
+# Runtime: production dependencies and the compiled server only, as a non-root user (no native addons:
+# the SQLite store is Node's own node:sqlite).
+FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY zones ./zones
-USER node
+USER 1000:1000
 EXPOSE 1053/udp 1053/tcp 8053/tcp
 HEALTHCHECK --interval=10s --timeout=2s CMD node -e "fetch('http://127.0.0.1:8053/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-ENTRYPOINT ["node", "dist/cli.js", "serve"]
-CMD ["--dns", "0.0.0.0:1053", "--http", "0.0.0.0:8053"]
+# The command is the program; the subcommand and flags are arguments, so a Kubernetes `args:` that starts with
+# "serve" (as the Deployment's does) replaces CMD and composes `node dist/cli.js serve ...`.
+ENTRYPOINT ["node", "dist/cli.js"]
+CMD ["serve", "--dns", "0.0.0.0:1053", "--http", "0.0.0.0:8053"]

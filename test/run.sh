@@ -21,7 +21,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-[ -d node_modules ] || npm ci
+[ -d node_modules ] || npx -y -p node@24 -- npm ci
+# npm puts node_modules/.bin first on PATH: `node` is the pinned Node 24 (the "node" package), whatever the system has.
+major=$(node -p 'process.versions.node.split(".")[0]')
+if [ "$major" -lt 24 ]; then
+  echo "meshdns needs Node.js 24 or newer; this is $(node --version). The \"node\" package did not install (npm ci --include=optional), or install Node 24." >&2
+  exit 1
+fi
 npm run build
 # Test files mirror src/; e2e tests start the built server (dist/cli.js) on free ports.
 mapfile -t files < <(find test -name '*.test.ts' | sort)

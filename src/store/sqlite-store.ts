@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Logger } from 'pino';
 import { deserialize, serialize, type Registration } from './registration.js';
 import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from './store.js';
@@ -8,14 +8,15 @@ import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from '
 /**
  * The embedded default: one SQLite file in --data-dir, WAL journal with
  * synchronous=FULL, so a write has reached the disk before the API answers
- * 2xx and survives kill -9 or a power cut.
+ * 2xx and survives kill -9 or a power cut. Node's own node:sqlite (the
+ * runtime's SQLite, nothing to compile): better-sqlite3 needed a native build
+ * against the headers of the exact Node that runs it, which a machine whose
+ * system Node is older gets wrong.
  */
 export class SqliteStore implements RegistrationStore {
   readonly kind = 'sqlite';
-  private db: Database.Database | undefined;
-  private statements:
-    | { put: Database.Statement; del: Database.Statement; beat: Database.Statement; all: Database.Statement }
-    | undefined;
+  private db: DatabaseSync | undefined;
+  private statements: { put: StatementSync; del: StatementSync; beat: StatementSync; all: StatementSync } | undefined;
 
   constructor(
     private readonly dataDir: string,
@@ -23,13 +24,12 @@ export class SqliteStore implements RegistrationStore {
   ) {}
 
   async open(): Promise<Registration[]> {
-    let db: Database.Database | undefined;
+    let db: DatabaseSync | undefined;
     try {
       mkdirSync(this.dataDir, { recursive: true });
-      db = new Database(join(this.dataDir, 'registrations.db'));
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = FULL');
-      db.pragma('busy_timeout = 5000');
+      db = new DatabaseSync(join(this.dataDir, 'registrations.db'), { timeout: 5000 });
+      db.exec('PRAGMA journal_mode = WAL');
+      db.exec('PRAGMA synchronous = FULL');
       db.exec(`CREATE TABLE IF NOT EXISTS registrations (
         key TEXT PRIMARY KEY,
         body TEXT NOT NULL
@@ -43,14 +43,14 @@ export class SqliteStore implements RegistrationStore {
       };
     } catch (err) {
       // A half-opened handle would keep the file busy for the next attempt.
-      db?.close();
+      if (db?.isOpen) db.close();
       this.db = undefined;
       throw new Error(`cannot open the registration store in ${this.dataDir}: ${(err as Error).message} (check that --data-dir is writable and has free space)`);
     }
     const out: Registration[] = [];
     // Row by row: reading them all at once would keep every JSON text alive until the last is parsed,
     // long enough to land in the old generation as garbage.
-    for (const row of this.statements.all.iterate() as IterableIterator<{ key: string; body: string }>) {
+    for (const row of this.statements.all.iterate() as Iterable<{ key: string; body: string }>) {
       try {
         out.push(deserialize(row.body));
       } catch (err) {
@@ -65,11 +65,11 @@ export class SqliteStore implements RegistrationStore {
   }
 
   async delete(namespace: string, service: string, id: string): Promise<boolean> {
-    return this.run(() => this.statements!.del.run(`${namespace}/${service}/${id}`).changes > 0);
+    return this.run(() => Number(this.statements!.del.run(`${namespace}/${service}/${id}`).changes) > 0);
   }
 
   async heartbeat(r: Registration): Promise<boolean> {
-    return this.run(() => this.statements!.beat.run(serialize(r), `${r.namespace}/${r.service}/${r.id}`).changes > 0);
+    return this.run(() => Number(this.statements!.beat.run(serialize(r), `${r.namespace}/${r.service}/${r.id}`).changes) > 0);
   }
 
   onRemoteChange(_listener: (event: StoreEvent) => void): void {
@@ -87,7 +87,7 @@ export class SqliteStore implements RegistrationStore {
     try {
       return fn();
     } catch (err) {
-      const code = (err as { code?: string }).code ?? '';
+      const code = (err as { errstr?: string; code?: string }).errstr ?? (err as { code?: string }).code ?? '';
       throw new StoreUnavailableError(`the SQLite store cannot write (${code || (err as Error).message}): check free space and permissions of --data-dir`);
     }
   }

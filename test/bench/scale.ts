@@ -8,7 +8,7 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { pino } from 'pino';
 import { serialize, type Registration } from '../../src/store/registration.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
@@ -25,9 +25,10 @@ const dataDir = mkdtempSync(join(tmpdir(), 'meshdns-scale-'));
 const store = new SqliteStore(dataDir, pino({ level: 'silent' }));
 await store.open();
 await store.close();
-const db = new Database(join(dataDir, 'registrations.db'));
+const db = new DatabaseSync(join(dataDir, 'registrations.db'));
 const insert = db.prepare('INSERT INTO registrations (key, body) VALUES (?, ?)');
-db.transaction(() => {
+db.exec('BEGIN');
+{
   for (let i = 0; i < instances; i++) {
     const r: Registration = {
       namespace: `ns-${Math.floor(i / perService) % 100}`,
@@ -42,7 +43,8 @@ db.transaction(() => {
     };
     insert.run(`${r.namespace}/${r.service}/${r.id}`, serialize(r));
   }
-})();
+}
+db.exec('COMMIT');
 db.close();
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;

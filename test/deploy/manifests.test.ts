@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -8,27 +9,53 @@ import { repoRoot } from '../support/meshdns-process.js';
 import { runInNamespace, waitForDns } from '../support/netns.js';
 
 const dir = join(repoRoot, 'deploy', 'kubernetes');
+const OVERLAYS = ['sqlite', 'etcd'] as const;
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kubernetes manifests, checked field by field below
 type Doc = any;
 
 function load(file: string): Doc[] {
-  const docs = parseAllDocuments(readFileSync(file, 'utf8'));
-  for (const d of docs) assert.deepEqual(d.errors, [], `${file}: ${d.errors.join(', ')}`);
-  return docs.map((d) => d.toJS() as Doc);
+  return parseDocs(readFileSync(file, 'utf8'), file);
 }
 
-const byKind = (kind: string): Doc => readdirSync(dir).filter((f) => f.endsWith('.yaml')).flatMap((f) => load(join(dir, f))).find((d) => d?.kind === kind);
+function parseDocs(text: string, where: string): Doc[] {
+  const docs = parseAllDocuments(text);
+  for (const d of docs) assert.deepEqual(d.errors, [], `${where}: ${d.errors.join(', ')}`);
+  return docs.map((d) => d.toJS() as Doc).filter((d) => d !== null);
+}
 
-test('every manifest parses and the kustomization lists files that exist', () => {
-  const kustomization = load(join(dir, 'kustomization.yaml'))[0];
-  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml') && f !== 'kustomization.yaml');
-  assert.deepEqual([...kustomization.resources].sort(), files.sort());
-  const kinds = files.flatMap((f) => load(join(dir, f)).map((d) => d.kind)).sort();
-  assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
-  const overlay = load(join(dir, 'etcd', 'kustomization.yaml'))[0];
-  assert.deepEqual(overlay.resources, ['../']);
-  assert.match(overlay.patches[0].patch, /store: etcd/);
+/** What `kubectl apply -k` would send: the overlay rendered by kubectl's own kustomize. */
+function render(overlay: (typeof OVERLAYS)[number]): Doc[] {
+  const out = execFileSync('kubectl', ['kustomize', join(dir, 'overlays', overlay)], { encoding: 'utf8' });
+  return parseDocs(out, `kubectl kustomize overlays/${overlay}`);
+}
+
+const rendered = new Map(OVERLAYS.map((o) => [o, render(o)]));
+const byKind = (kind: string, overlay: (typeof OVERLAYS)[number] = 'sqlite'): Doc => rendered.get(overlay)!.find((d) => d.kind === kind);
+
+test('every overlay renders with kubectl kustomize; the config is generated, so an edit rolls the pods', () => {
+  for (const overlay of OVERLAYS) {
+    const kinds = rendered.get(overlay)!.map((d) => d.kind).sort();
+    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    const cm = byKind('ConfigMap', overlay);
+    assert.match(cm.metadata.name, /^meshdns-[a-z0-9]{10}$/, 'configMapGenerator names the ConfigMap by a hash of its content');
+    const volumes = byKind('Deployment', overlay).spec.template.spec.volumes.filter((v: Doc) => v.configMap);
+    assert.ok(volumes.length > 0 && volumes.every((v: Doc) => v.configMap.name === cm.metadata.name), 'the Deployment mounts the generated ConfigMap');
+    for (const d of rendered.get(overlay)!) if (d.kind !== 'Namespace' && d.kind !== 'ClusterRole' && d.kind !== 'ClusterRoleBinding') assert.equal(d.metadata.namespace, 'meshdns', `${d.kind} namespace`);
+  }
+  const etcdArgs = byKind('Deployment', 'etcd').spec.template.spec.containers[0].args as string[];
+  assert.ok(etcdArgs.includes('--store=etcd') && etcdArgs.some((a) => a.startsWith('--etcd=')), 'the etcd overlay patches flags onto the base');
   load(join(repoRoot, 'deploy', 'pod-dnsconfig.yaml'));
+});
+
+test('scheduled and rolled out as critical DNS: priority, zone spread, one pod at a time, probes with timeouts', () => {
+  const d = byKind('Deployment');
+  const pod = d.spec.template.spec;
+  const c = pod.containers[0];
+  assert.equal(pod.priorityClassName, 'system-cluster-critical');
+  assert.equal(pod.topologySpreadConstraints[0].topologyKey, 'topology.kubernetes.io/zone');
+  assert.equal(d.spec.strategy.rollingUpdate.maxUnavailable, 1);
+  for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) assert.ok(probe.timeoutSeconds > 0);
+  assert.equal(c.securityContext.capabilities.add, undefined, 'NET_BIND_SERVICE does nothing for a non-root process');
 });
 
 test('the Deployment is hardened: 2 replicas, anti-affinity, probes, resources, non-root, read-only root', () => {
@@ -47,7 +74,7 @@ test('the Deployment is hardened: 2 replicas, anti-affinity, probes, resources, 
 });
 
 test('ports agree: config listener = containerPort = Service targetPort; Service port 53 = Corefile and dnsConfig', () => {
-  const config = load(join(dir, 'configmap.yaml'))[0].data['config.yaml'];
+  const config = byKind('ConfigMap').data['config.yaml'];
   const listen = /dns: \["0\.0\.0\.0:(\d+)"\]/.exec(config)![1];
   const http = /http: "0\.0\.0\.0:(\d+)"/.exec(config)![1];
   const ports = byKind('Deployment').spec.template.spec.containers[0].ports as { name: string; containerPort: number; protocol: string }[];
@@ -65,13 +92,21 @@ test('ports agree: config listener = containerPort = Service targetPort; Service
   assert.equal(byKind('Service').spec.selector['app.kubernetes.io/name'], deployment.spec.template.metadata.labels['app.kubernetes.io/name']);
 });
 
-test("the container's args and mounted files are accepted by meshdns serve, which then answers", async () => {
-  const configMap = load(join(dir, 'configmap.yaml'))[0];
+/** What a container runtime runs: ENTRYPOINT, then the pod's args if it has any, else CMD (command replaces ENTRYPOINT). */
+function composedCommand(container: { command?: string[]; args?: string[] }): string[] {
+  const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+  return [...(container.command ?? entrypoint), ...(container.args ?? (container.command === undefined ? cmd : []))];
+}
+
+test("the container's command as the runtime composes it, with the mounted files, starts meshdns, which then answers", async () => {
+  const configMap = byKind('ConfigMap');
   const c = byKind('Deployment').spec.template.spec.containers[0];
   const tmp = mkdtempSync(join(tmpdir(), 'meshdns-deploy-'));
   writeFileSync(join(tmp, 'config.yaml'), configMap.data['config.yaml']);
   writeFileSync(join(tmp, 'linkerd.local.zone'), configMap.data['linkerd.local.zone']);
-  const args = (c.args as string[]).map((a) => `'${a}'`).join(' ');
+  const command = composedCommand(c).map((a) => `'${a}'`).join(' ');
   const r = await runInNamespace(`
 mkdir -p /etc/meshdns /var/lib/meshdns
 mount -t tmpfs tmpfs /etc/meshdns
@@ -80,7 +115,7 @@ mkdir -p /etc/meshdns/config /etc/meshdns/zones
 cp ${tmp}/config.yaml /etc/meshdns/config/config.yaml
 cp ${tmp}/linkerd.local.zone /etc/meshdns/zones/linkerd.local.zone
 cd ${repoRoot}
-node dist/cli.js ${args} > ${tmp}/server.log 2>&1 &
+${command} > ${tmp}/server.log 2>&1 &
 pid=$!
 ${waitForDns(1053)}
 dig @127.0.0.1 -p 1053 +short linkerd.local SOA
@@ -99,8 +134,9 @@ test("the Dockerfile's command is the one tested, and its HEALTHCHECK passes aga
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   const healthcheck = /^HEALTHCHECK .* CMD (.*)$/m.exec(dockerfile)![1]!;
-  assert.deepEqual(entrypoint, ['node', 'dist/cli.js', 'serve']);
-  assert.match(dockerfile, /^USER node$/m);
+  assert.deepEqual(entrypoint, ['node', 'dist/cli.js']);
+  assert.match(dockerfile, /^USER 1000:1000$/m);
+  assert.match(dockerfile, /^FROM node:24-/m);
   assert.match(dockerfile, /^EXPOSE 1053\/udp 1053\/tcp 8053\/tcp$/m);
   const r = await runInNamespace(`
 cd ${repoRoot}

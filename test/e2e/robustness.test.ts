@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { dig } from '../support/dig.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { shippedZone, tempZones } from '../support/temp-zones.js';
@@ -50,7 +50,7 @@ test('1: a stored row an older version accepted is loaded past, logged, reported
   assert.equal((await api(first.httpPort, 'PUT', instancePath('shop', 'cart', 'good'), { address: '10.3.0.1', ports: [port('http')] })).status, 200);
   await first.stop();
   // What the older version stored: a 63-character port name.
-  const db = new Database(join(dataDir, 'registrations.db'));
+  const db = new DatabaseSync(join(dataDir, 'registrations.db'));
   const row = db.prepare('SELECT * FROM registrations LIMIT 1').get() as Record<string, unknown>;
   const body = JSON.parse(String(row.body)) as Record<string, unknown>;
   const evil = { ...body, id: 'evil', address: '10.3.0.2', ports: [{ name: 'p'.repeat(63), port: 80, protocol: 'tcp' }] };

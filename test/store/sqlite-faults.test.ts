@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { DatabaseSync } from 'node:sqlite';
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
@@ -80,8 +80,8 @@ test('SQLite on a full disk, then a read-only one: 503s naming the cause, DNS un
 
     // Restart on the same files: every acknowledged registration is back; the database is sound.
     await s.stop();
-    const db = new Database(join(dir, 'registrations.db'), { readonly: true });
-    assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+    const db = new DatabaseSync(join(dir, 'registrations.db'), { readOnly: true });
+    assert.deepEqual(db.prepare('PRAGMA integrity_check').all().map((r) => ({ ...r })), [{ integrity_check: 'ok' }]);
     db.close();
     s = await startMeshdns(['--data-dir', dir]);
     await s.waitForLog(/"msg":"registrations loaded"/);
