@@ -3,6 +3,8 @@ import { CatalogProjection } from './answers/catalog-projection.js';
 import { seededRandom, unpredictableRandom } from './answers/random.js';
 import type { NameTable } from './answers/records.js';
 import { Resolver } from './answers/resolver.js';
+import { ReverseNames, reverseZoneOf } from './answers/reverse-names.js';
+import { keyOf } from './dns/wire/name.js';
 import type { Catalog } from './catalog/catalog.js';
 import { allowList, ConfigError, type Config, type RrlConfig } from './config/config.js';
 import { UpstreamForwarder } from './dns/forward/forwarder.js';
@@ -61,7 +63,9 @@ export function createDnsPlane(
   const dynamicNames: NameTable = new Map();
   const resolver = new Resolver(dynamicNames);
   const meshZones = zoneKeys(config.domains);
+  const reverseZones = config.reverseCidrs.map((cidr) => keyOf(reverseZoneOf(cidr)));
   const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
+    reverse: new ReverseNames(dynamicNames, config.ttl, reverseZones),
     soft: { k: config.healthK, theta: config.healthTheta },
     allUnhealthy: config.allUnhealthy,
     onPanic: (service, panic, mode) => {
@@ -82,6 +86,7 @@ export function createDnsPlane(
     meshZones,
     ttl: config.ttl,
     nsAddresses: nameServerAddresses(config.nsAddresses, config.dns),
+    reverseZones,
     logger,
     onSnapshot: (snapshot) => {
       resolver.setStaticZones(snapshot.zones);
@@ -116,6 +121,7 @@ export function createDnsPlane(
     forwarder: makeForwarder(config, upstreams),
     forwardAllowed: allowList(config.forwardAllow),
     observer: opts.observer,
+    answerLimit: config.answerLimit,
   });
   return {
     resolver,
@@ -137,7 +143,7 @@ export interface DnsListeners {
 const EPHEMERAL_ATTEMPTS = 20;
 
 /** UDP and TCP on every --dns address; TCP on the port UDP got, so port 0 gives one port for both. */
-export async function listenDns(config: Config, handler: QueryHandler, observer?: QueryObserver): Promise<DnsListeners> {
+export async function listenDns(config: Config, handler: QueryHandler, observer?: QueryObserver, opts: { reusePort?: boolean } = {}): Promise<DnsListeners> {
   const udp: UdpListener[] = [];
   const tcp: TcpListener[] = [];
   const bound: ListenAddress[] = [];
@@ -149,7 +155,7 @@ export async function listenDns(config: Config, handler: QueryHandler, observer?
   try {
     for (const address of config.dns) {
       for (let attempt = 1; ; attempt++) {
-        const u = new UdpListener(address, handler, rateLimit);
+        const u = new UdpListener(address, handler, rateLimit, opts.reusePort ?? false);
         const actual = await u.start();
         const t = new TcpListener({ ...address, port: actual.port }, handler, tcpOptions);
         try {

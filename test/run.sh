@@ -9,12 +9,16 @@ command -v etcd >/dev/null 2>&1 || missing+=(etcd-server)
 command -v named >/dev/null 2>&1 || missing+=(bind9)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
+# Real clients: musl's and glibc's stub resolvers (a static program built with musl-gcc), Unbound as a cache.
+command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
+command -v gcc >/dev/null 2>&1 || missing+=(gcc)
+command -v unbound >/dev/null 2>&1 || missing+=(unbound)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     # bind9's package starts its own named on port 53; the tests run their own.
-    if command -v systemctl >/dev/null 2>&1; then systemctl stop named bind9 etcd >/dev/null 2>&1 || true; fi
+    if command -v systemctl >/dev/null 2>&1; then systemctl stop named bind9 etcd unbound >/dev/null 2>&1 || true; fi
   else
     echo "the tests need: ${missing[*]} (apt-get install -y ${missing[*]}, as root)" >&2
     exit 1

@@ -4,6 +4,7 @@ import { RRType } from '../dns/wire/constants.js';
 import { childKey, nameToWire, wireKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
+import type { ReverseNames } from './reverse-names.js';
 import { fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
@@ -64,6 +65,8 @@ export class CatalogProjection {
       allUnhealthy?: 'serve-all' | 'serve-none';
       /** Told when a service enters or leaves panic (for the warning log and the metric). */
       onPanic?: (serviceKey: string, inPanic: boolean, mode: 'serve-all' | 'serve-none') => void;
+      /** Where PTR records of instance addresses go (reverse lookups); absent: none are built. */
+      reverse?: ReverseNames;
       /** Told once of each record that could not be built and was left out (the rest is answered). */
       onSkipped?: (skipped: { service: string; instance: string | undefined; reason: string }) => void;
     } = {},
@@ -81,6 +84,7 @@ export class CatalogProjection {
     const svc = this.catalog.getByKey(key);
     if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined)) {
       this.drop(key);
+      this.opts.reverse?.setService(key, []);
       this.setPanic(key, false);
       return;
     }
@@ -96,6 +100,7 @@ export class CatalogProjection {
       return;
     }
     this.drop(key);
+    this.opts.reverse?.setService(key, this.ptrTargets(key, svc));
     for (const { nsKey, svcKey, node } of nodes) {
       this.table.set(svcKey, node);
       this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);
@@ -221,6 +226,17 @@ export class CatalogProjection {
       out.push(inst);
     }
     return out;
+  }
+
+  /** One PTR target per instance whose names are answered: <id>.<svc>.<ns> in the first mesh zone. */
+  private ptrTargets(key: string, svc: Service): { address: string; target: Buffer; targetKey: string }[] {
+    const zoneKey = this.zoneKeys[0];
+    if (this.opts.reverse === undefined || zoneKey === undefined || svc.alias !== undefined) return [];
+    const svcKey = serviceKeys(svc.namespace, svc.name, zoneKey).svcKey;
+    return this.usable(key, svc, svcKey).map((inst) => {
+      const targetKey = childKey([dnsNameOf(inst)], svcKey);
+      return { address: inst.address, target: Buffer.from(targetKey, 'latin1'), targetKey };
+    });
   }
 
   /** Reports a record not built, once per distinct problem (a rebuild per probe result must not flood the log). */

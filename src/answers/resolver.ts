@@ -127,6 +127,16 @@ export class Resolver {
     const zone = this.findZone(key);
     out.zone = zone;
     if (zone === null) {
+      // A known instance's address: its PTR is ours to answer, whoever owns the reverse zone (as CoreDNS's
+      // kubernetes plugin answers pod and service PTRs). Everything else there is forwarded.
+      if (qtype === RRType.PTR || qtype === RRType.ANY) {
+        const ptr = this.dynamicNames.get(key)?.rrsets.get(RRType.PTR);
+        if (ptr !== undefined) {
+          out.outcome = Outcome.Answer;
+          out.sets.push(ptr);
+          return out;
+        }
+      }
       out.outcome = Outcome.Outside;
       return out;
     }

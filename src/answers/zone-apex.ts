@@ -24,9 +24,9 @@ export function apexFromSoa(key: string, soa: EncodedRecord): ZoneApex {
  * grows across restarts; MINIMUM follows the record TTL so that a name that
  * appears is not hidden by a cached NXDOMAIN for longer than a record would be.
  */
-export function generatedApex(key: string, ttl: number, now = Date.now()): { apex: ZoneApex; ns: RRSet } {
+export function generatedApex(key: string, ttl: number, now = Date.now(), nameServerKey?: string): { apex: ZoneApex; ns: RRSet } {
   const zone = keyToText(key);
-  const mname = `ns.dns.${zone === '.' ? '' : zone}`;
+  const mname = nameServerKey !== undefined ? keyToText(nameServerKey) : `ns.dns.${zone === '.' ? '' : zone}`;
   const soa = record(
     RRType.SOA,
     ttl,
@@ -40,7 +40,7 @@ export function generatedApex(key: string, ttl: number, now = Date.now()): { ape
       minimum: ttl,
     }),
   );
-  const nsTarget = Buffer.from(key.length > 0 ? `\x02ns\x03dns${key}` : '\x02ns\x03dns\x00', 'latin1');
+  const nsTarget = Buffer.from(nameServerKey ?? (key.length > 0 ? `\x02ns\x03dns${key}` : '\x02ns\x03dns\x00'), 'latin1');
   const ns = record(RRType.NS, ttl, nsTarget, nsTarget.toString('latin1'));
   return { apex: apexFromSoa(key, soa), ns: fixedSet(RRType.NS, [ns]) };
 }

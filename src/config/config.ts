@@ -33,6 +33,9 @@ export interface Config {
   readonly logLevel: string;
   readonly queryLogRate: number;
   readonly ttl: number;
+  readonly answerLimit: number;
+  /** --reverse-cidr ranges, validated. */
+  readonly reverseCidrs: readonly string[];
   /** Given --ns-address values; empty: derived from the listeners (see nameServerAddresses). */
   readonly nsAddresses: readonly string[];
   readonly forwardAllow: readonly string[];
@@ -224,6 +227,11 @@ function validate(raw: Raw): Config {
     logLevel,
     queryLogRate: real(raw, 'query-log', 0, 1),
     ttl: integer(raw, 'ttl', 0, 86400),
+    answerLimit: integer(raw, 'answer-limit', 0, 65535),
+    reverseCidrs: (raw.get('reverse-cidr') ?? []).map((cidr) => {
+      wrap(() => addCidr(new BlockList(), cidr, '--reverse-cidr'));
+      return cidr;
+    }),
     nsAddresses: (raw.get('ns-address') ?? []).map((a) => {
       const problem = addressProblem(a);
       if (problem !== undefined) throw new ConfigError(`--ns-address: ${problem}`);

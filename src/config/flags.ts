@@ -33,6 +33,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'api-token-file', arg: 'FILE', repeatable: false, default: undefined, help: 'bearer token required for REST writes (else loopback only)' },
   { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
   { name: 'query-log', arg: 'RATE', repeatable: false, default: '0', help: 'log this fraction of queries (0 to 1) at info level; 0 logs none' },
+  { name: 'answer-limit', arg: 'N', repeatable: false, default: '0', help: 'at most N records in an A/AAAA/SRV answer from the catalog, the first N of the weighted order (1 keeps weights behind caching resolvers); 0 = all' },
+  { name: 'reverse-cidr', arg: 'CIDR', repeatable: true, default: [], help: 'answer the reverse zone of this range authoritatively: unknown addresses there are NXDOMAIN (known instance addresses get PTR everywhere)' },
   { name: 'ns-address', arg: 'IP', repeatable: true, default: [], help: 'address of the generated name server ns.dns.<zone> of a zone whose file has no NS (default: the --dns addresses, or for wildcards this host\'s)' },
   { name: 'ttl', arg: 'SECONDS', repeatable: false, default: '5', help: 'TTL of records built from the catalog (and of the generated SOA)' },
   { name: 'forward-allow', arg: 'CIDR', repeatable: true, default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10'], help: 'clients allowed to have names forwarded (never an open resolver)' },

@@ -20,6 +20,8 @@ export interface QueryHandlerOptions {
   /** Clients allowed to use forwarding, so that we are never an open resolver. */
   forwardAllowed: BlockList;
   observer?: QueryObserver;
+  /** --answer-limit: records of a weighted A/AAAA/SRV set per answer; 0 = all. */
+  answerLimit?: number;
 }
 
 /** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
@@ -51,7 +53,7 @@ export class QueryHandler {
   }
 
   constructor(private readonly opts: QueryHandlerOptions) {
-    this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key));
+    this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key), opts.answerLimit ?? 0);
   }
 
   handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | null | Promise<Buffer | null> {

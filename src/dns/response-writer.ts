@@ -33,6 +33,8 @@ export class ResponseWriter {
   constructor(
     private readonly random: Random,
     private readonly glueFor: (targetKey: string) => readonly EncodedRecord[] | undefined,
+    /** At most this many records of a drawn (weighted) set per answer; 0 = all (--answer-limit). */
+    private readonly answerLimit = 0,
   ) {}
 
   answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): Buffer {
@@ -58,7 +60,8 @@ export class ResponseWriter {
         weightedOrder(set.weights, this.order, this.random);
       }
       let nextOwner = -1;
-      for (let i = 0; i < n; i++) {
+      const count = set.weights !== null && this.answerLimit > 0 && this.answerLimit < n ? this.answerLimit : n;
+      for (let i = 0; i < count; i++) {
         const rec = set.records[set.weights !== null ? this.order[i]! : i]!;
         if (pos + 2 + rec.tail.length > room) {
           truncated = true;
@@ -101,9 +104,10 @@ export class ResponseWriter {
     }
 
     if (truncated) {
-      // RFC 2181 §9: a partial RRset is worse than none; the client retries over TCP.
-      pos = questionEnd;
-      ancount = 0;
+      // The records that fit, whole, in the drawn order, with TC (RFC 2181 §9 allows it): resolvers retry over
+      // TCP for the rest, and stub resolvers that never do (musl before 1.2.4) still get the weighted first
+      // choices instead of nothing. Glue goes first: answer records are worth more than additional data.
+      if (ancount === 0) pos = questionEnd;
       nscount = 0;
       flags |= Flag.TC;
     } else {

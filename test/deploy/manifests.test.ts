@@ -86,8 +86,13 @@ test('ports agree: config listener = containerPort = Service targetPort; Service
   for (const p of svc.spec.ports) assert.ok(byName.has(p.targetPort), `targetPort ${p.targetPort}`);
   const dnsPorts = svc.spec.ports.filter((p: { name: string }) => p.name.startsWith('dns'));
   assert.deepEqual(dnsPorts.map((p: { port: number; protocol: string }) => `${p.port}/${p.protocol}`).sort(), ['53/TCP', '53/UDP']);
-  const corefile = readFileSync(join(repoRoot, 'deploy', 'coredns', 'Corefile.snippet'), 'utf8');
-  assert.match(corefile, /forward \. [\d.]+:53\b/);
+  for (const snippet of ['Corefile.snippet', 'nodelocaldns.snippet']) {
+    const text = readFileSync(join(repoRoot, 'deploy', 'coredns', snippet), 'utf8');
+    assert.match(text, new RegExp(`forward \\. ${svc.spec.clusterIP.replace(/\./g, '\\.')}:53\\b`), `${snippet} forwards to the pinned ClusterIP`);
+    assert.doesNotMatch(text.replace(/#.*$/gm, ''), /^\s*cache\b/m, `${snippet}: no cache in the mesh block`);
+  }
+  const dnsConfig = load(join(repoRoot, 'deploy', 'pod-dnsconfig.yaml'))[0];
+  assert.deepEqual(dnsConfig.spec.dnsConfig.nameservers, [svc.spec.clusterIP]);
   const deployment = byKind('Deployment');
   assert.equal(byKind('Service').spec.selector['app.kubernetes.io/name'], deployment.spec.template.metadata.labels['app.kubernetes.io/name']);
 });

@@ -142,12 +142,15 @@ test('EDNS: OPT echoed with 1232 and DO; BADVERS for version 1; no OPT without E
   assert.equal(query('web.default.linkerd.local').additionals.length, 0);
 });
 
-test('TC over UDP when the answer exceeds 512 (no EDNS) or the advertised size; complete over TCP', () => {
+test('TC over UDP when the answer exceeds 512 (no EDNS) or the advertised size, with the whole records that fit; complete over TCP', () => {
   const { catalog, query } = core({ zone: ZONE });
   for (let i = 0; i < 60; i++) catalog.upsert('big', 'svc', inst(`i${i}`, `10.1.0.${i}`));
   const plain = query('svc.big.linkerd.local');
   assert.equal(plain.header.tc, 1);
-  assert.equal(plain.answers.length, 0);
+  // 12 octets of header, 27 of question, then 16 per A record: 29 fit in 512.
+  assert.equal(plain.answers.length, 29);
+  assert.equal(new Set(plain.answers.map((a) => a.address)).size, 29);
+  assert.equal(plain.authorities.length, 0);
   const edns = query('svc.big.linkerd.local', { edns: { udpSize: 1232 } });
   assert.equal(edns.header.tc, 0);
   assert.equal(edns.answers.length, 60);
@@ -156,6 +159,42 @@ test('TC over UDP when the answer exceeds 512 (no EDNS) or the advertised size; 
   const tcp = query('svc.big.linkerd.local', {}, true);
   assert.equal(tcp.header.tc, 0);
   assert.equal(tcp.answers.length, 60);
+});
+
+test('a truncated SRV answer keeps the SRV records that fit and drops the glue first', () => {
+  const { catalog, query } = core({ zone: ZONE });
+  for (let i = 0; i < 20; i++) catalog.upsert('big', 'svc', inst(`instance-${i}`, `10.1.0.${i}`));
+  const r = query('_grpc._tcp.svc.big.linkerd.local', { type: RRType.SRV });
+  assert.equal(r.header.tc, 1);
+  assert.ok(r.answers.length >= 8 && r.answers.length < 20, `${r.answers.length} SRV records`);
+  assert.equal(r.additionals.length, 0);
+});
+
+test('the first records of a truncated answer follow the weights (what a client that takes the first gets)', () => {
+  const { catalog, query } = core({ zone: ZONE });
+  for (let i = 0; i < 60; i++) catalog.upsert('big', 'svc', inst(`i${i}`, `10.1.0.${i}`, { weight: i === 0 ? 6000 : 100 }));
+  let heavyFirst = 0;
+  const n = 2000;
+  for (let q = 0; q < n; q++) if (query('svc.big.linkerd.local').answers[0]!.address === '10.1.0.0') heavyFirst++;
+  // 6000 of 6000 + 59 × 100 = 11900: about 50%.
+  assert.ok(Math.abs(heavyFirst / n - 6000 / 11900) < 0.05, `${heavyFirst} of ${n}`);
+});
+
+test('--answer-limit N: at most N records of a weighted set, each a weighted pick; glue only for those; fixed sets whole', () => {
+  const { catalog, query } = core({ zone: ZONE, answerLimit: 1 });
+  catalog.upsert('shop', 'svc', inst('a', '10.1.0.1', { weight: 70 }));
+  catalog.upsert('shop', 'svc', inst('b', '10.1.0.2', { weight: 30 }));
+  const firsts = new Map<string, number>();
+  for (let q = 0; q < 2000; q++) {
+    const r = query('svc.shop.linkerd.local');
+    assert.equal(r.answers.length, 1);
+    firsts.set(r.answers[0]!.address!, (firsts.get(r.answers[0]!.address!) ?? 0) + 1);
+  }
+  assert.ok(Math.abs(firsts.get('10.1.0.1')! / 2000 - 0.7) < 0.04, JSON.stringify([...firsts]));
+  const srv = query('_grpc._tcp.svc.shop.linkerd.local', { type: RRType.SRV });
+  assert.equal(srv.answers.length, 1);
+  assert.equal(srv.additionals.length, 1);
+  assert.equal(query('web.default.linkerd.local', { type: RRType.TXT }).answers.length, 1);
 });
 
 test('SRV glue that does not fit is left out without TC', () => {

@@ -14,7 +14,7 @@ import { buildQuery, decode, type Decoded, type QueryOptions } from './dns-clien
 export const silentLogger = pino({ level: 'silent' });
 
 /** The answering core without sockets: catalog, zone data, resolver, handler. */
-export function core(opts: { zone?: string; origin?: string; seed?: number; forwarder?: Forwarder; ttl?: number } = {}) {
+export function core(opts: { zone?: string; origin?: string; seed?: number; forwarder?: Forwarder; ttl?: number; answerLimit?: number } = {}) {
   const origin = opts.origin ?? 'linkerd.local.';
   const ttl = opts.ttl ?? 5;
   const catalog = new Catalog();
@@ -31,7 +31,7 @@ export function core(opts: { zone?: string; origin?: string; seed?: number; forw
   }
   const allow = new BlockList();
   allow.addSubnet('127.0.0.0', 8, 'ipv4');
-  const handler = new QueryHandler({ resolver, random: seededRandom(opts.seed ?? 1), forwarder: opts.forwarder, forwardAllowed: allow });
+  const handler = new QueryHandler({ resolver, random: seededRandom(opts.seed ?? 1), forwarder: opts.forwarder, forwardAllowed: allow, answerLimit: opts.answerLimit });
   const raw = (msg: Buffer, tcp = false, address = '127.0.0.1'): Buffer | null => {
     const r = handler.handle(msg, tcp, address, 'ipv4');
     if (r instanceof Promise) throw new Error('unexpected forward');

@@ -5,7 +5,7 @@ import type { SourcedInstance } from '../../catalog/catalog.js';
 import type { InstancePort, Protocol } from '../../catalog/types.js';
 import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
 import { RRType } from '../../dns/wire/constants.js';
-import { keyToText, labelCount, labelOffsets, parentKey } from '../../dns/wire/name.js';
+import { isAtOrBelow, keyToText, labelCount, labelOffsets, parentKey } from '../../dns/wire/name.js';
 import { addressRecord, record, type EncodedRecord } from '../../dns/wire/rdata.js';
 import type { ParsedZone, ZoneRecord } from './parser.js';
 
@@ -139,7 +139,7 @@ function meshInstances(parsed: ParsedZone, consumed: Set<ZoneRecord>): SourcedIn
   }));
 }
 
-function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number, nsAddresses: readonly string[]): StaticZone {
+function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number, nsAddresses: readonly string[], nameServerKey?: string): StaticZone {
   const grouped = new Map<string, Map<number, EncodedRecord[]>>();
   for (const r of records) {
     let types = grouped.get(r.owner);
@@ -162,13 +162,13 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
   if (apexNode === undefined) names.set(zoneKey, (apexNode = { rrsets: new RRSets() }));
   const soaSet = apexNode.rrsets.get(RRType.SOA);
   if (soaSet !== undefined) return { apex: apexFromSoa(zoneKey, soaSet.records[0]!), names };
-  const generated = generatedApex(zoneKey, ttl);
+  const generated = generatedApex(zoneKey, ttl, undefined, nameServerKey);
   apexNode.rrsets.set(RRType.SOA, generated.apex.soa);
   if (!apexNode.rrsets.has(RRType.NS)) {
     apexNode.rrsets.set(RRType.NS, generated.ns);
     // The generated NS needs an address, or it is a lame delegation to nowhere (RFC 1912 §2.8).
     const host = generated.ns.records[0]!.targetKey!;
-    if (!names.has(host) && nsAddresses.length > 0) {
+    if (!names.has(host) && isAtOrBelow(host, zoneKey) && nsAddresses.length > 0) {
       const rrsets = new RRSets();
       for (const type of [RRType.A, RRType.AAAA]) {
         const list = nsAddresses.map((a) => addressRecord(a, ttl)).filter((r) => r.type === type);
@@ -182,6 +182,6 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
 }
 
 /** A mesh zone without a zone file: just the generated apex. */
-export function emptyZone(zoneKey: string, ttl: number, nsAddresses: readonly string[] = []): StaticZone {
-  return staticZone(zoneKey, [], ttl, nsAddresses);
+export function emptyZone(zoneKey: string, ttl: number, nsAddresses: readonly string[] = [], nameServerKey?: string): StaticZone {
+  return staticZone(zoneKey, [], ttl, nsAddresses, nameServerKey);
 }

@@ -19,6 +19,8 @@ export interface ZoneDirectoryOptions {
   ttl: number;
   /** Addresses of the generated name server ns.dns.<zone>, for zones whose file gives no NS. */
   nsAddresses?: readonly string[];
+  /** Reverse zones (keys) served authoritatively (--reverse-cidr), named by the first mesh zone's name server. */
+  reverseZones?: readonly string[];
   logger: Logger;
   onSnapshot: (snapshot: ZoneSnapshot) => void;
   /** How often files are re-checked in case a watch event was missed (atomic renames, new directory). */
@@ -163,6 +165,8 @@ export class ZoneDirectory {
       instances.push(...state.data.instances);
     }
     for (const mesh of this.opts.meshZones) if (!zones.has(mesh)) zones.set(mesh, emptyZone(mesh, this.opts.ttl, this.opts.nsAddresses));
+    const nameServer = this.opts.meshZones[0] === undefined ? undefined : `\x02ns\x03dns${this.opts.meshZones[0]}`;
+    for (const reverse of this.opts.reverseZones ?? []) if (!zones.has(reverse)) zones.set(reverse, emptyZone(reverse, this.opts.ttl, [], nameServer));
     this.opts.onSnapshot({ zones: [...zones.values()], instances });
   }
 }
