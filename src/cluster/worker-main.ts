@@ -49,10 +49,23 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   // Orphaned (the primary died): stop answering from a replica nobody updates.
   process.on('disconnect', () => void stop());
   try {
-    listeners = await listenDns(config, plane.handler, metrics);
+    // Each worker its own UDP socket on the shared port (SO_REUSEPORT); TCP stays with the cluster's shared
+    // listener (connections are few and long-lived; the primary's round robin spreads them).
+    listeners = await listenDns(withAssignedPorts(config), plane.handler, metrics, { reusePort: true });
   } catch (err) {
     send({ type: 'failed', message: (err as Error).message });
     process.exit(2);
   }
   send({ type: 'listening', bound: listeners.bound });
+}
+
+/**
+ * The first worker binds --dns addresses given with port 0 and reports the ports; the primary starts the
+ * others with them in MESHDNS_WORKER_DNS_PORTS, so every worker's socket joins the same port.
+ */
+function withAssignedPorts(config: Config): Config {
+  const assigned = process.env.MESHDNS_WORKER_DNS_PORTS;
+  if (assigned === undefined) return config;
+  const ports = JSON.parse(assigned) as number[];
+  return { ...config, dns: config.dns.map((a, i) => ({ ...a, port: ports[i] ?? a.port })) };
 }

@@ -13,8 +13,9 @@ export type WorkerMessage = { type: 'listening'; bound: ListenAddress[] } | { ty
  * DNS on the shared listener sockets from a replica of the catalog. Every
  * catalog change is sent to every worker as the changed services' full
  * state; a worker that starts (or restarts after a crash) gets everything
- * first. The kernel spreads UDP datagrams over the workers reading the
- * shared socket; Node's cluster spreads TCP connections.
+ * first. Each worker reads UDP from a socket of its own on the shared port
+ * (SO_REUSEPORT), so the kernel spreads datagrams without a hop through
+ * the primary; Node's cluster spreads TCP connections.
  */
 export class WorkerPool {
   private readonly workers = new Set<Worker>();
@@ -44,22 +45,30 @@ export class WorkerPool {
     });
   }
 
-  /** Forks the workers and resolves with the addresses they bound once all listen. */
+  /** The ports the first worker bound (port 0 resolved), handed to every later worker. */
+  private ports: number[] | undefined;
+
+  /**
+   * Forks the workers and resolves with the addresses they bound once all listen. The first binds alone, so
+   * that a port 0 becomes one concrete port that the others' SO_REUSEPORT sockets join.
+   */
   start(): Promise<ListenAddress[]> {
     cluster.setupPrimary({ serialization: 'advanced' });
     return new Promise((resolve, reject) => {
-      let first: ListenAddress[] | undefined;
-      for (let i = 0; i < this.count; i++) {
-        this.fork((bound) => {
-          first ??= bound;
-          if (this.listening.size === this.count) resolve(first);
-        }, reject);
-      }
+      this.fork((bound) => {
+        this.ports = bound.map((b) => b.port);
+        if (this.listening.size === this.count) resolve(bound);
+        for (let i = 1; i < this.count; i++) {
+          this.fork(() => {
+            if (this.listening.size === this.count) resolve(bound);
+          }, reject);
+        }
+      }, reject);
     });
   }
 
   private fork(onListening: (bound: ListenAddress[]) => void, onFailed: (err: Error) => void): void {
-    const worker = cluster.fork();
+    const worker = cluster.fork(this.ports === undefined ? {} : { MESHDNS_WORKER_DNS_PORTS: JSON.stringify(this.ports) });
     this.workers.add(worker);
     worker.on('message', (m: WorkerMessage | { type?: string }) => {
       if (m.type === 'listening') {

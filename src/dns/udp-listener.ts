@@ -23,14 +23,20 @@ export class UdpListener {
     private readonly address: ListenAddress,
     private readonly handler: QueryHandler,
     private readonly rateLimit?: UdpRateLimit,
+    /**
+     * A socket of this process's own on a port others bind too (SO_REUSEPORT): the kernel spreads datagrams
+     * over the sockets, so a worker reads its share directly instead of through a handle shared by the cluster.
+     */
+    private readonly reusePort = false,
   ) {}
 
   start(): Promise<ListenAddress> {
     return new Promise((resolve, reject) => {
-      const socket = createSocket({ type: this.address.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.address.family === 6 });
+      const socket = createSocket({ type: this.address.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.address.family === 6, reusePort: this.reusePort });
       this.socket = socket;
       socket.once('error', reject);
-      socket.bind(this.address.port, this.address.host, () => {
+      // exclusive: in a cluster worker, bind a socket of our own rather than ask the primary for its handle.
+      socket.bind({ port: this.address.port, address: this.address.host, exclusive: this.reusePort }, () => {
         socket.off('error', reject);
         // Per-datagram errors (ICMP unreachable replies and the like) must not end the listener.
         socket.on('error', () => undefined);

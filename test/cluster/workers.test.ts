@@ -16,8 +16,12 @@ const children = (pid: number): number[] =>
 test('--workers 2: both answer from replicas the primary keeps current; weighted order holds; metrics are summed', async () => {
   const s = await startMeshdns(['--upstream', 'none', '--workers', '2']);
   try {
-    assert.equal(children(s.proc.pid!).length, 2);
+    const workers = children(s.proc.pid!);
+    assert.equal(workers.length, 2);
     assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status, 200);
+    // A UDP socket per worker on the one port (SO_REUSEPORT), none held by the primary.
+    const owners = [...execFileSync('ss', ['-Hulpn', `sport = :${s.dnsPort}`], { encoding: 'utf8' }).matchAll(/pid=(\d+)/g)].map((m) => Number(m[1])).sort();
+    assert.deepEqual(owners, [...workers].sort());
     // Zone-file services reach the workers.
     assert.equal(decode((await udpExchange(s.dnsPort, buildQuery('web.default.linkerd.local')))!).answers.length, 2);
     for (const [id, weight] of [['a', 60], ['b', 30], ['c', 10]] as const) {
