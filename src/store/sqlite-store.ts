@@ -1,22 +1,28 @@
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { deserialize, serialize, type Registration } from './registration.js';
+import type { SqliteReply, SqliteRequest } from './sqlite-protocol.js';
 import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from './store.js';
+
+type Pending = { resolve: (reply: Extract<SqliteReply, { ok: true }>) => void; reject: (err: Error) => void };
+type Request = SqliteRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
 
 /**
  * The embedded default: one SQLite file in --data-dir, WAL journal with
  * synchronous=FULL, so a write has reached the disk before the API answers
  * 2xx and survives kill -9 or a power cut. Node's own node:sqlite (the
- * runtime's SQLite, nothing to compile): better-sqlite3 needed a native build
+ * runtime's SQLite, nothing to compile: better-sqlite3 needed a native build
  * against the headers of the exact Node that runs it, which a machine whose
- * system Node is older gets wrong.
+ * system Node is older gets wrong), in a thread of its own (sqlite-worker.ts):
+ * a commit waits for fsync, and on the answering thread every write stalled
+ * DNS answers for that long.
  */
 export class SqliteStore implements RegistrationStore {
   readonly kind = 'sqlite';
-  private db: DatabaseSync | undefined;
-  private statements: { put: StatementSync; del: StatementSync; beat: StatementSync; all: StatementSync } | undefined;
+  private worker: Worker | undefined;
+  private open_ = false;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
 
   constructor(
     private readonly dataDir: string,
@@ -24,33 +30,16 @@ export class SqliteStore implements RegistrationStore {
   ) {}
 
   async open(): Promise<Registration[]> {
-    let db: DatabaseSync | undefined;
+    this.worker ??= this.startWorker();
+    let rows;
     try {
-      mkdirSync(this.dataDir, { recursive: true });
-      db = new DatabaseSync(join(this.dataDir, 'registrations.db'), { timeout: 5000 });
-      db.exec('PRAGMA journal_mode = WAL');
-      db.exec('PRAGMA synchronous = FULL');
-      db.exec(`CREATE TABLE IF NOT EXISTS registrations (
-        key TEXT PRIMARY KEY,
-        body TEXT NOT NULL
-      ) STRICT`);
-      this.db = db;
-      this.statements = {
-        put: db.prepare('INSERT INTO registrations (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
-        del: db.prepare('DELETE FROM registrations WHERE key = ?'),
-        beat: db.prepare('UPDATE registrations SET body = ? WHERE key = ?'),
-        all: db.prepare('SELECT key, body FROM registrations'),
-      };
+      rows = (await this.call({ op: 'open' })).rows ?? [];
     } catch (err) {
-      // A half-opened handle would keep the file busy for the next attempt.
-      if (db?.isOpen) db.close();
-      this.db = undefined;
       throw new Error(`cannot open the registration store in ${this.dataDir}: ${(err as Error).message} (check that --data-dir is writable and has free space)`);
     }
+    this.open_ = true;
     const out: Registration[] = [];
-    // Row by row: reading them all at once would keep every JSON text alive until the last is parsed,
-    // long enough to land in the old generation as garbage.
-    for (const row of this.statements.all.iterate() as Iterable<{ key: string; body: string }>) {
+    for (const row of rows) {
       try {
         out.push(deserialize(row.body));
       } catch (err) {
@@ -61,15 +50,15 @@ export class SqliteStore implements RegistrationStore {
   }
 
   async put(r: Registration): Promise<void> {
-    this.run(() => this.statements!.put.run(`${r.namespace}/${r.service}/${r.id}`, serialize(r)));
+    await this.write({ op: 'put', key: `${r.namespace}/${r.service}/${r.id}`, body: serialize(r) });
   }
 
   async delete(namespace: string, service: string, id: string): Promise<boolean> {
-    return this.run(() => Number(this.statements!.del.run(`${namespace}/${service}/${id}`).changes) > 0);
+    return (await this.write({ op: 'delete', key: `${namespace}/${service}/${id}` })) > 0;
   }
 
   async heartbeat(r: Registration): Promise<boolean> {
-    return this.run(() => Number(this.statements!.beat.run(serialize(r), `${r.namespace}/${r.service}/${r.id}`).changes) > 0);
+    return (await this.write({ op: 'heartbeat', key: `${r.namespace}/${r.service}/${r.id}`, body: serialize(r) })) > 0;
   }
 
   onRemoteChange(_listener: (event: StoreEvent) => void): void {
@@ -77,18 +66,59 @@ export class SqliteStore implements RegistrationStore {
   }
 
   async close(): Promise<void> {
-    this.db?.close();
-    this.db = undefined;
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.open_ = false;
+    // Writes already sent are committed before the database closes.
+    await this.call({ op: 'close' }).catch(() => undefined);
+    this.worker = undefined;
+    worker.removeAllListeners('exit');
+    await worker.terminate();
   }
 
   /** SQLite errors on write (disk full, read-only file system, I/O) become 503s; the transaction was rolled back. */
-  private run<T>(fn: () => T): T {
-    if (this.db === undefined) throw new StoreUnavailableError(`the SQLite store in ${this.dataDir} is not open (see the server log); writes resume once it is`);
+  private async write(request: Request): Promise<number> {
+    if (!this.open_) throw new StoreUnavailableError(`the SQLite store in ${this.dataDir} is not open (see the server log); writes resume once it is`);
     try {
-      return fn();
+      return (await this.call(request)).changes ?? 0;
     } catch (err) {
-      const code = (err as { errstr?: string; code?: string }).errstr ?? (err as { code?: string }).code ?? '';
+      const code = (err as { code?: string }).code ?? '';
       throw new StoreUnavailableError(`the SQLite store cannot write (${code || (err as Error).message}): check free space and permissions of --data-dir`);
     }
+  }
+
+  private call(request: Request): Promise<Extract<SqliteReply, { ok: true }>> {
+    const worker = this.worker;
+    if (worker === undefined) return Promise.reject(new Error('the SQLite store is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      worker.postMessage({ ...request, id });
+    });
+  }
+
+  private startWorker(): Worker {
+    // Under tsx (the tests) this module is .ts, and so is its worker.
+    const file = new URL(`./sqlite-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+    const worker = new Worker(file, { workerData: { dataDir: this.dataDir } });
+    worker.unref();
+    worker.on('message', (reply: SqliteReply) => {
+      const waiting = this.pending.get(reply.id);
+      if (waiting === undefined) return;
+      this.pending.delete(reply.id);
+      if (reply.ok) waiting.resolve(reply);
+      else waiting.reject(Object.assign(new Error(reply.message), { code: reply.code }));
+    });
+    worker.on('error', (err) => this.failAll(err));
+    worker.on('exit', () => this.failAll(new Error('the SQLite thread stopped')));
+    return worker;
+  }
+
+  private failAll(err: Error): void {
+    this.logger.error({ err: err.message }, 'SQLite store thread failed');
+    for (const waiting of this.pending.values()) waiting.reject(err);
+    this.pending.clear();
+    this.worker = undefined;
+    this.open_ = false;
   }
 }

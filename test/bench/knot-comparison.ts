@@ -1,9 +1,11 @@
 /**
- * meshdns against Knot DNS on the same records, measured alternately in one run.
- * 1,000 services × 3 instances (weights 50/30/20, one named port each) are
- * registered through meshdns's REST API and written as a zone file for Knot;
- * dnsperf sends 70% A, 20% SRV, 10% nonexistent names. Run: npm run bench
- * (env: BENCH_SECONDS=10, BENCH_ROUNDS=2, BENCH_WORKERS=<meshdns --workers>).
+ * meshdns against Knot DNS on the same records, measured alternately in one run,
+ * beside the ceiling of the runtime (a raw Node UDP loop answering one
+ * pre-encoded packet). 1,000 services × 3 instances (weights 50/30/20, one
+ * named port each) are registered through meshdns's REST API and written as a
+ * zone file for Knot; dnsperf sends 70% A, 20% SRV, 10% nonexistent names.
+ * meshdns runs twice: --workers 1 and --workers 2. Run: npm run bench
+ * (env: BENCH_SECONDS=10, BENCH_ROUNDS=2). Needs knotd and dnsperf (Debian: knot, dnsperf).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,6 @@ const SERVICES = 1000;
 const WEIGHTS = [50, 30, 20];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
-const workers = process.env.BENCH_WORKERS;
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-bench-'));
 
 const address = (svc: number, i: number): string => `10.${100 + Math.floor(svc / 250)}.${svc % 250}.${i + 1}`;
@@ -88,17 +89,32 @@ function dnsperf(port: number, extra: string[], verbose: boolean): Result {
   return { qps, lost, avgMs, p99Ms };
 }
 
-const knot = await startKnot();
-const meshdns = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(tmpdir(), 'meshdns-empty-zones-')), ...(workers ? ['--workers', workers] : [])]);
-const t0 = Date.now();
-for (let s = 0; s < SERVICES; s++) {
-  await Promise.all(
-    WEIGHTS.map((weight, i) =>
-      api(meshdns.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] }),
-    ),
-  );
+/** The runtime's ceiling: node (the same binary that runs meshdns) answering one pre-encoded packet. */
+async function startRawLoop(): Promise<{ port: number; proc: ChildProcess }> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'raw-udp-loop.ts'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())![1]))));
+  return { port, proc };
 }
-console.log(`registered ${SERVICES * 3} instances through REST in ${Date.now() - t0} ms`);
+
+async function startRegistered(workers: number): Promise<Awaited<ReturnType<typeof startMeshdns>>> {
+  const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(tmpdir(), 'meshdns-empty-zones-')), '--workers', String(workers)]);
+  const t0 = Date.now();
+  for (let s = 0; s < SERVICES; s++) {
+    await Promise.all(
+      WEIGHTS.map((weight, i) =>
+        api(server.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] }),
+      ),
+    );
+  }
+  console.log(`--workers ${workers}: registered ${SERVICES * 3} instances through REST in ${Date.now() - t0} ms`);
+  return server;
+}
+
+const knot = await startKnot();
+const raw = await startRawLoop();
+const meshdns1 = await startRegistered(1);
+const meshdns2 = await startRegistered(2);
+console.log(`node ${process.version}; knotd with its default threads; dnsperf -c 8 -q 500, ${seconds} s a run, ${rounds} rounds alternating`);
 
 const fmt = (r: Result): string =>
   `${r.qps.toFixed(0).padStart(7)} qps  lost ${String(r.lost).padStart(5)}  avg ${r.avgMs.toFixed(3)} ms${r.p99Ms === null ? '' : `  p99 ${r.p99Ms.toFixed(3)} ms`}`;
@@ -107,17 +123,30 @@ const runs: [string, string[], boolean][] = [
   ['tcp', ['-m', 'tcp'], false],
   ['udp 20k qps', ['-Q', '20000'], true],
 ];
+const servers = [
+  ['knot', knot.port],
+  ['raw-node', raw.port],
+  ['meshdns-w1', meshdns1.dnsPort],
+  ['meshdns-w2', meshdns2.dnsPort],
+] as const;
 for (const [name, extra, verbose] of runs) {
-  const totals = { knot: 0, meshdns: 0 };
+  const totals: Record<string, number> = {};
   for (let round = 1; round <= rounds; round++) {
-    for (const [server, port] of [['knot', knot.port], ['meshdns', meshdns.dnsPort]] as const) {
+    for (const [server, port] of servers) {
+      // The raw loop only speaks UDP.
+      if (server === 'raw-node' && extra.includes('tcp')) continue;
       const r = dnsperf(port, extra, verbose);
-      totals[server] += r.qps;
-      console.log(`${name.padEnd(12)} round ${round} ${server.padEnd(8)} ${fmt(r)}`);
+      totals[server] = (totals[server] ?? 0) + r.qps;
+      console.log(`${name.padEnd(12)} round ${round} ${server.padEnd(10)} ${fmt(r)}`);
     }
   }
-  console.log(`${name.padEnd(12)} meshdns/knot QPS ratio ${(totals.meshdns / totals.knot).toFixed(2)}`);
+  const ratio = (a: string, b: string): string => (totals[a] === undefined || totals[b] === undefined ? 'n/a' : (totals[a]! / totals[b]!).toFixed(2));
+  console.log(
+    `${name.padEnd(12)} QPS ratios: w1/knot ${ratio('meshdns-w1', 'knot')}  w2/knot ${ratio('meshdns-w2', 'knot')}  w1/raw-node ${ratio('meshdns-w1', 'raw-node')}  w2/w1 ${ratio('meshdns-w2', 'meshdns-w1')}`,
+  );
 }
 knot.proc.kill();
-await meshdns.stop();
+raw.proc.kill();
+await meshdns1.stop();
+await meshdns2.stop();
 process.exit(0);

@@ -1,0 +1,113 @@
+/**
+ * The thread that owns the SQLite file (see sqlite-store.ts). SQLite's API is
+ * synchronous and a durable commit waits for fsync: done on the answering
+ * thread, every registration write stalled DNS answers for the length of a
+ * disk flush. Here, writes that arrive while one commit is on disk are
+ * committed together in the next transaction (group commit): one fsync for
+ * the batch, and each write is acknowledged only once its batch is durable.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { SqliteReply, SqliteRequest } from './sqlite-protocol.js';
+
+const dataDir = (workerData as { dataDir: string }).dataDir;
+let db: DatabaseSync | undefined;
+let statements: { put: StatementSync; del: StatementSync; beat: StatementSync; all: StatementSync } | undefined;
+const queue: SqliteRequest[] = [];
+let flushing = false;
+
+function reply(message: SqliteReply): void {
+  parentPort!.postMessage(message);
+}
+
+function errorText(err: unknown): { message: string; code: string } {
+  const e = err as { errstr?: string; code?: string; message?: string };
+  return { message: e.message ?? String(err), code: e.errstr ?? e.code ?? '' };
+}
+
+function open(id: number): void {
+  let handle: DatabaseSync | undefined;
+  try {
+    mkdirSync(dataDir, { recursive: true });
+    handle = new DatabaseSync(join(dataDir, 'registrations.db'), { timeout: 5000 });
+    handle.exec('PRAGMA journal_mode = WAL');
+    handle.exec('PRAGMA synchronous = FULL');
+    handle.exec('CREATE TABLE IF NOT EXISTS registrations (key TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT');
+    statements = {
+      put: handle.prepare('INSERT INTO registrations (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
+      del: handle.prepare('DELETE FROM registrations WHERE key = ?'),
+      beat: handle.prepare('UPDATE registrations SET body = ? WHERE key = ?'),
+      all: handle.prepare('SELECT key, body FROM registrations'),
+    };
+    db = handle;
+  } catch (err) {
+    // A half-opened handle would keep the file busy for the next attempt.
+    if (handle?.isOpen) handle.close();
+    db = undefined;
+    reply({ id, ok: false, ...errorText(err) });
+    return;
+  }
+  const rows: { key: string; body: string }[] = [];
+  for (const row of statements.all.iterate() as Iterable<{ key: string; body: string }>) rows.push({ key: row.key, body: row.body });
+  reply({ id, ok: true, rows });
+}
+
+/** One write; returns how many rows it changed. */
+function apply(r: SqliteRequest): number {
+  const s = statements!;
+  switch (r.op) {
+    case 'put':
+      return Number(s.put.run(r.key, r.body).changes);
+    case 'delete':
+      return Number(s.del.run(r.key).changes);
+    case 'heartbeat':
+      return Number(s.beat.run(r.body, r.key).changes);
+    default:
+      return 0;
+  }
+}
+
+/** Commits everything queued in one transaction; a failed batch is retried write by write, so one bad write fails alone. */
+function flush(): void {
+  flushing = false;
+  const batch = queue.splice(0);
+  if (batch.length === 0) return;
+  if (db === undefined) {
+    for (const r of batch) reply({ id: r.id, ok: false, message: 'not open', code: 'NOT_OPEN' });
+    return;
+  }
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    const changes = batch.map(apply);
+    db.exec('COMMIT');
+    batch.forEach((r, i) => reply({ id: r.id, ok: true, changes: changes[i]! }));
+    return;
+  } catch {
+    if (db.isTransaction) db.exec('ROLLBACK');
+  }
+  for (const r of batch) {
+    try {
+      reply({ id: r.id, ok: true, changes: apply(r) });
+    } catch (err) {
+      reply({ id: r.id, ok: false, ...errorText(err) });
+    }
+  }
+}
+
+parentPort!.on('message', (r: SqliteRequest) => {
+  if (r.op === 'open') return open(r.id);
+  if (r.op === 'close') {
+    flush();
+    if (db?.isOpen) db.close();
+    db = undefined;
+    return reply({ id: r.id, ok: true });
+  }
+  queue.push(r);
+  // Whatever arrives before this turn of the thread's loop ends rides in the same commit.
+  if (!flushing) {
+    flushing = true;
+    setImmediate(flush);
+  }
+});
