@@ -61,11 +61,12 @@ export function createDnsPlane(
   opts: { observer?: QueryObserver; zonesFeedCatalog: boolean; onZoneLoad?: (ok: boolean) => void; onSkippedRecord?: () => void },
 ): DnsPlane {
   const dynamicNames: NameTable = new Map();
-  const resolver = new Resolver(dynamicNames);
   const meshZones = zoneKeys(config.domains);
   const reverseZones = config.reverseCidrs.map((cidr) => keyOf(reverseZoneOf(cidr)));
+  const reverse = config.reverseLookups ? new ReverseNames(config.ttl, reverseZones) : undefined;
+  const resolver = new Resolver(dynamicNames, reverse);
   const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
-    reverse: new ReverseNames(dynamicNames, config.ttl, reverseZones),
+    reverse,
     soft: { k: config.healthK, theta: config.healthTheta },
     allUnhealthy: config.allUnhealthy,
     onPanic: (service, panic, mode) => {

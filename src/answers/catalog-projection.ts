@@ -4,7 +4,7 @@ import { RRType } from '../dns/wire/constants.js';
 import { childKey, nameToWire, wireKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
-import type { ReverseNames } from './reverse-names.js';
+import type { PtrTarget, ReverseNames } from './reverse-names.js';
 import { fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
@@ -229,14 +229,11 @@ export class CatalogProjection {
   }
 
   /** One PTR target per instance whose names are answered: <id>.<svc>.<ns> in the first mesh zone. */
-  private ptrTargets(key: string, svc: Service): { address: string; target: Buffer; targetKey: string }[] {
+  private ptrTargets(key: string, svc: Service): PtrTarget[] {
     const zoneKey = this.zoneKeys[0];
     if (this.opts.reverse === undefined || zoneKey === undefined || svc.alias !== undefined) return [];
     const svcKey = serviceKeys(svc.namespace, svc.name, zoneKey).svcKey;
-    return this.usable(key, svc, svcKey).map((inst) => {
-      const targetKey = childKey([dnsNameOf(inst)], svcKey);
-      return { address: inst.address, target: Buffer.from(targetKey, 'latin1'), targetKey };
-    });
+    return this.usable(key, svc, svcKey).map((inst) => ({ address: inst.address, targetKey: childKey([dnsNameOf(inst)], svcKey) }));
   }
 
   /** Reports a record not built, once per distinct problem (a rebuild per probe result must not flood the log). */

@@ -2,6 +2,7 @@ import { RRType, Rcode } from '../dns/wire/constants.js';
 import { isAtOrBelow } from '../dns/wire/name.js';
 import type { EncodedRecord } from '../dns/wire/rdata.js';
 import type { AddressRecords, NameNode, NameTable, RRSet, RRSetLookup } from './records.js';
+import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
 
 /** Static data of one zone: its apex and every name in it (empty non-terminals included). */
@@ -49,7 +50,11 @@ export class Resolver {
   /** Names passed through while following a CNAME chain (reused). */
   private readonly chain: string[] = [];
 
-  constructor(private readonly dynamicNames: NameTable) {}
+  constructor(
+    private readonly dynamicNames: NameTable,
+    /** PTR names of instance addresses (absent with --reverse-lookups off). */
+    private readonly reverse?: ReverseNames,
+  ) {}
 
   /**
    * A catalog-derived name: a table entry (a service name, an <ns> non-terminal),
@@ -130,7 +135,7 @@ export class Resolver {
       // A known instance's address: its PTR is ours to answer, whoever owns the reverse zone (as CoreDNS's
       // kubernetes plugin answers pod and service PTRs). Everything else there is forwarded.
       if (qtype === RRType.PTR || qtype === RRType.ANY) {
-        const ptr = this.dynamicNames.get(key)?.rrsets.get(RRType.PTR);
+        const ptr = this.reverse?.lookup(key)?.rrsets.get(RRType.PTR);
         if (ptr !== undefined) {
           out.outcome = Outcome.Answer;
           out.sets.push(ptr);
@@ -145,7 +150,7 @@ export class Resolver {
     const visited = this.chain;
     visited.length = 0;
     for (let step = 0; step <= MAX_CHAIN; step++) {
-      const dynamic = this.dynamicNode(name);
+      const dynamic = zone.reverse === true ? this.reverse?.lookup(name) : this.dynamicNode(name);
       const fixed = this.staticNames.get(name);
       if (dynamic === undefined && fixed === undefined) {
         out.rcode = Rcode.NXDOMAIN;

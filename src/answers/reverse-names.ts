@@ -1,7 +1,7 @@
 import { RRType } from '../dns/wire/constants.js';
 import { isAtOrBelow, keyOf, parentKey } from '../dns/wire/name.js';
 import { ipv4Rdata, ipv6Rdata, record, type EncodedRecord } from '../dns/wire/rdata.js';
-import { fixedSet, RRSets, type NameNode, type NameTable } from './records.js';
+import type { NameNode, RRSet, RRSetLookup } from './records.js';
 
 /** The reverse name of an address: 10.0.0.7 → 7.0.0.10.in-addr.arpa., fd00::7 → 32 nibbles .ip6.arpa. */
 export function reverseName(address: string): string {
@@ -29,69 +29,87 @@ export function reverseZoneOf(cidr: string): string {
   return `${[...octets.reverse(), 'in-addr', 'arpa'].join('.')}.`;
 }
 
-interface Contribution {
-  readonly key: string;
-  readonly record: EncodedRecord;
+/** One instance's PTR: its reverse name and the instance name it points to (both wire keys). */
+export interface PtrTarget {
+  readonly address: string;
+  readonly targetKey: string;
 }
 
 /**
- * PTR records for every instance address, kept in the dynamic name table
- * beside the service names and rebuilt per change of a service, never per
- * query. A name shared by several instances (one address, several services)
- * holds one PTR each. Inside a reverse zone meshdns owns (--reverse-cidr),
- * the names between a PTR name and the zone apex exist as empty
- * non-terminals, so qname-minimising resolvers walking down do not get an
- * NXDOMAIN that would hide the whole subtree (RFC 8020).
+ * PTR data for every instance address, kept per change of a service, never
+ * per query. Only keys are kept (reverse name → instance name): PTR queries
+ * are rare, so their records are encoded when asked for, which keeps the
+ * table to a map entry per address (an encoded record and a node per address
+ * cost about 1 KB each, 120 MB at 100,000 instances). A name shared by several
+ * instances (one address, several services) answers one PTR each. Inside a
+ * reverse zone meshdns owns (--reverse-cidr), the names between a PTR name
+ * and the zone apex exist as empty non-terminals, so QNAME-minimising
+ * resolvers walking down get NODATA, not an NXDOMAIN that hides the subtree
+ * (RFC 8020).
  */
 export class ReverseNames {
-  private readonly byService = new Map<string, Contribution[]>();
-  private readonly byName = new Map<string, EncodedRecord[]>();
+  private readonly byService = new Map<string, string[]>();
+  /** Reverse key → the instance names (keys) at that address. */
+  private readonly byName = new Map<string, string | string[]>();
   private readonly entRefs = new Map<string, number>();
+  private readonly node = new PtrName();
 
   constructor(
-    private readonly table: NameTable,
     private readonly ttl: number,
     private readonly ownedZoneKeys: readonly string[],
   ) {}
 
-  /** Replaces what one service contributes: (address, PTR target wire name) per instance. */
-  setService(serviceKey: string, targets: readonly { address: string; target: Buffer; targetKey: string }[]): void {
-    const touched = new Set<string>();
-    for (const old of this.byService.get(serviceKey) ?? []) {
-      const list = this.byName.get(old.key)!;
-      list.splice(list.indexOf(old.record), 1);
-      touched.add(old.key);
-    }
-    const added: Contribution[] = [];
-    for (const t of targets) {
-      const key = keyOf(reverseName(t.address));
-      const rec = record(RRType.PTR, this.ttl, t.target, t.targetKey);
-      let list = this.byName.get(key);
-      if (list === undefined) this.byName.set(key, (list = []));
-      list.push(rec);
-      added.push({ key, record: rec });
-      touched.add(key);
-    }
-    if (added.length > 0) this.byService.set(serviceKey, added);
-    else this.byService.delete(serviceKey);
-    for (const key of touched) this.publish(key);
-  }
-
-  private publish(key: string): void {
-    const list = this.byName.get(key) ?? [];
-    const had = this.table.get(key)?.rrsets.get(RRType.PTR) !== undefined;
-    if (list.length === 0) {
-      this.byName.delete(key);
-      if (had) {
-        this.table.delete(key);
-        this.adjustEnts(key, -1);
-      }
+  /** Replaces what one service contributes. */
+  setService(serviceKey: string, targets: readonly PtrTarget[]): void {
+    const old = this.byService.get(serviceKey) ?? [];
+    for (let i = 0; i < old.length; i += 2) this.drop(old[i]!, old[i + 1]!);
+    if (targets.length === 0) {
+      this.byService.delete(serviceKey);
       return;
     }
-    const node: NameNode = { rrsets: new RRSets([[RRType.PTR, fixedSet(RRType.PTR, list)]]) };
-    // An ENT of a deeper name may sit here already: a PTR name replaces it (it stays counted).
-    this.table.set(key, node);
-    if (!had) this.adjustEnts(key, +1);
+    const kept: string[] = [];
+    for (const t of targets) {
+      const key = keyOf(reverseName(t.address));
+      this.add(key, t.targetKey);
+      kept.push(key, t.targetKey);
+    }
+    this.byService.set(serviceKey, kept);
+  }
+
+  /** The PTR set of a reverse name, encoded now into a node reused from query to query. */
+  lookup(key: string): NameNode | undefined {
+    const targets = this.byName.get(key);
+    if (targets !== undefined) return this.node.fill(targets, this.ttl);
+    return this.entRefs.has(key) ? EMPTY_NODE : undefined;
+  }
+
+  /** Distinct reverse names held. */
+  get size(): number {
+    return this.byName.size;
+  }
+
+  private add(key: string, target: string): void {
+    const current = this.byName.get(key);
+    if (current === undefined) {
+      this.byName.set(key, target);
+      this.adjustEnts(key, +1);
+    } else {
+      this.byName.set(key, Array.isArray(current) ? [...current, target] : [current, target]);
+    }
+  }
+
+  private drop(key: string, target: string): void {
+    const current = this.byName.get(key);
+    if (current === undefined) return;
+    if (!Array.isArray(current)) {
+      if (current !== target) return;
+      this.byName.delete(key);
+      this.adjustEnts(key, -1);
+      return;
+    }
+    const rest = [...current];
+    rest.splice(rest.indexOf(target), 1);
+    this.byName.set(key, rest.length === 1 ? rest[0]! : rest);
   }
 
   /** Counts the names below each ancestor inside an owned zone; an ancestor exists while it has one. */
@@ -100,20 +118,30 @@ export class ReverseNames {
     if (zone === undefined) return;
     for (let p = parentKey(key); p !== undefined && p.length > zone.length; p = parentKey(p)) {
       const n = (this.entRefs.get(p) ?? 0) + delta;
-      if (n > 0) {
-        this.entRefs.set(p, n);
-        if (!this.table.has(p)) this.table.set(p, EMPTY_NON_TERMINAL);
-      } else {
-        this.entRefs.delete(p);
-        if (this.table.get(p) === EMPTY_NON_TERMINAL) this.table.delete(p);
-      }
+      if (n > 0) this.entRefs.set(p, n);
+      else this.entRefs.delete(p);
     }
-  }
-
-  /** Distinct reverse names held (for the scale bench). */
-  get size(): number {
-    return this.byName.size;
   }
 }
 
-const EMPTY_NON_TERMINAL: NameNode = { rrsets: new RRSets() };
+const EMPTY_NODE: NameNode = { rrsets: { get: () => undefined, values: () => [] } };
+
+/** The PTR set of one reverse name, filled per lookup like the resolver's instance names. */
+class PtrName implements NameNode, RRSetLookup {
+  readonly rrsets: RRSetLookup = this;
+  private readonly set: { type: number; records: EncodedRecord[]; weights: null } = { type: RRType.PTR, records: [], weights: null };
+
+  fill(targets: string | readonly string[], ttl: number): this {
+    this.set.records.length = 0;
+    for (const t of typeof targets === 'string' ? [targets] : targets) this.set.records.push(record(RRType.PTR, ttl, Buffer.from(t, 'latin1'), t));
+    return this;
+  }
+
+  get(type: number): RRSet | undefined {
+    return type === RRType.PTR ? this.set : undefined;
+  }
+
+  values(): Iterable<RRSet> {
+    return [this.set];
+  }
+}

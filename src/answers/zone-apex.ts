@@ -9,6 +9,8 @@ export interface ZoneApex {
   /** The SOA with TTL = min(SOA TTL, MINIMUM) as RFC 2308 §3 asks for negative answers. */
   readonly negativeSoaTail: Buffer;
   readonly soa: RRSet;
+  /** A reverse zone meshdns generated for --reverse-cidr: its names come from the PTR table. */
+  readonly reverse?: boolean;
 }
 
 export function apexFromSoa(key: string, soa: EncodedRecord): ZoneApex {

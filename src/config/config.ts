@@ -34,6 +34,7 @@ export interface Config {
   readonly queryLogRate: number;
   readonly ttl: number;
   readonly answerLimit: number;
+  readonly reverseLookups: boolean;
   /** --reverse-cidr ranges, validated. */
   readonly reverseCidrs: readonly string[];
   /** Given --ns-address values; empty: derived from the listeners (see nameServerAddresses). */
@@ -228,6 +229,7 @@ function validate(raw: Raw): Config {
     queryLogRate: real(raw, 'query-log', 0, 1),
     ttl: integer(raw, 'ttl', 0, 86400),
     answerLimit: integer(raw, 'answer-limit', 0, 65535),
+    reverseLookups: choice(raw, 'reverse-lookups', ['on', 'off'] as const) === 'on',
     reverseCidrs: (raw.get('reverse-cidr') ?? []).map((cidr) => {
       wrap(() => addCidr(new BlockList(), cidr, '--reverse-cidr'));
       return cidr;

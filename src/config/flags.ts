@@ -34,6 +34,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
   { name: 'query-log', arg: 'RATE', repeatable: false, default: '0', help: 'log this fraction of queries (0 to 1) at info level; 0 logs none' },
   { name: 'answer-limit', arg: 'N', repeatable: false, default: '0', help: 'at most N records in an A/AAAA/SRV answer from the catalog, the first N of the weighted order (1 keeps weights behind caching resolvers); 0 = all' },
+  { name: 'reverse-lookups', arg: 'on|off', repeatable: false, default: 'on', help: 'answer PTR queries for the addresses of known instances (off saves the reverse table\'s memory)' },
   { name: 'reverse-cidr', arg: 'CIDR', repeatable: true, default: [], help: 'answer the reverse zone of this range authoritatively: unknown addresses there are NXDOMAIN (known instance addresses get PTR everywhere)' },
   { name: 'ns-address', arg: 'IP', repeatable: true, default: [], help: 'address of the generated name server ns.dns.<zone> of a zone whose file has no NS (default: the --dns addresses, or for wildcards this host\'s)' },
   { name: 'ttl', arg: 'SECONDS', repeatable: false, default: '5', help: 'TTL of records built from the catalog (and of the generated SOA)' },

@@ -8,5 +8,5 @@ export type SqliteRequest =
   | { readonly id: number; readonly op: 'heartbeat'; readonly key: string; readonly body: string };
 
 export type SqliteReply =
-  | { readonly id: number; readonly ok: true; readonly rows?: readonly { key: string; body: string }[]; readonly changes?: number }
+  | { readonly id: number; readonly ok: true; readonly changes?: number }
   | { readonly id: number; readonly ok: false; readonly message: string; readonly code: string };

@@ -14,7 +14,7 @@ import type { SqliteReply, SqliteRequest } from './sqlite-protocol.js';
 
 const dataDir = (workerData as { dataDir: string }).dataDir;
 let db: DatabaseSync | undefined;
-let statements: { put: StatementSync; del: StatementSync; beat: StatementSync; all: StatementSync } | undefined;
+let statements: { put: StatementSync; del: StatementSync; beat: StatementSync } | undefined;
 const queue: SqliteRequest[] = [];
 let flushing = false;
 
@@ -39,7 +39,6 @@ function open(id: number): void {
       put: handle.prepare('INSERT INTO registrations (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
       del: handle.prepare('DELETE FROM registrations WHERE key = ?'),
       beat: handle.prepare('UPDATE registrations SET body = ? WHERE key = ?'),
-      all: handle.prepare('SELECT key, body FROM registrations'),
     };
     db = handle;
   } catch (err) {
@@ -49,9 +48,8 @@ function open(id: number): void {
     reply({ id, ok: false, ...errorText(err) });
     return;
   }
-  const rows: { key: string; body: string }[] = [];
-  for (const row of statements.all.iterate() as Iterable<{ key: string; body: string }>) rows.push({ key: row.key, body: row.body });
-  reply({ id, ok: true, rows });
+  // The caller read the rows itself (see SqliteStore.open): only writes happen here.
+  reply({ id, ok: true });
 }
 
 /** One write; returns how many rows it changed. */

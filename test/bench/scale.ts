@@ -3,7 +3,8 @@
  * memory, and how fast one instance change is visible in answers. Services
  * have 3 instances (weights 50/30/20) in 100 namespaces; BENCH_PER_SERVICE=1
  * gives every instance a service of its own, the costliest shape.
- * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_PER_SERVICE, BENCH_WORKERS)
+ * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_PER_SERVICE, BENCH_WORKERS,
+ * BENCH_REVERSE=off to measure without the PTR table)
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { api, instancePath } from '../support/rest-client.js';
 
 const instances = Number(process.env.BENCH_INSTANCES ?? 100_000);
 const workers = process.env.BENCH_WORKERS;
+const reverse = process.env.BENCH_REVERSE ?? 'on';
 const perService = Number(process.env.BENCH_PER_SERVICE ?? 3);
 const dataDir = mkdtempSync(join(tmpdir(), 'meshdns-scale-'));
 
@@ -49,7 +51,8 @@ db.close();
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const t0 = Date.now();
-const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, ...(workers ? ['--workers', workers] : [])]);
+// The Node flags `npm start` and the image use (package.json, Dockerfile).
+const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])], { env: { NODE_OPTIONS: '--max-semi-space-size=8' } });
 while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
 const readyMs = Date.now() - t0;
 const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / perService)}.ns-${Math.floor((instances - 1) / perService) % 100}.linkerd.local`)))!);
@@ -79,7 +82,7 @@ for (let k = 0; k < 20; k++) {
   visible.push(performance.now() - acked);
 }
 visible.sort((a, b) => a - b);
-console.log(`${instances} stored registrations, ${perService} per service${workers ? `, ${workers} workers` : ''}`);
+console.log(`${instances} stored registrations, ${perService} per service${workers ? `, ${workers} workers` : ''}, --reverse-lookups ${reverse}`);
 console.log(`start to /readyz 200: ${readyMs} ms (answering: ${probe.answers.length} addresses for the last service)`);
 const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
 const mb = (name: string): string => (Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(0);

@@ -139,7 +139,7 @@ test("the Dockerfile's command is the one tested, and its HEALTHCHECK passes aga
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   const healthcheck = /^HEALTHCHECK .* CMD (.*)$/m.exec(dockerfile)![1]!;
-  assert.deepEqual(entrypoint, ['node', 'dist/cli.js']);
+  assert.deepEqual(entrypoint, ['node', '--max-semi-space-size=8', 'dist/cli.js']);
   assert.match(dockerfile, /^USER 1000:1000$/m);
   assert.match(dockerfile, /^FROM node:24-/m);
   assert.match(dockerfile, /^EXPOSE 1053\/udp 1053\/tcp 8053\/tcp$/m);

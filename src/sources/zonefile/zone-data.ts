@@ -185,3 +185,9 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
 export function emptyZone(zoneKey: string, ttl: number, nsAddresses: readonly string[] = [], nameServerKey?: string): StaticZone {
   return staticZone(zoneKey, [], ttl, nsAddresses, nameServerKey);
 }
+
+/** A reverse zone for --reverse-cidr: the generated apex, its names answered from the PTR table. */
+export function reverseZone(zoneKey: string, ttl: number, nameServerKey: string | undefined): StaticZone {
+  const zone = staticZone(zoneKey, [], ttl, [], nameServerKey);
+  return { ...zone, apex: { ...zone.apex, reverse: true } };
+}

@@ -5,7 +5,7 @@ import type { StaticZone } from '../../answers/resolver.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';
 import { keyOf } from '../../dns/wire/name.js';
 import { parseZone, ZoneSyntaxError } from './parser.js';
-import { buildZoneData, emptyZone, type ZoneData } from './zone-data.js';
+import { buildZoneData, emptyZone, reverseZone, type ZoneData } from './zone-data.js';
 
 export interface ZoneSnapshot {
   readonly zones: StaticZone[];
@@ -166,7 +166,7 @@ export class ZoneDirectory {
     }
     for (const mesh of this.opts.meshZones) if (!zones.has(mesh)) zones.set(mesh, emptyZone(mesh, this.opts.ttl, this.opts.nsAddresses));
     const nameServer = this.opts.meshZones[0] === undefined ? undefined : `\x02ns\x03dns${this.opts.meshZones[0]}`;
-    for (const reverse of this.opts.reverseZones ?? []) if (!zones.has(reverse)) zones.set(reverse, emptyZone(reverse, this.opts.ttl, [], nameServer));
+    for (const reverse of this.opts.reverseZones ?? []) if (!zones.has(reverse)) zones.set(reverse, reverseZone(reverse, this.opts.ttl, nameServer));
     this.opts.onSnapshot({ zones: [...zones.values()], instances });
   }
 }
