@@ -54,13 +54,16 @@ async function main(argv: string[]): Promise<void> {
   }
 
   let stopping = false;
-  const shutdown = (signal: string): void => {
+  let lameDuckTimer: NodeJS.Timeout | undefined;
+  const running = server;
+  const stop = (): void => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new queries, finishing those in flight');
+    if (lameDuckTimer !== undefined) clearTimeout(lameDuckTimer);
+    logger.info('shutting down: no new queries, finishing those in flight');
     const force = setTimeout(() => process.exit(1), 8000);
     force.unref();
-    server.stop().then(
+    running.stop().then(
       () => {
         logger.info('stopped');
         logger.flush();
@@ -71,6 +74,17 @@ async function main(argv: string[]): Promise<void> {
         process.exit(1);
       },
     );
+  };
+  /**
+   * Lame duck first (as CoreDNS's health plugin does): /readyz fails at once, so Kubernetes takes the pod out
+   * of the Service's endpoints, while DNS keeps answering the queries that kube-proxy and clients still send
+   * here meanwhile. Then the drain. A second signal skips what is left of the lame duck.
+   */
+  const shutdown = (signal: string): void => {
+    if (lameDuckTimer !== undefined || config.shutdownLameduckMs === 0) return stop();
+    logger.info({ signal, lameDuckMs: config.shutdownLameduckMs }, 'lame duck: /readyz fails now, DNS answers on until the drain');
+    running.enterLameDuck();
+    lameDuckTimer = setTimeout(stop, config.shutdownLameduckMs);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -28,6 +28,8 @@ export interface RunningServer {
   readonly http: ListenAddress;
   readonly catalog: Catalog;
   reloadZones(): void;
+  /** Lame duck: /readyz fails from now on while everything else keeps working (the first step of a shutdown). */
+  enterLameDuck(): void;
   /** Applies what can change live from a re-read config; returns the settings that need a restart. */
   applyConfig(next: Config): string[];
   stop(): Promise<void>;
@@ -177,6 +179,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     throw err instanceof ConfigError ? err : new ConfigError(`cannot listen for DNS: ${(err as Error).message}`);
   }
 
+  let lameDuck = false;
   const http = new HttpServer({
     address: config.http,
     metrics: async () => (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()),
@@ -184,6 +187,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     requestTimeoutMs: config.httpRequestTimeoutMs,
     logger,
     readiness: [
+      () => (lameDuck ? 'shutting down: lame duck, still answering DNS until the load balancers have let go' : null),
       () => (plane.zonesLoaded() ? null : 'zone files not loaded'),
       () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`),
       () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
@@ -222,6 +226,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     dns: bound,
     http: httpBound,
     catalog,
+    enterLameDuck: () => {
+      lameDuck = true;
+    },
     reloadZones: () => {
       zones.reload();
       pool?.reload(config);

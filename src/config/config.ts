@@ -50,6 +50,7 @@ export interface Config {
   readonly seed: number | undefined;
   readonly probeConcurrency: number;
   readonly workers: number;
+  readonly shutdownLameduckMs: number;
   readonly healthK: number;
   readonly healthTheta: number;
   readonly allUnhealthy: 'serve-all' | 'serve-none';
@@ -153,10 +154,10 @@ function real(raw: Raw, name: string, min: number, max: number): number {
   return n;
 }
 
-function duration(raw: Raw, name: string): number {
+function duration(raw: Raw, name: string, allowZero = false): number {
   const text = one(raw, name)!;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms <= 0) throw new ConfigError(`--${name} "${text}": expected a duration like 500ms, 2s or 1m`);
+  const ms = text === '0' ? 0 : parseDuration(text);
+  if (ms === undefined || ms < 0 || (ms === 0 && !allowZero)) throw new ConfigError(`--${name} "${text}": expected a duration like 500ms, 2s or 1m`);
   return ms;
 }
 
@@ -256,6 +257,7 @@ function validate(raw: Raw): Config {
     seed: raw.has('seed') ? integer(raw, 'seed', 0, 0xffffffff) : undefined,
     probeConcurrency: integer(raw, 'probe-concurrency', 1, 100_000),
     workers: integer(raw, 'workers', 1, 64),
+    shutdownLameduckMs: duration(raw, 'shutdown-lameduck', true),
     healthK: real(raw, 'health-k', 0.1, 1000),
     healthTheta: real(raw, 'health-theta', 0, 1),
     allUnhealthy: choice(raw, 'all-unhealthy', ['serve-all', 'serve-none'] as const),

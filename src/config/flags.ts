@@ -54,6 +54,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'health-k', arg: 'K', repeatable: false, default: '10', help: 'steepness k of the soft weight R(x) = 1/(1+e^(-k(x-θ)))' },
   { name: 'health-theta', arg: 'θ', repeatable: false, default: '0.5', help: 'midpoint θ of the soft weight, a probe success ratio in [0,1]' },
   { name: 'all-unhealthy', arg: 'serve-all|serve-none', repeatable: false, default: 'serve-all', help: 'when every instance of a service fails its probes: answer them all (panic) or none' },
+  { name: 'shutdown-lameduck', arg: 'DURATION', repeatable: false, default: '5s', help: 'on SIGTERM, fail /readyz at once but keep answering DNS this long (while load balancers stop sending), then drain and exit' },
   { name: 'workers', arg: 'N', repeatable: false, default: '1', help: 'DNS worker processes sharing the listeners (1: answer in the main process; set to the core count for throughput)' },
   { name: 'seed', arg: 'N', repeatable: false, default: undefined, help: 'seed of the weighted-order random source (tests only; default unpredictable)' },
 ];

@@ -13,7 +13,7 @@ test("glibc's resolver, configured as a pod's resolv.conf, resolves short names 
   const r = await runInNamespace(`
 mount --bind ${tmp}/resolv.conf /etc/resolv.conf
 cd ${repoRoot}
-node dist/cli.js serve --dns 127.0.0.153:53 --http 127.0.0.1:8053 --upstream none --data-dir ${tmp}/data > ${tmp}/server.log 2>&1 &
+node dist/cli.js serve --shutdown-lameduck 0s --dns 127.0.0.153:53 --http 127.0.0.1:8053 --upstream none --data-dir ${tmp}/data > ${tmp}/server.log 2>&1 &
 pid=$!
 ${waitForDns(53, '127.0.0.153')}
 echo "--- web"; getent hosts web | sort

@@ -34,7 +34,7 @@ async function resolveAll(names: readonly string[]): Promise<Map<string, string[
   const script = `
 mount --bind ${tmp}/resolv.conf /etc/resolv.conf
 cd ${repoRoot}
-node dist/cli.js serve --dns 127.0.0.153:53 --http 127.0.0.1:8053 --upstream none --zones ${tmp} --data-dir ${tmp}/data > ${tmp}/server.log 2>&1 &
+node dist/cli.js serve --shutdown-lameduck 0s --dns 127.0.0.153:53 --http 127.0.0.1:8053 --upstream none --zones ${tmp} --data-dir ${tmp}/data > ${tmp}/server.log 2>&1 &
 pid=$!
 ${waitForDns(53, '127.0.0.153')}
 ${names.flatMap((n) => ['musl', 'glibc'].map((libc) => `echo "--- ${libc} ${n}"; ${tmp}/gai-${libc} ${n} || true`)).join('\n')}

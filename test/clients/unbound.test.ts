@@ -46,7 +46,7 @@ async function throughUnbound(meshdnsArgs: string, noCache: boolean, queries: st
   const r = await runInNamespace(
     `
 cd ${repoRoot}
-node dist/cli.js serve --dns 127.0.0.153:53 --http 127.0.0.1:8053 --upstream none --zones ${tmp} --data-dir ${tmp}/data ${meshdnsArgs} > ${tmp}/server.log 2>&1 &
+node dist/cli.js serve --shutdown-lameduck 0s --dns 127.0.0.153:53 --http 127.0.0.1:8053 --upstream none --zones ${tmp} --data-dir ${tmp}/data ${meshdnsArgs} > ${tmp}/server.log 2>&1 &
 pid=$!
 ${waitForDns(53, '127.0.0.153')}
 unbound -c ${tmp}/unbound.conf > ${tmp}/unbound.out 2>&1 &

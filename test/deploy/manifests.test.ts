@@ -56,6 +56,8 @@ test('scheduled and rolled out as critical DNS: priority, zone spread, one pod a
   assert.equal(d.spec.strategy.rollingUpdate.maxUnavailable, 1);
   for (const probe of [c.startupProbe, c.readinessProbe, c.livenessProbe]) assert.ok(probe.timeoutSeconds > 0);
   assert.equal(c.securityContext.capabilities.add, undefined, 'NET_BIND_SERVICE does nothing for a non-root process');
+  // Room for the default 5 s lame duck and the drain (at most 8 s) before the kubelet's SIGKILL.
+  assert.ok(pod.terminationGracePeriodSeconds >= 13, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds}`);
 });
 
 test('the Deployment is hardened: 2 replicas, anti-affinity, probes, resources, non-root, read-only root', () => {

@@ -26,7 +26,9 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
   const hasHttp = args.includes('--http');
   // Each server gets its own registration store unless the test shares one on purpose.
   const dataDir = args.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'meshdns-data-'))];
-  const fullArgs = [cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...dataDir, ...args];
+  // Tests stop servers all the time: no lame duck unless a test asks for one.
+  const lameDuck = args.includes('--shutdown-lameduck') ? [] : ['--shutdown-lameduck', '0s'];
+  const fullArgs = [cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...dataDir, ...lameDuck, ...args];
   const proc = spawn(process.execPath, fullArgs, { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
