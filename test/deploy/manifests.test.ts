@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../support/meshdns-process.js';
 import { runInNamespace, waitForDns } from '../support/netns.js';
@@ -29,19 +29,37 @@ function render(overlay: (typeof OVERLAYS)[number]): Doc[] {
   return parseDocs(out, `kubectl kustomize overlays/${overlay}`);
 }
 
+/** An overlay beside the shipped ones that adds the pod-weights component, as a user would write it. */
+function mkComponentOverlay(): string {
+  const overlay = mkdtempSync(join(tmpdir(), 'meshdns-overlay-'));
+  writeFileSync(
+    join(overlay, 'kustomization.yaml'),
+    `resources: [${relative(overlay, join(dir, 'overlays', 'sqlite'))}]\ncomponents: [${relative(overlay, join(dir, 'components', 'pod-weights'))}]\n`,
+  );
+  return overlay;
+}
+
 const rendered = new Map(OVERLAYS.map((o) => [o, render(o)]));
 const byKind = (kind: string, overlay: (typeof OVERLAYS)[number] = 'sqlite'): Doc => rendered.get(overlay)!.find((d) => d.kind === kind);
 
 test('every overlay renders with kubectl kustomize; the config is generated, so an edit rolls the pods', () => {
   for (const overlay of OVERLAYS) {
     const kinds = rendered.get(overlay)!.map((d) => d.kind).sort();
-    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
+    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'Deployment', 'Namespace', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'Service', 'ServiceAccount']);
     const cm = byKind('ConfigMap', overlay);
     assert.match(cm.metadata.name, /^meshdns-[a-z0-9]{10}$/, 'configMapGenerator names the ConfigMap by a hash of its content');
     const volumes = byKind('Deployment', overlay).spec.template.spec.volumes.filter((v: Doc) => v.configMap);
     assert.ok(volumes.length > 0 && volumes.every((v: Doc) => v.configMap.name === cm.metadata.name), 'the Deployment mounts the generated ConfigMap');
     for (const d of rendered.get(overlay)!) if (d.kind !== 'Namespace' && d.kind !== 'ClusterRole' && d.kind !== 'ClusterRoleBinding') assert.equal(d.metadata.namespace, 'meshdns', `${d.kind} namespace`);
   }
+  // RBAC is what the reflector calls (list, watch); Pods only through the pod-weights component, with its flag.
+  assert.deepEqual(byKind('ClusterRole').rules.map((r: Doc) => `${r.resources}:${r.verbs}`), ['services:list,watch', 'endpointslices:list,watch']);
+  const withPods = parseDocs(
+    execFileSync('kubectl', ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(mkComponentOverlay(), '.')], { encoding: 'utf8' }),
+    'overlay with components/pod-weights',
+  );
+  assert.ok(withPods.find((d) => d.kind === 'ClusterRole').rules.some((r: Doc) => r.resources.includes('pods')));
+  assert.ok(withPods.find((d) => d.kind === 'Deployment').spec.template.spec.containers[0].args.includes('--kubernetes-pod-weights=on'));
   const etcdArgs = byKind('Deployment', 'etcd').spec.template.spec.containers[0].args as string[];
   assert.ok(etcdArgs.includes('--store=etcd') && etcdArgs.some((a) => a.startsWith('--etcd=')), 'the etcd overlay patches flags onto the base');
   load(join(repoRoot, 'deploy', 'pod-dnsconfig.yaml'));
@@ -77,7 +95,7 @@ test('the Deployment is hardened: 2 replicas, anti-affinity, probes, resources, 
 
 test('ports agree: config listener = containerPort = Service targetPort; Service port 53 = Corefile and dnsConfig', () => {
   const config = byKind('ConfigMap').data['config.yaml'];
-  const listen = /dns: \["0\.0\.0\.0:(\d+)"\]/.exec(config)![1];
+  const listen = /dns: \["0\.0\.0\.0:(\d+)", "\[::\]:(\d+)"\]/.exec(config)![1];
   const http = /http: "0\.0\.0\.0:(\d+)"/.exec(config)![1];
   const ports = byKind('Deployment').spec.template.spec.containers[0].ports as { name: string; containerPort: number; protocol: string }[];
   const byName = new Map(ports.map((p) => [p.name, p]));
@@ -85,7 +103,11 @@ test('ports agree: config listener = containerPort = Service targetPort; Service
   assert.equal(String(byName.get('dns-tcp')!.containerPort), listen);
   assert.equal(String(byName.get('http')!.containerPort), http);
   const svc = byKind('Service');
-  for (const p of svc.spec.ports) assert.ok(byName.has(p.targetPort), `targetPort ${p.targetPort}`);
+  const services = rendered.get('sqlite')!.filter((d) => d.kind === 'Service');
+  for (const p of services.flatMap((x) => x.spec.ports)) assert.ok(byName.has(p.targetPort), `targetPort ${p.targetPort}`);
+  const admin = services.find((x) => x.metadata.name === 'meshdns-admin');
+  assert.deepEqual(admin.spec.ports.map((p: Doc) => p.port), [8053]);
+  assert.equal(admin.metadata.annotations['prometheus.io/scrape'], 'true');
   const dnsPorts = svc.spec.ports.filter((p: { name: string }) => p.name.startsWith('dns'));
   assert.deepEqual(dnsPorts.map((p: { port: number; protocol: string }) => `${p.port}/${p.protocol}`).sort(), ['53/TCP', '53/UDP']);
   for (const snippet of ['Corefile.snippet', 'nodelocaldns.snippet']) {
@@ -107,32 +129,55 @@ function composedCommand(container: { command?: string[]; args?: string[] }): st
   return [...(container.command ?? entrypoint), ...(container.args ?? (container.command === undefined ? cmd : []))];
 }
 
-test("the container's command as the runtime composes it, with the mounted files, starts meshdns, which then answers", async () => {
-  const configMap = byKind('ConfigMap');
-  const c = byKind('Deployment').spec.template.spec.containers[0];
-  const tmp = mkdtempSync(join(tmpdir(), 'meshdns-deploy-'));
-  writeFileSync(join(tmp, 'config.yaml'), configMap.data['config.yaml']);
-  writeFileSync(join(tmp, 'linkerd.local.zone'), configMap.data['linkerd.local.zone']);
+/**
+ * Shell lines that lay out every volume the container mounts, as the kubelet would: ConfigMap items from the
+ * rendered (generated) ConfigMap, Secret items with test values, emptyDirs as tmpfs.
+ */
+function mountVolumes(pod: Doc, container: Doc, tmp: string, secrets: Record<string, string>): string {
+  const lines: string[] = [];
+  for (const m of container.volumeMounts as Doc[]) {
+    const volume = (pod.volumes as Doc[]).find((v) => v.name === m.name);
+    lines.push(`mkdir -p ${m.mountPath}`, `mount -t tmpfs tmpfs ${m.mountPath}`);
+    const source = volume.configMap ?? volume.secret;
+    if (source === undefined) continue;
+    for (const item of source.items as { key: string; path: string }[]) {
+      const text = volume.configMap ? byKind('ConfigMap').data[item.key] : secrets[`${volume.secret.secretName}/${item.key}`];
+      assert.ok(text !== undefined, `volume ${m.name}: no ${item.key}`);
+      const file = join(tmp, `${m.name}-${item.path}`);
+      writeFileSync(file, text);
+      lines.push(`cp ${file} ${m.mountPath}/${item.path}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+test("the container's command as the runtime composes it, with every volume mounted, starts meshdns on IPv4 and IPv6, which then answers and takes token writes", async () => {
+  const pod = byKind('Deployment').spec.template.spec;
+  const c = pod.containers[0];
+  // Not under /tmp: the pod mounts an emptyDir there, which would hide these files.
+  const tmp = mkdtempSync('/var/tmp/meshdns-deploy-');
   const command = composedCommand(c).map((a) => `'${a}'`).join(' ');
+  const put = (auth: string): string =>
+    `node -e "fetch('http://127.0.0.1:8053/v1/services/shop/vm/instances/a', {method: 'PUT', headers: {'content-type': 'application/json'${auth}}, body: JSON.stringify({address: '10.1.1.1', ports: []})}).then(r => console.log('put', r.status))"`;
   const r = await runInNamespace(`
-mkdir -p /etc/meshdns /var/lib/meshdns
-mount -t tmpfs tmpfs /etc/meshdns
-mount -t tmpfs tmpfs /var/lib/meshdns
-mkdir -p /etc/meshdns/config /etc/meshdns/zones
-cp ${tmp}/config.yaml /etc/meshdns/config/config.yaml
-cp ${tmp}/linkerd.local.zone /etc/meshdns/zones/linkerd.local.zone
+${mountVolumes(pod, c, tmp, { 'meshdns-api-token/token': 's3cret-test-token\n' })}
 cd ${repoRoot}
 ${command} > ${tmp}/server.log 2>&1 &
 pid=$!
 ${waitForDns(1053)}
 dig @127.0.0.1 -p 1053 +short linkerd.local SOA
+echo "v6 $(dig @::1 -p 1053 +short linkerd.local NS)"
 node -e "fetch('http://127.0.0.1:8053/readyz').then(r => console.log('readyz', r.status))"
+${put('')}
+${put(", authorization: 'Bearer s3cret-test-token'")}
 kill -TERM $pid
 wait $pid && echo "exit 0"
 `);
   assert.equal(r.code, 0, r.stderr + readFileSync(join(tmp, 'server.log'), 'utf8'));
   assert.match(r.stdout, /^ns\.dns\.linkerd\.local\. hostmaster\.linkerd\.local\. 2026112501/m);
+  assert.match(r.stdout, /^v6 ns\.dns\.linkerd\.local\.$/m);
   assert.match(r.stdout, /readyz 200/);
+  assert.match(r.stdout, /put 401\nput 200/);
   assert.match(r.stdout, /exit 0/);
 });
 
