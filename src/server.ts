@@ -47,9 +47,24 @@ function readApiToken(path: string | undefined): string | undefined {
   return token;
 }
 
+function readFileFor(flag: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError(`--${flag} ${path}: ${(err as Error).message}`);
+  }
+}
+
 function openStore(config: Config, logger: Logger): RegistrationStore {
   if (config.store === 'etcd') {
-    return new EtcdStore({ endpoints: config.etcd, prefix: config.etcdPrefix, deregisterAfterMs: config.deregisterAfterMs, callTimeoutMs: 2000, logger });
+    const t = config.etcdTls;
+    const tls =
+      t === undefined
+        ? undefined
+        : { ca: readFileFor('etcd-ca', t.ca), cert: t.cert === undefined ? undefined : readFileFor('etcd-cert', t.cert), key: t.key === undefined ? undefined : readFileFor('etcd-key', t.key) };
+    const a = config.etcdAuth;
+    const auth = a === undefined ? undefined : { username: a.username, password: readFileFor('etcd-password-file', a.passwordFile).toString('utf8').trim() };
+    return new EtcdStore({ endpoints: config.etcd, prefix: config.etcdPrefix, deregisterAfterMs: config.deregisterAfterMs, callTimeoutMs: 2000, logger, tls, auth });
   }
   return new SqliteStore(config.dataDir, logger);
 }

@@ -20,6 +20,8 @@ export interface Config {
   readonly store: 'sqlite' | 'etcd';
   readonly etcd: readonly string[];
   readonly etcdPrefix: string;
+  readonly etcdTls: { readonly ca: string; readonly cert?: string; readonly key?: string } | undefined;
+  readonly etcdAuth: { readonly username: string; readonly passwordFile: string } | undefined;
   readonly deregisterAfterMs: number;
   readonly kubernetes: 'off' | 'auto' | 'on';
   readonly kubeconfig: string | undefined;
@@ -202,8 +204,13 @@ function validate(raw: Raw): Config {
   if (store === 'etcd' && etcd.length === 0) throw new ConfigError('--store etcd needs at least one --etcd URL');
   const prefix = one(raw, 'etcd-prefix')!;
   if (!prefix.startsWith('/') || !prefix.endsWith('/')) throw new ConfigError(`--etcd-prefix "${prefix}": must start and end with "/"`);
+  const etcdTls = etcdTlsOf(raw);
+  const etcdUser = one(raw, 'etcd-username');
+  const etcdPasswordFile = one(raw, 'etcd-password-file');
+  if ((etcdUser === undefined) !== (etcdPasswordFile === undefined)) throw new ConfigError('--etcd-username and --etcd-password-file go together');
   for (const url of etcd) {
     if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError(`--etcd "${url}": expected a URL like http://127.0.0.1:2379`);
+    if (etcdTls !== undefined && url.startsWith('http://')) throw new ConfigError(`--etcd "${url}": with --etcd-ca, give https:// endpoints`);
   }
   return {
     domains,
@@ -214,6 +221,8 @@ function validate(raw: Raw): Config {
     store,
     etcd,
     etcdPrefix: one(raw, 'etcd-prefix')!,
+    etcdTls,
+    etcdAuth: etcdUser === undefined ? undefined : { username: etcdUser, passwordFile: etcdPasswordFile! },
     deregisterAfterMs: duration(raw, 'deregister-after'),
     kubernetes: choice(raw, 'kubernetes', ['off', 'auto', 'on'] as const),
     kubeconfig: one(raw, 'kubeconfig'),
@@ -262,6 +271,17 @@ function validate(raw: Raw): Config {
     healthTheta: real(raw, 'health-theta', 0, 1),
     allUnhealthy: choice(raw, 'all-unhealthy', ['serve-all', 'serve-none'] as const),
   };
+}
+
+/** TLS to etcd: a CA, and optionally a client certificate with its key (both or neither). */
+function etcdTlsOf(raw: Raw): Config['etcdTls'] {
+  const [ca, cert, key] = [one(raw, 'etcd-ca'), one(raw, 'etcd-cert'), one(raw, 'etcd-key')];
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--etcd-cert and --etcd-key go together');
+  if (ca === undefined) {
+    if (cert !== undefined) throw new ConfigError('--etcd-cert needs --etcd-ca (the CA that signed the etcd servers)');
+    return undefined;
+  }
+  return { ca, cert, key };
 }
 
 export function addCidr(blocks: BlockList, cidr: string, flag = '--forward-allow'): void {

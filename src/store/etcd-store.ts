@@ -12,6 +12,9 @@ export interface EtcdStoreOptions {
   deregisterAfterMs: number;
   callTimeoutMs: number;
   logger: Logger;
+  /** PEM contents: the CA, and a client certificate chain with its key for --client-cert-auth. */
+  tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
+  auth?: { username: string; password: string };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -48,6 +51,8 @@ export class EtcdStore implements RegistrationStore {
     this.client = new Etcd3({
       hosts: [...opts.endpoints],
       dialTimeout: opts.callTimeoutMs,
+      ...(opts.tls === undefined ? {} : { credentials: { rootCertificate: opts.tls.ca, certChain: opts.tls.cert, privateKey: opts.tls.key } }),
+      ...(opts.auth === undefined ? {} : { auth: { username: opts.auth.username, password: opts.auth.password } }),
       // No retries or circuit breaker inside the client: a failed write is a 503 now, and the
       // next request tries again at once (gRPC reconnects underneath).
       faultHandling: { host: () => noop, global: noop },

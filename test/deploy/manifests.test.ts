@@ -29,13 +29,11 @@ function render(overlay: (typeof OVERLAYS)[number]): Doc[] {
   return parseDocs(out, `kubectl kustomize overlays/${overlay}`);
 }
 
-/** An overlay beside the shipped ones that adds the pod-weights component, as a user would write it. */
+/** An overlay beside the shipped ones that adds the optional components, as a user would write it. */
 function mkComponentOverlay(): string {
   const overlay = mkdtempSync(join(tmpdir(), 'meshdns-overlay-'));
-  writeFileSync(
-    join(overlay, 'kustomization.yaml'),
-    `resources: [${relative(overlay, join(dir, 'overlays', 'sqlite'))}]\ncomponents: [${relative(overlay, join(dir, 'components', 'pod-weights'))}]\n`,
-  );
+  const components = ['pod-weights', 'service-monitor', 'hpa'].map((c) => relative(overlay, join(dir, 'components', c)));
+  writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, join(dir, 'overlays', 'sqlite'))}]\ncomponents: [${components.join(', ')}]\n`);
   return overlay;
 }
 
@@ -60,6 +58,16 @@ test('every overlay renders with kubectl kustomize; the config is generated, so 
   );
   assert.ok(withPods.find((d) => d.kind === 'ClusterRole').rules.some((r: Doc) => r.resources.includes('pods')));
   assert.ok(withPods.find((d) => d.kind === 'Deployment').spec.template.spec.containers[0].args.includes('--kubernetes-pod-weights=on'));
+  assert.equal(withPods.find((d) => d.kind === 'ServiceMonitor').spec.endpoints[0].port, 'http');
+  assert.equal(withPods.find((d) => d.kind === 'HorizontalPodAutoscaler').spec.scaleTargetRef.name, 'meshdns');
+  // The etcd overlay's TLS flags name files that its Secret volume provides.
+  const etcdPod = byKind('Deployment', 'etcd').spec.template.spec;
+  const etcdMount = etcdPod.containers[0].volumeMounts.find((m: Doc) => m.name === 'etcd-client');
+  const etcdItems = etcdPod.volumes.find((v: Doc) => v.name === 'etcd-client').secret.items.map((i: Doc) => `${etcdMount.mountPath}/${i.path}`);
+  for (const flag of ['--etcd-ca=', '--etcd-cert=', '--etcd-key=']) {
+    const arg = (etcdPod.containers[0].args as string[]).find((a) => a.startsWith(flag))!;
+    assert.ok(etcdItems.includes(arg.slice(flag.length)), `${arg} is mounted`);
+  }
   const etcdArgs = byKind('Deployment', 'etcd').spec.template.spec.containers[0].args as string[];
   assert.ok(etcdArgs.includes('--store=etcd') && etcdArgs.some((a) => a.startsWith('--etcd=')), 'the etcd overlay patches flags onto the base');
   load(join(repoRoot, 'deploy', 'pod-dnsconfig.yaml'));

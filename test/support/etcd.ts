@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,16 +13,18 @@ export class EtcdServer {
   private constructor(
     readonly clientPort: number,
     readonly peerPort: number,
+    /** Serve clients over TLS with these PEM files, and require a client certificate signed by the CA. */
+    private readonly tls?: { ca: string; cert: string; key: string },
   ) {}
 
-  static async start(): Promise<EtcdServer> {
-    const server = new EtcdServer(await freePort(), await freePort());
+  static async start(tls?: { ca: string; cert: string; key: string }): Promise<EtcdServer> {
+    const server = new EtcdServer(await freePort(), await freePort(), tls);
     await server.restart();
     return server;
   }
 
   get url(): string {
-    return `http://127.0.0.1:${this.clientPort}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.clientPort}`;
   }
 
   async restart(): Promise<void> {
@@ -38,16 +41,22 @@ export class EtcdServer {
         '--initial-advertise-peer-urls', peer,
         '--initial-cluster', `meshdns-test=${peer}`,
         '--log-level', 'error',
+        ...(this.tls === undefined ? [] : ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--client-cert-auth', '--trusted-ca-file', this.tls.ca]),
       ],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
-      try {
-        const res = await fetch(`${client}/health`);
-        if (res.ok) return;
-      } catch {
-        // not up yet
+      // With TLS, fetch cannot present the client certificate: a bound port is enough of a sign.
+      if (this.tls !== undefined) {
+        if (await portOpen(this.clientPort)) return;
+      } else {
+        try {
+          const res = await fetch(`${client}/health`);
+          if (res.ok) return;
+        } catch {
+          // not up yet
+        }
       }
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -61,4 +70,14 @@ export class EtcdServer {
     proc.kill('SIGKILL');
     await exited;
   }
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
