@@ -73,6 +73,30 @@ test('every overlay renders with kubectl kustomize; the config is generated, so 
   load(join(repoRoot, 'deploy', 'pod-dnsconfig.yaml'));
 });
 
+/**
+ * Validates an object against the Kubernetes OpenAPI schemas (kubernetes-models; the Prometheus Operator's for
+ * ServiceMonitor): a misspelled field or a wrong type fails here rather than at `kubectl apply`.
+ */
+async function validateObject(d: Doc): Promise<void> {
+  const [group, version] = (d.apiVersion as string).includes('/') ? (d.apiVersion as string).split('/') : ['', d.apiVersion as string];
+  const module = group === 'monitoring.coreos.com' ? `@kubernetes-models/prometheus-operator/${group}/${version}/${d.kind}` : `kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${d.kind}`;
+  const Model = ((await import(module)) as Record<string, new (data: unknown) => { validate(): void }>)[d.kind as string]!;
+  new Model(d).validate();
+}
+
+test('every rendered object, optional components included, validates against the Kubernetes schemas', async () => {
+  const objects = [...rendered.values()].flat();
+  objects.push(...parseDocs(execFileSync('kubectl', ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', mkComponentOverlay()], { encoding: 'utf8' }), 'components'));
+  objects.push(...load(join(repoRoot, 'deploy', 'pod-dnsconfig.yaml')));
+  for (const d of objects) {
+    await assert.doesNotReject(validateObject(d), `${d.kind} ${d.metadata?.name}`);
+  }
+  // And the check bites: a string where an integer belongs.
+  const broken = structuredClone(byKind('Deployment'));
+  broken.spec.template.spec.containers[0].ports[0].containerPort = '1053';
+  await assert.rejects(validateObject(broken), /containerPort must be integer/);
+});
+
 test('scheduled and rolled out as critical DNS: priority, zone spread, one pod at a time, probes with timeouts', () => {
   const d = byKind('Deployment');
   const pod = d.spec.template.spec;
