@@ -169,6 +169,8 @@ function mountVolumes(pod: Doc, container: Doc, tmp: string, secrets: Record<str
   const lines: string[] = [];
   for (const m of container.volumeMounts as Doc[]) {
     const volume = (pod.volumes as Doc[]).find((v) => v.name === m.name);
+    // An emptyDir over a directory holding this checkout (CI clones under /tmp) would hide the program itself.
+    if (volume.emptyDir !== undefined && [repoRoot, tmp].some((p) => p.startsWith(`${m.mountPath}/`))) continue;
     lines.push(`mkdir -p ${m.mountPath}`, `mount -t tmpfs tmpfs ${m.mountPath}`);
     const source = volume.configMap ?? volume.secret;
     if (source === undefined) continue;
