@@ -4,6 +4,7 @@ import { seededRandom, unpredictableRandom } from './answers/random.js';
 import type { NameTable } from './answers/records.js';
 import { Resolver } from './answers/resolver.js';
 import { ReverseNames, reverseZoneOf } from './answers/reverse-names.js';
+import { ClientZones } from './answers/client-zones.js';
 import { keyOf } from './dns/wire/name.js';
 import type { Catalog } from './catalog/catalog.js';
 import { allowList, ConfigError, type Config, type RrlConfig } from './config/config.js';
@@ -75,6 +76,11 @@ export function createDnsPlane(
       if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
       else logger.info({ service }, 'service left panic mode');
     },
+    onFailover: (service, backup) => {
+      if (!opts.zonesFeedCatalog) return;
+      if (backup !== undefined) logger.warn({ service, backup }, 'no instance to answer: failing over to a backup service');
+      else logger.info({ service }, 'failover ended: answering the service\'s own instances');
+    },
     onSkipped: ({ service, instance, reason }) => {
       if (!opts.zonesFeedCatalog) return;
       opts.onSkippedRecord?.();
@@ -116,6 +122,7 @@ export function createDnsPlane(
           logger,
         });
   const upstreams = chooseUpstreams(config, config.dns, logger);
+  const clientZones = new ClientZones(config.clientZones);
   const handler = new QueryHandler({
     resolver,
     random: config.seed === undefined ? unpredictableRandom() : seededRandom(config.seed),
@@ -123,6 +130,7 @@ export function createDnsPlane(
     forwardAllowed: allowList(config.forwardAllow),
     observer: opts.observer,
     answerLimit: config.answerLimit,
+    zoneOf: clientZones.size === 0 ? undefined : (address, family) => clientZones.zoneOf(address, family),
   });
   return {
     resolver,

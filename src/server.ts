@@ -116,11 +116,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let zonesRef: ZoneDirectory | undefined;
   let kubernetesRef: KubernetesSource | undefined;
   let registryRef: RestRegistry | undefined;
+  let planeRef: ReturnType<typeof createDnsPlane> | undefined;
   const ops = opsMetrics(
     metricsRegistry,
     () => zonesRef?.errors.size ?? 0,
     () => (kubernetesRef === undefined || kubernetesRef.synced ? 1 : 0),
     () => registryRef?.invalid.size ?? 0,
+    () => planeRef?.projection.failingOver.size ?? 0,
   );
 
   const catalog = new Catalog({
@@ -135,6 +137,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     onZoneLoad: (ok) => ops.zoneReload(ok),
     onSkippedRecord: () => ops.skipped('record'),
   });
+  planeRef = plane;
   const zones = plane.zones;
   zonesRef = zones;
   let health: HealthMonitor | undefined;
@@ -210,7 +213,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     ],
     notes: [() => (registry.invalid.size === 0 ? null : `${registry.invalid.size} stored registration(s) no longer validate and are not answered: ${[...registry.invalid].slice(0, 5).map(([k, why]) => `${k} (${why})`).join('; ')}`)],
     routes: (app) =>
-      registerRestRoutes(app, { registry, catalog, apiToken, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver }),
+      registerRestRoutes(app, { registry, catalog, apiToken, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver, failingOver: (key) => plane.projection.failingOver.get(key) }),
   });
   let httpBound: ListenAddress;
   try {

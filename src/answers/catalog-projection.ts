@@ -5,7 +5,8 @@ import { childKey, nameToWire, wireKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import type { PtrTarget, ReverseNames } from './reverse-names.js';
-import { fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
+import { DEFAULT_POLICY, failoverKey, type TrafficPolicy } from '../catalog/policy.js';
+import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
 const SOURCE_RANK: Record<Instance['source'], number> = { zonefile: 0, kubernetes: 1, rest: 2 };
@@ -15,8 +16,25 @@ interface SrvDraft {
   proto: string;
   port: string;
   records: EncodedRecord[];
-  weights: number[];
+  members: Instance[];
   targets: Set<string>;
+}
+
+/** Each instance name's address records: one, or an endpoint's A and AAAA under one name. */
+function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, EncodedRecord>): Map<string, EncodedRecord | EncodedRecord[]> {
+  const byLabel = new Map<string, EncodedRecord | EncodedRecord[]>();
+  for (const inst of instances) {
+    const label = wireLabel(dnsNameOf(inst));
+    const seen = byLabel.get(label);
+    const rec = addressOf.get(inst)!;
+    byLabel.set(label, seen === undefined ? rec : Array.isArray(seen) ? [...seen, rec] : [seen, rec]);
+  }
+  return byLabel;
+}
+
+function emptyService(key: string): Service {
+  const slash = key.indexOf('/');
+  return { namespace: key.slice(0, slash), name: key.slice(slash + 1), instances: new Map() };
 }
 
 /** Every <ns> name is an empty non-terminal: one shared node. */
@@ -53,6 +71,11 @@ export class CatalogProjection {
   readonly inPanic = new Set<string>();
   private readonly soft: SoftWeight;
   private readonly reported = new Set<string>();
+  /** Failover dependencies: a service's backups, and for each backup the services that name it. */
+  private readonly dependsOn = new Map<string, readonly string[]>();
+  private readonly dependants = new Map<string, Set<string>>();
+  /** Services answering a backup's instances now, with the backup (`svc.ns`). */
+  readonly failingOver = new Map<string, string>();
   private readonly allUnhealthy: 'serve-all' | 'serve-none';
 
   constructor(
@@ -65,6 +88,8 @@ export class CatalogProjection {
       allUnhealthy?: 'serve-all' | 'serve-none';
       /** Told when a service enters or leaves panic (for the warning log and the metric). */
       onPanic?: (serviceKey: string, inPanic: boolean, mode: 'serve-all' | 'serve-none') => void;
+      /** Told when a service starts (backup) or stops (undefined) answering a backup's instances. */
+      onFailover?: (serviceKey: string, backup: string | undefined) => void;
       /** Where PTR records of instance addresses go (reverse lookups); absent: none are built. */
       reverse?: ReverseNames;
       /** Told once of each record that could not be built and was left out (the rest is answered). */
@@ -74,17 +99,24 @@ export class CatalogProjection {
     this.soft = opts.soft ?? DEFAULT_SOFT_WEIGHT;
     this.allUnhealthy = opts.allUnhealthy ?? 'serve-all';
     catalog.onChange((keys) => {
-      for (const key of keys) this.rebuild(key);
+      const affected = new Set(keys);
+      // A backup's change reaches the services failing over to it as fast as their own changes would.
+      for (const key of keys) for (const dependant of this.dependants.get(key) ?? []) affected.add(dependant);
+      for (const key of affected) this.rebuild(key);
       this.lastChange = Date.now();
     });
     for (const svc of catalog.all()) this.rebuild(`${svc.namespace}/${svc.name}`);
+    for (const key of catalog.policyKeys()) this.rebuild(key);
   }
 
   private rebuild(key: string): void {
-    const svc = this.catalog.getByKey(key);
-    if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined)) {
+    // A service with no instances at all still answers when its policy names backups (failover).
+    const svc = this.catalog.getByKey(key) ?? (this.catalog.policyOf(key).failover.length > 0 ? emptyService(key) : undefined);
+    if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined && this.catalog.policyOf(key).failover.length === 0)) {
       this.drop(key);
       this.opts.reverse?.setService(key, []);
+      this.track(key, []);
+      this.setFailover(key, undefined);
       this.setPanic(key, false);
       return;
     }
@@ -132,40 +164,33 @@ export class CatalogProjection {
       return { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) };
     }
     const instances = this.usable(key, svc, svcKey);
-    let answerable = instances.filter(isAnswerable);
-    if (answerable.length === 0 && instances.some(isPanicCandidate)) {
-      this.setPanic(key, true);
-      if (this.allUnhealthy === 'serve-all') answerable = instances.filter(isPanicCandidate);
-    } else {
-      this.setPanic(key, false);
-    }
+    const answer = this.answering(key, svc, svcKey, instances);
 
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
     const addressOf = new Map<Instance, EncodedRecord>();
     for (const inst of instances) addressOf.set(inst, addressRecord(inst.address, this.ttl));
+    for (const inst of answer.instances) if (!addressOf.has(inst)) addressOf.set(inst, addressRecord(inst.address, this.ttl));
 
     const rrsets = new RRSets();
     for (const type of [RRType.A, RRType.AAAA]) {
       // One record per address: two instances at one address (two sources, two ports) are one RR (RFC 2181 §5).
       const seen = new Set<string>();
-      const members = answerable.filter((i) => addressOf.get(i)!.type === type && !seen.has(i.address) && seen.add(i.address) !== undefined);
-      if (members.length > 0) rrsets.set(type, weightedSet(type, members.map((i) => addressOf.get(i)!), members.map((i) => this.weightOf(i))));
+      const members = answer.instances.filter((i) => addressOf.get(i)!.type === type && !seen.has(i.address) && seen.add(i.address) !== undefined);
+      if (members.length > 0) {
+        rrsets.set(type, this.drawnSet(type, members.map((i) => addressOf.get(i)!), members, answer.policy));
+      }
     }
 
     // Instance names (whatever their health): an endpoint's IPv4 and IPv6 addresses may share one name.
-    const byLabel = new Map<string, EncodedRecord | EncodedRecord[]>();
-    for (const inst of instances) {
-      const label = wireLabel(dnsNameOf(inst));
-      const seen = byLabel.get(label);
-      const rec = addressOf.get(inst)!;
-      byLabel.set(label, seen === undefined ? rec : Array.isArray(seen) ? [...seen, rec] : [seen, rec]);
-    }
+    const byLabel = labelRecords(instances, addressOf);
+    // SRV glue is the target's own records: the backup's names when failing over.
+    const targetRecords = answer.svcKey === svcKey ? byLabel : labelRecords(answer.instances, addressOf);
 
     // One SRV name per (port name, protocol) of any instance, so that a port whose instances are all
     // failing or drained is NODATA, not NXDOMAIN (which resolvers would cache as "no such name").
     const srv = new Map<string, SrvDraft>();
-    const answered = new Set(answerable);
-    for (const inst of instances) {
+    const answered = new Set(answer.instances);
+    for (const inst of answer.svcKey === svcKey ? instances : [...instances, ...answer.instances]) {
       const label = wireLabel(dnsNameOf(inst));
       for (const port of inst.ports) {
         let entry: SrvDraft | undefined;
@@ -176,7 +201,7 @@ export class CatalogProjection {
           if (entry === undefined) {
             // The owner name must fit too, or no query could ever reach it.
             childKey([`_${port.name}`, `_${port.protocol}`], svcKey);
-            srv.set(proto + portLabel, (entry = { proto, port: portLabel, records: [], weights: [], targets: new Set() }));
+            srv.set(proto + portLabel, (entry = { proto, port: portLabel, records: [], members: [], targets: new Set() }));
           }
         } catch (err) {
           this.skipped(key, inst.id, `no SRV name for port "${port.name}": ${(err as Error).message}`);
@@ -188,13 +213,91 @@ export class CatalogProjection {
         entry.targets.add(`${label}|${port.port}`);
         const weight = this.weightOf(inst);
         // The glue is the instance name's own records: nothing copied per SRV record.
-        entry.records.push(srvRecord(this.ttl, 0, Math.max(1, Math.round(weight)), port.port, childKey([dnsNameOf(inst)], svcKey), byLabel.get(label)!));
-        entry.weights.push(weight);
+        entry.records.push(srvRecord(this.ttl, 0, Math.max(1, Math.round(weight)), port.port, childKey([dnsNameOf(inst)], answer.svcKey), targetRecords.get(label)!));
+        entry.members.push(inst);
       }
     }
     const srvList: (string | RRSet)[] = [];
-    for (const e of srv.values()) srvList.push(e.proto, e.port, weightedSet(RRType.SRV, e.records, e.weights));
+    for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, e.members, answer.policy));
     return { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) };
+  }
+
+  /**
+   * Whose instances the service's A/AAAA/SRV names answer: its own answerable ones; else (failover) those of
+   * the first backup in its policy that has some, ordered by the backup's policy; else (panic) its own
+   * failing ones, or none. Backups are recorded as dependencies whatever happens, so a change to one
+   * rebuilds this service too.
+   */
+  private answering(key: string, svc: Service, svcKey: string, instances: readonly Instance[]): { instances: Instance[]; svcKey: string; policy: TrafficPolicy } {
+    const policy = this.catalog.policyOf(key);
+    this.track(key, policy.failover.map(failoverKey));
+    const own = instances.filter(isAnswerable);
+    if (own.length > 0 || policy.failover.length === 0) {
+      this.setFailover(key, undefined);
+      return { instances: this.orPanic(key, own, instances), svcKey, policy };
+    }
+    for (const ref of policy.failover) {
+      const backupKey = failoverKey(ref);
+      const backup = this.catalog.getByKey(backupKey);
+      if (backup === undefined || backup.alias !== undefined) continue;
+      const zoneSvcKey = this.svcKeyInZoneOf(svcKey, backup.namespace, backup.name);
+      const answerable = this.usable(backupKey, backup, zoneSvcKey).filter(isAnswerable);
+      if (answerable.length === 0) continue;
+      this.setPanic(key, false);
+      this.setFailover(key, ref);
+      return { instances: answerable, svcKey: zoneSvcKey, policy: this.catalog.policyOf(backupKey) };
+    }
+    this.setFailover(key, undefined);
+    return { instances: this.orPanic(key, own, instances), svcKey, policy };
+  }
+
+  /** Panic (every instance failing its probes): answer them all, or none, as --all-unhealthy says. */
+  private orPanic(key: string, answerable: Instance[], instances: readonly Instance[]): Instance[] {
+    if (answerable.length === 0 && instances.some(isPanicCandidate)) {
+      this.setPanic(key, true);
+      return this.allUnhealthy === 'serve-all' ? instances.filter(isPanicCandidate) : [];
+    }
+    this.setPanic(key, false);
+    return answerable;
+  }
+
+  /** The key of <svc>.<ns> in the same zone as `svcKey` (a service's own key in one of the mesh zones). */
+  private svcKeyInZoneOf(svcKey: string, namespace: string, name: string): string {
+    const nsKey = svcKey.slice(svcKey.charCodeAt(0) + 1);
+    const zoneKey = nsKey.slice(nsKey.charCodeAt(0) + 1);
+    return serviceKeys(namespace, name, zoneKey).svcKey;
+  }
+
+  /** An RRset drawn per query, carrying the order its policy asks for. */
+  private drawnSet(type: number, records: readonly EncodedRecord[], members: readonly Instance[], policy: TrafficPolicy): RRSet {
+    return weightedSet(type, records, members.map((i) => this.weightOf(i)), {
+      lb: policy.loadBalancer === 'round-robin' ? LB_ROUND_ROBIN : policy.loadBalancer === 'random' ? LB_RANDOM : LB_WEIGHTED,
+      limit: policy.answerLimit,
+      zones: policy.locality === 'prefer-zone' ? members.map((i) => i.zone) : null,
+    });
+  }
+
+  /** Records which backups a service's answers depend on. */
+  private track(key: string, backups: readonly string[]): void {
+    for (const old of this.dependsOn.get(key) ?? []) this.dependants.get(old)?.delete(key);
+    if (backups.length === 0) {
+      this.dependsOn.delete(key);
+      return;
+    }
+    this.dependsOn.set(key, backups);
+    for (const b of backups) {
+      let set = this.dependants.get(b);
+      if (set === undefined) this.dependants.set(b, (set = new Set()));
+      set.add(key);
+    }
+  }
+
+  private setFailover(key: string, backup: string | undefined): void {
+    const current = this.failingOver.get(key);
+    if (current === backup) return;
+    if (backup === undefined) this.failingOver.delete(key);
+    else this.failingOver.set(key, backup);
+    this.opts.onFailover?.(key, backup);
   }
 
   /**

@@ -4,12 +4,34 @@ import type { EncodedRecord } from '../dns/wire/rdata.js';
  * The precomputed shape of answers. Built when data changes, read per query.
  */
 
+/** How a drawn set orders its records per query (the service's traffic policy). */
+export const LB_WEIGHTED = 0;
+export const LB_ROUND_ROBIN = 1;
+export const LB_RANDOM = 2;
+
 export interface RRSet {
   readonly type: number;
   readonly records: readonly EncodedRecord[];
-  /** Present when the order is a weighted random draw per query; one weight (> 0) per record. */
+  /** Present when the order is drawn per query; one weight (> 0) per record. */
   readonly weights: readonly number[] | null;
+  /** LB_WEIGHTED (weighted random order), LB_ROUND_ROBIN (smooth weighted round robin) or LB_RANDOM (uniform). */
+  readonly lb: number;
+  /** At most this many records per answer; 0 = the global --answer-limit. */
+  readonly limit: number;
+  /** With locality prefer-zone: each record's instance zone, so the client's zone can go first. */
+  readonly zones: readonly (string | undefined)[] | null;
+  /** Smooth round robin's current weights, one per record: state of this process, reset when the set is rebuilt. */
+  readonly rr: Float64Array | null;
 }
+
+/** The per-query ordering a set carries: what a service's policy asks for. */
+export interface DrawPolicy {
+  readonly lb: number;
+  readonly limit: number;
+  readonly zones: readonly (string | undefined)[] | null;
+}
+
+const PLAIN: DrawPolicy = { lb: LB_WEIGHTED, limit: 0, zones: null };
 
 /**
  * The RRsets of one name, by type. A name holds one to three sets, so a
@@ -114,12 +136,23 @@ function* pairs(list: readonly (string | AddressRecords)[]): Generator<[string, 
 }
 
 export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet {
-  return { type, records: [...records], weights: null };
+  return { type, records: [...records], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null };
 }
 
-export function weightedSet(type: number, records: readonly EncodedRecord[], weights: readonly number[]): RRSet {
+/** A set whose order is drawn per query. Round robin needs whole weights: its counts are exact per Σw answers. */
+export function weightedSet(type: number, records: readonly EncodedRecord[], weights: readonly number[], policy: DrawPolicy = PLAIN): RRSet {
   // One record has one order: no draw, no weights to keep.
-  return { type, records: [...records], weights: records.length > 1 ? [...weights] : null };
+  const drawn = records.length > 1;
+  const roundRobin = drawn && policy.lb === LB_ROUND_ROBIN;
+  return {
+    type,
+    records: [...records],
+    weights: drawn ? (roundRobin ? weights.map((w) => Math.max(1, Math.round(w))) : [...weights]) : null,
+    lb: policy.lb,
+    limit: policy.limit,
+    zones: drawn && policy.zones !== null ? [...policy.zones] : null,
+    rr: roundRobin ? new Float64Array(records.length) : null,
+  };
 }
 
 export type NameTable = Map<string, NameNode>;

@@ -236,8 +236,8 @@ class SrvName implements NameNode, RRSetLookup {
  */
 class InstanceName implements NameNode, RRSetLookup {
   readonly rrsets: RRSetLookup = this;
-  private readonly a: { type: number; records: EncodedRecord[]; weights: null } = { type: RRType.A, records: [], weights: null };
-  private readonly aaaa: { type: number; records: EncodedRecord[]; weights: null } = { type: RRType.AAAA, records: [], weights: null };
+  private readonly a: { type: number; records: EncodedRecord[]; weights: null; lb: number; limit: number; zones: null; rr: null } = { type: RRType.A, records: [], weights: null, lb: 0, limit: 0, zones: null, rr: null };
+  private readonly aaaa: { type: number; records: EncodedRecord[]; weights: null; lb: number; limit: number; zones: null; rr: null } = { type: RRType.AAAA, records: [], weights: null, lb: 0, limit: 0, zones: null, rr: null };
 
   fill(records: AddressRecords): this {
     this.a.records.length = 0;

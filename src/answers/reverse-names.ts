@@ -129,7 +129,7 @@ const EMPTY_NODE: NameNode = { rrsets: { get: () => undefined, values: () => [] 
 /** The PTR set of one reverse name, filled per lookup like the resolver's instance names. */
 class PtrName implements NameNode, RRSetLookup {
   readonly rrsets: RRSetLookup = this;
-  private readonly set: { type: number; records: EncodedRecord[]; weights: null } = { type: RRType.PTR, records: [], weights: null };
+  private readonly set: { type: number; records: EncodedRecord[]; weights: null; lb: number; limit: number; zones: null; rr: null } = { type: RRType.PTR, records: [], weights: null, lb: 0, limit: 0, zones: null, rr: null };
 
   fill(targets: string | readonly string[], ttl: number): this {
     this.set.records.length = 0;

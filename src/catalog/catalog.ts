@@ -1,4 +1,5 @@
 import { assertValidInstance, instanceProblem } from './validate.js';
+import { DEFAULT_POLICY, type TrafficPolicy } from './policy.js';
 import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
@@ -39,6 +40,8 @@ export interface SourcedInstance {
 export class Catalog {
   private readonly services = new Map<string, MutableService>();
   private readonly listeners: CatalogListener[] = [];
+  /** Traffic policies by service key; a service without one follows DEFAULT_POLICY. */
+  private readonly policies = new Map<string, TrafficPolicy>();
 
   constructor(private readonly opts: CatalogOptions = {}) {}
 
@@ -56,6 +59,32 @@ export class Catalog {
 
   all(): IterableIterator<Service> {
     return this.services.values();
+  }
+
+  policyOf(key: string): TrafficPolicy {
+    return this.policies.get(key) ?? DEFAULT_POLICY;
+  }
+
+  /** Whether a policy was set for the service (GET /policy answers defaults either way). */
+  hasPolicy(key: string): boolean {
+    return this.policies.has(key);
+  }
+
+  /** Keys of every service with a policy set: a service may have a policy and no instances yet. */
+  policyKeys(): IterableIterator<string> {
+    return this.policies.keys();
+  }
+
+  /** Sets a service's policy, or back to the defaults with undefined; announces the service. */
+  setPolicy(namespace: string, service: string, policy: TrafficPolicy | undefined): void {
+    const key = serviceKey(namespace, service);
+    if (policy === undefined) {
+      if (!this.policies.delete(key)) return;
+    } else {
+      if (JSON.stringify(this.policies.get(key)) === JSON.stringify(policy)) return;
+      this.policies.set(key, policy);
+    }
+    this.emit(new Set([key]));
   }
 
   upsert(namespace: string, service: string, instance: Instance): void {

@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { Instance } from '../catalog/types.js';
+import type { TrafficPolicy } from '../catalog/policy.js';
 
 /** One service as sent from the primary to its workers (plain data: structured-clone safe). */
 export interface ServiceSnapshot {
@@ -7,6 +8,8 @@ export interface ServiceSnapshot {
   readonly name: string;
   readonly alias?: string;
   readonly instances: Instance[];
+  /** The service's policy when one is set (a service may have a policy and no instances). */
+  readonly policy?: TrafficPolicy;
 }
 
 export interface CatalogMessage {
@@ -21,18 +24,27 @@ export function snapshotOf(catalog: Catalog, keys: Iterable<string>): CatalogMes
   const removed: string[] = [];
   for (const key of keys) {
     const svc = catalog.getByKey(key);
-    if (svc === undefined) removed.push(key);
-    else services.push({ namespace: svc.namespace, name: svc.name, alias: svc.alias, instances: [...svc.instances.values()] });
+    const policy = catalog.hasPolicy(key) ? catalog.policyOf(key) : undefined;
+    const slash = key.indexOf('/');
+    if (svc === undefined && policy === undefined) removed.push(key);
+    else services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy });
   }
   return { type: 'catalog', services, removed };
 }
 
 export function fullSnapshot(catalog: Catalog): CatalogMessage {
-  return snapshotOf(catalog, [...catalog.all()].map((s) => `${s.namespace}/${s.name}`));
+  return snapshotOf(catalog, new Set([...[...catalog.all()].map((s) => `${s.namespace}/${s.name}`), ...catalog.policyKeys()]));
 }
 
 /** A worker applies what its primary's catalog says, service by service. */
 export function applySnapshot(catalog: Catalog, message: CatalogMessage): void {
-  for (const key of message.removed) catalog.restore(key, undefined);
-  for (const s of message.services) catalog.restore(`${s.namespace}/${s.name}`, s);
+  for (const key of message.removed) {
+    const slash = key.indexOf('/');
+    catalog.setPolicy(key.slice(0, slash), key.slice(slash + 1), undefined);
+    catalog.restore(key, undefined);
+  }
+  for (const s of message.services) {
+    catalog.setPolicy(s.namespace, s.name, s.policy);
+    catalog.restore(`${s.namespace}/${s.name}`, s.instances.length === 0 && s.alias === undefined ? undefined : s);
+  }
 }

@@ -36,6 +36,7 @@ export interface Config {
   readonly queryLogRate: number;
   readonly ttl: number;
   readonly answerLimit: number;
+  readonly clientZones: readonly { readonly cidr: string; readonly zone: string }[];
   readonly reverseLookups: boolean;
   /** --reverse-cidr ranges, validated. */
   readonly reverseCidrs: readonly string[];
@@ -239,6 +240,14 @@ function validate(raw: Raw): Config {
     queryLogRate: real(raw, 'query-log', 0, 1),
     ttl: integer(raw, 'ttl', 0, 86400),
     answerLimit: integer(raw, 'answer-limit', 0, 65535),
+    clientZones: (raw.get('client-zone') ?? []).map((entry) => {
+      const eq = entry.indexOf('=');
+      const cidr = entry.slice(0, eq);
+      const zone = entry.slice(eq + 1);
+      if (eq < 0 || zone === '' || zone.length > 63) throw new ConfigError(`--client-zone "${entry}": expected CIDR=ZONE, like 10.1.0.0/16=eu-west-1a`);
+      wrap(() => addCidr(new BlockList(), cidr, '--client-zone'));
+      return { cidr, zone };
+    }),
     reverseLookups: choice(raw, 'reverse-lookups', ['on', 'off'] as const) === 'on',
     reverseCidrs: (raw.get('reverse-cidr') ?? []).map((cidr) => {
       wrap(() => addCidr(new BlockList(), cidr, '--reverse-cidr'));

@@ -38,6 +38,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'api-token-file', arg: 'FILE', repeatable: false, default: undefined, help: 'bearer token required for REST writes (else loopback only)' },
   { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
   { name: 'query-log', arg: 'RATE', repeatable: false, default: '0', help: 'log this fraction of queries (0 to 1) at info level; 0 logs none' },
+  { name: 'client-zone', arg: 'CIDR=ZONE', repeatable: true, default: [], help: 'clients in CIDR are in ZONE, for services with locality prefer-zone (e.g. 10.1.0.0/16=eu-west-1a)' },
   { name: 'answer-limit', arg: 'N', repeatable: false, default: '0', help: 'at most N records in an A/AAAA/SRV answer from the catalog, the first N of the weighted order (1 keeps weights behind caching resolvers); 0 = all' },
   { name: 'reverse-lookups', arg: 'on|off', repeatable: false, default: 'on', help: 'answer PTR queries for the addresses of known instances (off saves the reverse table\'s memory)' },
   { name: 'reverse-cidr', arg: 'CIDR', repeatable: true, default: [], help: 'answer the reverse zone of this range authoritatively: unknown addresses there are NXDOMAIN (known instance addresses get PTR everywhere)' },

@@ -22,6 +22,8 @@ export interface QueryHandlerOptions {
   observer?: QueryObserver;
   /** --answer-limit: records of a weighted A/AAAA/SRV set per answer; 0 = all. */
   answerLimit?: number;
+  /** --client-zone: a client address's zone, for services with locality prefer-zone. */
+  zoneOf?: (address: string, family: 'ipv4' | 'ipv6') => string | undefined;
 }
 
 /** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
@@ -53,7 +55,7 @@ export class QueryHandler {
   }
 
   constructor(private readonly opts: QueryHandlerOptions) {
-    this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key), opts.answerLimit ?? 0);
+    this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key), opts.answerLimit ?? 0, opts.zoneOf);
   }
 
   handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | null | Promise<Buffer | null> {
@@ -87,6 +89,8 @@ export class QueryHandler {
       // Zone transfers are not offered: the data is live, not a versioned zone.
       return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
     }
+    writer.clientAddress = clientAddress;
+    writer.clientFamily = family;
     return this.done(writer.answer(msg, q, res, responseLimit(q, tcp)), tcp, q, res.rcode);
   }
 

@@ -1,6 +1,8 @@
 import type { Random } from '../answers/random.js';
 import type { Resolution } from '../answers/resolver.js';
 import { weightedOrder } from '../answers/weighted-order.js';
+import { roundRobinOrder, uniformOrder, zoneFirst } from '../answers/policy-order.js';
+import { LB_ROUND_ROBIN, LB_WEIGHTED } from '../answers/records.js';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from './wire/constants.js';
 import type { ParsedQuery } from './wire/query.js';
 import type { EncodedRecord } from './wire/rdata.js';
@@ -30,11 +32,18 @@ export class ResponseWriter {
   private glueAt: number[] = [];
   private glueRecords: (EncodedRecord | readonly EncodedRecord[])[] = [];
 
+  private scratch = new Int32Array(64);
+  /** The querying client (set per query by the handler): its zone is looked up only for prefer-zone sets. */
+  clientAddress = '';
+  clientFamily: 'ipv4' | 'ipv6' = 'ipv4';
+
   constructor(
     private readonly random: Random,
     private readonly glueFor: (targetKey: string) => readonly EncodedRecord[] | undefined,
     /** At most this many records of a drawn (weighted) set per answer; 0 = all (--answer-limit). */
     private readonly answerLimit = 0,
+    /** --client-zone: the zone of a client address, if known. */
+    private readonly zoneOf: (address: string, family: 'ipv4' | 'ipv6') => string | undefined = () => undefined,
   ) {}
 
   answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): Buffer {
@@ -55,12 +64,23 @@ export class ResponseWriter {
     let ownerPointer = HEADER_SIZE;
     outer: for (const set of res.sets) {
       const n = set.records.length;
+      let count = n;
       if (set.weights !== null) {
-        if (this.order.length < n) this.order = new Int32Array(n * 2);
-        weightedOrder(set.weights, this.order, this.random);
+        if (this.order.length < n) {
+          this.order = new Int32Array(n * 2);
+          this.scratch = new Int32Array(n * 2);
+        }
+        if (set.lb === LB_WEIGHTED) weightedOrder(set.weights, this.order, this.random);
+        else if (set.lb === LB_ROUND_ROBIN) roundRobinOrder(set.weights, set.rr!, this.order);
+        else uniformOrder(n, this.order, this.random);
+        if (set.zones !== null) {
+          const zone = this.zoneOf(this.clientAddress, this.clientFamily);
+          if (zone !== undefined) zoneFirst(this.order, n, set.zones, zone, this.scratch);
+        }
+        const limit = set.limit > 0 ? set.limit : this.answerLimit;
+        if (limit > 0 && limit < n) count = limit;
       }
       let nextOwner = -1;
-      const count = set.weights !== null && this.answerLimit > 0 && this.answerLimit < n ? this.answerLimit : n;
       for (let i = 0; i < count; i++) {
         const rec = set.records[set.weights !== null ? this.order[i]! : i]!;
         if (pos + 2 + rec.tail.length > room) {

@@ -9,7 +9,21 @@ export interface OpsMetrics {
   skipped(what: 'instance' | 'record'): void;
 }
 
-export function opsMetrics(registry: Registry, brokenZoneFiles: () => number, kubernetesSynced: () => number, invalidRegistrations: () => number = () => 0): OpsMetrics {
+export function opsMetrics(
+  registry: Registry,
+  brokenZoneFiles: () => number,
+  kubernetesSynced: () => number,
+  invalidRegistrations: () => number = () => 0,
+  failingOver: () => number = () => 0,
+): OpsMetrics {
+  new Gauge({
+    name: 'meshdns_services_failing_over',
+    help: 'Services with nothing answerable of their own, answering a backup service of their failover policy',
+    registers: [registry],
+    collect() {
+      this.set(failingOver());
+    },
+  });
   const skipped = new Counter({ name: 'meshdns_skipped_total', help: 'Instances the catalog could not hold and records that could not be built, left out while the rest is answered', labelNames: ['what'], registers: [registry] });
   new Gauge({
     name: 'meshdns_invalid_registrations',

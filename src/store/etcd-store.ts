@@ -2,7 +2,10 @@ import { noop } from 'cockatiel';
 import { Etcd3, type IKeyValue, type Watcher } from 'etcd3';
 import type { Logger } from 'pino';
 import { deserialize, removalDelayMs, keyOfRegistration, serialize, type Registration } from './registration.js';
-import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from './store.js';
+import { StoreUnavailableError, type RegistrationStore, type StoredPolicy, type StoreEvent } from './store.js';
+import { parsePolicy, type TrafficPolicy } from '../catalog/policy.js';
+
+const POLICY_SEGMENT = '_policy/';
 
 export interface EtcdStoreOptions {
   endpoints: readonly string[];
@@ -46,6 +49,7 @@ export class EtcdStore implements RegistrationStore {
   private watcher: Watcher | undefined;
   private readonly listeners: ((event: StoreEvent) => void)[] = [];
   private readonly leases = new Map<string, string>();
+  private loadedPolicies: StoredPolicy[] = [];
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.client = new Etcd3({
@@ -75,7 +79,13 @@ export class EtcdStore implements RegistrationStore {
       throw new Error(`cannot read registrations from etcd at ${this.opts.endpoints.join(', ')}: ${(err as Error).message}`);
     }
     const out: Registration[] = [];
+    this.loadedPolicies = [];
     for (const kv of kvs) {
+      const policy = this.parsePolicyKv(kv);
+      if (policy !== null) {
+        if (policy?.policy !== undefined) this.loadedPolicies.push(policy as StoredPolicy);
+        continue;
+      }
       const r = this.parse(kv);
       if (r !== undefined) out.push(r);
     }
@@ -86,11 +96,21 @@ export class EtcdStore implements RegistrationStore {
       .startRevision(String(BigInt(revision) + 1n))
       .create();
     this.watcher.on('put', (kv) => {
+      const policy = this.parsePolicyKv(kv);
+      if (policy !== null) {
+        if (policy !== undefined) this.emit({ kind: 'policy', ...policy });
+        return;
+      }
       const r = this.parse(kv);
       if (r !== undefined) this.emit({ kind: 'put', registration: r });
     });
     this.watcher.on('delete', (kv) => {
       const key = kv.key.toString().slice(this.opts.prefix.length);
+      if (key.startsWith(POLICY_SEGMENT)) {
+        const [namespace = '', service = ''] = key.slice(POLICY_SEGMENT.length).split('/');
+        this.emit({ kind: 'policy', namespace, service, policy: undefined });
+        return;
+      }
       this.leases.delete(key);
       const [namespace, service, id] = key.split('/');
       if (namespace && service && id) this.emit({ kind: 'delete', namespace, service, id });
@@ -99,6 +119,34 @@ export class EtcdStore implements RegistrationStore {
     this.watcher.on('connected', () => this.opts.logger.info('etcd watch connected'));
     this.watcher.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'etcd watch error; reconnecting'));
     return out;
+  }
+
+  /**
+   * A policy key (`<prefix>_policy/<ns>/<svc>`: `_policy` cannot be a namespace, so it never meets a
+   * registration's `<ns>/<svc>/<id>`): the policy, undefined when unreadable, null when not a policy key.
+   */
+  private parsePolicyKv(kv: IKeyValue): { namespace: string; service: string; policy: TrafficPolicy } | undefined | null {
+    const key = kv.key.toString().slice(this.opts.prefix.length);
+    if (!key.startsWith(POLICY_SEGMENT)) return null;
+    const [namespace = '', service = ''] = key.slice(POLICY_SEGMENT.length).split('/');
+    try {
+      return { namespace, service, policy: parsePolicy(namespace, service, kv.value.toString()) };
+    } catch (err) {
+      this.opts.logger.error({ key: kv.key.toString(), err: (err as Error).message }, 'skipping an unreadable policy in etcd');
+      return undefined;
+    }
+  }
+
+  async policies(): Promise<StoredPolicy[]> {
+    return this.loadedPolicies;
+  }
+
+  async putPolicy(namespace: string, service: string, policy: TrafficPolicy): Promise<void> {
+    await this.guard(() => this.client.kv.put({ key: Buffer.from(`${this.opts.prefix}${POLICY_SEGMENT}${namespace}/${service}`), value: Buffer.from(JSON.stringify(policy)) }));
+  }
+
+  async deletePolicy(namespace: string, service: string): Promise<boolean> {
+    return this.guard(async () => Number((await this.client.kv.deleteRange({ key: Buffer.from(`${this.opts.prefix}${POLICY_SEGMENT}${namespace}/${service}`) })).deleted) > 0);
   }
 
   private parse(kv: IKeyValue): Registration | undefined {

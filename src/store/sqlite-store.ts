@@ -4,8 +4,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { deserialize, serialize, type Registration } from './registration.js';
-import type { SqliteReply, SqliteRequest } from './sqlite-protocol.js';
-import { StoreUnavailableError, type RegistrationStore, type StoreEvent } from './store.js';
+import { SCHEMA, type SqliteReply, type SqliteRequest } from './sqlite-protocol.js';
+import { parsePolicy, type TrafficPolicy } from '../catalog/policy.js';
+import { StoreUnavailableError, type RegistrationStore, type StoredPolicy, type StoreEvent } from './store.js';
 
 type Pending = { resolve: (reply: Extract<SqliteReply, { ok: true }>) => void; reject: (err: Error) => void };
 type Request = SqliteRequest extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -26,6 +27,7 @@ export class SqliteStore implements RegistrationStore {
   private open_ = false;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private loadedPolicies: StoredPolicy[] = [];
 
   constructor(
     private readonly dataDir: string,
@@ -43,12 +45,21 @@ export class SqliteStore implements RegistrationStore {
       const db = new DatabaseSync(join(mkdirOf(this.dataDir), 'registrations.db'), { timeout: 5000 });
       try {
         db.exec('PRAGMA journal_mode = WAL');
-        db.exec('CREATE TABLE IF NOT EXISTS registrations (key TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT');
+        db.exec(SCHEMA);
         for (const row of db.prepare('SELECT key, body FROM registrations').iterate() as Iterable<{ key: string; body: string }>) {
           try {
             out.push(deserialize(row.body));
           } catch (err) {
             this.logger.error({ key: row.key, err: (err as Error).message }, 'skipping an unreadable stored registration');
+          }
+        }
+        this.loadedPolicies = [];
+        for (const row of db.prepare('SELECT key, body FROM policies').iterate() as Iterable<{ key: string; body: string }>) {
+          const [namespace = '', service = ''] = row.key.split('/');
+          try {
+            this.loadedPolicies.push({ namespace, service, policy: parsePolicy(namespace, service, row.body) });
+          } catch (err) {
+            this.logger.error({ key: row.key, err: (err as Error).message }, 'skipping an unreadable stored policy');
           }
         }
       } finally {
@@ -61,6 +72,18 @@ export class SqliteStore implements RegistrationStore {
     }
     this.open_ = true;
     return out;
+  }
+
+  async policies(): Promise<StoredPolicy[]> {
+    return this.loadedPolicies;
+  }
+
+  async putPolicy(namespace: string, service: string, policy: TrafficPolicy): Promise<void> {
+    await this.write({ op: 'putPolicy', key: `${namespace}/${service}`, body: JSON.stringify(policy) });
+  }
+
+  async deletePolicy(namespace: string, service: string): Promise<boolean> {
+    return (await this.write({ op: 'deletePolicy', key: `${namespace}/${service}` })) > 0;
   }
 
   async put(r: Registration): Promise<void> {

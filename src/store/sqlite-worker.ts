@@ -10,11 +10,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SqliteReply, SqliteRequest } from './sqlite-protocol.js';
+import { SCHEMA, type SqliteReply, type SqliteRequest } from './sqlite-protocol.js';
 
 const dataDir = (workerData as { dataDir: string }).dataDir;
 let db: DatabaseSync | undefined;
-let statements: { put: StatementSync; del: StatementSync; beat: StatementSync } | undefined;
+let statements: { put: StatementSync; del: StatementSync; beat: StatementSync; putPolicy: StatementSync; delPolicy: StatementSync } | undefined;
 const queue: SqliteRequest[] = [];
 let flushing = false;
 
@@ -34,11 +34,13 @@ function open(id: number): void {
     handle = new DatabaseSync(join(dataDir, 'registrations.db'), { timeout: 5000 });
     handle.exec('PRAGMA journal_mode = WAL');
     handle.exec('PRAGMA synchronous = FULL');
-    handle.exec('CREATE TABLE IF NOT EXISTS registrations (key TEXT PRIMARY KEY, body TEXT NOT NULL) STRICT');
+    handle.exec(SCHEMA);
     statements = {
       put: handle.prepare('INSERT INTO registrations (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
       del: handle.prepare('DELETE FROM registrations WHERE key = ?'),
       beat: handle.prepare('UPDATE registrations SET body = ? WHERE key = ?'),
+      putPolicy: handle.prepare('INSERT INTO policies (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body'),
+      delPolicy: handle.prepare('DELETE FROM policies WHERE key = ?'),
     };
     db = handle;
   } catch (err) {
@@ -62,6 +64,10 @@ function apply(r: SqliteRequest): number {
       return Number(s.del.run(r.key).changes);
     case 'heartbeat':
       return Number(s.beat.run(r.body, r.key).changes);
+    case 'putPolicy':
+      return Number(s.putPolicy.run(r.key, r.body).changes);
+    case 'deletePolicy':
+      return Number(s.delPolicy.run(r.key).changes);
     default:
       return 0;
   }

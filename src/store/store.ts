@@ -1,9 +1,18 @@
+import type { TrafficPolicy } from '../catalog/policy.js';
 import type { Registration } from './registration.js';
 
 /** A change made by another replica (etcd) and seen through the store's watch. */
 export type StoreEvent =
   | { readonly kind: 'put'; readonly registration: Registration }
-  | { readonly kind: 'delete'; readonly namespace: string; readonly service: string; readonly id: string };
+  | { readonly kind: 'delete'; readonly namespace: string; readonly service: string; readonly id: string }
+  /** A service's policy set (policy) or removed (undefined). */
+  | { readonly kind: 'policy'; readonly namespace: string; readonly service: string; readonly policy: TrafficPolicy | undefined };
+
+export interface StoredPolicy {
+  readonly namespace: string;
+  readonly service: string;
+  readonly policy: TrafficPolicy;
+}
 
 /** The store cannot take writes right now (etcd unreachable, disk full or read-only): the API answers 503. */
 export class StoreUnavailableError extends Error {}
@@ -20,6 +29,11 @@ export interface RegistrationStore {
   delete(namespace: string, service: string, id: string): Promise<boolean>;
   /** Records a heartbeat; resolves false when the registration is unknown. */
   heartbeat(registration: Registration): Promise<boolean>;
+  /** Every stored traffic policy (after open). */
+  policies(): Promise<StoredPolicy[]>;
+  putPolicy(namespace: string, service: string, policy: TrafficPolicy): Promise<void>;
+  /** Resolves false when the service had no stored policy. */
+  deletePolicy(namespace: string, service: string): Promise<boolean>;
   /** Changes from elsewhere (other replicas). The SQLite store has none. */
   onRemoteChange(listener: (event: StoreEvent) => void): void;
   close(): Promise<void>;

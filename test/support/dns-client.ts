@@ -76,7 +76,8 @@ export function buildQuery(name: string, opts: QueryOptions = {}): Buffer {
   return Buffer.concat(parts);
 }
 
-export function udpExchange(port: number, msg: Buffer, timeoutMs = 1000, host = '127.0.0.1'): Promise<Buffer | null> {
+/** One query over UDP; `from` binds the client to a source address first (a client in another zone). */
+export function udpExchange(port: number, msg: Buffer, timeoutMs = 1000, host = '127.0.0.1', from?: string): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const socket = createSocket(host.includes(':') ? 'udp6' : 'udp4');
     const timer = setTimeout(() => {
@@ -88,7 +89,8 @@ export function udpExchange(port: number, msg: Buffer, timeoutMs = 1000, host = 
       socket.close();
       resolve(reply);
     });
-    socket.send(msg, port, host);
+    if (from === undefined) socket.send(msg, port, host);
+    else socket.bind({ address: from, port: 0 }, () => socket.send(msg, port, host));
   });
 }
 

@@ -4,6 +4,7 @@ import { isExpired, keyOfRegistration, removalDelayMs, registrationKey, serializ
 import type { RegistrationStore, StoreEvent } from '../../store/store.js';
 import type { CheckSpec } from '../../store/registration.js';
 import { registrationProblem } from './registration-rules.js';
+import type { TrafficPolicy } from '../../catalog/policy.js';
 
 /** Where registrations with a `check` are handed for active probing (the health monitor). */
 export interface ProbeTracker {
@@ -56,6 +57,7 @@ export class RestRegistry {
       all.map((r) => ({ namespace: r.namespace, service: r.service, instance: toInstance(r, now) })),
     );
     for (const r of all) this.syncProbe(r);
+    for (const p of await this.opts.store.policies()) this.opts.catalog.setPolicy(p.namespace, p.service, p.policy);
     this.opts.store.onRemoteChange((event) => this.applyRemote(event));
     this.timer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs ?? 500);
     this.timer.unref();
@@ -85,6 +87,19 @@ export class RestRegistry {
     this.invalid.delete(key);
     this.remove(namespace, service, id);
     return true;
+  }
+
+  /** Stores a service's policy, then puts it in force (as registrations: only what the store acknowledged). */
+  async setPolicy(namespace: string, service: string, policy: TrafficPolicy): Promise<void> {
+    await this.opts.store.putPolicy(namespace, service, policy);
+    this.opts.catalog.setPolicy(namespace, service, policy);
+  }
+
+  /** Back to the defaults; false when the service had no stored policy. */
+  async deletePolicy(namespace: string, service: string): Promise<boolean> {
+    const existed = await this.opts.store.deletePolicy(namespace, service);
+    this.opts.catalog.setPolicy(namespace, service, undefined);
+    return existed;
   }
 
   /** Renews a TTL; undefined when the registration is unknown. */
@@ -144,6 +159,10 @@ export class RestRegistry {
 
   private applyRemote(event: StoreEvent): void {
     try {
+      if (event.kind === 'policy') {
+        this.opts.catalog.setPolicy(event.namespace, event.service, event.policy);
+        return;
+      }
       if (event.kind === 'put' && this.loadable(event.registration)) {
         this.apply(event.registration);
         return;

@@ -7,6 +7,7 @@ import type { RestRegistry } from './registry.js';
 import { writeAllowed } from './write-auth.js';
 import { registrationProblem } from './registration-rules.js';
 import { zoneConflict, type StaticNames } from './zone-conflicts.js';
+import { policyBodySchema, toPolicy, type PolicyBody } from './policy-body.js';
 import { instanceState } from '../../observability/health-metrics.js';
 
 export interface RestRoutesOptions {
@@ -19,6 +20,8 @@ export interface RestRoutesOptions {
   zoneKeys: readonly string[];
   /** Zone-file names, which a registration may not collide with. */
   statics: StaticNames;
+  /** While a service fails over: the backup (`svc.ns`) answering for it. */
+  failingOver?: (serviceKey: string) => string | undefined;
 }
 
 interface InstanceParams {
@@ -106,7 +109,45 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     return reply.code(204).send();
   });
 
+  app.put<{ Params: { ns: string; svc: string }; Body: PolicyBody }>(
+    '/v1/services/:ns/:svc/policy',
+    { schema: { params: serviceParams, body: policyBodySchema }, preHandler: authorize },
+    async (req, reply) => {
+      const { ns, svc } = req.params;
+      let policy;
+      try {
+        policy = toPolicy(ns, svc, req.body ?? {});
+      } catch (err) {
+        if (err instanceof FieldError) return problem(reply, 400, 'invalid_body', err.message);
+        throw err;
+      }
+      try {
+        await registry.setPolicy(ns, svc, policy);
+      } catch (err) {
+        return storeErrors(reply, err);
+      }
+      logger.info({ service: `${ns}/${svc}`, policy }, 'traffic policy set');
+      return reply.code(200).send(policy);
+    },
+  );
+
+  app.get<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc/policy', { schema: { params: serviceParams } }, async (req) =>
+    catalog.policyOf(`${req.params.ns}/${req.params.svc}`),
+  );
+
+  app.delete<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc/policy', { schema: { params: serviceParams }, preHandler: authorize }, async (req, reply) => {
+    const { ns, svc } = req.params;
+    try {
+      await registry.deletePolicy(ns, svc);
+    } catch (err) {
+      return storeErrors(reply, err);
+    }
+    logger.info({ service: `${ns}/${svc}` }, 'traffic policy removed: defaults apply');
+    return reply.code(204).send();
+  });
+
   // Other methods on these paths are 405 naming the ones that work, not 404 (the path exists).
+  allowOnly(app, '/v1/services/:ns/:svc/policy', ['GET', 'PUT', 'DELETE']);
   allowOnly(app, '/v1/services/:ns/:svc/instances/:id', ['PUT', 'DELETE']);
   allowOnly(app, '/v1/services/:ns/:svc/instances/:id/heartbeat', ['PUT']);
   allowOnly(app, '/v1/services/:ns/:svc', ['GET']);
@@ -131,9 +172,10 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
 
   app.get<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc', { schema: { params: serviceParams } }, async (req, reply) => {
     const { ns, svc } = req.params;
+    const key = `${ns}/${svc}`;
     const service = catalog.get(ns, svc);
-    if (service === undefined) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
-    const instances = [...service.instances.values()].map((i) => {
+    if (service === undefined && !catalog.hasPolicy(key)) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
+    const instances = [...(service?.instances.values() ?? [])].map((i) => {
       const stored = i.source === 'rest' ? registry.get(ns, svc, i.id) : undefined;
       return {
         ...(stored ? registrationView(stored) : {}),
@@ -152,7 +194,8 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
             : { ok: i.probe.lastResult.ok, result: i.probe.lastResult.detail, at: new Date(i.probe.lastResult.at).toISOString(), durationMs: i.probe.lastResult.durationMs },
       };
     });
-    return { namespace: ns, name: svc, instances };
+    const answeredBy = opts.failingOver?.(key);
+    return { namespace: ns, name: svc, policy: catalog.policyOf(key), ...(answeredBy === undefined ? {} : { failover: { answeredBy } }), instances };
   });
 }
 

@@ -1,0 +1,54 @@
+import type { Random } from './random.js';
+
+/**
+ * The per-query orders of the non-default load balancers (weightedOrder is
+ * the default's). Both write a permutation of 0..n-1 into `order` and
+ * allocate nothing.
+ */
+
+/** Uniform random order (Fisher–Yates): weights are ignored. */
+export function uniformOrder(n: number, order: Int32Array, random: Random): void {
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = order[i]!;
+    order[i] = order[j]!;
+    order[j] = t;
+  }
+}
+
+/**
+ * Smooth weighted round robin (nginx's): each call adds every weight to its
+ * current value, takes the largest first and lowers it by Σw. Over any Σw
+ * consecutive calls, element i comes first exactly w_i times (whole weights),
+ * spread out rather than in runs. The rest follow in rotation after the first,
+ * so the second choice moves too.
+ */
+export function roundRobinOrder(weights: ArrayLike<number>, current: Float64Array, order: Int32Array): void {
+  const n = weights.length;
+  let total = 0;
+  let best = 0;
+  for (let i = 0; i < n; i++) {
+    const w = weights[i]!;
+    total += w;
+    current[i] = current[i]! + w;
+    if (current[i]! > current[best]!) best = i;
+  }
+  current[best] = current[best]! - total;
+  for (let k = 0; k < n; k++) order[k] = (best + k) % n;
+}
+
+/**
+ * Moves the elements whose zone is `zone` to the front, keeping the order
+ * within both groups (locality prefer-zone). Nothing moves when none matches.
+ */
+export function zoneFirst(order: Int32Array, n: number, zones: readonly (string | undefined)[], zone: string, scratch: Int32Array): void {
+  let front = 0;
+  let back = 0;
+  for (let k = 0; k < n; k++) {
+    const i = order[k]!;
+    if (zones[i] === zone) order[front++] = i;
+    else scratch[back++] = i;
+  }
+  for (let k = 0; k < back; k++) order[front + k] = scratch[k]!;
+}
