@@ -80,3 +80,10 @@ export function isAnswerable(instance: Instance): boolean {
 export function isPanicCandidate(instance: Instance): boolean {
   return instance.health === 'healthy' && instance.weight > 0 && instance.probe?.healthy === false;
 }
+
+/** What an operator sees of an instance: draining (weight 0 or terminating), unhealthy (source or probes), or healthy. */
+export function instanceState(i: Instance): 'healthy' | 'unhealthy' | 'draining' {
+  if (i.health === 'draining' || i.weight === 0) return 'draining';
+  if (i.health === 'unhealthy' || i.probe?.healthy === false) return 'unhealthy';
+  return 'healthy';
+}

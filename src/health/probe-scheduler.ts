@@ -1,4 +1,4 @@
-import type { CheckSpec } from '../store/registration.js';
+import type { CheckSpec } from './check-spec.js';
 import { probeHttp, probeTcp, type ProbeResult } from './probes.js';
 
 export interface ProbeTarget {

@@ -1,15 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
-import type { Instance } from '../catalog/types.js';
+import { instanceState } from '../catalog/types.js';
 import type { ProbeObserver } from '../health/health-monitor.js';
 import type { SchedulerStats } from '../health/probe-scheduler.js';
-
-/** One word for an instance's state, as the API and the metrics show it. */
-export function instanceState(i: Instance): 'healthy' | 'unhealthy' | 'draining' {
-  if (i.health === 'draining' || i.weight === 0) return 'draining';
-  if (i.health === 'unhealthy' || i.probe?.healthy === false) return 'unhealthy';
-  return 'healthy';
-}
 
 /**
  * Probe and catalog metrics. Gauges are computed when Prometheus scrapes,

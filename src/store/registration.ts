@@ -1,14 +1,6 @@
 import type { Instance, InstancePort } from '../catalog/types.js';
+import type { CheckSpec } from '../health/check-spec.js';
 
-/** An active health check as registered (durations in milliseconds). */
-export interface CheckSpec {
-  readonly http?: string;
-  readonly tcp?: string;
-  readonly intervalMs: number;
-  readonly timeoutMs: number;
-  readonly healthyThreshold: number;
-  readonly unhealthyThreshold: number;
-}
 
 /** A REST registration as the stores keep it: everything needed to rebuild the catalog instance after a restart. */
 export interface Registration {

@@ -8,7 +8,7 @@ import { writeAllowed } from './write-auth.js';
 import { registrationProblem } from './registration-rules.js';
 import { zoneConflict, type StaticNames } from './zone-conflicts.js';
 import { policyBodySchema, toPolicy, type PolicyBody } from './policy-body.js';
-import { instanceState } from '../../observability/health-metrics.js';
+import { instanceState } from '../../catalog/types.js';
 
 export interface RestRoutesOptions {
   registry: RestRegistry;
