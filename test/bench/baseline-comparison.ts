@@ -8,12 +8,13 @@
  * `npm run bench`: full speed over UDP, then a fixed 20k QPS for latency.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { api, instancePath } from '../support/rest-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
+import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
 
 const baseline = process.env.BENCH_BASELINE;
 if (baseline === undefined) throw new Error('set BENCH_BASELINE to a built checkout of meshdns to compare with');
@@ -21,21 +22,10 @@ const baselineNode = process.env.BENCH_BASELINE_NODE ?? process.execPath;
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const workers = process.env.BENCH_WORKERS ?? '1';
-const SERVICES = 1000;
-const WEIGHTS = [50, 30, 20];
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-baseline-'));
-const address = (svc: number, i: number): string => `10.${100 + Math.floor(svc / 250)}.${svc % 250}.${i + 1}`;
+const address = benchAddress;
 
-const queries: string[] = [];
-let seed = 12345;
-const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
-for (let q = 0; q < 20_000; q++) {
-  const r = rand(100);
-  const s = rand(SERVICES);
-  queries.push(r < 70 ? `svc-${s}.bench.linkerd.local A` : r < 90 ? `_http._tcp.svc-${s}.bench.linkerd.local SRV` : `nope-${s}.bench.linkerd.local A`);
-}
-const queryFile = join(dir, 'queries.txt');
-writeFileSync(queryFile, queries.join('\n') + '\n');
+const queryFile = writeQueryFile(dir);
 
 /** The other build, started like startMeshdns does (free ports, waits for "meshdns listening"). */
 async function startBaseline(): Promise<{ dnsPort: number; httpPort: number; proc: ChildProcess }> {

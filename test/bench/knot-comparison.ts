@@ -14,14 +14,13 @@ import { join } from 'node:path';
 import { freePort } from '../support/free-port.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
+import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
 
-const SERVICES = 1000;
-const WEIGHTS = [50, 30, 20];
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-bench-'));
 
-const address = (svc: number, i: number): string => `10.${100 + Math.floor(svc / 250)}.${svc % 250}.${i + 1}`;
+const address = benchAddress;
 
 // ---- the data, twice: a zone file for Knot, REST registrations for meshdns
 const zone = ['$ORIGIN linkerd.local.', '$TTL 5', '@ SOA ns.dns hostmaster 1 7200 1800 86400 5', '@ NS ns.dns', 'ns.dns A 127.0.0.1'];
@@ -34,18 +33,7 @@ for (let s = 0; s < SERVICES; s++) {
 }
 writeFileSync(join(dir, 'linkerd.local.zone'), zone.join('\n') + '\n');
 
-const queries: string[] = [];
-let seed = 12345;
-const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff), seed % n);
-for (let q = 0; q < 20_000; q++) {
-  const r = rand(100);
-  const s = rand(SERVICES);
-  if (r < 70) queries.push(`svc-${s}.bench.linkerd.local A`);
-  else if (r < 90) queries.push(`_http._tcp.svc-${s}.bench.linkerd.local SRV`);
-  else queries.push(`nope-${s}.bench.linkerd.local A`);
-}
-const queryFile = join(dir, 'queries.txt');
-writeFileSync(queryFile, queries.join('\n') + '\n');
+const queryFile = writeQueryFile(dir);
 
 // ---- Knot
 async function startKnot(): Promise<{ port: number; proc: ChildProcess }> {
