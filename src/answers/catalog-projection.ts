@@ -5,7 +5,7 @@ import { childKey, nameToWire, wireKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import type { PtrTarget, ReverseNames } from './reverse-names.js';
-import { DEFAULT_POLICY, failoverKey, type TrafficPolicy } from '../catalog/policy.js';
+import { failoverKey, type TrafficPolicy } from '../catalog/policy.js';
 import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
