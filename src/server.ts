@@ -17,6 +17,7 @@ import { createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import { RestRegistry } from './sources/rest/registry.js';
 import { registerRestRoutes } from './sources/rest/routes.js';
+import { Access, parseTokensFile, type ApiToken } from './sources/rest/access.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { RegistrationStore } from './store/store.js';
@@ -45,6 +46,25 @@ function readApiToken(path: string | undefined): string | undefined {
   }
   if (token === '') throw new ConfigError(`--api-token-file ${path}: the file is empty`);
   return token;
+}
+
+/** Every token the config names: the --api-tokens file's, and the one --api-token-file token. */
+function readTokens(config: Config): ApiToken[] {
+  const tokens: ApiToken[] = [];
+  if (config.apiTokensFile !== undefined) {
+    try {
+      tokens.push(...parseTokensFile(readFileFor('api-tokens', config.apiTokensFile).toString('utf8')));
+    } catch (err) {
+      throw err instanceof ConfigError ? err : new ConfigError(`--api-tokens ${config.apiTokensFile}: ${(err as Error).message}`);
+    }
+  }
+  const single = readApiToken(config.apiTokenFile);
+  if (single !== undefined) tokens.push(Access.singleToken(single));
+  return tokens;
+}
+
+function readTls(config: Config): { cert: Buffer; key: Buffer } | undefined {
+  return config.httpTls === undefined ? undefined : { cert: readFileFor('http-tls-cert', config.httpTls.cert), key: readFileFor('http-tls-key', config.httpTls.key) };
 }
 
 function readFileFor(flag: string, path: string): Buffer {
@@ -94,7 +114,8 @@ async function loadRegistrations(registry: RestRegistry, config: Config, logger:
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const apiToken = readApiToken(config.apiTokenFile);
+  const access = new Access(readTokens(config), config.apiReadAuth);
+  const tls = readTls(config);
   let kube: { source: KubeConfigSource; config: Awaited<ReturnType<typeof loadKubeConfig>> } | undefined;
   if (config.kubernetes !== 'off') {
     try {
@@ -203,6 +224,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     metrics: async () => (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()),
     contentType: metricsRegistry.contentType,
     requestTimeoutMs: config.httpRequestTimeoutMs,
+    tls,
     logger,
     readiness: [
       () => (lameDuck ? 'shutting down: lame duck, still answering DNS until the load balancers have let go' : null),
@@ -213,7 +235,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     ],
     notes: [() => (registry.invalid.size === 0 ? null : `${registry.invalid.size} stored registration(s) no longer validate and are not answered: ${[...registry.invalid].slice(0, 5).map(([k, why]) => `${k} (${why})`).join('; ')}`)],
     routes: (app) =>
-      registerRestRoutes(app, { registry, catalog, apiToken, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver, failingOver: (key) => plane.projection.failingOver.get(key) }),
+      registerRestRoutes(app, { registry, catalog, access, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver, failingOver: (key) => plane.projection.failingOver.get(key) }),
   });
   let httpBound: ListenAddress;
   try {
@@ -253,12 +275,22 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
     applyConfig: (next: Config) => {
       logger.level = next.logLevel;
+      // Tokens and the certificate are re-read on SIGHUP (a rotated Secret, a cert-manager renewal); a broken
+      // file keeps what is in force and says why.
+      try {
+        access.replace(readTokens(next));
+        const nextTls = readTls(next);
+        if (nextTls !== undefined) http.setTls(nextTls);
+        logger.info({ tokens: access.size, tls: nextTls !== undefined }, 'API tokens and TLS certificate re-read');
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'could not re-read the API tokens or the TLS certificate; keeping the ones in force');
+      }
       if (metrics) metrics.queryLog.rate = next.queryLogRate;
       plane.applyForwarding(next, bound);
       zones.reload();
       pool?.reload(next);
       // Everything else is wired into listeners, stores and sources at start.
-      const live = new Set(['logLevel', 'queryLogRate', 'upstreams', 'forwardAllow', 'forwardTimeoutMs', 'forwardCacheEntries']);
+      const live = new Set(['logLevel', 'queryLogRate', 'upstreams', 'forwardAllow', 'forwardTimeoutMs', 'forwardCacheEntries', 'apiTokensFile', 'apiTokenFile', 'httpTls']);
       return (Object.keys(next) as (keyof Config)[]).filter((k) => !live.has(k) && JSON.stringify(next[k]) !== JSON.stringify(config[k]));
     },
     stop: async () => {

@@ -31,6 +31,9 @@ export interface Config {
   /** undefined: take them from /etc/resolv.conf; []: refuse names outside the zones. */
   readonly upstreams: readonly Upstream[] | undefined;
   readonly apiTokenFile: string | undefined;
+  readonly apiTokensFile: string | undefined;
+  readonly apiReadAuth: boolean;
+  readonly httpTls: { readonly cert: string; readonly key: string } | undefined;
   readonly httpRequestTimeoutMs: number;
   readonly logLevel: string;
   readonly queryLogRate: number;
@@ -235,6 +238,9 @@ function validate(raw: Raw): Config {
     kubernetesPodWeights: choice(raw, 'kubernetes-pod-weights', ['off', 'on'] as const) === 'on',
     upstreams,
     apiTokenFile: one(raw, 'api-token-file'),
+    apiTokensFile: one(raw, 'api-tokens'),
+    apiReadAuth: choice(raw, 'api-read-auth', ['on', 'off'] as const) === 'on',
+    httpTls: httpTlsOf(raw),
     httpRequestTimeoutMs: duration(raw, 'http-request-timeout'),
     logLevel,
     queryLogRate: real(raw, 'query-log', 0, 1),
@@ -280,6 +286,13 @@ function validate(raw: Raw): Config {
     healthTheta: real(raw, 'health-theta', 0, 1),
     allUnhealthy: choice(raw, 'all-unhealthy', ['serve-all', 'serve-none'] as const),
   };
+}
+
+/** HTTPS on the HTTP listener: a certificate and its key, both or neither. */
+function httpTlsOf(raw: Raw): Config['httpTls'] {
+  const [cert, key] = [one(raw, 'http-tls-cert'), one(raw, 'http-tls-key')];
+  if ((cert === undefined) !== (key === undefined)) throw new ConfigError('--http-tls-cert and --http-tls-key go together');
+  return cert === undefined ? undefined : { cert, key: key! };
 }
 
 /** TLS to etcd: a CA, and optionally a client certificate with its key (both or neither). */

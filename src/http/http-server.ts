@@ -1,5 +1,6 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../dns/listen-address.js';
 
@@ -17,6 +18,8 @@ export interface HttpServerOptions {
   logger: Logger;
   /** A request (headers and body) must arrive whole within this; slow senders get 408 and are cut off. */
   requestTimeoutMs: number;
+  /** HTTPS with this certificate and key instead of plain HTTP. */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
   /** Adds more routes (the REST API). */
   routes?: (app: FastifyInstance) => void;
 }
@@ -40,11 +43,10 @@ export class HttpServer {
       bodyLimit: BODY_LIMIT,
       // Node checks request deadlines every connectionsCheckingInterval (30 s by default): check often enough
       // that a client trickling its headers or body is cut off close to the deadline.
-      serverFactory: (handler) =>
-        createServer(
-          { requestTimeout: opts.requestTimeoutMs, headersTimeout: opts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, opts.requestTimeoutMs) },
-          handler,
-        ),
+      serverFactory: (handler) => {
+        const timeouts = { requestTimeout: opts.requestTimeoutMs, headersTimeout: opts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, opts.requestTimeoutMs) };
+        return opts.tls === undefined ? createServer(timeouts, handler) : createHttpsServer({ ...timeouts, cert: opts.tls.cert, key: opts.tls.key }, handler);
+      },
       connectionTimeout: opts.requestTimeoutMs,
       // Strict validation: no type coercion, unknown fields are errors rather than silently dropped.
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
@@ -84,6 +86,13 @@ export class HttpServer {
     });
     opts.routes?.(app);
     this.app = app;
+  }
+
+  /** A renewed certificate for new connections (SIGHUP); HTTPS only. */
+  setTls(tls: { cert: Buffer; key: Buffer }): void {
+    const server = this.app.server as unknown as { setSecureContext?: (o: { cert: Buffer; key: Buffer }) => void };
+    if (server.setSecureContext === undefined) throw new Error('the HTTP listener was started without --http-tls-cert; restart to switch to HTTPS');
+    server.setSecureContext(tls);
   }
 
   async start(): Promise<ListenAddress> {

@@ -4,7 +4,7 @@ import type { Catalog } from '../../catalog/catalog.js';
 import { StoreUnavailableError } from '../../store/store.js';
 import { DNS_LABEL_PATTERN, FieldError, instanceBodySchema, registrationView, toRegistration, type InstanceBody } from './instance-body.js';
 import type { RestRegistry } from './registry.js';
-import { writeAllowed } from './write-auth.js';
+import type { Access, Verdict } from './access.js';
 import { registrationProblem } from './registration-rules.js';
 import { zoneConflict, type StaticNames } from './zone-conflicts.js';
 import { policyBodySchema, toPolicy, type PolicyBody } from './policy-body.js';
@@ -13,7 +13,7 @@ import { instanceState } from '../../catalog/types.js';
 export interface RestRoutesOptions {
   registry: RestRegistry;
   catalog: Catalog;
-  apiToken: string | undefined;
+  access: Access;
   logger: Logger;
   onStoreError?: (operation: string) => void;
   /** The mesh zones (keys): every name built from a registration must fit in each. */
@@ -40,18 +40,35 @@ function problem(reply: FastifyReply, status: number, error: string, message: st
 
 /** The registration API of shared/interface.md. */
 export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions): void {
-  const { registry, catalog, apiToken, logger } = opts;
+  const { registry, catalog, access, logger } = opts;
+  /** Which token made each write, for its audit line (never the secret). */
+  const writers = new WeakMap<FastifyRequest, string | undefined>();
+
+  const refuse = async (reply: FastifyReply, verdict: Extract<Verdict, { ok: false }>): Promise<void> => {
+    if (verdict.status === 401) reply.header('www-authenticate', 'Bearer');
+    await problem(reply, verdict.status, verdict.status === 401 ? 'unauthorized' : 'forbidden', verdict.message);
+  };
 
   const authorize = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const verdict = writeAllowed(apiToken, req.headers.authorization, req.socket.remoteAddress);
-    if (verdict === 'ok') return;
-    if (verdict === 'not-loopback') {
-      await problem(reply, 403, 'forbidden', 'writes are accepted from loopback only; configure --api-token-file to accept them from elsewhere');
-    } else {
-      reply.header('www-authenticate', 'Bearer');
-      await problem(reply, 401, 'unauthorized', verdict === 'missing-token' ? 'send the API token as "Authorization: Bearer <token>"' : 'the API token is wrong');
-    }
+    const { ns, svc } = req.params as { ns: string; svc: string };
+    const verdict = access.write(req.headers.authorization, req.socket.remoteAddress, ns, svc);
+    writers.set(req, verdict.token);
+    if (!verdict.ok) await refuse(reply, verdict);
   };
+
+  const mayRead = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const verdict = access.read(req.headers.authorization);
+    if (!verdict.ok) await refuse(reply, verdict);
+  };
+
+  // One audit line per write, accepted or refused: token name (never the token), client, method, path, status.
+  app.addHook('onResponse', async (req, reply) => {
+    if (req.method === 'GET' || req.method === 'HEAD' || !req.url.startsWith('/v1/')) return;
+    logger.info(
+      { audit: 'write', token: writers.get(req) ?? null, client: req.socket.remoteAddress, method: req.method, path: req.url.split('?')[0], status: reply.statusCode },
+      'API write',
+    );
+  });
 
   const storeErrors = (reply: FastifyReply, err: unknown): FastifyReply => {
     if (err instanceof StoreUnavailableError) {
@@ -64,7 +81,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
 
   app.put<{ Params: InstanceParams; Body: InstanceBody }>(
     '/v1/services/:ns/:svc/instances/:id',
-    { schema: { params: instanceParams, body: instanceBodySchema }, preHandler: authorize },
+    { schema: { params: instanceParams, body: instanceBodySchema }, preValidation: authorize },
     async (req, reply) => {
       const { ns, svc, id } = req.params;
       let registration;
@@ -88,7 +105,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     },
   );
 
-  app.delete<{ Params: InstanceParams }>('/v1/services/:ns/:svc/instances/:id', { schema: { params: instanceParams }, preHandler: authorize }, async (req, reply) => {
+  app.delete<{ Params: InstanceParams }>('/v1/services/:ns/:svc/instances/:id', { schema: { params: instanceParams }, preValidation: authorize }, async (req, reply) => {
     const { ns, svc, id } = req.params;
     try {
       if (!(await registry.deregister(ns, svc, id))) return problem(reply, 404, 'not_found', `no REST instance ${id} in service ${ns}/${svc}`);
@@ -99,7 +116,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     return reply.code(204).send();
   });
 
-  app.put<{ Params: InstanceParams }>('/v1/services/:ns/:svc/instances/:id/heartbeat', { schema: { params: instanceParams }, preHandler: authorize }, async (req, reply) => {
+  app.put<{ Params: InstanceParams }>('/v1/services/:ns/:svc/instances/:id/heartbeat', { schema: { params: instanceParams }, preValidation: authorize }, async (req, reply) => {
     const { ns, svc, id } = req.params;
     try {
       if ((await registry.heartbeat(ns, svc, id)) === undefined) return problem(reply, 404, 'not_found', `no REST instance ${id} in service ${ns}/${svc}`);
@@ -111,7 +128,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
 
   app.put<{ Params: { ns: string; svc: string }; Body: PolicyBody }>(
     '/v1/services/:ns/:svc/policy',
-    { schema: { params: serviceParams, body: policyBodySchema }, preHandler: authorize },
+    { schema: { params: serviceParams, body: policyBodySchema }, preValidation: authorize },
     async (req, reply) => {
       const { ns, svc } = req.params;
       let policy;
@@ -131,11 +148,11 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     },
   );
 
-  app.get<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc/policy', { schema: { params: serviceParams } }, async (req) =>
+  app.get<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc/policy', { schema: { params: serviceParams }, preHandler: mayRead }, async (req) =>
     catalog.policyOf(`${req.params.ns}/${req.params.svc}`),
   );
 
-  app.delete<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc/policy', { schema: { params: serviceParams }, preHandler: authorize }, async (req, reply) => {
+  app.delete<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc/policy', { schema: { params: serviceParams }, preValidation: authorize }, async (req, reply) => {
     const { ns, svc } = req.params;
     try {
       await registry.deletePolicy(ns, svc);
@@ -153,7 +170,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
   allowOnly(app, '/v1/services/:ns/:svc', ['GET']);
   allowOnly(app, '/v1/services', ['GET']);
 
-  app.get('/v1/services', async () => {
+  app.get('/v1/services', { preHandler: mayRead }, async () => {
     const services = [...catalog.all()].map((svc) => {
       const instances = [...svc.instances.values()];
       const sources: Record<string, number> = {};
@@ -170,7 +187,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     return { services };
   });
 
-  app.get<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc', { schema: { params: serviceParams } }, async (req, reply) => {
+  app.get<{ Params: { ns: string; svc: string } }>('/v1/services/:ns/:svc', { schema: { params: serviceParams }, preHandler: mayRead }, async (req, reply) => {
     const { ns, svc } = req.params;
     const key = `${ns}/${svc}`;
     const service = catalog.get(ns, svc);
