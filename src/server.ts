@@ -16,7 +16,8 @@ import type { ZoneDirectory } from './sources/zonefile/zone-directory.js';
 import { createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import { RestRegistry } from './sources/rest/registry.js';
-import { registerRestRoutes } from './sources/rest/routes.js';
+import { readCheck, registerRestRoutes } from './sources/rest/routes.js';
+import { registerConsoleRoutes } from './console/console-routes.js';
 import { Access, parseTokensFile, type ApiToken } from './sources/rest/access.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -234,8 +235,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       () => (pool === undefined || pool.ready ? null : 'DNS workers not all listening'),
     ],
     notes: [() => (registry.invalid.size === 0 ? null : `${registry.invalid.size} stored registration(s) no longer validate and are not answered: ${[...registry.invalid].slice(0, 5).map(([k, why]) => `${k} (${why})`).join('; ')}`)],
-    routes: (app) =>
-      registerRestRoutes(app, { registry, catalog, access, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver, failingOver: (key) => plane.projection.failingOver.get(key) }),
+    routes: (app) => {
+      const failingOver = (key: string): string | undefined => plane.projection.failingOver.get(key);
+      registerRestRoutes(app, { registry, catalog, access, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver, failingOver });
+      registerConsoleRoutes(app, { catalog, soft: { k: config.healthK, theta: config.healthTheta }, failingOver, mayRead: readCheck(access) });
+    },
   });
   let httpBound: ListenAddress;
   try {

@@ -13,6 +13,8 @@ command -v unshare >/dev/null 2>&1 || missing+=(util-linux)
 command -v musl-gcc >/dev/null 2>&1 || missing+=(musl-tools)
 command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v unbound >/dev/null 2>&1 || missing+=(unbound)
+# The console in a real browser (driven by playwright-core from npm).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq

@@ -44,7 +44,7 @@ test('--workers 2: both answer from replicas the primary keeps current; weighted
     await within(1000, async () => decode((await udpExchange(s.dnsPort, buildQuery('svc.pool.linkerd.local')))!).answers.length === 2);
     // Policies reach the workers too, also for a service that has nothing but a policy.
     assert.equal((await api(s.httpPort, 'PUT', '/v1/services/pool/ghost/policy', { failover: ['svc.pool'] })).status, 200);
-    await within(1000, async () => decode((await udpExchange(s.dnsPort, buildQuery('ghost.pool.linkerd.local')))!).answers.length === 2);
+    await within(3000, async () => decode((await udpExchange(s.dnsPort, buildQuery('ghost.pool.linkerd.local')))!).answers.length === 2);
     const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
     const answered = [...metrics.matchAll(/^meshdns_dns_requests_total\{[^}]*transport="udp"[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
     assert.ok(answered >= n + 2, `workers counted ${answered} UDP queries`);

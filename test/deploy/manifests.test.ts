@@ -32,7 +32,7 @@ function render(overlay: (typeof OVERLAYS)[number]): Doc[] {
 /** An overlay beside the shipped ones that adds the optional components, as a user would write it. */
 function mkComponentOverlay(): string {
   const overlay = mkdtempSync(join(tmpdir(), 'meshdns-overlay-'));
-  const components = ['pod-weights', 'service-monitor', 'hpa'].map((c) => relative(overlay, join(dir, 'components', c)));
+  const components = ['pod-weights', 'service-monitor', 'hpa', 'https'].map((c) => relative(overlay, join(dir, 'components', c)));
   writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, join(dir, 'overlays', 'sqlite'))}]\ncomponents: [${components.join(', ')}]\n`);
   return overlay;
 }
@@ -60,6 +60,11 @@ test('every overlay renders with kubectl kustomize; the config is generated, so 
   assert.ok(withPods.find((d) => d.kind === 'Deployment').spec.template.spec.containers[0].args.includes('--kubernetes-pod-weights=on'));
   assert.equal(withPods.find((d) => d.kind === 'ServiceMonitor').spec.endpoints[0].port, 'http');
   assert.equal(withPods.find((d) => d.kind === 'HorizontalPodAutoscaler').spec.scaleTargetRef.name, 'meshdns');
+  // HTTPS from cert-manager: the Certificate's Secret is what the TLS flags read.
+  const httpsPod = withPods.find((d) => d.kind === 'Deployment').spec.template.spec;
+  assert.equal(withPods.find((d) => d.kind === 'Certificate').spec.secretName, httpsPod.volumes.find((v: Doc) => v.name === 'https').secret.secretName);
+  assert.ok(httpsPod.containers[0].args.includes('--http-tls-cert=/etc/meshdns/https/tls.crt'));
+  assert.equal(httpsPod.containers[0].readinessProbe.httpGet.scheme, 'HTTPS');
   // The etcd overlay's TLS flags name files that its Secret volume provides.
   const etcdPod = byKind('Deployment', 'etcd').spec.template.spec;
   const etcdMount = etcdPod.containers[0].volumeMounts.find((m: Doc) => m.name === 'etcd-client');
@@ -79,7 +84,8 @@ test('every overlay renders with kubectl kustomize; the config is generated, so 
  */
 async function validateObject(d: Doc): Promise<void> {
   const [group, version] = (d.apiVersion as string).includes('/') ? (d.apiVersion as string).split('/') : ['', d.apiVersion as string];
-  const module = group === 'monitoring.coreos.com' ? `@kubernetes-models/prometheus-operator/${group}/${version}/${d.kind}` : `kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${d.kind}`;
+  const packages: Record<string, string> = { 'monitoring.coreos.com': '@kubernetes-models/prometheus-operator', 'cert-manager.io': '@kubernetes-models/cert-manager' };
+  const module = group in packages ? `${packages[group]}/${group}/${version}/${d.kind}` : `kubernetes-models/${group === '' ? '' : `${group}/`}${version}/${d.kind}`;
   const Model = ((await import(module)) as Record<string, new (data: unknown) => { validate(): void }>)[d.kind as string]!;
   new Model(d).validate();
 }

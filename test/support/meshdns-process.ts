@@ -82,7 +82,12 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
     waitForLog,
     stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-      return exited;
+      // A server that does not stop must not hang the test file (its pipes keep the runner waiting): kill it.
+      const killer = setTimeout(() => proc.kill('SIGKILL'), 15_000);
+      killer.unref();
+      const code = await exited;
+      clearTimeout(killer);
+      return code;
     },
   };
 }

@@ -38,16 +38,25 @@ function problem(reply: FastifyReply, status: number, error: string, message: st
   return reply.code(status).send({ error, message });
 }
 
+async function refuse(reply: FastifyReply, verdict: Extract<Verdict, { ok: false }>): Promise<void> {
+  if (verdict.status === 401) reply.header('www-authenticate', 'Bearer');
+  await problem(reply, verdict.status, verdict.status === 401 ? 'unauthorized' : 'forbidden', verdict.message);
+}
+
+/** The check in front of every read (the API and the console): tokens with read access, --api-read-auth. */
+export function readCheck(access: Access): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  return async (req, reply) => {
+    const verdict = access.read(req.headers.authorization);
+    if (!verdict.ok) await refuse(reply, verdict);
+  };
+}
+
 /** The registration API of shared/interface.md. */
 export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions): void {
   const { registry, catalog, access, logger } = opts;
   /** Which token made each write, for its audit line (never the secret). */
   const writers = new WeakMap<FastifyRequest, string | undefined>();
 
-  const refuse = async (reply: FastifyReply, verdict: Extract<Verdict, { ok: false }>): Promise<void> => {
-    if (verdict.status === 401) reply.header('www-authenticate', 'Bearer');
-    await problem(reply, verdict.status, verdict.status === 401 ? 'unauthorized' : 'forbidden', verdict.message);
-  };
 
   const authorize = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const { ns, svc } = req.params as { ns: string; svc: string };
@@ -56,10 +65,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     if (!verdict.ok) await refuse(reply, verdict);
   };
 
-  const mayRead = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const verdict = access.read(req.headers.authorization);
-    if (!verdict.ok) await refuse(reply, verdict);
-  };
+  const mayRead = readCheck(access);
 
   // One audit line per write, accepted or refused: token name (never the token), client, method, path, status.
   app.addHook('onResponse', async (req, reply) => {

@@ -1,0 +1,72 @@
+import type { Catalog } from '../catalog/catalog.js';
+import { dnsNameOf, instanceState, isAnswerable, type Instance } from '../catalog/types.js';
+import { effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
+
+/** One instance as the console shows it. */
+export interface InstanceView {
+  id: string;
+  name: string;
+  source: string;
+  address: string;
+  ports: string;
+  zone: string | null;
+  state: string;
+  score: number | null;
+  lastProbe: string | null;
+  weight: number;
+  /** Share of first answers it gets (0..1), from its effective weight among the answerable instances. */
+  share: number;
+}
+
+export interface ServiceView {
+  key: string;
+  namespace: string;
+  name: string;
+  sources: string[];
+  policy: { loadBalancer: string; failover: readonly string[]; locality: string; answerLimit: number };
+  failingOverTo: string | null;
+  instances: InstanceView[];
+}
+
+/**
+ * What the console shows of one service, derived from the catalog (never the store): its sources, policy,
+ * failover state and instances with their share of first answers.
+ */
+export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, failingOverTo: string | undefined): ServiceView | undefined {
+  const svc = catalog.getByKey(key);
+  if (svc === undefined && !catalog.hasPolicy(key)) return undefined;
+  const slash = key.indexOf('/');
+  const instances = [...(svc?.instances.values() ?? [])];
+  const policy = catalog.policyOf(key);
+  const weightOf = (i: Instance): number => (i.probe === undefined ? i.weight : effectiveWeight(i.weight, i.probe.score, soft));
+  const answerable = failingOverTo === undefined ? instances.filter(isAnswerable) : [];
+  const total = answerable.reduce((sum, i) => sum + (policy.loadBalancer === 'random' ? 1 : weightOf(i)), 0);
+  return {
+    key,
+    namespace: key.slice(0, slash),
+    name: key.slice(slash + 1),
+    sources: [...new Set(instances.map((i) => i.source))].sort(),
+    policy: { ...policy },
+    failingOverTo: failingOverTo ?? null,
+    instances: instances
+      .map((i) => ({
+        id: i.id,
+        name: dnsNameOf(i),
+        source: i.source,
+        address: i.address,
+        ports: i.ports.map((p) => `${p.name} ${p.port}/${p.protocol}`).join(', '),
+        zone: i.zone ?? null,
+        state: instanceState(i),
+        score: i.probe?.score ?? null,
+        lastProbe: i.probe?.lastResult === undefined ? null : `${i.probe.lastResult.ok ? 'ok' : 'failed'}: ${i.probe.lastResult.detail}`,
+        weight: i.weight,
+        share: total > 0 && answerable.includes(i) ? (policy.loadBalancer === 'random' ? 1 : weightOf(i)) / total : 0,
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name)),
+  };
+}
+
+/** Every service: those with instances, and those with only a policy. */
+export function allKeys(catalog: Catalog): string[] {
+  return [...new Set([...[...catalog.all()].map((s) => `${s.namespace}/${s.name}`), ...catalog.policyKeys()])].sort();
+}
