@@ -70,7 +70,15 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
     });
   };
 
-  const line = await waitForLog(/"msg":"meshdns listening"/);
+  let line: string;
+  try {
+    // Generous: a loaded machine starting workers one after the other can take seconds.
+    line = await waitForLog(/"msg":"meshdns listening"/, 20_000);
+  } catch (err) {
+    // Never leave a half-started server behind: its pipes would keep the test file from ever exiting.
+    proc.kill('SIGKILL');
+    throw err;
+  }
   const entry = JSON.parse(line) as { dns: string[]; http: string };
   const dnsPort = Number(entry.dns[0]!.split(':').pop());
   const httpPort = Number(entry.http.split(':').pop());
