@@ -70,6 +70,11 @@ export class Catalog {
     return this.policies.has(key);
   }
 
+  /** Every service key, sorted: services with instances, and those that so far have only a policy. */
+  keys(): string[] {
+    return [...new Set([...this.services.keys(), ...this.policies.keys()])].sort();
+  }
+
   /** Keys of every service with a policy set: a service may have a policy and no instances yet. */
   policyKeys(): IterableIterator<string> {
     return this.policies.keys();

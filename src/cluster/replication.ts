@@ -33,7 +33,7 @@ export function snapshotOf(catalog: Catalog, keys: Iterable<string>): CatalogMes
 }
 
 export function fullSnapshot(catalog: Catalog): CatalogMessage {
-  return snapshotOf(catalog, new Set([...[...catalog.all()].map((s) => `${s.namespace}/${s.name}`), ...catalog.policyKeys()]));
+  return snapshotOf(catalog, catalog.keys());
 }
 
 /** A worker applies what its primary's catalog says, service by service. */

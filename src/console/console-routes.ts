@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Catalog } from '../catalog/catalog.js';
 import type { SoftWeight } from '../health/soft-weight.js';
 import { CONSOLE_PAGE } from './console-page.js';
-import { allKeys, serviceView, type ServiceView } from './console-view.js';
+import { serviceView, type ServiceView } from './console-view.js';
 
 export interface ConsoleOptions {
   catalog: Catalog;
@@ -61,7 +61,7 @@ export function registerConsoleRoutes(app: FastifyInstance, opts: ConsoleOptions
   app.get('/ui/', async (_req, reply) =>
     reply.header('content-type', 'text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'").send(CONSOLE_PAGE),
   );
-  app.get('/ui/api/services', { preHandler: opts.mayRead }, async () => message(allKeys(catalog)));
+  app.get('/ui/api/services', { preHandler: opts.mayRead }, async () => message(catalog.keys()));
   app.get('/ui/events', { preHandler: opts.mayRead }, (req, reply) => {
     reply.hijack();
     const res = reply.raw;

@@ -65,8 +65,3 @@ export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, fai
       .sort((a, b) => a.name.localeCompare(b.name)),
   };
 }
-
-/** Every service: those with instances, and those with only a policy. */
-export function allKeys(catalog: Catalog): string[] {
-  return [...new Set([...[...catalog.all()].map((s) => `${s.namespace}/${s.name}`), ...catalog.policyKeys()])].sort();
-}

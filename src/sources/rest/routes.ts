@@ -177,19 +177,21 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
   allowOnly(app, '/v1/services', ['GET']);
 
   app.get('/v1/services', { preHandler: mayRead }, async () => {
-    const services = [...catalog.all()].map((svc) => {
-      const instances = [...svc.instances.values()];
+    // Every service: those with instances, and those that so far have only a policy.
+    const services = catalog.keys().map((key) => {
+      const slash = key.indexOf('/');
+      const instances = [...(catalog.getByKey(key)?.instances.values() ?? [])];
       const sources: Record<string, number> = {};
       for (const i of instances) sources[i.source] = (sources[i.source] ?? 0) + 1;
       return {
-        namespace: svc.namespace,
-        name: svc.name,
+        namespace: key.slice(0, slash),
+        name: key.slice(slash + 1),
         instances: instances.length,
         healthy: instances.filter((i) => instanceState(i) === 'healthy').length,
         sources,
+        ...(catalog.hasPolicy(key) ? { policy: catalog.policyOf(key) } : {}),
       };
     });
-    services.sort((a, b) => (a.namespace + '/' + a.name).localeCompare(b.namespace + '/' + b.name));
     return { services };
   });
 

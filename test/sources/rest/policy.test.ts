@@ -136,6 +136,9 @@ test('failover of a service with no instances at all; not transitive', async () 
   // ghost2 → ghost (which only fails over itself): not followed transitively.
   assert.equal((await setPolicy('ha2', 'ghost2', { failover: ['ghost.ha2'] })).status, 200);
   assert.equal((await query('ghost2.ha2.linkerd.local')).answers.length, 0);
+  // A service with only a policy is listed too.
+  const listed = (await api(s.httpPort, 'GET', '/v1/services')).body.services.find((x: { name: string }) => x.name === 'ghost');
+  assert.deepEqual([listed.instances, listed.policy.failover], [0, ['backup.ha2']]);
 });
 
 test('locality prefer-zone: clients at 127.0.0.2 (zone-a) and 127.0.0.3 (zone-b) get their zone first; others the plain order', async () => {
