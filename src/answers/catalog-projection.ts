@@ -4,7 +4,7 @@ import { RRType } from '../dns/wire/constants.js';
 import { childKey, nameToWire, wireKey } from '../dns/wire/name.js';
 import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
-import type { PtrTarget, ReverseNames } from './reverse-names.js';
+import type { ReverseNames } from './reverse-names.js';
 import { failoverKey, type TrafficPolicy } from '../catalog/policy.js';
 import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
@@ -105,8 +105,7 @@ export class CatalogProjection {
       for (const key of affected) this.rebuild(key);
       this.lastChange = Date.now();
     });
-    for (const svc of catalog.all()) this.rebuild(`${svc.namespace}/${svc.name}`);
-    for (const key of catalog.policyKeys()) this.rebuild(key);
+    for (const key of catalog.keys()) this.rebuild(key);
   }
 
   private rebuild(key: string): void {
@@ -121,18 +120,20 @@ export class CatalogProjection {
       return;
     }
     // Build before dropping what is answered now: should building fail after all, the last good answers stay.
-    let nodes: { nsKey: string; svcKey: string; node: NameNode }[];
+    let nodes: { nsKey: string; svcKey: string; node: NameNode; instances: readonly Instance[] }[];
     try {
       nodes = this.zoneKeys.map((zoneKey) => {
         const keys = serviceKeys(svc.namespace, svc.name, zoneKey);
-        return { ...keys, node: this.nodeOf(key, svc, keys.svcKey) };
+        return { ...keys, ...this.nodeOf(key, svc, zoneKey, keys.svcKey) };
       });
     } catch (err) {
       this.skipped(key, undefined, `answers not rebuilt, the previous ones stay: ${(err as Error).message}`);
       return;
     }
     this.drop(key);
-    this.opts.reverse?.setService(key, this.ptrTargets(key, svc));
+    // PTR targets are the instance names in the first mesh zone: the instances its node was built from.
+    const first = nodes[0];
+    this.opts.reverse?.setService(key, first === undefined ? [] : first.instances.map((inst) => ({ address: inst.address, targetKey: childKey([dnsNameOf(inst)], first.svcKey) })));
     for (const { nsKey, svcKey, node } of nodes) {
       this.table.set(svcKey, node);
       this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);
@@ -156,15 +157,16 @@ export class CatalogProjection {
     }
   }
 
-  private nodeOf(key: string, svc: Service, svcKey: string): NameNode {
+  /** A service's node in one zone, and the instances whose names it answers (none for an alias). */
+  private nodeOf(key: string, svc: Service, zoneKey: string, svcKey: string): { node: NameNode; instances: readonly Instance[] } {
     if (svc.alias !== undefined) {
       // An ExternalName service: a CNAME and nothing else at its name.
       const target = nameToWire(svc.alias);
       const rec = record(RRType.CNAME, this.ttl, target, wireKey(target));
-      return { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) };
+      return { node: { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) }, instances: [] };
     }
     const instances = this.usable(key, svc, svcKey);
-    const answer = this.answering(key, svc, svcKey, instances);
+    const answer = this.answering(key, zoneKey, svcKey, instances);
 
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
     const addressOf = new Map<Instance, EncodedRecord>();
@@ -219,7 +221,7 @@ export class CatalogProjection {
     }
     const srvList: (string | RRSet)[] = [];
     for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, e.members, answer.policy));
-    return { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) };
+    return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) }, instances };
   }
 
   /**
@@ -228,7 +230,7 @@ export class CatalogProjection {
    * failing ones, or none. Backups are recorded as dependencies whatever happens, so a change to one
    * rebuilds this service too.
    */
-  private answering(key: string, svc: Service, svcKey: string, instances: readonly Instance[]): { instances: Instance[]; svcKey: string; policy: TrafficPolicy } {
+  private answering(key: string, zoneKey: string, svcKey: string, instances: readonly Instance[]): { instances: Instance[]; svcKey: string; policy: TrafficPolicy } {
     const policy = this.catalog.policyOf(key);
     this.track(key, policy.failover.map(failoverKey));
     const own = instances.filter(isAnswerable);
@@ -240,7 +242,7 @@ export class CatalogProjection {
       const backupKey = failoverKey(ref);
       const backup = this.catalog.getByKey(backupKey);
       if (backup === undefined || backup.alias !== undefined) continue;
-      const zoneSvcKey = this.svcKeyInZoneOf(svcKey, backup.namespace, backup.name);
+      const zoneSvcKey = serviceKeys(backup.namespace, backup.name, zoneKey).svcKey;
       const answerable = this.usable(backupKey, backup, zoneSvcKey).filter(isAnswerable);
       if (answerable.length === 0) continue;
       this.setPanic(key, false);
@@ -259,13 +261,6 @@ export class CatalogProjection {
     }
     this.setPanic(key, false);
     return answerable;
-  }
-
-  /** The key of <svc>.<ns> in the same zone as `svcKey` (a service's own key in one of the mesh zones). */
-  private svcKeyInZoneOf(svcKey: string, namespace: string, name: string): string {
-    const nsKey = svcKey.slice(svcKey.charCodeAt(0) + 1);
-    const zoneKey = nsKey.slice(nsKey.charCodeAt(0) + 1);
-    return serviceKeys(namespace, name, zoneKey).svcKey;
   }
 
   /** An RRset drawn per query, carrying the order its policy asks for. */
@@ -305,7 +300,8 @@ export class CatalogProjection {
    * Kubernetes, REST: an instance name claimed by a higher source is not
    * answered for a lower one (two sources must never give one name two
    * addresses or one SRV set two targets of one name). An instance whose
-   * names cannot be built is skipped and reported, never its whole service.
+   * name cannot be built (too long in this zone) is skipped and reported,
+   * never its whole service; addresses the catalog has already checked.
    */
   private usable(key: string, svc: Service, svcKey: string): Instance[] {
     const ranked = [...svc.instances.values()].sort((a, b) => SOURCE_RANK[a.source] - SOURCE_RANK[b.source]);
@@ -320,7 +316,6 @@ export class CatalogProjection {
       }
       try {
         childKey([name], svcKey);
-        addressRecord(inst.address, this.ttl);
       } catch (err) {
         this.skipped(key, inst.id, (err as Error).message);
         continue;
@@ -329,14 +324,6 @@ export class CatalogProjection {
       out.push(inst);
     }
     return out;
-  }
-
-  /** One PTR target per instance whose names are answered: <id>.<svc>.<ns> in the first mesh zone. */
-  private ptrTargets(key: string, svc: Service): PtrTarget[] {
-    const zoneKey = this.zoneKeys[0];
-    if (this.opts.reverse === undefined || zoneKey === undefined || svc.alias !== undefined) return [];
-    const svcKey = serviceKeys(svc.namespace, svc.name, zoneKey).svcKey;
-    return this.usable(key, svc, svcKey).map((inst) => ({ address: inst.address, targetKey: childKey([dnsNameOf(inst)], svcKey) }));
   }
 
   /** Reports a record not built, once per distinct problem (a rebuild per probe result must not flood the log). */

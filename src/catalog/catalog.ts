@@ -75,11 +75,6 @@ export class Catalog {
     return [...new Set([...this.services.keys(), ...this.policies.keys()])].sort();
   }
 
-  /** Keys of every service with a policy set: a service may have a policy and no instances yet. */
-  policyKeys(): IterableIterator<string> {
-    return this.policies.keys();
-  }
-
   /** Sets a service's policy, or back to the defaults with undefined; announces the service. */
   setPolicy(namespace: string, service: string, policy: TrafficPolicy | undefined): void {
     const key = serviceKey(namespace, service);
