@@ -135,6 +135,15 @@ function* pairs(list: readonly (string | AddressRecords)[]): Generator<[string, 
   for (let i = 0; i < list.length; i += 2) yield [list[i] as string, list[i + 1] as AddressRecords];
 }
 
+/** A set whose records a reused lookup node refills per query (instance names, PTR names): fixed order. */
+export interface RefillableSet extends RRSet {
+  readonly records: EncodedRecord[];
+}
+
+export function refillableSet(type: number): RefillableSet {
+  return { type, records: [], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null };
+}
+
 export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet {
   return { type, records: [...records], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null };
 }

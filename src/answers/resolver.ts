@@ -1,7 +1,7 @@
 import { RRType, Rcode } from '../dns/wire/constants.js';
 import { isAtOrBelow } from '../dns/wire/name.js';
 import type { EncodedRecord } from '../dns/wire/rdata.js';
-import type { AddressRecords, NameNode, NameTable, RRSet, RRSetLookup } from './records.js';
+import { refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './records.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
 
@@ -173,7 +173,7 @@ export class Resolver {
       if (!isAtOrBelow(target, zone.key)) return out;
       // A loop (the zone loader warns of it) ends where it closes: each CNAME is answered once.
       visited.push(name);
-      if (target === key || visited.includes(target)) return out;
+      if (visited.includes(target)) return out;
       name = target;
     }
     return out;
@@ -236,8 +236,8 @@ class SrvName implements NameNode, RRSetLookup {
  */
 class InstanceName implements NameNode, RRSetLookup {
   readonly rrsets: RRSetLookup = this;
-  private readonly a: { type: number; records: EncodedRecord[]; weights: null; lb: number; limit: number; zones: null; rr: null } = { type: RRType.A, records: [], weights: null, lb: 0, limit: 0, zones: null, rr: null };
-  private readonly aaaa: { type: number; records: EncodedRecord[]; weights: null; lb: number; limit: number; zones: null; rr: null } = { type: RRType.AAAA, records: [], weights: null, lb: 0, limit: 0, zones: null, rr: null };
+  private readonly a = refillableSet(RRType.A);
+  private readonly aaaa = refillableSet(RRType.AAAA);
 
   fill(records: AddressRecords): this {
     this.a.records.length = 0;

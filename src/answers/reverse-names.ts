@@ -1,7 +1,7 @@
 import { RRType } from '../dns/wire/constants.js';
 import { isAtOrBelow, keyOf, parentKey } from '../dns/wire/name.js';
-import { ipv4Rdata, ipv6Rdata, record, type EncodedRecord } from '../dns/wire/rdata.js';
-import type { NameNode, RRSet, RRSetLookup } from './records.js';
+import { ipv4Rdata, ipv6Rdata, record } from '../dns/wire/rdata.js';
+import { refillableSet, type NameNode, type RRSet, type RRSetLookup } from './records.js';
 
 /** The reverse name of an address: 10.0.0.7 → 7.0.0.10.in-addr.arpa., fd00::7 → 32 nibbles .ip6.arpa. */
 export function reverseName(address: string): string {
@@ -129,7 +129,7 @@ const EMPTY_NODE: NameNode = { rrsets: { get: () => undefined, values: () => [] 
 /** The PTR set of one reverse name, filled per lookup like the resolver's instance names. */
 class PtrName implements NameNode, RRSetLookup {
   readonly rrsets: RRSetLookup = this;
-  private readonly set: { type: number; records: EncodedRecord[]; weights: null; lb: number; limit: number; zones: null; rr: null } = { type: RRType.PTR, records: [], weights: null, lb: 0, limit: 0, zones: null, rr: null };
+  private readonly set = refillableSet(RRType.PTR);
 
   fill(targets: string | readonly string[], ttl: number): this {
     this.set.records.length = 0;
