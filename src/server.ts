@@ -39,12 +39,7 @@ export interface RunningServer {
 
 function readApiToken(path: string | undefined): string | undefined {
   if (path === undefined) return undefined;
-  let token: string;
-  try {
-    token = readFileSync(path, 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(`--api-token-file ${path}: ${(err as Error).message}`);
-  }
+  const token = readFileFor('api-token-file', path).toString('utf8').trim();
   if (token === '') throw new ConfigError(`--api-token-file ${path}: the file is empty`);
   return token;
 }
