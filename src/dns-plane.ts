@@ -123,6 +123,8 @@ export function createDnsPlane(
         });
   const upstreams = chooseUpstreams(config, config.dns, logger);
   const clientZones = new ClientZones(config.clientZones);
+  clientZones.setLearnt(catalog.clientZoneRanges());
+  catalog.onClientZoneRanges((ranges) => clientZones.setLearnt(ranges));
   const handler = new QueryHandler({
     resolver,
     random: config.seed === undefined ? unpredictableRandom() : seededRandom(config.seed),
@@ -130,7 +132,8 @@ export function createDnsPlane(
     forwardAllowed: allowList(config.forwardAllow),
     observer: opts.observer,
     answerLimit: config.answerLimit,
-    zoneOf: clientZones.size === 0 ? undefined : (address, family) => clientZones.zoneOf(address, family),
+    // Asked only for prefer-zone sets; the ranges may come later, from Kubernetes Nodes.
+    zoneOf: (address, family) => clientZones.zoneOf(address, family),
   });
   return {
     resolver,

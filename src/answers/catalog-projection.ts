@@ -6,6 +6,7 @@ import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wir
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import type { ReverseNames } from './reverse-names.js';
 import { failoverKey, type TrafficPolicy } from '../catalog/policy.js';
+import type { TrafficSplit } from '../catalog/split.js';
 import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
@@ -20,11 +21,26 @@ interface SrvDraft {
   targets: Set<string>;
 }
 
-/** Each instance name's address records: one, or an endpoint's A and AAAA under one name. */
-function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, EncodedRecord>): Map<string, EncodedRecord | EncodedRecord[]> {
+/**
+ * What a service's A/AAAA/SRV names answer: its instances, a backup's (failover) or its split backends'.
+ * owners: each instance's own service name key in this zone when it is not the queried service's (SRV
+ * targets and glue are the instance's own names). shares: split weights, replacing the instances' own.
+ */
+interface Answering {
+  readonly instances: Instance[];
+  readonly owners?: ReadonlyMap<Instance, string>;
+  readonly shares?: ReadonlyMap<Instance, number>;
+  readonly policy: TrafficPolicy;
+}
+
+/** Split shares are scaled to this total: whole SRV weights and round-robin counts stay fine-grained. */
+const SHARE_SCALE = 10_000;
+
+/** Each instance name's address records: one, or an endpoint's A and AAAA under one name (keyed by owner too, when given). */
+function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, EncodedRecord>, ownerOf?: (i: Instance) => string): Map<string, EncodedRecord | EncodedRecord[]> {
   const byLabel = new Map<string, EncodedRecord | EncodedRecord[]>();
   for (const inst of instances) {
-    const label = wireLabel(dnsNameOf(inst));
+    const label = (ownerOf === undefined ? '' : ownerOf(inst)) + wireLabel(dnsNameOf(inst));
     const seen = byLabel.get(label);
     const rec = addressOf.get(inst)!;
     byLabel.set(label, seen === undefined ? rec : Array.isArray(seen) ? [...seen, rec] : [seen, rec]);
@@ -109,9 +125,10 @@ export class CatalogProjection {
   }
 
   private rebuild(key: string): void {
-    // A service with no instances at all still answers when its policy names backups (failover).
-    const svc = this.catalog.getByKey(key) ?? (this.catalog.policyOf(key).failover.length > 0 ? emptyService(key) : undefined);
-    if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined && this.catalog.policyOf(key).failover.length === 0)) {
+    // A service with no instances at all still answers when its policy names backups (failover) or it is a split's apex.
+    const routed = this.catalog.policyOf(key).failover.length > 0 || this.catalog.splitOf(key) !== undefined;
+    const svc = this.catalog.getByKey(key) ?? (routed ? emptyService(key) : undefined);
+    if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined && !routed)) {
       this.drop(key);
       this.opts.reverse?.setService(key, []);
       this.track(key, []);
@@ -167,6 +184,7 @@ export class CatalogProjection {
     }
     const instances = this.usable(key, svc, svcKey);
     const answer = this.answering(key, zoneKey, svcKey, instances);
+    const ownerOf = (inst: Instance): string => answer.owners?.get(inst) ?? svcKey;
 
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
     const addressOf = new Map<Instance, EncodedRecord>();
@@ -179,20 +197,21 @@ export class CatalogProjection {
       const seen = new Set<string>();
       const members = answer.instances.filter((i) => addressOf.get(i)!.type === type && !seen.has(i.address) && seen.add(i.address) !== undefined);
       if (members.length > 0) {
-        rrsets.set(type, this.drawnSet(type, members.map((i) => addressOf.get(i)!), members, answer.policy));
+        rrsets.set(type, this.drawnSet(type, members.map((i) => addressOf.get(i)!), members, answer));
       }
     }
 
     // Instance names (whatever their health): an endpoint's IPv4 and IPv6 addresses may share one name.
     const byLabel = labelRecords(instances, addressOf);
-    // SRV glue is the target's own records: the backup's names when failing over.
-    const targetRecords = answer.svcKey === svcKey ? byLabel : labelRecords(answer.instances, addressOf);
+    // SRV glue is the target's own records: a backup's or a split backend's names when answering theirs.
+    const glue = answer.owners === undefined ? byLabel : labelRecords(answer.instances, addressOf, ownerOf);
+    const glueKey = (inst: Instance, label: string): string => (answer.owners === undefined ? label : ownerOf(inst) + label);
 
     // One SRV name per (port name, protocol) of any instance, so that a port whose instances are all
     // failing or drained is NODATA, not NXDOMAIN (which resolvers would cache as "no such name").
     const srv = new Map<string, SrvDraft>();
     const answered = new Set(answer.instances);
-    for (const inst of answer.svcKey === svcKey ? instances : [...instances, ...answer.instances]) {
+    for (const inst of answer.owners === undefined ? instances : [...instances, ...answer.instances]) {
       const label = wireLabel(dnsNameOf(inst));
       for (const port of inst.ports) {
         let entry: SrvDraft | undefined;
@@ -211,32 +230,44 @@ export class CatalogProjection {
         }
         if (!answered.has(inst)) continue;
         // Dual-stack endpoints are two instances with one name: one SRV record, glue for both.
-        if (entry.targets.has(`${label}|${port.port}`)) continue;
-        entry.targets.add(`${label}|${port.port}`);
-        const weight = this.weightOf(inst);
+        const target = `${glueKey(inst, label)}|${port.port}`;
+        if (entry.targets.has(target)) continue;
+        entry.targets.add(target);
+        const weight = this.answerWeight(inst, answer);
         // The glue is the instance name's own records: nothing copied per SRV record.
-        entry.records.push(srvRecord(this.ttl, 0, Math.max(1, Math.round(weight)), port.port, childKey([dnsNameOf(inst)], answer.svcKey), targetRecords.get(label)!));
+        entry.records.push(srvRecord(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, childKey([dnsNameOf(inst)], ownerOf(inst)), glue.get(glueKey(inst, label))!));
         entry.members.push(inst);
       }
     }
     const srvList: (string | RRSet)[] = [];
-    for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, e.members, answer.policy));
+    for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, e.members, answer));
     return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) }, instances };
   }
 
   /**
-   * Whose instances the service's A/AAAA/SRV names answer: its own answerable ones; else (failover) those of
-   * the first backup in its policy that has some, ordered by the backup's policy; else (panic) its own
-   * failing ones, or none. Backups are recorded as dependencies whatever happens, so a change to one
-   * rebuilds this service too.
+   * Whose instances the service's A/AAAA/SRV names answer: with a traffic split, its backends' answerable
+   * ones by their shares; else its own answerable ones; else (failover) those of the first backup in its
+   * policy that has some, ordered by the backup's policy; else (panic) its own failing ones, or none.
+   * Backups and backends are recorded as dependencies whatever happens, so a change to one rebuilds this
+   * service too.
    */
-  private answering(key: string, zoneKey: string, svcKey: string, instances: readonly Instance[]): { instances: Instance[]; svcKey: string; policy: TrafficPolicy } {
+  private answering(key: string, zoneKey: string, svcKey: string, instances: readonly Instance[]): Answering {
     const policy = this.catalog.policyOf(key);
-    this.track(key, policy.failover.map(failoverKey));
+    const split = this.catalog.splitOf(key);
+    const backends = split === undefined ? [] : split.backends.map((b) => b.service).filter((b) => b !== key);
+    this.track(key, [...policy.failover.map(failoverKey), ...backends]);
     const own = instances.filter(isAnswerable);
+    if (split !== undefined) {
+      const composed = this.composed(key, zoneKey, svcKey, own, split, policy);
+      if (composed !== undefined) {
+        this.setFailover(key, undefined);
+        this.setPanic(key, false);
+        return composed;
+      }
+    }
     if (own.length > 0 || policy.failover.length === 0) {
       this.setFailover(key, undefined);
-      return { instances: this.orPanic(key, own, instances), svcKey, policy };
+      return { instances: this.orPanic(key, own, instances), policy };
     }
     for (const ref of policy.failover) {
       const backupKey = failoverKey(ref);
@@ -247,10 +278,46 @@ export class CatalogProjection {
       if (answerable.length === 0) continue;
       this.setPanic(key, false);
       this.setFailover(key, ref);
-      return { instances: answerable, svcKey: zoneSvcKey, policy: this.catalog.policyOf(backupKey) };
+      return { instances: answerable, owners: new Map(answerable.map((i) => [i, zoneSvcKey])), policy: this.catalog.policyOf(backupKey) };
     }
     this.setFailover(key, undefined);
-    return { instances: this.orPanic(key, own, instances), svcKey, policy };
+    return { instances: this.orPanic(key, own, instances), policy };
+  }
+
+  /**
+   * A split's answer: each backend with a positive weight and something answerable gets weight_b / Σ of
+   * first answers, divided among its instances by their own (probe-shaded) weights. A backend with nothing
+   * answerable drops out and the others share its part. Undefined when no backend has anything.
+   */
+  private composed(key: string, zoneKey: string, svcKey: string, own: Instance[], split: TrafficSplit, policy: TrafficPolicy): Answering | undefined {
+    const groups: { members: Instance[]; ownerKey: string; weight: number }[] = [];
+    for (const b of split.backends) {
+      if (!(b.weight > 0)) continue;
+      if (b.service === key) {
+        if (own.length > 0) groups.push({ members: own, ownerKey: svcKey, weight: b.weight });
+        continue;
+      }
+      const backend = this.catalog.getByKey(b.service);
+      if (backend === undefined || backend.alias !== undefined) continue;
+      const ownerKey = serviceKeys(backend.namespace, backend.name, zoneKey).svcKey;
+      const members = this.usable(b.service, backend, ownerKey).filter(isAnswerable);
+      if (members.length > 0) groups.push({ members, ownerKey, weight: b.weight });
+    }
+    if (groups.length === 0) return undefined;
+    const total = groups.reduce((sum, g) => sum + g.weight, 0);
+    const instances: Instance[] = [];
+    const owners = new Map<Instance, string>();
+    const shares = new Map<Instance, number>();
+    for (const g of groups) {
+      const sum = g.members.reduce((acc, i) => acc + this.weightOf(i), 0);
+      for (const i of g.members) {
+        if (owners.has(i)) continue;
+        instances.push(i);
+        owners.set(i, g.ownerKey);
+        shares.set(i, (SHARE_SCALE * g.weight * this.weightOf(i)) / (total * sum));
+      }
+    }
+    return { instances, owners, shares, policy };
   }
 
   /** Panic (every instance failing its probes): answer them all, or none, as --all-unhealthy says. */
@@ -263,12 +330,18 @@ export class CatalogProjection {
     return answerable;
   }
 
+  /** An instance's weight in this answer: its split share, else its own (probe-shaded) weight. */
+  private answerWeight(i: Instance, answer: Answering): number {
+    return answer.shares?.get(i) ?? this.weightOf(i);
+  }
+
   /** An RRset drawn per query, carrying the order its policy asks for. */
-  private drawnSet(type: number, records: readonly EncodedRecord[], members: readonly Instance[], policy: TrafficPolicy): RRSet {
-    return weightedSet(type, records, members.map((i) => this.weightOf(i)), {
+  private drawnSet(type: number, records: readonly EncodedRecord[], members: readonly Instance[], answer: Answering): RRSet {
+    const policy = answer.policy;
+    return weightedSet(type, records, members.map((i) => this.answerWeight(i, answer)), {
       lb: policy.loadBalancer === 'round-robin' ? LB_ROUND_ROBIN : policy.loadBalancer === 'random' ? LB_RANDOM : LB_WEIGHTED,
       limit: policy.answerLimit,
-      zones: policy.locality === 'prefer-zone' ? members.map((i) => i.zone) : null,
+      zones: policy.locality === 'prefer-zone' ? members.map((i) => i.hintZones ?? i.zone) : null,
     });
   }
 

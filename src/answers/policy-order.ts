@@ -38,16 +38,21 @@ export function roundRobinOrder(weights: ArrayLike<number>, current: Float64Arra
   for (let k = 0; k < n; k++) order[k] = (best + k) % n;
 }
 
+/** An instance's zone for locality: its own, or the zones an EndpointSlice hint assigns it to. */
+export type MemberZone = string | readonly string[] | undefined;
+
 /**
- * Moves the elements whose zone is `zone` to the front, keeping the order
- * within both groups (locality prefer-zone). Nothing moves when none matches.
+ * Moves the elements whose zone is `zone` (or whose hinted zones hold it) to
+ * the front, keeping the order within both groups (locality prefer-zone).
+ * Nothing moves when none matches.
  */
-export function zoneFirst(order: Int32Array, n: number, zones: readonly (string | undefined)[], zone: string, scratch: Int32Array): void {
+export function zoneFirst(order: Int32Array, n: number, zones: readonly MemberZone[], zone: string, scratch: Int32Array): void {
   let front = 0;
   let back = 0;
   for (let k = 0; k < n; k++) {
     const i = order[k]!;
-    if (zones[i] === zone) order[front++] = i;
+    const z = zones[i];
+    if (z === zone || (typeof z === 'object' && z.includes(zone))) order[front++] = i;
     else scratch[back++] = i;
   }
   for (let k = 0; k < back; k++) order[front + k] = scratch[k]!;

@@ -1,4 +1,5 @@
 import type { EncodedRecord } from '../dns/wire/rdata.js';
+import type { MemberZone } from './policy-order.js';
 
 /**
  * The precomputed shape of answers. Built when data changes, read per query.
@@ -19,7 +20,7 @@ export interface RRSet {
   /** At most this many records per answer; 0 = the global --answer-limit. */
   readonly limit: number;
   /** With locality prefer-zone: each record's instance zone, so the client's zone can go first. */
-  readonly zones: readonly (string | undefined)[] | null;
+  readonly zones: readonly MemberZone[] | null;
   /** Smooth round robin's current weights, one per record: state of this process, reset when the set is rebuilt. */
   readonly rr: Float64Array | null;
 }
@@ -28,7 +29,7 @@ export interface RRSet {
 export interface DrawPolicy {
   readonly lb: number;
   readonly limit: number;
-  readonly zones: readonly (string | undefined)[] | null;
+  readonly zones: readonly MemberZone[] | null;
 }
 
 const PLAIN: DrawPolicy = { lb: LB_WEIGHTED, limit: 0, zones: null };

@@ -1,8 +1,18 @@
 import { assertValidInstance, instanceProblem } from './validate.js';
 import { DEFAULT_POLICY, type TrafficPolicy } from './policy.js';
+import type { TrafficSplit } from './split.js';
 import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
+
+/** Who set a service's policy: the REST API wins over Kubernetes (Service annotations, DestinationRules). */
+export type PolicySource = 'rest' | 'kubernetes';
+
+/** A client address range and its zone (a Node's podCIDR and its topology.kubernetes.io/zone label). */
+export interface ZoneRange {
+  readonly cidr: string;
+  readonly zone: string;
+}
 
 interface MutableService {
   readonly namespace: string;
@@ -40,8 +50,12 @@ export interface SourcedInstance {
 export class Catalog {
   private readonly services = new Map<string, MutableService>();
   private readonly listeners: CatalogListener[] = [];
-  /** Traffic policies by service key; a service without one follows DEFAULT_POLICY. */
-  private readonly policies = new Map<string, TrafficPolicy>();
+  /** Traffic policies by service key and source; a service without one follows DEFAULT_POLICY. */
+  private readonly policies = { rest: new Map<string, TrafficPolicy>(), kubernetes: new Map<string, TrafficPolicy>() };
+  /** Traffic splits by apex service key. */
+  private readonly splits = new Map<string, TrafficSplit>();
+  private zoneRanges: readonly ZoneRange[] = [];
+  private readonly zoneListeners: ((ranges: readonly ZoneRange[]) => void)[] = [];
 
   constructor(private readonly opts: CatalogOptions = {}) {}
 
@@ -61,30 +75,68 @@ export class Catalog {
     return this.services.values();
   }
 
+  /** The policy in force: the REST one, else the one from Kubernetes, else the defaults. */
   policyOf(key: string): TrafficPolicy {
-    return this.policies.get(key) ?? DEFAULT_POLICY;
+    return this.policies.rest.get(key) ?? this.policies.kubernetes.get(key) ?? DEFAULT_POLICY;
   }
 
-  /** Whether a policy was set for the service (GET /policy answers defaults either way). */
+  /** Whether a policy was set for the service by any source (GET /policy answers defaults either way). */
   hasPolicy(key: string): boolean {
-    return this.policies.has(key);
+    return this.policies.rest.has(key) || this.policies.kubernetes.has(key);
   }
 
-  /** Every service key, sorted: services with instances, and those that so far have only a policy. */
+  /** Which source's policy is in force, if any. */
+  policySource(key: string): PolicySource | undefined {
+    return this.policies.rest.has(key) ? 'rest' : this.policies.kubernetes.has(key) ? 'kubernetes' : undefined;
+  }
+
+  /** Every service key, sorted: services with instances, and those that so far have only a policy or a split. */
   keys(): string[] {
-    return [...new Set([...this.services.keys(), ...this.policies.keys()])].sort();
+    return [...new Set([...this.services.keys(), ...this.policies.rest.keys(), ...this.policies.kubernetes.keys(), ...this.splits.keys()])].sort();
   }
 
-  /** Sets a service's policy, or back to the defaults with undefined; announces the service. */
-  setPolicy(namespace: string, service: string, policy: TrafficPolicy | undefined): void {
+  /** Sets a service's policy from one source, or removes that source's (undefined); announces the service. */
+  setPolicy(namespace: string, service: string, policy: TrafficPolicy | undefined, source: PolicySource = 'rest'): void {
     const key = serviceKey(namespace, service);
+    const map = this.policies[source];
     if (policy === undefined) {
-      if (!this.policies.delete(key)) return;
+      if (!map.delete(key)) return;
     } else {
-      if (JSON.stringify(this.policies.get(key)) === JSON.stringify(policy)) return;
-      this.policies.set(key, policy);
+      if (JSON.stringify(map.get(key)) === JSON.stringify(policy)) return;
+      map.set(key, policy);
     }
     this.emit(new Set([key]));
+  }
+
+  splitOf(key: string): TrafficSplit | undefined {
+    return this.splits.get(key);
+  }
+
+  /** Makes the service the apex of a traffic split, or ends it (undefined); announces the service. */
+  setSplit(namespace: string, service: string, split: TrafficSplit | undefined): void {
+    const key = serviceKey(namespace, service);
+    if (split === undefined) {
+      if (!this.splits.delete(key)) return;
+    } else {
+      if (JSON.stringify(this.splits.get(key)) === JSON.stringify(split)) return;
+      this.splits.set(key, split);
+    }
+    this.emit(new Set([key]));
+  }
+
+  /** Client address ranges with their zones learnt from Kubernetes Nodes (beside --client-zone). */
+  clientZoneRanges(): readonly ZoneRange[] {
+    return this.zoneRanges;
+  }
+
+  setClientZoneRanges(ranges: readonly ZoneRange[]): void {
+    if (JSON.stringify(ranges) === JSON.stringify(this.zoneRanges)) return;
+    this.zoneRanges = ranges;
+    for (const l of this.zoneListeners) l(ranges);
+  }
+
+  onClientZoneRanges(listener: (ranges: readonly ZoneRange[]) => void): void {
+    this.zoneListeners.push(listener);
   }
 
   upsert(namespace: string, service: string, instance: Instance): void {

@@ -38,6 +38,8 @@ export interface Instance {
   /** 0..65535; 0 drains the instance. */
   readonly weight: number;
   readonly zone?: string;
+  /** Kubernetes EndpointSlice hints.forZones: the zones whose clients this endpoint serves (locality uses these, not zone). */
+  readonly hintZones?: readonly string[];
   readonly health: HealthState;
   /** Set by the health checker, kept across source updates of the same instance. */
   readonly probe?: ProbeHealth;

@@ -1,6 +1,7 @@
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, ZoneRange } from '../catalog/catalog.js';
 import type { Instance } from '../catalog/types.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
+import type { TrafficSplit } from '../catalog/split.js';
 
 /** One service as sent from the primary to its workers (plain data: structured-clone safe). */
 export interface ServiceSnapshot {
@@ -10,6 +11,8 @@ export interface ServiceSnapshot {
   readonly instances: Instance[];
   /** The service's policy when one is set (a service may have a policy and no instances). */
   readonly policy?: TrafficPolicy;
+  /** The service's traffic split when it is the apex of one. */
+  readonly split?: TrafficSplit;
 }
 
 export interface CatalogMessage {
@@ -25,9 +28,10 @@ export function snapshotOf(catalog: Catalog, keys: Iterable<string>): CatalogMes
   for (const key of keys) {
     const svc = catalog.getByKey(key);
     const policy = catalog.hasPolicy(key) ? catalog.policyOf(key) : undefined;
+    const split = catalog.splitOf(key);
     const slash = key.indexOf('/');
-    if (svc === undefined && policy === undefined) removed.push(key);
-    else services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy });
+    if (svc === undefined && policy === undefined && split === undefined) removed.push(key);
+    else services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split });
   }
   return { type: 'catalog', services, removed };
 }
@@ -41,10 +45,19 @@ export function applySnapshot(catalog: Catalog, message: CatalogMessage): void {
   for (const key of message.removed) {
     const slash = key.indexOf('/');
     catalog.setPolicy(key.slice(0, slash), key.slice(slash + 1), undefined);
+    catalog.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined);
     catalog.restore(key, undefined);
   }
   for (const s of message.services) {
+    // The primary sends the policy in force, whichever source set it.
     catalog.setPolicy(s.namespace, s.name, s.policy);
+    catalog.setSplit(s.namespace, s.name, s.split);
     catalog.restore(`${s.namespace}/${s.name}`, s.instances.length === 0 && s.alias === undefined ? undefined : s);
   }
+}
+
+/** Client zone ranges learnt from Kubernetes Nodes, sent whole when they change (a few hundred entries at most). */
+export interface ClientZonesMessage {
+  readonly type: 'client-zones';
+  readonly ranges: readonly ZoneRange[];
 }
