@@ -185,6 +185,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       namespaces: config.namespaces,
       labelSelector: config.kubernetesLabelSelector,
       podWeights: config.kubernetesPodWeights,
+      meshObjects: config.kubernetesMeshObjects,
+      discoveryIntervalMs: config.kubernetesDiscoveryIntervalMs,
+      nodes: config.kubernetesNodes,
+      clusterDomain: config.clusterDomain,
       metrics: { ...kubernetesMetrics(metricsRegistry), error: (resource, stage) => ops.kubernetesError(resource, stage) },
     });
     kubernetesRef = kubernetes;

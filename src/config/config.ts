@@ -28,6 +28,11 @@ export interface Config {
   readonly namespaces: readonly string[];
   readonly kubernetesLabelSelector: string | undefined;
   readonly kubernetesPodWeights: boolean;
+  readonly kubernetesMeshObjects: boolean;
+  readonly kubernetesDiscoveryIntervalMs: number;
+  readonly kubernetesNodes: boolean;
+  /** Without a trailing dot, lower case. */
+  readonly clusterDomain: string;
   /** undefined: take them from /etc/resolv.conf; []: refuse names outside the zones. */
   readonly upstreams: readonly Upstream[] | undefined;
   readonly apiTokenFile: string | undefined;
@@ -236,6 +241,10 @@ function validate(raw: Raw): Config {
     }),
     kubernetesLabelSelector: one(raw, 'kubernetes-label-selector'),
     kubernetesPodWeights: choice(raw, 'kubernetes-pod-weights', ['off', 'on'] as const) === 'on',
+    kubernetesMeshObjects: choice(raw, 'kubernetes-mesh-objects', ['on', 'off'] as const) === 'on',
+    kubernetesDiscoveryIntervalMs: Math.max(100, duration(raw, 'kubernetes-discovery-interval')),
+    kubernetesNodes: choice(raw, 'kubernetes-nodes', ['on', 'off'] as const) === 'on',
+    clusterDomain: clusterDomainOf(one(raw, 'cluster-domain')!),
     upstreams,
     apiTokenFile: one(raw, 'api-token-file'),
     apiTokensFile: one(raw, 'api-tokens'),
@@ -286,6 +295,14 @@ function validate(raw: Raw): Config {
     healthTheta: real(raw, 'health-theta', 0, 1),
     allUnhealthy: choice(raw, 'all-unhealthy', ['serve-all', 'serve-none'] as const),
   };
+}
+
+function clusterDomainOf(text: string): string {
+  const name = text.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name)) {
+    throw new ConfigError(`--cluster-domain "${text}": expected a DNS name like cluster.local`);
+  }
+  return name;
 }
 
 /** HTTPS on the HTTP listener: a certificate and its key, both or neither. */

@@ -1,4 +1,4 @@
-import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { HealthState, Instance } from '../../catalog/types.js';
@@ -7,7 +7,13 @@ import type { HealthMonitor } from '../../health/health-monitor.js';
 import type { CheckSpec } from '../../health/check-spec.js';
 import type { ProbeAnnotation } from './annotations.js';
 import { Reflector, type ListPage } from './reflector.js';
-import { convertPod, convertService, convertSlice, type SlimEndpoint, type SlimService, type SlimSlice } from './slim-objects.js';
+import { convertNode, convertPod, convertService, convertSlice, type SlimEndpoint, type SlimNode, type SlimService, type SlimSlice } from './slim-objects.js';
+import { DEFAULT_POLICY, type LoadBalancer, type TrafficPolicy } from '../../catalog/policy.js';
+import type { TrafficSplit } from '../../catalog/split.js';
+import type { ZoneRange } from '../../catalog/catalog.js';
+import { discoverMeshApis, MESH_APIS, type MeshApi } from './mesh-apis.js';
+import { convertDestinationRule, convertHttpRoute, convertTrafficSplit, convertVirtualService, type SlimDestinationRule, type SlimRoute } from './mesh-objects.js';
+import { resolveSplits } from './split-resolver.js';
 
 export interface KubernetesSourceOptions {
   kubeConfig: KubeConfig;
@@ -21,6 +27,14 @@ export interface KubernetesSourceOptions {
   podWeights: boolean;
   metrics?: KubernetesMetrics;
   watchTimeoutSeconds?: number;
+  /** Follow HTTPRoute, TrafficSplit, VirtualService and DestinationRule when their CRDs are served. */
+  meshObjects?: boolean;
+  /** How often API discovery looks again for mesh CRDs (installed or removed since). */
+  discoveryIntervalMs?: number;
+  /** Watch Nodes for client zones (podCIDRs + zone label). */
+  nodes?: boolean;
+  /** For VirtualService/DestinationRule hosts like web.shop.svc.cluster.local. */
+  clusterDomain?: string;
 }
 
 export interface KubernetesMetrics {
@@ -56,12 +70,30 @@ export class KubernetesSource {
   private flushScheduled = false;
   private readonly reflectors: Reflector<unknown>[] = [];
   private readonly reportedProbeErrors = new Set<string>();
+  /** Mesh traffic objects by `Kind|ns/name`, DestinationRules by `ns/name` and by host Service. */
+  private readonly routes = new Map<string, SlimRoute>();
+  private readonly destinationRules = new Map<string, SlimDestinationRule>();
+  private readonly rulesOfHost = new Map<string, Set<string>>();
+  private readonly nodes = new Map<string, SlimNode>();
+  /** The splits last given to the catalog, by apex. */
+  private readonly appliedSplits = new Map<string, TrafficSplit>();
+  /** Problems of mesh objects and annotations already logged (each once while it lasts). */
+  private reportedProblems = new Set<string>();
+  private splitsDirty = false;
+  private nodesDirty = false;
+  /** Reflectors of the mesh kinds API discovery found, with the version they read. */
+  private readonly meshReflectors = new Map<MeshApi['kind'], { version: string; reflectors: Reflector<unknown>[] }>();
+  private discovered = false;
+  private discoveryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private watch: Watch | undefined;
   lastSync = 0;
 
   constructor(private readonly opts: KubernetesSourceOptions) {}
 
   get synced(): boolean {
-    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced);
+    const mesh = [...this.meshReflectors.values()].flatMap((m) => m.reflectors);
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced) && (this.opts.meshObjects !== true || this.discovered) && mesh.every((r) => r.synced);
   }
 
   start(): void {
@@ -81,13 +113,18 @@ export class KubernetesSource {
             ? core.listServiceForAllNamespaces({ labelSelector, limit: PAGE, _continue: token })
             : core.listNamespacedService({ namespace: ns, labelSelector, limit: PAGE, _continue: token })) as Promise<ListPage>,
         convert: convertService,
-        onReplace: (all) => this.replace(this.services, all, ns, (key) => this.markService(key)),
+        onReplace: (all) => {
+          this.replace(this.services, all, ns, (key) => this.markService(key));
+          this.splitsDirty = true;
+        },
         onUpsert: (key, value) => {
+          // A Service that appears may be the backend a split was waiting for.
+          if (!this.services.has(key)) this.splitsDirty = true;
           this.services.set(key, value);
           this.markService(key);
         },
         onDelete: (key) => {
-          this.services.delete(key);
+          if (this.services.delete(key)) this.splitsDirty = true;
           this.markService(key);
         },
       });
@@ -127,15 +164,168 @@ export class KubernetesSource {
         });
       }
     }
-    logger.info({ namespaces: namespaces.length ? namespaces : 'all', labelSelector, podWeights: this.opts.podWeights }, 'Kubernetes source starting');
+    if (this.opts.nodes === true) {
+      this.add<SlimNode>({
+        resource: 'nodes',
+        path: '/api/v1/nodes',
+        watch,
+        list: (token) => core.listNode({ limit: PAGE, _continue: token }) as Promise<ListPage>,
+        convert: convertNode,
+        onReplace: (all) => {
+          this.nodes.clear();
+          for (const [k, v] of all) this.nodes.set(k, v);
+          this.markNodes();
+        },
+        onUpsert: (key, value) => {
+          this.nodes.set(key, value);
+          this.markNodes();
+        },
+        onDelete: (key) => {
+          if (this.nodes.delete(key)) this.markNodes();
+        },
+      });
+    }
+    this.watch = watch;
+    logger.info(
+      { namespaces: namespaces.length ? namespaces : 'all', labelSelector, podWeights: this.opts.podWeights, meshObjects: this.opts.meshObjects === true, nodes: this.opts.nodes === true },
+      'Kubernetes source starting',
+    );
     for (const r of this.reflectors) r.start();
+    if (this.opts.meshObjects === true) void this.discover();
   }
 
   stop(): void {
+    this.stopped = true;
+    clearTimeout(this.discoveryTimer);
     for (const r of this.reflectors) r.stop();
+    for (const m of this.meshReflectors.values()) for (const r of m.reflectors) r.stop();
   }
 
-  private add<T>(spec: {
+  /**
+   * Looks for the mesh CRDs now and then: a kind found starts its reflectors, a kind gone (CRD deleted)
+   * stops them and forgets its objects, a new preferred version restarts them. A failed discovery keeps
+   * what runs and tries again at the next interval.
+   */
+  private async discover(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const served = await discoverMeshApis(this.opts.kubeConfig);
+      if (this.stopped) return;
+      for (const api of MESH_APIS) {
+        const version = served.get(api.kind);
+        const running = this.meshReflectors.get(api.kind);
+        if (running?.version === version) continue;
+        if (running !== undefined) this.stopMeshKind(api.kind, running.reflectors);
+        if (version !== undefined) this.startMeshKind(api, version);
+      }
+      this.discovered = true;
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'Kubernetes API discovery failed; mesh objects stay as they are, retrying');
+    }
+    // A few sweeps of split resolution ride along: a REST-only backend registered since is picked up.
+    this.splitsDirty = true;
+    this.schedule();
+    this.discoveryTimer = setTimeout(() => void this.discover(), this.opts.discoveryIntervalMs ?? 30_000);
+    this.discoveryTimer.unref?.();
+  }
+
+  private startMeshKind(api: MeshApi, version: string): void {
+    const custom = this.opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    const domain = this.opts.clusterDomain ?? 'cluster.local';
+    const scopes: (string | undefined)[] = this.opts.namespaces.length === 0 ? [undefined] : [...this.opts.namespaces];
+    const reflectors: Reflector<unknown>[] = [];
+    for (const ns of scopes) {
+      const base = `/apis/${api.group}/${version}`;
+      const common = {
+        resource: api.plural,
+        path: ns === undefined ? `${base}/${api.plural}` : `${base}/namespaces/${ns}/${api.plural}`,
+        watch: this.watch!,
+        list: (token: string | undefined) =>
+          (ns === undefined
+            ? custom.listClusterCustomObject({ group: api.group, version, plural: api.plural, limit: PAGE, _continue: token })
+            : custom.listNamespacedCustomObject({ group: api.group, version, namespace: ns, plural: api.plural, limit: PAGE, _continue: token })) as Promise<ListPage>,
+      };
+      if (api.kind === 'DestinationRule') {
+        reflectors.push(
+          this.add<SlimDestinationRule>({
+            ...common,
+            convert: convertDestinationRule(domain),
+            onReplace: (all) => {
+              for (const key of [...this.destinationRules.keys()]) if (inScope(key, ns) && !all.has(key)) this.setRule(key, undefined);
+              for (const [key, value] of all) this.setRule(key, value);
+            },
+            onUpsert: (key, value) => this.setRule(key, value),
+            onDelete: (key) => this.setRule(key, undefined),
+          }, false) as Reflector<unknown>,
+        );
+      } else {
+        const convert = api.kind === 'HTTPRoute' ? convertHttpRoute : api.kind === 'TrafficSplit' ? convertTrafficSplit(domain) : convertVirtualService(domain);
+        const prefix = `${api.kind}|`;
+        reflectors.push(
+          this.add<SlimRoute>({
+            ...common,
+            convert,
+            onReplace: (all) => {
+              for (const key of [...this.routes.keys()]) if (key.startsWith(prefix) && inScope(key.slice(prefix.length), ns) && !all.has(key.slice(prefix.length))) this.routes.delete(key);
+              for (const [key, value] of all) this.routes.set(prefix + key, value);
+              this.markSplits();
+            },
+            onUpsert: (key, value) => {
+              this.routes.set(prefix + key, value);
+              this.markSplits();
+            },
+            onDelete: (key) => {
+              if (this.routes.delete(prefix + key)) this.markSplits();
+            },
+          }, false) as Reflector<unknown>,
+        );
+      }
+    }
+    this.meshReflectors.set(api.kind, { version, reflectors });
+    this.opts.logger.info({ kind: api.kind, apiVersion: `${api.group}/${version}` }, 'following mesh traffic objects');
+    for (const r of reflectors) r.start();
+  }
+
+  private stopMeshKind(kind: MeshApi['kind'], reflectors: Reflector<unknown>[]): void {
+    for (const r of reflectors) r.stop();
+    this.meshReflectors.delete(kind);
+    if (kind === 'DestinationRule') for (const key of [...this.destinationRules.keys()]) this.setRule(key, undefined);
+    else for (const key of [...this.routes.keys()]) if (key.startsWith(`${kind}|`)) this.routes.delete(key);
+    this.markSplits();
+    this.opts.logger.info({ kind }, 'mesh traffic object kind no longer served; its objects are forgotten');
+  }
+
+  private setRule(key: string, rule: SlimDestinationRule | undefined): void {
+    const previous = this.destinationRules.get(key);
+    if (previous?.host !== undefined) {
+      this.rulesOfHost.get(previous.host)?.delete(key);
+      if (this.rulesOfHost.get(previous.host)?.size === 0) this.rulesOfHost.delete(previous.host);
+      this.markService(previous.host);
+    }
+    if (rule === undefined) this.destinationRules.delete(key);
+    else {
+      this.destinationRules.set(key, rule);
+      if (rule.host !== undefined) {
+        let set = this.rulesOfHost.get(rule.host);
+        if (set === undefined) this.rulesOfHost.set(rule.host, (set = new Set()));
+        set.add(key);
+        this.markService(rule.host);
+      }
+    }
+  }
+
+  private markSplits(): void {
+    this.splitsDirty = true;
+    this.schedule();
+  }
+
+  private markNodes(): void {
+    this.nodesDirty = true;
+    this.schedule();
+  }
+
+  private add<T>(
+    spec: {
     resource: string;
     path: string;
     watch: Watch;
@@ -145,7 +335,9 @@ export class KubernetesSource {
     onReplace: (all: Map<string, T>) => void;
     onUpsert: (key: string, value: T) => void;
     onDelete: (key: string) => void;
-  }): void {
+  },
+    fixed = true,
+  ): Reflector<T> {
     const reflector = new Reflector<T>({
       ...spec,
       logger: this.opts.logger,
@@ -157,7 +349,8 @@ export class KubernetesSource {
       onRestart: (reason) => this.opts.metrics?.restart(spec.resource, reason),
       onError: (stage) => this.opts.metrics?.error?.(spec.resource, stage),
     });
-    this.reflectors.push(reflector as Reflector<unknown>);
+    if (fixed) this.reflectors.push(reflector as Reflector<unknown>);
+    return reflector;
   }
 
   private replace<T>(map: Map<string, T>, all: Map<string, T>, ns: string | undefined, mark: (key: string) => void): void {
@@ -233,11 +426,96 @@ export class KubernetesSource {
         this.opts.logger.error({ service: key, err: (err as Error).message }, 'Kubernetes service could not be applied to the catalog');
       }
     }
+    if (this.splitsDirty) {
+      this.splitsDirty = false;
+      this.applySplits();
+    }
+    if (this.nodesDirty) {
+      this.nodesDirty = false;
+      this.applyNodes();
+    }
     this.lastSync = Date.now();
     this.opts.metrics?.synced(this.lastSync);
     this.opts.metrics?.objects('services', this.services.size);
     this.opts.metrics?.objects('endpointslices', this.slices.size);
     if (this.opts.podWeights) this.opts.metrics?.objects('pods', this.podWeights.size);
+    if (this.opts.nodes === true) this.opts.metrics?.objects('nodes', this.nodes.size);
+    for (const api of MESH_APIS) {
+      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : [...this.routes.keys()].filter((k) => k.startsWith(`${api.kind}|`)).length;
+      if (this.meshReflectors.has(api.kind) || count > 0) this.opts.metrics?.objects(api.plural, count);
+    }
+  }
+
+  /** Resolves every apex's split from the mesh objects and gives the catalog what changed. */
+  private applySplits(): void {
+    const { catalog } = this.opts;
+    const { splits, problems } = resolveSplits(this.routes.values(), (key) => this.services.has(key) || catalog.getByKey(key) !== undefined);
+    for (const [apex, split] of splits) {
+      if (JSON.stringify(this.appliedSplits.get(apex)) === JSON.stringify(split)) continue;
+      this.appliedSplits.set(apex, split);
+      const [ns, name] = apex.split('/') as [string, string];
+      catalog.setSplit(ns, name, split);
+      this.opts.logger.info({ service: apex, split: split.backends, from: split.origin }, 'traffic split applied');
+    }
+    for (const apex of [...this.appliedSplits.keys()]) {
+      if (splits.has(apex)) continue;
+      this.appliedSplits.delete(apex);
+      const [ns, name] = apex.split('/') as [string, string];
+      catalog.setSplit(ns, name, undefined);
+      this.opts.logger.info({ service: apex }, 'traffic split ended');
+    }
+    this.reportOnce('split', problems.map((p) => ({ subject: p.object, message: p.message })));
+  }
+
+  /** Client zones: every Node's pod ranges with its zone label. */
+  private applyNodes(): void {
+    const ranges: ZoneRange[] = [];
+    for (const node of [...this.nodes.values()]) for (const cidr of node.podCidrs) ranges.push({ cidr, zone: node.zone });
+    ranges.sort((a, b) => a.cidr.localeCompare(b.cidr));
+    this.opts.catalog.setClientZoneRanges(ranges);
+  }
+
+  /**
+   * Logs each problem once while it lasts (a resync must not repeat it; fixed and broken again logs
+   * again). `scope` keeps the sets of different checks apart.
+   */
+  private reportOnce(scope: string, current: { subject: string; message: string }[]): void {
+    const now = new Set(current.map((p) => `${scope}|${p.subject}|${p.message}`));
+    for (const p of current) {
+      const text = `${scope}|${p.subject}|${p.message}`;
+      if (this.reportedProblems.has(text)) continue;
+      this.opts.logger.warn({ object: p.subject, problem: p.message }, 'Kubernetes object skipped in part or whole');
+    }
+    const kept = [...this.reportedProblems].filter((t) => !t.startsWith(`${scope}|`));
+    this.reportedProblems = new Set([...kept, ...now]);
+  }
+
+  /** The policy Kubernetes gives a Service: its meshdns.io/ annotations over its DestinationRule's load balancer. */
+  private policyOf(key: string, svc: SlimService | undefined): TrafficPolicy | undefined {
+    if (svc === undefined) return undefined;
+    const fields: Partial<TrafficPolicy> = {};
+    const loadBalancer = this.ruleLoadBalancer(key);
+    if (loadBalancer !== undefined) (fields as { loadBalancer?: LoadBalancer }).loadBalancer = loadBalancer;
+    if (svc.policy !== undefined) {
+      Object.assign(fields, svc.policy.fields);
+      for (const problem of svc.policy.problems) {
+        const text = `annotation|${key}|${problem}`;
+        if (this.reportedProblems.has(text)) continue;
+        this.reportedProblems.add(text);
+        this.opts.logger.warn({ object: `Service ${key}`, problem }, 'Service annotation ignored');
+      }
+    }
+    return Object.keys(fields).length === 0 ? undefined : { ...DEFAULT_POLICY, ...fields };
+  }
+
+  /** The load balancer of the most specific DestinationRule for the host (its own namespace first, then oldest). */
+  private ruleLoadBalancer(key: string): LoadBalancer | undefined {
+    const ns = key.slice(0, key.indexOf('/'));
+    const rules = [...(this.rulesOfHost.get(key) ?? [])]
+      .map((k) => this.destinationRules.get(k)!)
+      .filter((r) => r.loadBalancer !== undefined)
+      .sort((a, b) => Number(b.namespace === ns) - Number(a.namespace === ns) || (a.created || '~').localeCompare(b.created || '~') || `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    return rules[0]?.loadBalancer;
   }
 
   /** Recomputes one Service's instances from its slices. */
@@ -261,6 +539,7 @@ export class KubernetesSource {
       }
     }
     catalog.replaceService(namespace, name, 'kubernetes', dedupe(instances));
+    catalog.setPolicy(namespace, name, this.policyOf(key, svc), 'kubernetes');
     this.syncProbes(namespace, name, checks);
   }
 
@@ -280,6 +559,7 @@ export class KubernetesSource {
       ports: slice.ports,
       weight: podWeight ?? slice.weight ?? 100,
       zone: e.zone,
+      ...(e.hintZones === undefined ? {} : { hintZones: e.hintZones }),
       health,
     };
   }

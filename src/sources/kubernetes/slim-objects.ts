@@ -1,5 +1,6 @@
 import type { InstancePort } from '../../catalog/types.js';
 import { parseProbe, parseWeight, WEIGHT_ANNOTATION, type ProbeAnnotation } from './annotations.js';
+import { parsePolicyAnnotations, type AnnotatedPolicy } from './policy-annotations.js';
 
 /**
  * API objects are converted into these at the boundary and never kept whole:
@@ -13,6 +14,8 @@ export interface SlimService {
   readonly externalName?: string;
   readonly publishNotReadyAddresses: boolean;
   readonly probe?: ProbeAnnotation | Error;
+  /** Policy fields from meshdns.io/ annotations. */
+  readonly policy?: AnnotatedPolicy;
 }
 
 export interface SlimEndpoint {
@@ -22,6 +25,8 @@ export interface SlimEndpoint {
   readonly terminating: boolean;
   readonly hostname?: string;
   readonly zone?: string;
+  /** hints.forZones: the zones whose clients this endpoint should serve (topology-aware routing). */
+  readonly hintZones?: readonly string[];
   /** Name of the Pod behind it (targetRef), for Pod weights. */
   readonly pod?: string;
 }
@@ -55,6 +60,7 @@ interface SliceJson {
     conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
     hostname?: string;
     zone?: string;
+    hints?: { forZones?: { name?: string }[] | null } | null;
     targetRef?: { kind?: string; name?: string };
   }[] | null;
 }
@@ -75,6 +81,7 @@ export function convertService(object: unknown): { key: string; value: SlimServi
       externalName: o.spec?.type === 'ExternalName' && o.spec.externalName ? o.spec.externalName : undefined,
       publishNotReadyAddresses: o.spec?.publishNotReadyAddresses === true,
       probe: parseProbe(o.metadata.annotations),
+      policy: parsePolicyAnnotations(o.metadata.annotations, o.metadata.namespace, o.metadata.name),
     },
   };
 }
@@ -105,6 +112,7 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
       terminating: c.terminating === true,
       hostname: e.hostname,
       zone: e.zone,
+      hintZones: hintZonesOf(e.hints?.forZones),
       pod: e.targetRef?.kind === 'Pod' ? e.targetRef.name : undefined,
     });
   }
@@ -119,4 +127,32 @@ export function convertPod(object: unknown): { key: string; value: number | unde
   const o = object as PodJson;
   if (!o?.metadata?.name || !o.metadata.namespace) return undefined;
   return { key: keyOf(o.metadata), value: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]) };
+}
+
+function hintZonesOf(forZones: { name?: string }[] | null | undefined): string[] | undefined {
+  const zones = (forZones ?? []).map((z) => z.name).filter((n): n is string => typeof n === 'string' && n !== '');
+  return zones.length > 0 ? zones : undefined;
+}
+
+/** A Node as client zones need it: the pod ranges it hands out, and its zone label. */
+export interface SlimNode {
+  readonly zone: string;
+  readonly podCidrs: readonly string[];
+}
+
+interface NodeJson {
+  metadata?: Meta;
+  spec?: { podCIDR?: string; podCIDRs?: string[] };
+}
+
+const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
+
+/** Nodes without a zone label or without pod ranges place no client: dropped. */
+export function convertNode(object: unknown): { key: string; value: SlimNode | undefined } | undefined {
+  const o = object as NodeJson;
+  if (!o?.metadata?.name) return undefined;
+  const labels = o.metadata.labels ?? {};
+  const zone = ZONE_LABELS.map((l) => labels[l]).find((z) => z !== undefined && z !== '');
+  const podCidrs = o.spec?.podCIDRs?.length ? o.spec.podCIDRs : o.spec?.podCIDR ? [o.spec.podCIDR] : [];
+  return { key: o.metadata.name, value: zone === undefined || podCidrs.length === 0 ? undefined : { zone, podCidrs } };
 }

@@ -1,0 +1,52 @@
+import { ApisApi, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+
+/** A mesh traffic object kind meshdns follows, and the API versions it reads, preferred first. */
+export interface MeshApi {
+  readonly kind: 'HTTPRoute' | 'TrafficSplit' | 'VirtualService' | 'DestinationRule';
+  readonly group: string;
+  readonly versions: readonly string[];
+  readonly plural: string;
+}
+
+export const MESH_APIS: readonly MeshApi[] = [
+  { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1'], plural: 'httproutes' },
+  { kind: 'TrafficSplit', group: 'split.smi-spec.io', versions: ['v1alpha4', 'v1alpha3', 'v1alpha2', 'v1alpha1'], plural: 'trafficsplits' },
+  { kind: 'VirtualService', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'virtualservices' },
+  { kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules' },
+];
+
+/** Which mesh kinds the API server serves now, each with the version to read: kind → version. */
+export type ServedMeshApis = Map<MeshApi['kind'], string>;
+
+/**
+ * API discovery, as kubectl does it: /apis lists the groups and their versions; for each mesh group found,
+ * /apis/{group}/{version} says whether the kind's resource is there (a group can be installed in part, e.g.
+ * the Gateway API without HTTPRoute). Throws when the API server cannot be asked; the caller keeps what it
+ * had.
+ */
+export async function discoverMeshApis(kubeConfig: KubeConfig): Promise<ServedMeshApis> {
+  const groups = await kubeConfig.makeApiClient(ApisApi).getAPIVersions();
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const served = new Map<string, Set<string>>();
+  for (const g of groups.groups ?? []) served.set(g.name, new Set((g.versions ?? []).map((v) => v.version)));
+  const resources = new Map<string, Set<string>>();
+  const out: ServedMeshApis = new Map();
+  for (const api of MESH_APIS) {
+    const versions = served.get(api.group);
+    if (versions === undefined) continue;
+    for (const version of api.versions) {
+      if (!versions.has(version)) continue;
+      const at = `${api.group}/${version}`;
+      let names = resources.get(at);
+      if (names === undefined) {
+        const list = await custom.getAPIResources({ group: api.group, version });
+        resources.set(at, (names = new Set((list.resources ?? []).map((r) => r.name))));
+      }
+      if (names.has(api.plural)) {
+        out.set(api.kind, version);
+        break;
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,199 @@
+import type { LoadBalancer } from '../../catalog/policy.js';
+
+/**
+ * The mesh's traffic objects, converted at the boundary into what a split or a policy needs (never kept
+ * whole): HTTPRoute (Gateway API, GAMMA), SMI TrafficSplit, Istio VirtualService and DestinationRule.
+ * A malformed object converts to a record with a `problem`, so the source can log it once by name and skip
+ * it while everything else keeps working.
+ */
+
+export type RouteKind = 'HTTPRoute' | 'TrafficSplit' | 'VirtualService';
+
+export interface SlimRoute {
+  readonly kind: RouteKind;
+  readonly namespace: string;
+  readonly name: string;
+  /** creationTimestamp (RFC 3339), for the oldest-wins tie break; '' when absent. */
+  readonly created: string;
+  /** Catalog keys (`ns/name`) of the Services whose names the split takes over. */
+  readonly apexes: readonly string[];
+  readonly backends: readonly { readonly service: string; readonly weight: number }[];
+  /** Set when the object cannot be used: why (logged once, the object skipped). */
+  readonly problem?: string;
+}
+
+export interface SlimDestinationRule {
+  readonly namespace: string;
+  readonly name: string;
+  readonly created: string;
+  /** Catalog key of the host Service; undefined for hosts that are not Services of this cluster. */
+  readonly host: string | undefined;
+  readonly loadBalancer: LoadBalancer | undefined;
+}
+
+interface Meta {
+  name?: string;
+  namespace?: string;
+  creationTimestamp?: string | Date;
+}
+type Converted<T> = { key: string; value: T | undefined } | undefined;
+
+const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+function meta(o: unknown): { namespace: string; name: string; created: string } | undefined {
+  const m = (o as { metadata?: Meta } | null)?.metadata;
+  if (!m?.name || !m.namespace) return undefined;
+  const c = m.creationTimestamp;
+  return { namespace: m.namespace, name: m.name, created: c instanceof Date ? c.toISOString() : (c ?? '') };
+}
+
+/**
+ * A host name as Istio and SMI write it, relative to the object's namespace: `web`, `web.shop`,
+ * `web.shop.svc` or `web.shop.svc.<cluster domain>` → `shop/web`. Anything else (external hosts,
+ * wildcards) is not a Service of this cluster: undefined.
+ */
+export function serviceOfHost(host: string, namespace: string, clusterDomain: string): string | undefined {
+  const name = host.toLowerCase().replace(/\.$/, '');
+  const labels = name.split('.');
+  if (!labels.every((l) => LABEL.test(l))) return undefined;
+  if (labels.length === 1) return `${namespace}/${labels[0]}`;
+  const rest = labels.slice(2).join('.');
+  if (rest === '' || rest === 'svc' || rest === `svc.${clusterDomain}`) return `${labels[1]}/${labels[0]}`;
+  return undefined;
+}
+
+/** A split weight: a whole number ≥ 0 (SMI v1alpha1 wrote quantities like "500m"; those are read too). */
+export function weightOf(value: unknown, fallback: number): number | undefined {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value === 'number') return Number.isInteger(value) && value >= 0 && value <= 1_000_000 ? value : undefined;
+  if (typeof value !== 'string') return undefined;
+  const m = /^(\d+)(m)?$/.exec(value.trim());
+  if (!m) return undefined;
+  const n = m[2] ? Number(m[1]) / 1000 : Number(m[1]);
+  return n <= 1_000_000 ? n : undefined;
+}
+
+function bad(kind: RouteKind, at: { namespace: string; name: string; created: string }, problem: string): SlimRoute {
+  return { kind, ...at, apexes: [], backends: [], problem };
+}
+
+interface HttpRouteJson {
+  spec?: {
+    parentRefs?: { group?: string; kind?: string; name?: string; namespace?: string }[];
+    rules?: { backendRefs?: { group?: string; kind?: string; name?: string; namespace?: string; weight?: unknown }[] }[];
+  };
+}
+
+const CORE_GROUPS = new Set(['', 'core']);
+
+/** An HTTPRoute whose parentRefs name Services (GAMMA): its first rule's backendRefs. Routes of Gateways only: not ours. */
+export function convertHttpRoute(object: unknown): Converted<SlimRoute> {
+  const at = meta(object);
+  if (at === undefined) return undefined;
+  const key = `${at.namespace}/${at.name}`;
+  const spec = (object as HttpRouteJson).spec;
+  const apexes = (spec?.parentRefs ?? [])
+    .filter((p) => CORE_GROUPS.has(p.group ?? 'gateway.networking.k8s.io') && p.kind === 'Service' && typeof p.name === 'string')
+    .map((p) => `${p.namespace ?? at.namespace}/${p.name}`);
+  if (apexes.length === 0) return { key, value: undefined };
+  const refs = spec?.rules?.[0]?.backendRefs;
+  if (!Array.isArray(refs) || refs.length === 0) return { key, value: bad('HTTPRoute', at, 'its first rule has no backendRefs') };
+  const backends: { service: string; weight: number }[] = [];
+  for (const [i, ref] of refs.entries()) {
+    if (!CORE_GROUPS.has(ref.group ?? '') || (ref.kind ?? 'Service') !== 'Service' || typeof ref.name !== 'string' || !LABEL.test(ref.name)) {
+      return { key, value: bad('HTTPRoute', at, `rules[0].backendRefs[${i}] is not a Service by name`) };
+    }
+    const weight = weightOf(ref.weight, 1);
+    if (weight === undefined) return { key, value: bad('HTTPRoute', at, `rules[0].backendRefs[${i}].weight ${JSON.stringify(ref.weight)} is not a whole number ≥ 0`) };
+    backends.push({ service: `${ref.namespace ?? at.namespace}/${ref.name}`, weight });
+  }
+  return { key, value: { kind: 'HTTPRoute', ...at, apexes, backends } };
+}
+
+interface TrafficSplitJson {
+  spec?: { service?: string; backends?: { service?: string; weight?: unknown }[] };
+}
+
+/** An SMI TrafficSplit: spec.service is the apex, spec.backends the split. */
+export function convertTrafficSplit(clusterDomain: string): (object: unknown) => Converted<SlimRoute> {
+  return (object) => {
+    const at = meta(object);
+    if (at === undefined) return undefined;
+    const key = `${at.namespace}/${at.name}`;
+    const spec = (object as TrafficSplitJson).spec;
+    const apex = typeof spec?.service === 'string' ? serviceOfHost(spec.service, at.namespace, clusterDomain) : undefined;
+    if (apex === undefined) return { key, value: bad('TrafficSplit', at, `spec.service ${JSON.stringify(spec?.service)} is not a Service name`) };
+    if (!Array.isArray(spec?.backends) || spec.backends.length === 0) return { key, value: bad('TrafficSplit', at, 'spec.backends is empty') };
+    const backends: { service: string; weight: number }[] = [];
+    for (const [i, b] of spec.backends.entries()) {
+      const service = typeof b.service === 'string' ? serviceOfHost(b.service, at.namespace, clusterDomain) : undefined;
+      if (service === undefined) return { key, value: bad('TrafficSplit', at, `spec.backends[${i}].service ${JSON.stringify(b.service)} is not a Service name`) };
+      const weight = b.weight === undefined ? undefined : weightOf(b.weight, 0);
+      if (weight === undefined) return { key, value: bad('TrafficSplit', at, `spec.backends[${i}].weight ${JSON.stringify(b.weight)} is not a whole number ≥ 0`) };
+      backends.push({ service, weight });
+    }
+    return { key, value: { kind: 'TrafficSplit', ...at, apexes: [apex], backends } };
+  };
+}
+
+interface VirtualServiceJson {
+  spec?: {
+    hosts?: unknown[];
+    gateways?: unknown[];
+    http?: { route?: { destination?: { host?: string }; weight?: unknown }[] }[];
+  };
+}
+
+/**
+ * An Istio VirtualService for mesh traffic (no gateways, or "mesh" among them): its hosts that are Services
+ * are apexes of its first http route's destinations. A lone destination without a weight takes everything
+ * (Istio's rule); among several, a missing weight is 0 unless all are missing (then equal shares).
+ */
+export function convertVirtualService(clusterDomain: string): (object: unknown) => Converted<SlimRoute> {
+  return (object) => {
+    const at = meta(object);
+    if (at === undefined) return undefined;
+    const key = `${at.namespace}/${at.name}`;
+    const spec = (object as VirtualServiceJson).spec;
+    const gateways = Array.isArray(spec?.gateways) ? spec.gateways : [];
+    if (gateways.length > 0 && !gateways.includes('mesh')) return { key, value: undefined };
+    const apexes = (Array.isArray(spec?.hosts) ? spec.hosts : [])
+      .map((h) => (typeof h === 'string' ? serviceOfHost(h, at.namespace, clusterDomain) : undefined))
+      .filter((k): k is string => k !== undefined);
+    if (apexes.length === 0) return { key, value: undefined };
+    const route = spec?.http?.[0]?.route;
+    if (!Array.isArray(route) || route.length === 0) return { key, value: bad('VirtualService', at, 'its first http route has no destinations') };
+    const allMissing = route.every((r) => r.weight === undefined || r.weight === null);
+    const backends: { service: string; weight: number }[] = [];
+    for (const [i, r] of route.entries()) {
+      const host = r.destination?.host;
+      const service = typeof host === 'string' ? serviceOfHost(host, at.namespace, clusterDomain) : undefined;
+      if (service === undefined) return { key, value: bad('VirtualService', at, `http[0].route[${i}].destination.host ${JSON.stringify(host)} is not a Service of this cluster`) };
+      const weight = weightOf(r.weight, allMissing ? 1 : 0);
+      if (weight === undefined) return { key, value: bad('VirtualService', at, `http[0].route[${i}].weight ${JSON.stringify(r.weight)} is not a whole number ≥ 0`) };
+      // Subsets of one host are one Service to DNS: their weights add up.
+      const same = backends.find((b) => b.service === service);
+      if (same !== undefined) (same as { weight: number }).weight += weight;
+      else backends.push({ service, weight });
+    }
+    return { key, value: { kind: 'VirtualService', ...at, apexes, backends } };
+  };
+}
+
+interface DestinationRuleJson {
+  spec?: { host?: string; trafficPolicy?: { loadBalancer?: { simple?: string } } };
+}
+
+const SIMPLE: Record<string, LoadBalancer> = { ROUND_ROBIN: 'round-robin', RANDOM: 'random', LEAST_REQUEST: 'weighted', LEAST_CONN: 'weighted', PASSTHROUGH: 'weighted', UNSPECIFIED: 'weighted' };
+
+/** An Istio DestinationRule: only trafficPolicy.loadBalancer.simple matters to DNS answers. */
+export function convertDestinationRule(clusterDomain: string): (object: unknown) => Converted<SlimDestinationRule> {
+  return (object) => {
+    const at = meta(object);
+    if (at === undefined) return undefined;
+    const spec = (object as DestinationRuleJson).spec;
+    const host = typeof spec?.host === 'string' ? serviceOfHost(spec.host, at.namespace, clusterDomain) : undefined;
+    const simple = spec?.trafficPolicy?.loadBalancer?.simple;
+    return { key: `${at.namespace}/${at.name}`, value: { ...at, host, loadBalancer: simple === undefined ? undefined : (SIMPLE[simple] ?? 'weighted') } };
+  };
+}
