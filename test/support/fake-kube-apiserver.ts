@@ -11,13 +11,38 @@ import { join } from 'node:path';
  *   - watch=true: JSON lines of {type: ADDED|MODIFIED|DELETED|BOOKMARK|ERROR, object} from a resourceVersion,
  *     replaying retained history first; an expired resourceVersion gets an ERROR event with a 410 Status
  *   - allowWatchBookmarks, timeoutSeconds, labelSelector (=, ==, !=, exists, !exists, in, notin)
- * with controls to change objects, drop every watch, expire history, fail requests and stop/restart.
+ *   - API discovery (/api, /apis, /apis/{group}, /apis/{group}/{version}) for the built-in groups and any
+ *     custom resources installed (as a CRD would add them), cluster-scoped Nodes
+ * with controls to change objects, install and remove CRDs, drop every watch, expire history, fail requests
+ * and stop/restart.
  */
 
-export type Resource = 'services' | 'endpointslices' | 'pods';
+/** services, endpointslices, pods, nodes, or `<plural>.<group>` of an installed custom resource. */
+export type Resource = string;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API objects of several kinds, built by tests
-export type KubeObject = { metadata: { name: string; namespace: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; uid?: string }; [k: string]: any };
+export type KubeObject = { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; uid?: string; creationTimestamp?: string }; [k: string]: any };
+
+/** A custom resource as its CRD defines it. */
+export interface CustomResource {
+  readonly group: string;
+  /** Served versions, the storage (preferred) one first. */
+  readonly versions: readonly string[];
+  readonly kind: string;
+  readonly plural: string;
+  readonly namespaced?: boolean;
+}
+
+/** The mesh CRDs meshdns follows, as their projects install them. */
+export const MESH_CRDS = {
+  httproutes: { group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1'], kind: 'HTTPRoute', plural: 'httproutes' },
+  trafficsplits: { group: 'split.smi-spec.io', versions: ['v1alpha4', 'v1alpha2'], kind: 'TrafficSplit', plural: 'trafficsplits' },
+  virtualservices: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'], kind: 'VirtualService', plural: 'virtualservices' },
+  destinationrules: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'], kind: 'DestinationRule', plural: 'destinationrules' },
+} satisfies Record<string, CustomResource>;
+
+/** The resource name objects of a custom resource are stored under: `<plural>.<group>`, as the CRD is named. */
+export const crdResource = (c: CustomResource): Resource => `${c.plural}.${c.group}`;
 
 interface Event {
   rv: number;
@@ -33,11 +58,14 @@ interface WatchStream {
   res: ServerResponse;
 }
 
-const KINDS: Record<Resource, { kind: string; apiVersion: string }> = {
+const BUILT_IN: Record<string, { kind: string; apiVersion: string }> = {
   services: { kind: 'Service', apiVersion: 'v1' },
   endpointslices: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1' },
   pods: { kind: 'Pod', apiVersion: 'v1' },
+  nodes: { kind: 'Node', apiVersion: 'v1' },
 };
+
+const keyOf = (o: KubeObject): string => (o.metadata.namespace === undefined ? o.metadata.name : `${o.metadata.namespace}/${o.metadata.name}`);
 
 export function parseLabelSelector(text: string | null): (labels: Record<string, string> | undefined) => boolean {
   if (text === null || text.trim() === '') return () => true;
@@ -73,7 +101,9 @@ export function parseLabelSelector(text: string | null): (labels: Record<string,
 }
 
 export class FakeKubeApiServer {
-  private readonly objects: Record<Resource, Map<string, KubeObject>> = { services: new Map(), endpointslices: new Map(), pods: new Map() };
+  private readonly objects = new Map<Resource, Map<string, KubeObject>>(Object.keys(BUILT_IN).map((r) => [r, new Map()]));
+  /** Installed custom resources by resource name. */
+  private readonly crds = new Map<Resource, CustomResource>();
   private history: Event[] = [];
   /** Watches from a resourceVersion below this get 410 Gone. */
   private oldestRv = 0;
@@ -135,26 +165,61 @@ export class FakeKubeApiServer {
 
   // ---- controls -------------------------------------------------------
 
+  private store(resource: Resource): Map<string, KubeObject> {
+    const map = this.objects.get(resource);
+    if (map === undefined) throw new Error(`resource ${resource} is not served (install its CRD first)`);
+    return map;
+  }
+
+  private typeOf(resource: Resource): { kind: string; apiVersion: string } {
+    const crd = this.crds.get(resource);
+    return crd === undefined ? BUILT_IN[resource]! : { kind: crd.kind, apiVersion: `${crd.group}/${crd.versions[0]}` };
+  }
+
   apply(resource: Resource, object: KubeObject): KubeObject {
-    const key = `${object.metadata.namespace}/${object.metadata.name}`;
-    const existed = this.objects[resource].has(key);
+    const objects = this.store(resource);
+    const key = keyOf(object);
+    const previous = objects.get(key);
     const stored: KubeObject = {
-      ...KINDS[resource],
+      ...this.typeOf(resource),
       ...structuredClone(object),
-      metadata: { ...structuredClone(object.metadata), resourceVersion: String(++this.rv), uid: this.objects[resource].get(key)?.metadata.uid ?? `uid-${this.rv}` },
+      metadata: {
+        ...structuredClone(object.metadata),
+        resourceVersion: String(++this.rv),
+        uid: previous?.metadata.uid ?? `uid-${this.rv}`,
+        creationTimestamp: object.metadata.creationTimestamp ?? previous?.metadata.creationTimestamp ?? new Date(Date.UTC(2026, 0, 1) + this.rv * 1000).toISOString(),
+      },
     };
-    this.objects[resource].set(key, stored);
-    this.publish({ rv: this.rv, resource, type: existed ? 'MODIFIED' : 'ADDED', object: stored });
+    objects.set(key, stored);
+    this.publish({ rv: this.rv, resource, type: previous !== undefined ? 'MODIFIED' : 'ADDED', object: stored });
     return stored;
   }
 
-  remove(resource: Resource, namespace: string, name: string): void {
-    const key = `${namespace}/${name}`;
-    const existing = this.objects[resource].get(key);
+  remove(resource: Resource, namespace: string | undefined, name: string): void {
+    const objects = this.store(resource);
+    const key = namespace === undefined ? name : `${namespace}/${name}`;
+    const existing = objects.get(key);
     if (existing === undefined) return;
-    this.objects[resource].delete(key);
+    objects.delete(key);
     const object = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(++this.rv) } };
     this.publish({ rv: this.rv, resource, type: 'DELETED', object });
+  }
+
+  /** Serves a custom resource from now on, as creating its CRD does (discovery shows it at once). */
+  installCrd(crd: CustomResource): Resource {
+    const resource = crdResource(crd);
+    this.crds.set(resource, crd);
+    if (!this.objects.has(resource)) this.objects.set(resource, new Map());
+    return resource;
+  }
+
+  /** Deletes a CRD: its objects are deleted (watchers see DELETED), then it is no longer served. */
+  removeCrd(crd: CustomResource): void {
+    const resource = crdResource(crd);
+    for (const o of [...(this.objects.get(resource)?.values() ?? [])]) this.remove(resource, o.metadata.namespace, o.metadata.name);
+    for (const w of [...this.watches]) if (w.resource === resource) w.res.end();
+    this.crds.delete(resource);
+    this.objects.delete(resource);
   }
 
   /** Ends every open watch stream abruptly, as a restarting API server or a load balancer would. */
@@ -215,9 +280,38 @@ export class FakeKubeApiServer {
   private route(path: string): { resource: Resource; namespace: string | undefined } | undefined {
     const m =
       /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?(services|pods)$/.exec(path) ??
+      /^\/api\/v1\/()(nodes)$/.exec(path) ??
       /^\/apis\/discovery\.k8s\.io\/v1\/(?:namespaces\/([^/]+)\/)?(endpointslices)$/.exec(path);
-    if (!m) return undefined;
-    return { namespace: m[1], resource: m[2] as Resource };
+    if (m) return { namespace: m[1] || undefined, resource: m[2]! };
+    const c = /^\/apis\/([^/]+)\/([^/]+)\/(?:namespaces\/([^/]+)\/)?([^/]+)$/.exec(path);
+    if (!c) return undefined;
+    const resource = `${c[4]}.${c[1]}`;
+    const crd = this.crds.get(resource);
+    if (crd === undefined || !crd.versions.includes(c[2]!)) return undefined;
+    return { namespace: c[3], resource };
+  }
+
+  /** /api, /apis, /apis/{group}, /apis/{group}/{version}: what kubectl and client libraries discover. */
+  private discovery(path: string): unknown {
+    if (path === '/api') return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] };
+    const groups = new Map<string, string[]>([['discovery.k8s.io', ['v1']]]);
+    for (const crd of this.crds.values()) groups.set(crd.group, [...new Set([...(groups.get(crd.group) ?? []), ...crd.versions])]);
+    const group = (name: string, versions: string[]) => ({
+      name,
+      versions: versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v })),
+      preferredVersion: { groupVersion: `${name}/${versions[0]}`, version: versions[0] },
+    });
+    if (path === '/apis') return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups].map(([n, v]) => group(n, v)) };
+    const m = /^\/apis\/([^/]+)(?:\/([^/]+))?$/.exec(path);
+    if (!m || !groups.has(m[1]!)) return undefined;
+    if (m[2] === undefined) return { kind: 'APIGroup', apiVersion: 'v1', ...group(m[1]!, groups.get(m[1]!)!) };
+    if (!groups.get(m[1]!)!.includes(m[2])) return undefined;
+    const resource = (name: string, kind: string, namespaced: boolean) => ({ name, singularName: kind.toLowerCase(), namespaced, kind, verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'] });
+    const resources =
+      m[1] === 'discovery.k8s.io'
+        ? [resource('endpointslices', 'EndpointSlice', true)]
+        : [...this.crds.values()].filter((c) => c.group === m[1] && c.versions.includes(m[2]!)).map((c) => resource(c.plural, c.kind, c.namespaced ?? true));
+    return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${m[1]}/${m[2]}`, resources };
   }
 
   private status(res: ServerResponse, code: number, reason: string, message: string): void {
@@ -231,6 +325,12 @@ export class FakeKubeApiServer {
     if (this.failing > 0) {
       this.failing--;
       return this.status(res, 500, 'InternalError', 'injected failure');
+    }
+    const found = req.method === 'GET' ? this.discovery(url.pathname) : undefined;
+    if (found !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(found));
+      return;
     }
     const route = this.route(url.pathname);
     if (req.method !== 'GET' || route === undefined) return this.status(res, 404, 'NotFound', `no route ${url.pathname}`);
@@ -254,7 +354,7 @@ export class FakeKubeApiServer {
       items = snap;
       rv = token.split(':')[0]!;
     } else {
-      items = [...this.objects[resource].values()].filter((o) => this.visible(namespace, selector, o));
+      items = [...this.store(resource).values()].filter((o) => this.visible(namespace, selector, o));
       rv = String(this.rv);
     }
     const limit = Number(url.searchParams.get('limit') ?? 0);
@@ -266,7 +366,7 @@ export class FakeKubeApiServer {
       this.snapshots.set(next, items.slice(limit));
     }
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ kind: `${KINDS[resource].kind}List`, apiVersion: KINDS[resource].apiVersion, metadata: { resourceVersion: rv, ...(next ? { continue: next } : {}) }, items: page }));
+    res.end(JSON.stringify({ kind: `${this.typeOf(resource).kind}List`, apiVersion: this.typeOf(resource).apiVersion, metadata: { resourceVersion: rv, ...(next ? { continue: next } : {}) }, items: page }));
   }
 
   private watch(url: URL, resource: Resource, namespace: string | undefined, selector: WatchStream['selector'], res: ServerResponse): void {
@@ -289,7 +389,7 @@ export class FakeKubeApiServer {
     const timers: NodeJS.Timeout[] = [];
     if (url.searchParams.get('allowWatchBookmarks') === 'true') {
       timers.push(
-        setInterval(() => this.send(res, { type: 'BOOKMARK', object: { ...KINDS[resource], metadata: { resourceVersion: String(this.rv) } } }), this.bookmarkIntervalMs),
+        setInterval(() => this.send(res, { type: 'BOOKMARK', object: { ...this.typeOf(resource), metadata: { resourceVersion: String(this.rv) } } }), this.bookmarkIntervalMs),
       );
     }
     const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
@@ -342,4 +442,34 @@ export function endpointSlice(
 
 export function pod(namespace: string, name: string, annotations: Record<string, string> = {}): KubeObject {
   return { metadata: { namespace, name, annotations }, spec: {}, status: {} };
+}
+
+export function node(name: string, zone: string | undefined, podCIDRs: string[]): KubeObject {
+  return { metadata: { name, labels: zone === undefined ? {} : { 'topology.kubernetes.io/zone': zone } }, spec: { podCIDR: podCIDRs[0], podCIDRs } };
+}
+
+/** A GAMMA HTTPRoute: parentRef the Service `apex`, first rule's backendRefs the given Services and weights. */
+export function httpRoute(namespace: string, name: string, apex: string, backends: [string, number | undefined][]): KubeObject {
+  return {
+    metadata: { namespace, name },
+    spec: {
+      parentRefs: [{ group: '', kind: 'Service', name: apex, port: 80 }],
+      rules: [{ backendRefs: backends.map(([svc, weight]) => ({ name: svc, port: 80, ...(weight === undefined ? {} : { weight }) })) }],
+    },
+  };
+}
+
+export function trafficSplit(namespace: string, name: string, apex: string, backends: [string, number | string][]): KubeObject {
+  return { metadata: { namespace, name }, spec: { service: apex, backends: backends.map(([service, weight]) => ({ service, weight })) } };
+}
+
+export function virtualService(namespace: string, name: string, hosts: string[], route: [string, number | undefined][], extra: Record<string, unknown> = {}): KubeObject {
+  return {
+    metadata: { namespace, name },
+    spec: { hosts, ...extra, http: [{ route: route.map(([host, weight]) => ({ destination: { host }, ...(weight === undefined ? {} : { weight }) })) }] },
+  };
+}
+
+export function destinationRule(namespace: string, name: string, host: string, simple: string | undefined): KubeObject {
+  return { metadata: { namespace, name }, spec: { host, ...(simple === undefined ? {} : { trafficPolicy: { loadBalancer: { simple } } }) } };
 }
