@@ -9,6 +9,7 @@ import { registrationProblem } from './registration-rules.js';
 import { zoneConflict, type StaticNames } from './zone-conflicts.js';
 import { policyBodySchema, toPolicy, type PolicyBody } from './policy-body.js';
 import { instanceState } from '../../catalog/types.js';
+import { splitView } from '../../catalog/split-view.js';
 
 export interface RestRoutesOptions {
   registry: RestRegistry;
@@ -190,6 +191,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
         healthy: instances.filter((i) => instanceState(i) === 'healthy').length,
         sources,
         ...(catalog.hasPolicy(key) ? { policy: catalog.policyOf(key) } : {}),
+        ...(catalog.splitOf(key) === undefined ? {} : { split: splitView(catalog, key) }),
       };
     });
     return { services };
@@ -199,7 +201,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     const { ns, svc } = req.params;
     const key = `${ns}/${svc}`;
     const service = catalog.get(ns, svc);
-    if (service === undefined && !catalog.hasPolicy(key)) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
+    if (service === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
     const instances = [...(service?.instances.values() ?? [])].map((i) => {
       const stored = i.source === 'rest' ? registry.get(ns, svc, i.id) : undefined;
       return {
@@ -220,7 +222,16 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
       };
     });
     const answeredBy = opts.failingOver?.(key);
-    return { namespace: ns, name: svc, policy: catalog.policyOf(key), ...(answeredBy === undefined ? {} : { failover: { answeredBy } }), instances };
+    const split = splitView(catalog, key);
+    return {
+      namespace: ns,
+      name: svc,
+      policy: catalog.policyOf(key),
+      policySource: catalog.policySource(key) ?? 'default',
+      ...(answeredBy === undefined ? {} : { failover: { answeredBy } }),
+      ...(split === undefined ? {} : { split }),
+      instances,
+    };
   });
 }
 
