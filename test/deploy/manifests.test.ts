@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot } from '../support/meshdns-process.js';
+import { MESH_APIS } from '../../src/sources/kubernetes/mesh-apis.js';
 import { runInNamespace, waitForDns } from '../support/netns.js';
 
 const dir = join(repoRoot, 'deploy', 'kubernetes');
@@ -51,7 +52,16 @@ test('every overlay renders with kubectl kustomize; the config is generated, so 
     for (const d of rendered.get(overlay)!) if (d.kind !== 'Namespace' && d.kind !== 'ClusterRole' && d.kind !== 'ClusterRoleBinding') assert.equal(d.metadata.namespace, 'meshdns', `${d.kind} namespace`);
   }
   // RBAC is what the reflector calls (list, watch); Pods only through the pod-weights component, with its flag.
-  assert.deepEqual(byKind('ClusterRole').rules.map((r: Doc) => `${r.resources}:${r.verbs}`), ['services:list,watch', 'endpointslices:list,watch']);
+  assert.deepEqual(byKind('ClusterRole').rules.map((r: Doc) => `${r.apiGroups}/${r.resources}:${r.verbs}`), [
+    '/services:list,watch',
+    'discovery.k8s.io/endpointslices:list,watch',
+    '/nodes:get,list,watch',
+    'gateway.networking.k8s.io/httproutes:get,list,watch',
+    'split.smi-spec.io/trafficsplits:get,list,watch',
+    'networking.istio.io/virtualservices,destinationrules:get,list,watch',
+  ]);
+  // Every group and resource meshdns follows is granted (the source's own list, so a new kind cannot be forgotten).
+  for (const api of MESH_APIS) assert.ok(byKind('ClusterRole').rules.some((r: Doc) => r.apiGroups.includes(api.group) && r.resources.includes(api.plural)), api.kind);
   const withPods = parseDocs(
     execFileSync('kubectl', ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(mkComponentOverlay(), '.')], { encoding: 'utf8' }),
     'overlay with components/pod-weights',

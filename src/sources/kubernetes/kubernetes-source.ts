@@ -84,6 +84,7 @@ export class KubernetesSource {
   /** Reflectors of the mesh kinds API discovery found, with the version they read. */
   private readonly meshReflectors = new Map<MeshApi['kind'], { version: string; reflectors: Reflector<unknown>[] }>();
   private discovered = false;
+  private discoveryFailures = 0;
   private discoveryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private watch: Watch | undefined;
@@ -208,6 +209,7 @@ export class KubernetesSource {
    */
   private async discover(): Promise<void> {
     if (this.stopped) return;
+    let next = this.opts.discoveryIntervalMs ?? 30_000;
     try {
       const served = await discoverMeshApis(this.opts.kubeConfig);
       if (this.stopped) return;
@@ -219,13 +221,16 @@ export class KubernetesSource {
         if (version !== undefined) this.startMeshKind(api, version);
       }
       this.discovered = true;
+      this.discoveryFailures = 0;
     } catch (err) {
       this.opts.logger.warn({ err: (err as Error).message }, 'Kubernetes API discovery failed; mesh objects stay as they are, retrying');
+      // Retried sooner than the interval, as the reflectors do: readiness waits for a first discovery.
+      next = Math.min(next, 250 * 2 ** Math.min(this.discoveryFailures++, 6));
     }
     // A few sweeps of split resolution ride along: a REST-only backend registered since is picked up.
     this.splitsDirty = true;
     this.schedule();
-    this.discoveryTimer = setTimeout(() => void this.discover(), this.opts.discoveryIntervalMs ?? 30_000);
+    this.discoveryTimer = setTimeout(() => void this.discover(), next);
     this.discoveryTimer.unref?.();
   }
 
