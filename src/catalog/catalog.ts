@@ -54,6 +54,8 @@ export class Catalog {
   private readonly policies = { rest: new Map<string, TrafficPolicy>(), kubernetes: new Map<string, TrafficPolicy>() };
   /** Traffic splits by apex service key. */
   private readonly splits = new Map<string, TrafficSplit>();
+  /** For each backend, the apexes whose splits name it (views of an apex change when a backend does). */
+  private readonly apexesByBackend = new Map<string, Set<string>>();
   private zoneRanges: readonly ZoneRange[] = [];
   private readonly zoneListeners: ((ranges: readonly ZoneRange[]) => void)[] = [];
 
@@ -115,13 +117,25 @@ export class Catalog {
   /** Makes the service the apex of a traffic split, or ends it (undefined); announces the service. */
   setSplit(namespace: string, service: string, split: TrafficSplit | undefined): void {
     const key = serviceKey(namespace, service);
+    const previous = this.splits.get(key);
     if (split === undefined) {
       if (!this.splits.delete(key)) return;
     } else {
-      if (JSON.stringify(this.splits.get(key)) === JSON.stringify(split)) return;
+      if (JSON.stringify(previous) === JSON.stringify(split)) return;
       this.splits.set(key, split);
     }
+    for (const b of previous?.backends ?? []) this.apexesByBackend.get(b.service)?.delete(key);
+    for (const b of split?.backends ?? []) {
+      let set = this.apexesByBackend.get(b.service);
+      if (set === undefined) this.apexesByBackend.set(b.service, (set = new Set()));
+      set.add(key);
+    }
     this.emit(new Set([key]));
+  }
+
+  /** The apexes whose splits name this service as a backend. */
+  apexesOf(backendKey: string): ReadonlySet<string> {
+    return this.apexesByBackend.get(backendKey) ?? EMPTY;
   }
 
   /** Client address ranges with their zones learnt from Kubernetes Nodes (beside --client-zone). */
@@ -323,6 +337,8 @@ export class Catalog {
     for (const listener of this.listeners) listener(changed);
   }
 }
+
+const EMPTY: ReadonlySet<string> = new Set();
 
 function sameInstance(a: Instance, b: Instance): boolean {
   const { probe: _a, ...restA } = a;

@@ -24,6 +24,8 @@ export const CONSOLE_PAGE = `<!doctype html>
   .svc h2 { font-size: 15px; margin: 0 0 6px; display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; }
   .tag { font-size: 11px; font-weight: 500; padding: 1px 6px; border-radius: 10px; background: #eef2f6; color: var(--muted); }
   .tag.failover { background: #fef0c7; color: #93370d; }
+  .tag.split { background: #e0eaff; color: #1d3a8a; }
+  table.split { margin-bottom: 6px; }
   table { width: 100%; border-collapse: collapse; font-size: 13px; }
   th { text-align: left; color: var(--muted); font-weight: 500; border-bottom: 1px solid var(--line); padding: 4px 6px; }
   td { padding: 4px 6px; border-bottom: 1px solid #f2f4f7; vertical-align: middle; }
@@ -70,11 +72,15 @@ export const CONSOLE_PAGE = `<!doctype html>
       p.locality !== 'off' ? '<span class="tag">' + esc(p.locality) + '</span>' : '',
       p.answerLimit ? '<span class="tag">limit ' + p.answerLimit + '</span>' : '',
       p.failover.length ? '<span class="tag">failover ' + esc(p.failover.join(' → ')) + '</span>' : '',
-      s.failingOverTo ? '<span class="tag failover">answered by ' + esc(s.failingOverTo) + '</span>' : ''].join(' ');
+      s.failingOverTo ? '<span class="tag failover">answered by ' + esc(s.failingOverTo) + '</span>' : '',
+      s.split ? '<span class="tag split">split by ' + esc(s.split.from.kind + ' ' + s.split.from.namespace + '/' + s.split.from.name) + '</span>' : ''].join(' ');
+    const splitRows = s.split ? '<table class="split"><thead><tr><th>backend</th><th>weight</th><th>answering</th><th>share of first answers</th></tr></thead><tbody>' +
+      s.split.backends.map((b) => '<tr data-backend="' + esc(b.service) + '"><td>' + esc(b.service) + '</td><td>' + b.weight + '</td><td>' + (b.answering ? 'yes' : 'no') +
+        '</td><td><div class="share"><div class="bar" style="width:' + (b.share * 120).toFixed(1) + 'px"></div><span>' + (b.share * 100).toFixed(1) + '%</span></div></td></tr>').join('') + '</tbody></table>' : '';
     const rows = s.instances.map((i) => '<tr data-instance="' + esc(i.name) + '"><td>' + esc(i.name) + '</td><td>' + esc(i.address) + '</td><td>' + esc(i.ports) + '</td><td>' + esc(i.zone || '') +
       '</td><td>' + esc(i.source) + '</td><td class="state-' + esc(i.state) + '">' + esc(i.state) + '</td><td>' + (i.score === null ? '' : (i.score * 100).toFixed(0) + '%') + '</td><td>' + esc(i.lastProbe || '') +
       '</td><td><div class="share"><div class="bar" style="width:' + (i.share * 120).toFixed(1) + 'px"></div><span>' + (i.share * 100).toFixed(1) + '%</span></div></td></tr>').join('');
-    return '<section class="svc" data-service="' + esc(s.key) + '"><h2>' + esc(s.name) + ' <span class="tag">' + esc(s.namespace) + '</span> ' + tags + '</h2>' +
+    return '<section class="svc" data-service="' + esc(s.key) + '"><h2>' + esc(s.name) + ' <span class="tag">' + esc(s.namespace) + '</span> ' + tags + '</h2>' + splitRows +
       (s.instances.length ? '<table><thead><tr><th>instance</th><th>address</th><th>ports</th><th>zone</th><th>source</th><th>state</th><th>probe score</th><th>last probe</th><th>share of first answers</th></tr></thead><tbody>' + rows + '</tbody></table>' : '<div class="empty">no instances</div>') + '</section>';
   }
 

@@ -46,7 +46,11 @@ export function registerConsoleRoutes(app: FastifyInstance, opts: ConsoleOptions
   let timer: NodeJS.Timeout | undefined;
   catalog.onChange((keys) => {
     if (streams.size === 0) return;
-    for (const k of keys) pending.add(k);
+    // An apex's view (its split's shares) changes with its backends.
+    for (const k of keys) {
+      pending.add(k);
+      for (const apex of catalog.apexesOf(k)) pending.add(apex);
+    }
     timer ??= setTimeout(() => {
       timer = undefined;
       const data = JSON.stringify(message(pending));

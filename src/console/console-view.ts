@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { dnsNameOf, instanceState, isAnswerable, type Instance } from '../catalog/types.js';
 import { effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
+import { splitView, type SplitView } from '../catalog/split-view.js';
 
 /** One instance as the console shows it. */
 export interface InstanceView {
@@ -25,6 +26,8 @@ export interface ServiceView {
   sources: string[];
   policy: { loadBalancer: string; failover: readonly string[]; locality: string; answerLimit: number };
   failingOverTo: string | null;
+  /** A traffic split this service is the apex of: each backend with its share of first answers now. */
+  split: (Omit<SplitView, 'backends'> & { backends: (SplitView['backends'][number] & { share: number })[] }) | null;
   instances: InstanceView[];
 }
 
@@ -34,13 +37,17 @@ export interface ServiceView {
  */
 export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, failingOverTo: string | undefined): ServiceView | undefined {
   const svc = catalog.getByKey(key);
-  if (svc === undefined && !catalog.hasPolicy(key)) return undefined;
+  if (svc === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined) return undefined;
   const slash = key.indexOf('/');
   const instances = [...(svc?.instances.values() ?? [])];
   const policy = catalog.policyOf(key);
   const weightOf = (i: Instance): number => (i.probe === undefined ? i.weight : effectiveWeight(i.weight, i.probe.score, soft));
   const answerable = failingOverTo === undefined ? instances.filter(isAnswerable) : [];
   const total = answerable.reduce((sum, i) => sum + (policy.loadBalancer === 'random' ? 1 : weightOf(i)), 0);
+  const split = splitView(catalog, key);
+  const splitTotal = split?.backends.reduce((sum, b) => sum + (b.answering ? b.weight : 0), 0) ?? 0;
+  // With a split in force, the service's own instances get only the part it gives the service itself.
+  const ownPart = split === undefined || splitTotal === 0 ? 1 : split.backends.filter((b) => b.answering && b.service === `${key.slice(key.indexOf('/') + 1)}.${key.slice(0, key.indexOf('/'))}`).reduce((sum, b) => sum + b.weight, 0) / splitTotal;
   return {
     key,
     namespace: key.slice(0, slash),
@@ -48,6 +55,7 @@ export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, fai
     sources: [...new Set(instances.map((i) => i.source))].sort(),
     policy: { ...policy },
     failingOverTo: failingOverTo ?? null,
+    split: split === undefined ? null : { ...split, backends: split.backends.map((b) => ({ ...b, share: splitTotal > 0 && b.answering ? b.weight / splitTotal : 0 })) },
     instances: instances
       .map((i) => ({
         id: i.id,
@@ -60,7 +68,7 @@ export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, fai
         score: i.probe?.score ?? null,
         lastProbe: i.probe?.lastResult === undefined ? null : `${i.probe.lastResult.ok ? 'ok' : 'failed'}: ${i.probe.lastResult.detail}`,
         weight: i.weight,
-        share: total > 0 && answerable.includes(i) ? (policy.loadBalancer === 'random' ? 1 : weightOf(i)) / total : 0,
+        share: total > 0 && answerable.includes(i) ? (ownPart * (policy.loadBalancer === 'random' ? 1 : weightOf(i))) / total : 0,
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),
   };
