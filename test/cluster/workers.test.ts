@@ -5,6 +5,7 @@ import { buildQuery, decode, frame, tcpExchange, udpExchange } from '../support/
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { within } from '../support/poll.js';
+import { crdResource, endpointSlice, FakeKubeApiServer, httpRoute, MESH_CRDS, node, service } from '../support/fake-kube-apiserver.js';
 
 const children = (pid: number): number[] =>
   execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
@@ -67,5 +68,31 @@ test('a worker that dies is replaced and answers resume', async () => {
     }
   } finally {
     await s.stop();
+  }
+});
+
+test('--workers 2: Kubernetes splits, policies and Node zones reach the workers', async () => {
+  const kube = await FakeKubeApiServer.start();
+  kube.installCrd(MESH_CRDS.httproutes);
+  for (const [name, address, zone] of [['web', '10.90.0.1', 'zone-b'], ['web-v2', '10.90.1.1', 'zone-a'], ['web-v2', '10.90.1.2', 'zone-b']] as const) {
+    kube.apply('services', service('pool', name, { annotations: { 'meshdns.io/locality': 'prefer-zone' } }));
+    kube.apply('endpointslices', endpointSlice('pool', `${name}-${address}`, name, [{ address, zone }]));
+  }
+  kube.apply(crdResource(MESH_CRDS.httproutes), httpRoute('pool', 'web', 'web', [['web', 0], ['web-v2', 1]]));
+  const s = await startMeshdns(['--upstream', 'none', '--workers', '2', '--kubernetes', 'on', '--kubeconfig', kube.kubeconfig()]);
+  const firsts = async (n: number): Promise<Set<string>> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) seen.add(decode((await udpExchange(s.dnsPort, buildQuery('web.pool.linkerd.local', { id: i })))!).answers[0]!.address!);
+    return seen;
+  };
+  try {
+    // The split: only web-v2's instances, both of them first sometimes (no zone known for 127.0.0.1 yet).
+    await within(5000, async () => [...(await firsts(40))].sort().join() === '10.90.1.1,10.90.1.2');
+    // A Node places 127.0.0.1 in zone-a: web-v2's zone-a instance comes first in every worker.
+    kube.apply('nodes', node('node-1', 'zone-a', ['127.0.0.0/16']));
+    await within(3000, async () => [...(await firsts(40))].join() === '10.90.1.1');
+  } finally {
+    await s.stop();
+    await kube.stop();
   }
 });
