@@ -1,11 +1,14 @@
 /**
  * 10,000 Services × 10 endpoints in the fake API server: time from start to
- * the first complete answer set, and resident memory after.
- * Run: npm run bench:kubernetes
+ * the first complete answer set, and resident memory after. Then 1,000
+ * traffic splits (HTTPRoutes) over 3,000 backend Services: time to the
+ * first complete split answers, memory, and how long one canary step of
+ * every split takes to reach the answers.
+ * Run: npm run bench:kubernetes (BENCH_SERVICES, BENCH_SPLITS to change the sizes)
  */
 import { readFileSync } from 'node:fs';
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
-import { endpointSlice, FakeKubeApiServer, service } from '../support/fake-kube-apiserver.js';
+import { crdResource, endpointSlice, FakeKubeApiServer, httpRoute, MESH_CRDS, service } from '../support/fake-kube-apiserver.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 
 const services = Number(process.env.BENCH_SERVICES ?? 10_000);
@@ -44,4 +47,48 @@ console.log(`listening after ${listening} ms; complete answer set after ${comple
 console.log(`meshdns resident memory: ${rss.toFixed(0)} MB`);
 await s.stop();
 await api.stop();
+
+// ---- splits ------------------------------------------------------------
+const splits = Number(process.env.BENCH_SPLITS ?? 1000);
+const perBackend = 3;
+const kube = await FakeKubeApiServer.start();
+const ROUTES = kube.installCrd(MESH_CRDS.httproutes);
+const address = (b: number, e: number): string => `10.${100 + (b >> 8)}.${b & 255}.${e + 1}`;
+for (let a = 0; a < splits; a++) {
+  const ns = `team-${a % 50}`;
+  kube.apply('services', service(ns, `app-${a}`));
+  for (let v = 0; v < 3; v++) {
+    const b = a * 3 + v;
+    kube.apply('services', service(ns, `app-${a}-v${v}`));
+    kube.apply('endpointslices', endpointSlice(ns, `app-${a}-v${v}-x`, `app-${a}-v${v}`, Array.from({ length: perBackend }, (_, e) => ({ address: address(b, e) }))));
+  }
+  kube.apply(ROUTES, httpRoute(ns, `app-${a}`, `app-${a}`, [[`app-${a}-v0`, 80], [`app-${a}-v1`, 15], [`app-${a}-v2`, 5]]));
+}
+const startedSplits = Date.now();
+const m = await startMeshdns(['--upstream', 'none', '--kubeconfig', kube.kubeconfig(), '--log-level', 'info']);
+const lastApex = `app-${splits - 1}.team-${(splits - 1) % 50}.linkerd.local`;
+const answers = async (name: string): Promise<number> => {
+  const reply = await udpExchange(m.dnsPort, buildQuery(name, { edns: {} }), 500);
+  return reply === null ? 0 : decode(reply).answers.length;
+};
+for (let waited = 0; (await answers(lastApex)) !== 3 * perBackend; waited += 20) {
+  if (waited > 120_000) throw new Error(`splits not answered in 2 min; last log lines:\n${m.logs.slice(-20).join("\n")}`);
+  await new Promise((r) => setTimeout(r, 20));
+}
+const splitsComplete = Date.now() - startedSplits;
+let splitFull = 0;
+for (let a = 0; a < splits; a += Math.ceil(splits / 200)) if ((await answers(`app-${a}.team-${a % 50}.linkerd.local`)) === 3 * perBackend) splitFull++;
+await new Promise((r) => setTimeout(r, 1000));
+const splitRss = rssMb(m.proc.pid!);
+// One canary step on every split at once: v0 drained. Done when the last apex no longer answers v0.
+const stepped = Date.now();
+for (let a = 0; a < splits; a++) kube.apply(ROUTES, httpRoute(`team-${a % 50}`, `app-${a}`, `app-${a}`, [[`app-${a}-v0`, 0], [`app-${a}-v1`, 50], [`app-${a}-v2`, 50]]));
+while ((await answers(lastApex)) !== 2 * perBackend) await new Promise((r) => setTimeout(r, 10));
+const stepMs = Date.now() - stepped;
+console.log(`${splits} splits (HTTPRoutes) over ${splits * 3} backend Services × ${perBackend} endpoints, plus ${splits} apex Services`);
+console.log(`every split answering after ${splitsComplete} ms from start; sampled apexes complete: ${splitFull}/${Math.ceil(splits / Math.ceil(splits / 200))}`);
+console.log(`meshdns resident memory: ${splitRss.toFixed(0)} MB`);
+console.log(`a step of all ${splits} splits reached the last apex's answers after ${stepMs} ms`);
+await m.stop();
+await kube.stop();
 process.exit(0);

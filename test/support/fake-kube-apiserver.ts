@@ -454,7 +454,8 @@ export function httpRoute(namespace: string, name: string, apex: string, backend
     metadata: { namespace, name },
     spec: {
       parentRefs: [{ group: '', kind: 'Service', name: apex, port: 80 }],
-      rules: [{ backendRefs: backends.map(([svc, weight]) => ({ name: svc, port: 80, ...(weight === undefined ? {} : { weight }) })) }],
+      // `svc.ns` names a Service in another namespace.
+      rules: [{ backendRefs: backends.map(([svc, weight]) => ({ name: svc.split('.')[0], ...(svc.includes('.') ? { namespace: svc.split('.')[1] } : {}), port: 80, ...(weight === undefined ? {} : { weight }) })) }],
     },
   };
 }

@@ -46,6 +46,12 @@ export interface KubernetesMetrics {
 
 const PAGE = 500;
 
+/** A list of custom objects as the API server sends it. */
+interface RawListPage {
+  items?: unknown[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
 function checkFor(probe: ProbeAnnotation, address: string): CheckSpec {
   const host = address.includes(':') ? `[${address}]` : address;
   return probe.kind === 'http'
@@ -245,10 +251,13 @@ export class KubernetesSource {
         resource: api.plural,
         path: ns === undefined ? `${base}/${api.plural}` : `${base}/namespaces/${ns}/${api.plural}`,
         watch: this.watch!,
-        list: (token: string | undefined) =>
-          (ns === undefined
+        list: async (token: string | undefined): Promise<ListPage> => {
+          const page = (await (ns === undefined
             ? custom.listClusterCustomObject({ group: api.group, version, plural: api.plural, limit: PAGE, _continue: token })
-            : custom.listNamespacedCustomObject({ group: api.group, version, namespace: ns, plural: api.plural, limit: PAGE, _continue: token })) as Promise<ListPage>,
+            : custom.listNamespacedCustomObject({ group: api.group, version, namespace: ns, plural: api.plural, limit: PAGE, _continue: token }))) as RawListPage;
+          // Custom objects come back as the API's raw JSON: `continue`, where typed models say `_continue`.
+          return { items: page.items ?? [], metadata: { resourceVersion: page.metadata?.resourceVersion, _continue: page.metadata?.continue } };
+        },
       };
       if (api.kind === 'DestinationRule') {
         reflectors.push(
@@ -454,6 +463,11 @@ export class KubernetesSource {
   /** Resolves every apex's split from the mesh objects and gives the catalog what changed. */
   private applySplits(): void {
     const { catalog } = this.opts;
+    // Until the Services are listed, every backend would look unknown: wait (their sync schedules a flush).
+    if (!this.reflectors.every((r) => r.resource !== 'services' || r.synced)) {
+      this.splitsDirty = true;
+      return;
+    }
     const { splits, problems } = resolveSplits(this.routes.values(), (key) => this.services.has(key) || catalog.getByKey(key) !== undefined);
     for (const [apex, split] of splits) {
       if (JSON.stringify(this.appliedSplits.get(apex)) === JSON.stringify(split)) continue;

@@ -47,6 +47,10 @@ export class Reflector<T> {
 
   constructor(private readonly opts: ReflectorOptions<T>) {}
 
+  get resource(): string {
+    return this.opts.resource;
+  }
+
   start(): void {
     void this.run();
   }

@@ -60,6 +60,10 @@ export function resolveSplits(routes: Iterable<SlimRoute>, known: (serviceKey: s
     }
     usable.set(r, backends);
     for (const apex of r.apexes) {
+      if (!known(apex)) {
+        problems.push({ object: nameOf(r), message: `parent Service ${refOf(apex)} is not known; not split until it appears` });
+        continue;
+      }
       let list = claims.get(apex);
       if (list === undefined) claims.set(apex, (list = []));
       list.push(r);

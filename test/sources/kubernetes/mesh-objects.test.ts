@@ -64,6 +64,7 @@ test('resolution: the most specific object wins an apex, unknown backends are le
       route('TrafficSplit', 'shop', 'c', ['shop/c'], [['shop/a', 1]]),
       route('HTTPRoute', 'shop', 'zero', ['shop/z'], [['shop/z1', 0]]),
       { ...route('HTTPRoute', 'shop', 'broken', [], []), problem: 'rules[0].backendRefs[0].weight -1 is not a whole number ≥ 0' },
+      route('HTTPRoute', 'shop', 'orphan', ['shop/ghost'], [['shop/web-v1', 1]]),
     ],
     known,
   );
@@ -81,6 +82,8 @@ test('resolution: the most specific object wins an apex, unknown backends are le
   assert.match(text, /TrafficSplit shop\/b: the splits of .* form a loop/);
   assert.match(text, /HTTPRoute shop\/zero: every backend has weight 0/);
   assert.match(text, /HTTPRoute shop\/broken: rules\[0\]/);
+  assert.match(text, /HTTPRoute shop\/orphan: parent Service ghost\.shop is not known/);
+  assert.equal(splits.has('shop/ghost'), false);
 });
 
 test('policy annotations: each field, a bad one reported and left out, the rest kept', () => {
