@@ -51,44 +51,59 @@ await api.stop();
 // ---- splits ------------------------------------------------------------
 const splits = Number(process.env.BENCH_SPLITS ?? 1000);
 const perBackend = 3;
-const kube = await FakeKubeApiServer.start();
-const ROUTES = kube.installCrd(MESH_CRDS.httproutes);
 const address = (b: number, e: number): string => `10.${100 + (b >> 8)}.${b & 255}.${e + 1}`;
-for (let a = 0; a < splits; a++) {
-  const ns = `team-${a % 50}`;
-  kube.apply('services', service(ns, `app-${a}`));
-  for (let v = 0; v < 3; v++) {
-    const b = a * 3 + v;
-    kube.apply('services', service(ns, `app-${a}-v${v}`));
-    kube.apply('endpointslices', endpointSlice(ns, `app-${a}-v${v}-x`, `app-${a}-v${v}`, Array.from({ length: perBackend }, (_, e) => ({ address: address(b, e) }))));
+
+/** The same Services with and without the HTTPRoutes: what the splits cost in sync time and memory. */
+async function splitPhase(withRoutes: boolean): Promise<void> {
+  const kube = await FakeKubeApiServer.start();
+  const ROUTES = kube.installCrd(MESH_CRDS.httproutes);
+  for (let a = 0; a < splits; a++) {
+    const ns = `team-${a % 50}`;
+    kube.apply('services', service(ns, `app-${a}`));
+    for (let v = 0; v < 3; v++) {
+      const b = a * 3 + v;
+      kube.apply('services', service(ns, `app-${a}-v${v}`));
+      kube.apply('endpointslices', endpointSlice(ns, `app-${a}-v${v}-x`, `app-${a}-v${v}`, Array.from({ length: perBackend }, (_, e) => ({ address: address(b, e) }))));
+    }
+    if (withRoutes) kube.apply(ROUTES, httpRoute(ns, `app-${a}`, `app-${a}`, [[`app-${a}-v0`, 80], [`app-${a}-v1`, 15], [`app-${a}-v2`, 5]]));
   }
-  kube.apply(ROUTES, httpRoute(ns, `app-${a}`, `app-${a}`, [[`app-${a}-v0`, 80], [`app-${a}-v1`, 15], [`app-${a}-v2`, 5]]));
+  const started = Date.now();
+  const m = await startMeshdns(['--upstream', 'none', '--kubeconfig', kube.kubeconfig(), '--log-level', 'info']);
+  const answers = async (name: string): Promise<number> => {
+    const reply = await udpExchange(m.dnsPort, buildQuery(name, { edns: {} }), 500);
+    return reply === null ? 0 : decode(reply).answers.length;
+  };
+  // Done: the last apex answers its backends' 9 addresses (with routes), the last backend its 3 (without).
+  const last = withRoutes ? `app-${splits - 1}.team-${(splits - 1) % 50}.linkerd.local` : `app-${splits - 1}-v2.team-${(splits - 1) % 50}.linkerd.local`;
+  const expected = withRoutes ? 3 * perBackend : perBackend;
+  for (let waited = 0; (await answers(last)) !== expected; waited += 20) {
+    if (waited > 120_000) throw new Error(`not answered in 2 min; last log lines:\n${m.logs.slice(-20).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const complete = Date.now() - started;
+  let full = 0;
+  const step = Math.ceil(splits / 200);
+  for (let a = 0; a < splits; a += step) if ((await answers(`app-${a}.team-${a % 50}.linkerd.local`)) === (withRoutes ? 3 * perBackend : 0)) full++;
+  await new Promise((r) => setTimeout(r, 1000));
+  const rss = rssMb(m.proc.pid!);
+  const metrics = await (await fetch(`http://127.0.0.1:${m.httpPort}/metrics`)).text();
+  const heap = Number(/^nodejs_heap_size_used_bytes (\S+)/m.exec(metrics)?.[1] ?? NaN) / 2 ** 20;
+  if (!withRoutes) {
+    console.log(`the same ${splits * 4} Services without HTTPRoutes: complete after ${complete} ms; resident memory ${rss.toFixed(0)} MB, heap used ${heap.toFixed(0)} MB`);
+  } else {
+    // One canary step on every split at once: v0 drained. Done when the last apex no longer answers v0.
+    const stepped = Date.now();
+    for (let a = 0; a < splits; a++) kube.apply(ROUTES, httpRoute(`team-${a % 50}`, `app-${a}`, `app-${a}`, [[`app-${a}-v0`, 0], [`app-${a}-v1`, 50], [`app-${a}-v2`, 50]]));
+    while ((await answers(last)) !== 2 * perBackend) await new Promise((r) => setTimeout(r, 10));
+    const stepMs = Date.now() - stepped;
+    console.log(`${splits} splits (HTTPRoutes) over ${splits * 3} backend Services × ${perBackend} endpoints, plus ${splits} apex Services`);
+    console.log(`every split answering after ${complete} ms from start; sampled apexes complete: ${full}/${Math.ceil(splits / step)}; resident memory ${rss.toFixed(0)} MB, heap used ${heap.toFixed(0)} MB`);
+    console.log(`a step of all ${splits} splits reached the last apex's answers after ${stepMs} ms`);
+  }
+  await m.stop();
+  await kube.stop();
 }
-const startedSplits = Date.now();
-const m = await startMeshdns(['--upstream', 'none', '--kubeconfig', kube.kubeconfig(), '--log-level', 'info']);
-const lastApex = `app-${splits - 1}.team-${(splits - 1) % 50}.linkerd.local`;
-const answers = async (name: string): Promise<number> => {
-  const reply = await udpExchange(m.dnsPort, buildQuery(name, { edns: {} }), 500);
-  return reply === null ? 0 : decode(reply).answers.length;
-};
-for (let waited = 0; (await answers(lastApex)) !== 3 * perBackend; waited += 20) {
-  if (waited > 120_000) throw new Error(`splits not answered in 2 min; last log lines:\n${m.logs.slice(-20).join("\n")}`);
-  await new Promise((r) => setTimeout(r, 20));
-}
-const splitsComplete = Date.now() - startedSplits;
-let splitFull = 0;
-for (let a = 0; a < splits; a += Math.ceil(splits / 200)) if ((await answers(`app-${a}.team-${a % 50}.linkerd.local`)) === 3 * perBackend) splitFull++;
-await new Promise((r) => setTimeout(r, 1000));
-const splitRss = rssMb(m.proc.pid!);
-// One canary step on every split at once: v0 drained. Done when the last apex no longer answers v0.
-const stepped = Date.now();
-for (let a = 0; a < splits; a++) kube.apply(ROUTES, httpRoute(`team-${a % 50}`, `app-${a}`, `app-${a}`, [[`app-${a}-v0`, 0], [`app-${a}-v1`, 50], [`app-${a}-v2`, 50]]));
-while ((await answers(lastApex)) !== 2 * perBackend) await new Promise((r) => setTimeout(r, 10));
-const stepMs = Date.now() - stepped;
-console.log(`${splits} splits (HTTPRoutes) over ${splits * 3} backend Services × ${perBackend} endpoints, plus ${splits} apex Services`);
-console.log(`every split answering after ${splitsComplete} ms from start; sampled apexes complete: ${splitFull}/${Math.ceil(splits / Math.ceil(splits / 200))}`);
-console.log(`meshdns resident memory: ${splitRss.toFixed(0)} MB`);
-console.log(`a step of all ${splits} splits reached the last apex's answers after ${stepMs} ms`);
-await m.stop();
-await kube.stop();
+
+await splitPhase(false);
+await splitPhase(true);
 process.exit(0);
