@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { InstancePort } from '../../catalog/types.js';
 import { parseProbe, parseWeight, WEIGHT_ANNOTATION, type ProbeAnnotation } from './annotations.js';
 import { parsePolicyAnnotations, type AnnotatedPolicy } from './policy-annotations.js';
@@ -134,15 +135,20 @@ function hintZonesOf(forZones: { name?: string }[] | null | undefined): string[]
   return zones.length > 0 ? zones : undefined;
 }
 
-/** A Node as client zones need it: the pod ranges it hands out, and its zone label. */
+/**
+ * A Node as client zones need it: the pod ranges it hands out and its own addresses (host-network clients
+ * such as NodeLocal DNSCache query from those), with its zone label.
+ */
 export interface SlimNode {
   readonly zone: string;
+  /** podCIDRs, and each InternalIP as a /32 or /128. */
   readonly podCidrs: readonly string[];
 }
 
 interface NodeJson {
   metadata?: Meta;
   spec?: { podCIDR?: string; podCIDRs?: string[] };
+  status?: { addresses?: { type?: string; address?: string }[] };
 }
 
 const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
@@ -153,6 +159,9 @@ export function convertNode(object: unknown): { key: string; value: SlimNode | u
   if (!o?.metadata?.name) return undefined;
   const labels = o.metadata.labels ?? {};
   const zone = ZONE_LABELS.map((l) => labels[l]).find((z) => z !== undefined && z !== '');
-  const podCidrs = o.spec?.podCIDRs?.length ? o.spec.podCIDRs : o.spec?.podCIDR ? [o.spec.podCIDR] : [];
+  const podCidrs = o.spec?.podCIDRs?.length ? [...o.spec.podCIDRs] : o.spec?.podCIDR ? [o.spec.podCIDR] : [];
+  for (const a of o.status?.addresses ?? []) {
+    if (a.type === 'InternalIP' && a.address !== undefined && isIP(a.address) !== 0) podCidrs.push(`${a.address}/${isIP(a.address) === 6 ? 128 : 32}`);
+  }
   return { key: o.metadata.name, value: zone === undefined || podCidrs.length === 0 ? undefined : { zone, podCidrs } };
 }

@@ -212,6 +212,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
         ports: i.ports,
         weight: i.weight,
         ...(i.zone === undefined ? {} : { zone: i.zone }),
+        ...(i.hintZones === undefined ? {} : { hintZones: i.hintZones }),
         state: instanceState(i),
         health: i.health,
         ...(i.probe === undefined ? {} : { probeHealthy: i.probe.healthy, score: i.probe.score }),
