@@ -14,6 +14,8 @@ export interface SplitBackend {
 export interface SplitOrigin {
   /** HTTPRoute, TrafficSplit or VirtualService. */
   readonly kind: string;
+  /** Its API group (gateway.networking.k8s.io, policy.linkerd.io, split.smi-spec.io, networking.istio.io). */
+  readonly group: string;
   readonly namespace: string;
   readonly name: string;
 }

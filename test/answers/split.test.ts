@@ -4,7 +4,7 @@ import { core } from '../support/in-process.js';
 import { instance } from '../support/instances.js';
 import type { TrafficSplit } from '../../src/catalog/split.js';
 
-const origin = { kind: 'HTTPRoute', namespace: 'shop', name: 'web' };
+const origin = { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', namespace: 'shop', name: 'web' };
 const split = (...backends: [string, number][]): TrafficSplit => ({ backends: backends.map(([service, weight]) => ({ service, weight })), origin });
 
 /** Share of first A answers per address over n queries. */

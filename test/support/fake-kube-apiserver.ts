@@ -36,6 +36,7 @@ export interface CustomResource {
 /** The mesh CRDs meshdns follows, as their projects install them. */
 export const MESH_CRDS = {
   httproutes: { group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1'], kind: 'HTTPRoute', plural: 'httproutes' },
+  linkerdHttproutes: { group: 'policy.linkerd.io', versions: ['v1beta3', 'v1beta2'], kind: 'HTTPRoute', plural: 'httproutes' },
   trafficsplits: { group: 'split.smi-spec.io', versions: ['v1alpha4', 'v1alpha2'], kind: 'TrafficSplit', plural: 'trafficsplits' },
   virtualservices: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'], kind: 'VirtualService', plural: 'virtualservices' },
   destinationrules: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'], kind: 'DestinationRule', plural: 'destinationrules' },

@@ -88,7 +88,7 @@ export class KubernetesSource {
   private splitsDirty = false;
   private nodesDirty = false;
   /** Reflectors of the mesh kinds API discovery found, with the version they read. */
-  private readonly meshReflectors = new Map<MeshApi['kind'], { version: string; reflectors: Reflector<unknown>[] }>();
+  private readonly meshReflectors = new Map<string, { version: string; reflectors: Reflector<unknown>[] }>();
   private discovered = false;
   private discoveryFailures = 0;
   private discoveryTimer: NodeJS.Timeout | undefined;
@@ -220,10 +220,10 @@ export class KubernetesSource {
       const served = await discoverMeshApis(this.opts.kubeConfig);
       if (this.stopped) return;
       for (const api of MESH_APIS) {
-        const version = served.get(api.kind);
-        const running = this.meshReflectors.get(api.kind);
+        const version = served.get(api.id);
+        const running = this.meshReflectors.get(api.id);
         if (running?.version === version) continue;
-        if (running !== undefined) this.stopMeshKind(api.kind, running.reflectors);
+        if (running !== undefined) this.stopMeshKind(api, running.reflectors);
         if (version !== undefined) this.startMeshKind(api, version);
       }
       this.discovered = true;
@@ -248,7 +248,7 @@ export class KubernetesSource {
     for (const ns of scopes) {
       const base = `/apis/${api.group}/${version}`;
       const common = {
-        resource: api.plural,
+        resource: api.id,
         path: ns === undefined ? `${base}/${api.plural}` : `${base}/namespaces/${ns}/${api.plural}`,
         watch: this.watch!,
         list: async (token: string | undefined): Promise<ListPage> => {
@@ -273,8 +273,8 @@ export class KubernetesSource {
           }, false) as Reflector<unknown>,
         );
       } else {
-        const convert = api.kind === 'HTTPRoute' ? convertHttpRoute : api.kind === 'TrafficSplit' ? convertTrafficSplit(domain) : convertVirtualService(domain);
-        const prefix = `${api.kind}|`;
+        const convert = api.kind === 'HTTPRoute' ? (o: unknown) => convertHttpRoute(o, api.group) : api.kind === 'TrafficSplit' ? convertTrafficSplit(domain) : convertVirtualService(domain);
+        const prefix = `${api.id}|`;
         reflectors.push(
           this.add<SlimRoute>({
             ...common,
@@ -295,18 +295,18 @@ export class KubernetesSource {
         );
       }
     }
-    this.meshReflectors.set(api.kind, { version, reflectors });
+    this.meshReflectors.set(api.id, { version, reflectors });
     this.opts.logger.info({ kind: api.kind, apiVersion: `${api.group}/${version}` }, 'following mesh traffic objects');
     for (const r of reflectors) r.start();
   }
 
-  private stopMeshKind(kind: MeshApi['kind'], reflectors: Reflector<unknown>[]): void {
+  private stopMeshKind(api: MeshApi, reflectors: Reflector<unknown>[]): void {
     for (const r of reflectors) r.stop();
-    this.meshReflectors.delete(kind);
-    if (kind === 'DestinationRule') for (const key of [...this.destinationRules.keys()]) this.setRule(key, undefined);
-    else for (const key of [...this.routes.keys()]) if (key.startsWith(`${kind}|`)) this.routes.delete(key);
+    this.meshReflectors.delete(api.id);
+    if (api.kind === 'DestinationRule') for (const key of [...this.destinationRules.keys()]) this.setRule(key, undefined);
+    else for (const key of [...this.routes.keys()]) if (key.startsWith(`${api.id}|`)) this.routes.delete(key);
     this.markSplits();
-    this.opts.logger.info({ kind }, 'mesh traffic object kind no longer served; its objects are forgotten');
+    this.opts.logger.info({ kind: api.kind, group: api.group }, 'mesh traffic object kind no longer served; its objects are forgotten');
   }
 
   private setRule(key: string, rule: SlimDestinationRule | undefined): void {
@@ -455,8 +455,8 @@ export class KubernetesSource {
     if (this.opts.podWeights) this.opts.metrics?.objects('pods', this.podWeights.size);
     if (this.opts.nodes === true) this.opts.metrics?.objects('nodes', this.nodes.size);
     for (const api of MESH_APIS) {
-      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : [...this.routes.keys()].filter((k) => k.startsWith(`${api.kind}|`)).length;
-      if (this.meshReflectors.has(api.kind) || count > 0) this.opts.metrics?.objects(api.plural, count);
+      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : [...this.routes.keys()].filter((k) => k.startsWith(`${api.id}|`)).length;
+      if (this.meshReflectors.has(api.id) || count > 0) this.opts.metrics?.objects(api.id, count);
     }
   }
 

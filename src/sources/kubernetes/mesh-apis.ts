@@ -2,6 +2,8 @@ import { ApisApi, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-n
 
 /** A mesh traffic object kind meshdns follows, and the API versions it reads, preferred first. */
 export interface MeshApi {
+  /** `<plural>.<group>`, as the CRD is named: two groups may define one kind (HTTPRoute). */
+  readonly id: string;
   readonly kind: 'HTTPRoute' | 'TrafficSplit' | 'VirtualService' | 'DestinationRule';
   readonly group: string;
   readonly versions: readonly string[];
@@ -9,14 +11,16 @@ export interface MeshApi {
 }
 
 export const MESH_APIS: readonly MeshApi[] = [
-  { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1'], plural: 'httproutes' },
-  { kind: 'TrafficSplit', group: 'split.smi-spec.io', versions: ['v1alpha4', 'v1alpha3', 'v1alpha2', 'v1alpha1'], plural: 'trafficsplits' },
-  { kind: 'VirtualService', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'virtualservices' },
-  { kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules' },
+  { id: 'httproutes.gateway.networking.k8s.io', kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1'], plural: 'httproutes' },
+  // Linkerd's own HTTPRoute (before it adopted the Gateway API's): the same schema in its policy group.
+  { id: 'httproutes.policy.linkerd.io', kind: 'HTTPRoute', group: 'policy.linkerd.io', versions: ['v1beta3', 'v1beta2', 'v1beta1'], plural: 'httproutes' },
+  { id: 'trafficsplits.split.smi-spec.io', kind: 'TrafficSplit', group: 'split.smi-spec.io', versions: ['v1alpha4', 'v1alpha3', 'v1alpha2', 'v1alpha1'], plural: 'trafficsplits' },
+  { id: 'virtualservices.networking.istio.io', kind: 'VirtualService', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'virtualservices' },
+  { id: 'destinationrules.networking.istio.io', kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules' },
 ];
 
-/** Which mesh kinds the API server serves now, each with the version to read: kind → version. */
-export type ServedMeshApis = Map<MeshApi['kind'], string>;
+/** Which mesh APIs the API server serves now, each with the version to read: id → version. */
+export type ServedMeshApis = Map<string, string>;
 
 /**
  * API discovery, as kubectl does it: /apis lists the groups and their versions; for each mesh group found,
@@ -43,7 +47,7 @@ export async function discoverMeshApis(kubeConfig: KubeConfig): Promise<ServedMe
         resources.set(at, (names = new Set((list.resources ?? []).map((r) => r.name))));
       }
       if (names.has(api.plural)) {
-        out.set(api.kind, version);
+        out.set(api.id, version);
         break;
       }
     }

@@ -11,6 +11,8 @@ export type RouteKind = 'HTTPRoute' | 'TrafficSplit' | 'VirtualService';
 
 export interface SlimRoute {
   readonly kind: RouteKind;
+  /** The API group (HTTPRoute comes from the Gateway API's and from Linkerd's). */
+  readonly group: string;
   readonly namespace: string;
   readonly name: string;
   /** creationTimestamp (RFC 3339), for the oldest-wins tie break; '' when absent. */
@@ -40,11 +42,21 @@ type Converted<T> = { key: string; value: T | undefined } | undefined;
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** What the object holds at a list field, as a list of records (API objects are user input: anything may be there). */
+function list<T>(value: readonly T[] | undefined): Partial<T>[] {
+  return Array.isArray(value) ? (value as unknown[]).filter((v): v is Partial<T> => typeof v === 'object' && v !== null) : [];
+}
+
+/** The same for lists of strings (hosts, gateways). */
+function strings(value: readonly unknown[] | undefined): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
+}
+
 function meta(o: unknown): { namespace: string; name: string; created: string } | undefined {
   const m = (o as { metadata?: Meta } | null)?.metadata;
-  if (!m?.name || !m.namespace) return undefined;
+  if (typeof m?.name !== 'string' || typeof m.namespace !== 'string' || m.name === '' || m.namespace === '') return undefined;
   const c = m.creationTimestamp;
-  return { namespace: m.namespace, name: m.name, created: c instanceof Date ? c.toISOString() : (c ?? '') };
+  return { namespace: m.namespace, name: m.name, created: c instanceof Date ? c.toISOString() : typeof c === 'string' ? c : '' };
 }
 
 /**
@@ -73,8 +85,10 @@ export function weightOf(value: unknown, fallback: number): number | undefined {
   return n <= 1_000_000 ? n : undefined;
 }
 
-function bad(kind: RouteKind, at: { namespace: string; name: string; created: string }, problem: string): SlimRoute {
-  return { kind, ...at, apexes: [], backends: [], problem };
+const GROUPS: Record<RouteKind, string> = { HTTPRoute: 'gateway.networking.k8s.io', TrafficSplit: 'split.smi-spec.io', VirtualService: 'networking.istio.io' };
+
+function bad(kind: RouteKind, at: { namespace: string; name: string; created: string }, problem: string, group = GROUPS[kind]): SlimRoute {
+  return { kind, group, ...at, apexes: [], backends: [], problem };
 }
 
 interface HttpRouteJson {
@@ -86,28 +100,31 @@ interface HttpRouteJson {
 
 const CORE_GROUPS = new Set(['', 'core']);
 
-/** An HTTPRoute whose parentRefs name Services (GAMMA): its first rule's backendRefs. Routes of Gateways only: not ours. */
-export function convertHttpRoute(object: unknown): Converted<SlimRoute> {
+/**
+ * An HTTPRoute whose parentRefs name Services (GAMMA): its first rule's backendRefs. Routes of Gateways only:
+ * not ours. `group`: the Gateway API's, or Linkerd's policy.linkerd.io (same schema).
+ */
+export function convertHttpRoute(object: unknown, group = GROUPS.HTTPRoute): Converted<SlimRoute> {
   const at = meta(object);
   if (at === undefined) return undefined;
   const key = `${at.namespace}/${at.name}`;
   const spec = (object as HttpRouteJson).spec;
-  const apexes = (spec?.parentRefs ?? [])
-    .filter((p) => CORE_GROUPS.has(p.group ?? 'gateway.networking.k8s.io') && p.kind === 'Service' && typeof p.name === 'string')
+  const apexes = list(spec?.parentRefs)
+    .filter((p) => CORE_GROUPS.has(p.group ?? 'gateway.networking.k8s.io') && p.kind === 'Service' && typeof p.name === 'string' && LABEL.test(p.name) && (p.namespace === undefined || LABEL.test(p.namespace)))
     .map((p) => `${p.namespace ?? at.namespace}/${p.name}`);
   if (apexes.length === 0) return { key, value: undefined };
-  const refs = spec?.rules?.[0]?.backendRefs;
-  if (!Array.isArray(refs) || refs.length === 0) return { key, value: bad('HTTPRoute', at, 'its first rule has no backendRefs') };
+  const refs = list(list(spec?.rules)[0]?.backendRefs);
+  if (refs.length === 0) return { key, value: bad('HTTPRoute', at, 'its first rule has no backendRefs', group) };
   const backends: { service: string; weight: number }[] = [];
   for (const [i, ref] of refs.entries()) {
-    if (!CORE_GROUPS.has(ref.group ?? '') || (ref.kind ?? 'Service') !== 'Service' || typeof ref.name !== 'string' || !LABEL.test(ref.name)) {
-      return { key, value: bad('HTTPRoute', at, `rules[0].backendRefs[${i}] is not a Service by name`) };
+    if (!CORE_GROUPS.has(ref.group ?? '') || (ref.kind ?? 'Service') !== 'Service' || typeof ref.name !== 'string' || !LABEL.test(ref.name) || (ref.namespace !== undefined && !LABEL.test(ref.namespace))) {
+      return { key, value: bad('HTTPRoute', at, `rules[0].backendRefs[${i}] is not a Service by name`, group) };
     }
     const weight = weightOf(ref.weight, 1);
-    if (weight === undefined) return { key, value: bad('HTTPRoute', at, `rules[0].backendRefs[${i}].weight ${JSON.stringify(ref.weight)} is not a whole number ≥ 0`) };
+    if (weight === undefined) return { key, value: bad('HTTPRoute', at, `rules[0].backendRefs[${i}].weight ${JSON.stringify(ref.weight)} is not a whole number ≥ 0`, group) };
     backends.push({ service: `${ref.namespace ?? at.namespace}/${ref.name}`, weight });
   }
-  return { key, value: { kind: 'HTTPRoute', ...at, apexes, backends } };
+  return { key, value: { kind: 'HTTPRoute', group, ...at, apexes, backends } };
 }
 
 interface TrafficSplitJson {
@@ -123,16 +140,17 @@ export function convertTrafficSplit(clusterDomain: string): (object: unknown) =>
     const spec = (object as TrafficSplitJson).spec;
     const apex = typeof spec?.service === 'string' ? serviceOfHost(spec.service, at.namespace, clusterDomain) : undefined;
     if (apex === undefined) return { key, value: bad('TrafficSplit', at, `spec.service ${JSON.stringify(spec?.service)} is not a Service name`) };
-    if (!Array.isArray(spec?.backends) || spec.backends.length === 0) return { key, value: bad('TrafficSplit', at, 'spec.backends is empty') };
+    const given = list(spec?.backends);
+    if (given.length === 0) return { key, value: bad('TrafficSplit', at, 'spec.backends is empty') };
     const backends: { service: string; weight: number }[] = [];
-    for (const [i, b] of spec.backends.entries()) {
+    for (const [i, b] of given.entries()) {
       const service = typeof b.service === 'string' ? serviceOfHost(b.service, at.namespace, clusterDomain) : undefined;
       if (service === undefined) return { key, value: bad('TrafficSplit', at, `spec.backends[${i}].service ${JSON.stringify(b.service)} is not a Service name`) };
       const weight = b.weight === undefined ? undefined : weightOf(b.weight, 0);
       if (weight === undefined) return { key, value: bad('TrafficSplit', at, `spec.backends[${i}].weight ${JSON.stringify(b.weight)} is not a whole number ≥ 0`) };
       backends.push({ service, weight });
     }
-    return { key, value: { kind: 'TrafficSplit', ...at, apexes: [apex], backends } };
+    return { key, value: { kind: 'TrafficSplit', group: GROUPS.TrafficSplit, ...at, apexes: [apex], backends } };
   };
 }
 
@@ -155,18 +173,18 @@ export function convertVirtualService(clusterDomain: string): (object: unknown) 
     if (at === undefined) return undefined;
     const key = `${at.namespace}/${at.name}`;
     const spec = (object as VirtualServiceJson).spec;
-    const gateways = Array.isArray(spec?.gateways) ? spec.gateways : [];
+    const gateways = strings(spec?.gateways);
     if (gateways.length > 0 && !gateways.includes('mesh')) return { key, value: undefined };
-    const apexes = (Array.isArray(spec?.hosts) ? spec.hosts : [])
-      .map((h) => (typeof h === 'string' ? serviceOfHost(h, at.namespace, clusterDomain) : undefined))
+    const apexes = strings(spec?.hosts)
+      .map((h) => serviceOfHost(h, at.namespace, clusterDomain))
       .filter((k): k is string => k !== undefined);
     if (apexes.length === 0) return { key, value: undefined };
-    const route = spec?.http?.[0]?.route;
-    if (!Array.isArray(route) || route.length === 0) return { key, value: bad('VirtualService', at, 'its first http route has no destinations') };
+    const route = list(list(spec?.http)[0]?.route);
+    if (route.length === 0) return { key, value: bad('VirtualService', at, 'its first http route has no destinations') };
     const allMissing = route.every((r) => r.weight === undefined || r.weight === null);
     const backends: { service: string; weight: number }[] = [];
     for (const [i, r] of route.entries()) {
-      const host = r.destination?.host;
+      const host = (r.destination as { host?: unknown } | null | undefined)?.host;
       const service = typeof host === 'string' ? serviceOfHost(host, at.namespace, clusterDomain) : undefined;
       if (service === undefined) return { key, value: bad('VirtualService', at, `http[0].route[${i}].destination.host ${JSON.stringify(host)} is not a Service of this cluster`) };
       const weight = weightOf(r.weight, allMissing ? 1 : 0);
@@ -176,7 +194,7 @@ export function convertVirtualService(clusterDomain: string): (object: unknown) 
       if (same !== undefined) (same as { weight: number }).weight += weight;
       else backends.push({ service, weight });
     }
-    return { key, value: { kind: 'VirtualService', ...at, apexes, backends } };
+    return { key, value: { kind: 'VirtualService', group: GROUPS.VirtualService, ...at, apexes, backends } };
   };
 }
 
@@ -193,7 +211,8 @@ export function convertDestinationRule(clusterDomain: string): (object: unknown)
     if (at === undefined) return undefined;
     const spec = (object as DestinationRuleJson).spec;
     const host = typeof spec?.host === 'string' ? serviceOfHost(spec.host, at.namespace, clusterDomain) : undefined;
-    const simple = spec?.trafficPolicy?.loadBalancer?.simple;
-    return { key: `${at.namespace}/${at.name}`, value: { ...at, host, loadBalancer: simple === undefined ? undefined : (SIMPLE[simple] ?? 'weighted') } };
+    const simple: unknown = (spec?.trafficPolicy?.loadBalancer as { simple?: unknown } | null | undefined)?.simple;
+    const loadBalancer = typeof simple !== 'string' ? undefined : Object.hasOwn(SIMPLE, simple) ? SIMPLE[simple] : 'weighted';
+    return { key: `${at.namespace}/${at.name}`, value: { ...at, host, loadBalancer } };
   };
 }

@@ -107,7 +107,7 @@ export class Reflector<T> {
     do {
       const page = await this.opts.list(token);
       for (const item of page.items) {
-        const converted = this.opts.convert(item);
+        const converted = this.convert(item);
         if (converted?.value !== undefined) all.set(converted.key, converted.value);
       }
       rv = page.metadata?.resourceVersion ?? rv;
@@ -118,6 +118,20 @@ export class Reflector<T> {
     if (!this.synced) {
       this.synced = true;
       this.opts.onSynced();
+    }
+  }
+
+  /**
+   * The converter, guarded: an object it cannot read (a converter bug meeting a shape nobody expected) is
+   * skipped and logged, and costs neither the list nor the watch.
+   */
+  private convert(object: unknown): { key: string; value: T | undefined } | undefined {
+    try {
+      return this.opts.convert(object);
+    } catch (err) {
+      const meta = (object as { metadata?: { namespace?: unknown; name?: unknown } } | null)?.metadata;
+      this.opts.logger.warn({ resource: this.opts.resource, object: `${String(meta?.namespace ?? '')}/${String(meta?.name ?? '')}`, err: (err as Error).message }, 'Kubernetes object could not be read; skipped');
+      return undefined;
     }
   }
 
@@ -149,7 +163,7 @@ export class Reflector<T> {
             }
             if (rv) this.resourceVersion = rv;
             if (type === 'BOOKMARK') return;
-            const converted = this.opts.convert(object);
+            const converted = this.convert(object);
             if (converted === undefined) return;
             if (type === 'DELETED' || converted.value === undefined) this.opts.onDelete(converted.key);
             else this.opts.onUpsert(converted.key, converted.value);

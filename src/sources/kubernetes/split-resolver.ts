@@ -15,7 +15,7 @@ export interface ResolvedSplits {
   readonly problems: SplitProblem[];
 }
 
-const nameOf = (r: SlimRoute): string => `${r.kind} ${r.namespace}/${r.name}`;
+const nameOf = (r: SlimRoute): string => `${r.kind}${r.group === 'policy.linkerd.io' ? ' (policy.linkerd.io)' : ''} ${r.namespace}/${r.name}`;
 const refOf = (key: string): string => `${key.slice(key.indexOf('/') + 1)}.${key.slice(0, key.indexOf('/'))}`;
 
 /**
@@ -85,7 +85,7 @@ export function resolveSplits(routes: Iterable<SlimRoute>, known: (serviceKey: s
       problems.push({ object: nameOf(r), message: `the splits of ${[...inLoop.get(apex)!].map(refOf).join(', ')} form a loop; ${refOf(apex)} answers its own instances` });
       continue;
     }
-    splits.set(apex, { backends: usable.get(r)!, origin: { kind: r.kind, namespace: r.namespace, name: r.name } });
+    splits.set(apex, { backends: usable.get(r)!, origin: { kind: r.kind, group: r.group, namespace: r.namespace, name: r.name } });
   }
   return { splits, problems };
 }

@@ -44,6 +44,7 @@ test('TrafficSplit (v1alpha2 numbers, v1alpha1 quantities) and VirtualService (l
 
 const route = (kind: SlimRoute['kind'], namespace: string, name: string, apexes: string[], backends: [string, number][], created = ''): SlimRoute => ({
   kind,
+  group: 'test.example',
   namespace,
   name,
   created,
@@ -68,7 +69,7 @@ test('resolution: the most specific object wins an apex, unknown backends are le
     ],
     known,
   );
-  assert.deepEqual(splits.get('shop/web')!.origin, { kind: 'HTTPRoute', namespace: 'shop', name: 'hr' });
+  assert.deepEqual(splits.get('shop/web')!.origin, { kind: 'HTTPRoute', group: 'test.example', namespace: 'shop', name: 'hr' });
   assert.deepEqual(splits.get('shop/api')!.backends, [{ service: 'shop/api-v1', weight: 5 }]);
   assert.equal(splits.has('shop/a'), false);
   assert.equal(splits.has('shop/b'), false);

@@ -99,7 +99,7 @@ test('a Flagger-style canary: 90/10 → 50/50 → 0/100, each step in the answer
   // The API shows the split and where it came from.
   const view = await json('/v1/services/shop/podinfo');
   assert.deepEqual(view.split, {
-    from: { kind: 'HTTPRoute', namespace: 'shop', name: 'podinfo' },
+    from: { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', namespace: 'shop', name: 'podinfo' },
     backends: [
       { service: 'podinfo-primary.shop', weight: 0, answering: false },
       { service: 'podinfo-canary.shop', weight: 100, answering: true },
@@ -136,7 +136,7 @@ test('SMI TrafficSplit and an Istio VirtualService with FQDN hosts; a Destinatio
   assert.ok(Math.abs(cart - 0.75) < 0.06, `cart-v2 share ${cart}`);
   const pay = await shareOf('pay.shop.linkerd.local', ['10.62.1.1'], 800);
   assert.ok(Math.abs(pay - 0.75) < 0.06, `pay-v2 share ${pay}`);
-  assert.deepEqual((await json('/v1/services/shop/pay')).split.from, { kind: 'VirtualService', namespace: 'shop', name: 'pay' });
+  assert.deepEqual((await json('/v1/services/shop/pay')).split.from, { kind: 'VirtualService', group: 'networking.istio.io', namespace: 'shop', name: 'pay' });
 
   api.apply(RULES, destinationRule('shop', 'pay-v2', 'pay-v2.shop.svc.cluster.local', 'ROUND_ROBIN'));
   await within(2000, async () => (await json('/v1/services/shop/pay-v2/policy')).loadBalancer === 'round-robin');
@@ -151,6 +151,17 @@ test('SMI TrafficSplit and an Istio VirtualService with FQDN hosts; a Destinatio
   assert.equal((await json('/v1/services/shop/pay-v2')).policySource, 'rest');
   assert.equal((await fetch(`http://127.0.0.1:${s.httpPort}/v1/services/shop/pay-v2/policy`, { method: 'DELETE' })).status, 204);
   assert.equal((await json('/v1/services/shop/pay-v2/policy')).loadBalancer, 'random');
+});
+
+test('Linkerd\u2019s own HTTPRoute (policy.linkerd.io) splits too, beside the Gateway API\u2019s', async () => {
+  const LINKERD_ROUTES = api.installCrd(MESH_CRDS.linkerdHttproutes);
+  deployment('books', ['10.65.0.1']);
+  deployment('books-v2', ['10.65.1.1']);
+  api.apply(LINKERD_ROUTES, { ...httpRoute('shop', 'books', 'books', [['books-v2', 1]]), apiVersion: 'policy.linkerd.io/v1beta3' });
+  await within(3000, async () => (await json('/v1/services/shop/books')).split !== undefined);
+  assert.deepEqual((await json('/v1/services/shop/books')).split.from, { kind: 'HTTPRoute', group: 'policy.linkerd.io', namespace: 'shop', name: 'books' });
+  assert.deepEqual([...(await firstAnswers('books.shop.linkerd.local', 10)).keys()], ['10.65.1.1']);
+  assert.ok(api.requests.includes('GET /apis/policy.linkerd.io/v1beta3'));
 });
 
 test('annotations set failover, locality and answer limit; Node podCIDRs give the client zone; hints.forZones are honoured', async () => {
@@ -226,5 +237,5 @@ test('a CRD removed: its objects are forgotten and the apex answers its own inst
   await within(3000, async () => (await json('/v1/services/shop/podinfo')).split === undefined);
   assert.deepEqual([...(await firstAnswers('podinfo.shop.linkerd.local', 10)).keys()], ['10.60.0.1']);
   const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
-  assert.match(metrics, /meshdns_kubernetes_objects\{resource="trafficsplits"\} [1-9]/);
+  assert.match(metrics, /meshdns_kubernetes_objects\{resource="trafficsplits.split.smi-spec.io"\} [1-9]/);
 });
