@@ -5,8 +5,8 @@
  * with workers, a fan-out), in one run. Run: npm run bench:write-load
  * (env: BENCH_SECONDS=10, BENCH_WORKERS=1, BENCH_WRITES_PER_SECOND=1000).
  */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,8 +26,54 @@ const server = await startMeshdns(['--upstream', 'none', '--workers', workers, '
 const body = (s: number, i: number, weight: number): object => ({ address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] });
 for (let s = 0; s < SERVICES; s++) await Promise.all([0, 1, 2].map((i) => api(server.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), body(s, i, 100))));
 
+/** CPU milliseconds (user + system, all threads) of a process and its children, from /proc. */
+function cpuMs(pid: number): number {
+  let ms = 0;
+  for (const p of [pid, ...childrenOf(pid)]) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ms += (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // gone
+    }
+  }
+  return ms;
+}
+const childrenOf = (pid: number): number[] => {
+  try {
+    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
+  } catch {
+    return [];
+  }
+};
+
+/**
+ * Where the machine's cores went during a phase: meshdns (all its processes), dnsperf and this script (the
+ * REST writer), in cores. On a 2-core machine, near 2.0 in all means latency is queueing for a core.
+ */
+let dnsperfCpu = 0;
+async function withCpu<T>(run: () => Promise<T>): Promise<{ result: T; cores: string }> {
+  const started = Date.now();
+  const meshdns0 = cpuMs(server.proc.pid!);
+  const self0 = process.cpuUsage();
+  dnsperfCpu = 0;
+  const result = await run();
+  const wall = Date.now() - started;
+  const self = process.cpuUsage(self0);
+  const used = { meshdns: cpuMs(server.proc.pid!) - meshdns0, dnsperf: dnsperfCpu, writer: (self.user + self.system) / 1000 };
+  const cores = Object.entries(used).map(([k, v]) => `${k} ${(v / wall).toFixed(2)}`).join(', ');
+  return { result, cores: `cores: ${cores}, total ${(Object.values(used).reduce((a, b) => a + b, 0) / wall).toFixed(2)}` };
+}
+
 async function latencies(): Promise<{ p50: number; p99: number; max: number; lost: number }> {
-  const { stdout } = await promisify(execFile)('dnsperf', ['-s', '127.0.0.1', '-p', String(server.dnsPort), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', '-Q', '20000', '-v'], { maxBuffer: 512 * 1024 * 1024 });
+  // bash's `times` prints the CPU its children used: dnsperf's own, measured without another tool.
+  const { stdout } = await promisify(execFile)('bash', ['-c', 'dnsperf "$@"; echo; times', 'dnsperf', '-s', '127.0.0.1', '-p', String(server.dnsPort), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', '-Q', '20000', '-v'], { maxBuffer: 512 * 1024 * 1024 });
+  const times = [...stdout.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)].at(-1);
+  if (times) dnsperfCpu = (Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])) * 1000;
+  return parse(stdout);
+}
+
+function parse(stdout: string): { p50: number; p99: number; max: number; lost: number } {
   const all = [...stdout.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const at = (q: number): number => all[Math.min(all.length - 1, Math.floor(all.length * q))]!;
   return { p50: at(0.5), p99: at(0.99), max: all[all.length - 1]!, lost: Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1]) };
@@ -68,11 +114,17 @@ function writer(): { stop: () => Promise<{ ok: number; failed: number }> } {
 
 const fmt = (r: { p50: number; p99: number; max: number; lost: number }): string => `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  max ${r.max.toFixed(1)} ms  lost ${r.lost}`;
 console.log(`node ${process.version}; --workers ${workers}; 20k QPS UDP for ${seconds} s`);
-console.log(`idle                     ${fmt(await latencies())}`);
-const w = writer();
-const busy = await latencies();
-const writes = await w.stop();
-console.log(`${writesPerSecond} REST writes/s   ${fmt(busy)}  (writes acknowledged ${writes.ok}, ${(writes.ok / seconds).toFixed(0)}/s; failed ${writes.failed})`);
-console.log(`idle again               ${fmt(await latencies())}`);
+const idle = await withCpu(latencies);
+console.log(`idle                     ${fmt(idle.result)}\n                         ${idle.cores}`);
+let writes = { ok: 0, failed: 0 };
+const busy = await withCpu(async () => {
+  const w = writer();
+  const r = await latencies();
+  writes = await w.stop();
+  return r;
+});
+console.log(`${writesPerSecond} REST writes/s   ${fmt(busy.result)}  (writes acknowledged ${writes.ok}, ${(writes.ok / seconds).toFixed(0)}/s; failed ${writes.failed})\n                         ${busy.cores}`);
+const again = await withCpu(latencies);
+console.log(`idle again               ${fmt(again.result)}\n                         ${again.cores}`);
 await server.stop();
 process.exit(0);
