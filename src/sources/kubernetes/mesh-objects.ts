@@ -52,6 +52,12 @@ function strings(value: readonly unknown[] | undefined): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : [];
 }
 
+/** An object's identity for a converter: its metadata and `ns/name` key; undefined without them. */
+function identify(object: unknown): { at: { namespace: string; name: string; created: string }; key: string } | undefined {
+  const at = meta(object);
+  return at === undefined ? undefined : { at, key: `${at.namespace}/${at.name}` };
+}
+
 function meta(o: unknown): { namespace: string; name: string; created: string } | undefined {
   const m = (o as { metadata?: Meta } | null)?.metadata;
   if (typeof m?.name !== 'string' || typeof m.namespace !== 'string' || m.name === '' || m.namespace === '') return undefined;
@@ -105,9 +111,9 @@ const CORE_GROUPS = new Set(['', 'core']);
  * not ours. `group`: the Gateway API's, or Linkerd's policy.linkerd.io (same schema).
  */
 export function convertHttpRoute(object: unknown, group = GROUPS.HTTPRoute): Converted<SlimRoute> {
-  const at = meta(object);
-  if (at === undefined) return undefined;
-  const key = `${at.namespace}/${at.name}`;
+  const id = identify(object);
+  if (id === undefined) return undefined;
+  const { at, key } = id;
   const spec = (object as HttpRouteJson).spec;
   const apexes = list(spec?.parentRefs)
     .filter((p) => CORE_GROUPS.has(p.group ?? 'gateway.networking.k8s.io') && p.kind === 'Service' && typeof p.name === 'string' && LABEL.test(p.name) && (p.namespace === undefined || LABEL.test(p.namespace)))
@@ -134,9 +140,9 @@ interface TrafficSplitJson {
 /** An SMI TrafficSplit: spec.service is the apex, spec.backends the split. */
 export function convertTrafficSplit(clusterDomain: string): (object: unknown) => Converted<SlimRoute> {
   return (object) => {
-    const at = meta(object);
-    if (at === undefined) return undefined;
-    const key = `${at.namespace}/${at.name}`;
+    const id = identify(object);
+    if (id === undefined) return undefined;
+    const { at, key } = id;
     const spec = (object as TrafficSplitJson).spec;
     const apex = typeof spec?.service === 'string' ? serviceOfHost(spec.service, at.namespace, clusterDomain) : undefined;
     if (apex === undefined) return { key, value: bad('TrafficSplit', at, `spec.service ${JSON.stringify(spec?.service)} is not a Service name`) };
@@ -169,9 +175,9 @@ interface VirtualServiceJson {
  */
 export function convertVirtualService(clusterDomain: string): (object: unknown) => Converted<SlimRoute> {
   return (object) => {
-    const at = meta(object);
-    if (at === undefined) return undefined;
-    const key = `${at.namespace}/${at.name}`;
+    const id = identify(object);
+    if (id === undefined) return undefined;
+    const { at, key } = id;
     const spec = (object as VirtualServiceJson).spec;
     const gateways = strings(spec?.gateways);
     if (gateways.length > 0 && !gateways.includes('mesh')) return { key, value: undefined };
@@ -207,12 +213,13 @@ const SIMPLE: Record<string, LoadBalancer> = { ROUND_ROBIN: 'round-robin', RANDO
 /** An Istio DestinationRule: only trafficPolicy.loadBalancer.simple matters to DNS answers. */
 export function convertDestinationRule(clusterDomain: string): (object: unknown) => Converted<SlimDestinationRule> {
   return (object) => {
-    const at = meta(object);
-    if (at === undefined) return undefined;
+    const id = identify(object);
+    if (id === undefined) return undefined;
+    const { at, key } = id;
     const spec = (object as DestinationRuleJson).spec;
     const host = typeof spec?.host === 'string' ? serviceOfHost(spec.host, at.namespace, clusterDomain) : undefined;
     const simple: unknown = (spec?.trafficPolicy?.loadBalancer as { simple?: unknown } | null | undefined)?.simple;
     const loadBalancer = typeof simple !== 'string' ? undefined : Object.hasOwn(SIMPLE, simple) ? SIMPLE[simple] : 'weighted';
-    return { key: `${at.namespace}/${at.name}`, value: { ...at, host, loadBalancer } };
+    return { key, value: { ...at, host, loadBalancer } };
   };
 }
