@@ -1,4 +1,4 @@
-import { CoreV1Api, CustomObjectsApi, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { HealthState, Instance } from '../../catalog/types.js';
@@ -6,14 +6,11 @@ import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
 import type { HealthMonitor } from '../../health/health-monitor.js';
 import type { CheckSpec } from '../../health/check-spec.js';
 import type { ProbeAnnotation } from './annotations.js';
-import { Reflector, type ListPage } from './reflector.js';
+import { inScope, PAGE, Reflector, type ListPage, type ReflectorSpec } from './reflector.js';
 import { convertNode, convertPod, convertService, convertSlice, type SlimEndpoint, type SlimNode, type SlimService, type SlimSlice } from './slim-objects.js';
 import { DEFAULT_POLICY, type LoadBalancer, type TrafficPolicy } from '../../catalog/policy.js';
-import type { TrafficSplit } from '../../catalog/split.js';
 import type { ZoneRange } from '../../catalog/catalog.js';
-import { discoverMeshApis, MESH_APIS, type MeshApi } from './mesh-apis.js';
-import { convertDestinationRule, convertHttpRoute, convertTrafficSplit, convertVirtualService, type SlimDestinationRule, type SlimRoute } from './mesh-objects.js';
-import { resolveSplits } from './split-resolver.js';
+import { MeshTraffic } from './mesh-traffic.js';
 
 export interface KubernetesSourceOptions {
   kubeConfig: KubeConfig;
@@ -44,13 +41,6 @@ export interface KubernetesMetrics {
   objects(resource: string, count: number): void;
 }
 
-const PAGE = 500;
-
-/** A list of custom objects as the API server sends it. */
-interface RawListPage {
-  items?: unknown[];
-  metadata?: { resourceVersion?: string; continue?: string };
-}
 
 function checkFor(probe: ProbeAnnotation, address: string): CheckSpec {
   const host = address.includes(':') ? `[${address}]` : address;
@@ -76,31 +66,19 @@ export class KubernetesSource {
   private flushScheduled = false;
   private readonly reflectors: Reflector<unknown>[] = [];
   private readonly reportedProbeErrors = new Set<string>();
-  /** Mesh traffic objects by `Kind|ns/name`, DestinationRules by `ns/name` and by host Service. */
-  private readonly routes = new Map<string, SlimRoute>();
-  private readonly destinationRules = new Map<string, SlimDestinationRule>();
-  private readonly rulesOfHost = new Map<string, Set<string>>();
   private readonly nodes = new Map<string, SlimNode>();
-  /** The splits last given to the catalog, by apex. */
-  private readonly appliedSplits = new Map<string, TrafficSplit>();
-  /** Problems of mesh objects and annotations already logged (each once while it lasts). */
-  private reportedProblems = new Set<string>();
+  /** Annotation problems already logged (each once). */
+  private readonly reportedAnnotations = new Set<string>();
   private splitsDirty = false;
   private nodesDirty = false;
-  /** Reflectors of the mesh kinds API discovery found, with the version they read. */
-  private readonly meshReflectors = new Map<string, { version: string; reflectors: Reflector<unknown>[] }>();
-  private discovered = false;
-  private discoveryFailures = 0;
-  private discoveryTimer: NodeJS.Timeout | undefined;
-  private stopped = false;
-  private watch: Watch | undefined;
+  /** The mesh's traffic objects, with --kubernetes-mesh-objects on. */
+  private mesh: MeshTraffic | undefined;
   lastSync = 0;
 
   constructor(private readonly opts: KubernetesSourceOptions) {}
 
   get synced(): boolean {
-    const mesh = [...this.meshReflectors.values()].flatMap((m) => m.reflectors);
-    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced) && (this.opts.meshObjects !== true || this.discovered) && mesh.every((r) => r.synced);
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced) && (this.mesh?.synced ?? true);
   }
 
   start(): void {
@@ -192,145 +170,33 @@ export class KubernetesSource {
         },
       });
     }
-    this.watch = watch;
     logger.info(
       { namespaces: namespaces.length ? namespaces : 'all', labelSelector, podWeights: this.opts.podWeights, meshObjects: this.opts.meshObjects === true, nodes: this.opts.nodes === true },
       'Kubernetes source starting',
     );
     for (const r of this.reflectors) r.start();
-    if (this.opts.meshObjects === true) void this.discover();
+    if (this.opts.meshObjects === true) {
+      this.mesh = new MeshTraffic({
+        kubeConfig: this.opts.kubeConfig,
+        catalog: this.opts.catalog,
+        logger,
+        namespaces,
+        clusterDomain: this.opts.clusterDomain ?? 'cluster.local',
+        discoveryIntervalMs: this.opts.discoveryIntervalMs ?? 30_000,
+        reflector: (spec) => this.add({ ...spec, watch }, false),
+        onSplitsChanged: () => {
+          this.splitsDirty = true;
+          this.schedule();
+        },
+        onRuleChanged: (serviceKey) => this.markService(serviceKey),
+      });
+      this.mesh.start();
+    }
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.discoveryTimer);
     for (const r of this.reflectors) r.stop();
-    for (const m of this.meshReflectors.values()) for (const r of m.reflectors) r.stop();
-  }
-
-  /**
-   * Looks for the mesh CRDs now and then: a kind found starts its reflectors, a kind gone (CRD deleted)
-   * stops them and forgets its objects, a new preferred version restarts them. A failed discovery keeps
-   * what runs and tries again at the next interval.
-   */
-  private async discover(): Promise<void> {
-    if (this.stopped) return;
-    let next = this.opts.discoveryIntervalMs ?? 30_000;
-    try {
-      const served = await discoverMeshApis(this.opts.kubeConfig);
-      if (this.stopped) return;
-      for (const api of MESH_APIS) {
-        const version = served.get(api.id);
-        const running = this.meshReflectors.get(api.id);
-        if (running?.version === version) continue;
-        if (running !== undefined) this.stopMeshKind(api, running.reflectors);
-        if (version !== undefined) this.startMeshKind(api, version);
-      }
-      this.discovered = true;
-      this.discoveryFailures = 0;
-    } catch (err) {
-      this.opts.logger.warn({ err: (err as Error).message }, 'Kubernetes API discovery failed; mesh objects stay as they are, retrying');
-      // Retried sooner than the interval, as the reflectors do: readiness waits for a first discovery.
-      next = Math.min(next, 250 * 2 ** Math.min(this.discoveryFailures++, 6));
-    }
-    // A few sweeps of split resolution ride along: a REST-only backend registered since is picked up.
-    this.splitsDirty = true;
-    this.schedule();
-    this.discoveryTimer = setTimeout(() => void this.discover(), next);
-    this.discoveryTimer.unref?.();
-  }
-
-  private startMeshKind(api: MeshApi, version: string): void {
-    const custom = this.opts.kubeConfig.makeApiClient(CustomObjectsApi);
-    const domain = this.opts.clusterDomain ?? 'cluster.local';
-    const scopes: (string | undefined)[] = this.opts.namespaces.length === 0 ? [undefined] : [...this.opts.namespaces];
-    const reflectors: Reflector<unknown>[] = [];
-    for (const ns of scopes) {
-      const base = `/apis/${api.group}/${version}`;
-      const common = {
-        resource: api.id,
-        path: ns === undefined ? `${base}/${api.plural}` : `${base}/namespaces/${ns}/${api.plural}`,
-        watch: this.watch!,
-        list: async (token: string | undefined): Promise<ListPage> => {
-          const page = (await (ns === undefined
-            ? custom.listClusterCustomObject({ group: api.group, version, plural: api.plural, limit: PAGE, _continue: token })
-            : custom.listNamespacedCustomObject({ group: api.group, version, namespace: ns, plural: api.plural, limit: PAGE, _continue: token }))) as RawListPage;
-          // Custom objects come back as the API's raw JSON: `continue`, where typed models say `_continue`.
-          return { items: page.items ?? [], metadata: { resourceVersion: page.metadata?.resourceVersion, _continue: page.metadata?.continue } };
-        },
-      };
-      if (api.kind === 'DestinationRule') {
-        reflectors.push(
-          this.add<SlimDestinationRule>({
-            ...common,
-            convert: convertDestinationRule(domain),
-            onReplace: (all) => {
-              for (const key of [...this.destinationRules.keys()]) if (inScope(key, ns) && !all.has(key)) this.setRule(key, undefined);
-              for (const [key, value] of all) this.setRule(key, value);
-            },
-            onUpsert: (key, value) => this.setRule(key, value),
-            onDelete: (key) => this.setRule(key, undefined),
-          }, false) as Reflector<unknown>,
-        );
-      } else {
-        const convert = api.kind === 'HTTPRoute' ? (o: unknown) => convertHttpRoute(o, api.group) : api.kind === 'TrafficSplit' ? convertTrafficSplit(domain) : convertVirtualService(domain);
-        const prefix = `${api.id}|`;
-        reflectors.push(
-          this.add<SlimRoute>({
-            ...common,
-            convert,
-            onReplace: (all) => {
-              for (const key of [...this.routes.keys()]) if (key.startsWith(prefix) && inScope(key.slice(prefix.length), ns) && !all.has(key.slice(prefix.length))) this.routes.delete(key);
-              for (const [key, value] of all) this.routes.set(prefix + key, value);
-              this.markSplits();
-            },
-            onUpsert: (key, value) => {
-              this.routes.set(prefix + key, value);
-              this.markSplits();
-            },
-            onDelete: (key) => {
-              if (this.routes.delete(prefix + key)) this.markSplits();
-            },
-          }, false) as Reflector<unknown>,
-        );
-      }
-    }
-    this.meshReflectors.set(api.id, { version, reflectors });
-    this.opts.logger.info({ kind: api.kind, apiVersion: `${api.group}/${version}` }, 'following mesh traffic objects');
-    for (const r of reflectors) r.start();
-  }
-
-  private stopMeshKind(api: MeshApi, reflectors: Reflector<unknown>[]): void {
-    for (const r of reflectors) r.stop();
-    this.meshReflectors.delete(api.id);
-    if (api.kind === 'DestinationRule') for (const key of [...this.destinationRules.keys()]) this.setRule(key, undefined);
-    else for (const key of [...this.routes.keys()]) if (key.startsWith(`${api.id}|`)) this.routes.delete(key);
-    this.markSplits();
-    this.opts.logger.info({ kind: api.kind, group: api.group }, 'mesh traffic object kind no longer served; its objects are forgotten');
-  }
-
-  private setRule(key: string, rule: SlimDestinationRule | undefined): void {
-    const previous = this.destinationRules.get(key);
-    if (previous?.host !== undefined) {
-      this.rulesOfHost.get(previous.host)?.delete(key);
-      if (this.rulesOfHost.get(previous.host)?.size === 0) this.rulesOfHost.delete(previous.host);
-      this.markService(previous.host);
-    }
-    if (rule === undefined) this.destinationRules.delete(key);
-    else {
-      this.destinationRules.set(key, rule);
-      if (rule.host !== undefined) {
-        let set = this.rulesOfHost.get(rule.host);
-        if (set === undefined) this.rulesOfHost.set(rule.host, (set = new Set()));
-        set.add(key);
-        this.markService(rule.host);
-      }
-    }
-  }
-
-  private markSplits(): void {
-    this.splitsDirty = true;
-    this.schedule();
+    this.mesh?.stop();
   }
 
   private markNodes(): void {
@@ -338,20 +204,8 @@ export class KubernetesSource {
     this.schedule();
   }
 
-  private add<T>(
-    spec: {
-    resource: string;
-    path: string;
-    watch: Watch;
-    labelSelector?: string;
-    list: (token: string | undefined) => Promise<ListPage>;
-    convert: (o: unknown) => { key: string; value: T | undefined } | undefined;
-    onReplace: (all: Map<string, T>) => void;
-    onUpsert: (key: string, value: T) => void;
-    onDelete: (key: string) => void;
-  },
-    fixed = true,
-  ): Reflector<T> {
+  /** A reflector reporting to this source; `fixed` ones run from start to stop (mesh kinds come and go). */
+  private add<T>(spec: ReflectorSpec<T> & { watch: Watch }, fixed = true): Reflector<T> {
     const reflector = new Reflector<T>({
       ...spec,
       logger: this.opts.logger,
@@ -440,9 +294,10 @@ export class KubernetesSource {
         this.opts.logger.error({ service: key, err: (err as Error).message }, 'Kubernetes service could not be applied to the catalog');
       }
     }
-    if (this.splitsDirty) {
+    // Until the Services are listed every backend would look unknown: wait (their sync schedules a flush).
+    if (this.splitsDirty && this.mesh !== undefined && this.reflectors.every((r) => r.resource !== 'services' || r.synced)) {
       this.splitsDirty = false;
-      this.applySplits();
+      this.mesh.applySplits((key) => this.services.has(key) || this.opts.catalog.getByKey(key) !== undefined);
     }
     if (this.nodesDirty) {
       this.nodesDirty = false;
@@ -454,36 +309,7 @@ export class KubernetesSource {
     this.opts.metrics?.objects('endpointslices', this.slices.size);
     if (this.opts.podWeights) this.opts.metrics?.objects('pods', this.podWeights.size);
     if (this.opts.nodes === true) this.opts.metrics?.objects('nodes', this.nodes.size);
-    for (const api of MESH_APIS) {
-      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : [...this.routes.keys()].filter((k) => k.startsWith(`${api.id}|`)).length;
-      if (this.meshReflectors.has(api.id) || count > 0) this.opts.metrics?.objects(api.id, count);
-    }
-  }
-
-  /** Resolves every apex's split from the mesh objects and gives the catalog what changed. */
-  private applySplits(): void {
-    const { catalog } = this.opts;
-    // Until the Services are listed, every backend would look unknown: wait (their sync schedules a flush).
-    if (!this.reflectors.every((r) => r.resource !== 'services' || r.synced)) {
-      this.splitsDirty = true;
-      return;
-    }
-    const { splits, problems } = resolveSplits(this.routes.values(), (key) => this.services.has(key) || catalog.getByKey(key) !== undefined);
-    for (const [apex, split] of splits) {
-      if (JSON.stringify(this.appliedSplits.get(apex)) === JSON.stringify(split)) continue;
-      this.appliedSplits.set(apex, split);
-      const [ns, name] = apex.split('/') as [string, string];
-      catalog.setSplit(ns, name, split);
-      this.opts.logger.info({ service: apex, split: split.backends, from: split.origin }, 'traffic split applied');
-    }
-    for (const apex of [...this.appliedSplits.keys()]) {
-      if (splits.has(apex)) continue;
-      this.appliedSplits.delete(apex);
-      const [ns, name] = apex.split('/') as [string, string];
-      catalog.setSplit(ns, name, undefined);
-      this.opts.logger.info({ service: apex }, 'traffic split ended');
-    }
-    this.reportOnce('split', problems.map((p) => ({ subject: p.object, message: p.message })));
+    for (const [resource, count] of this.mesh?.counts() ?? []) this.opts.metrics?.objects(resource, count);
   }
 
   /** Client zones: every Node's pod ranges with its zone label. */
@@ -494,47 +320,22 @@ export class KubernetesSource {
     this.opts.catalog.setClientZoneRanges(ranges);
   }
 
-  /**
-   * Logs each problem once while it lasts (a resync must not repeat it; fixed and broken again logs
-   * again). `scope` keeps the sets of different checks apart.
-   */
-  private reportOnce(scope: string, current: { subject: string; message: string }[]): void {
-    const now = new Set(current.map((p) => `${scope}|${p.subject}|${p.message}`));
-    for (const p of current) {
-      const text = `${scope}|${p.subject}|${p.message}`;
-      if (this.reportedProblems.has(text)) continue;
-      this.opts.logger.warn({ object: p.subject, problem: p.message }, 'Kubernetes object skipped in part or whole');
-    }
-    const kept = [...this.reportedProblems].filter((t) => !t.startsWith(`${scope}|`));
-    this.reportedProblems = new Set([...kept, ...now]);
-  }
-
   /** The policy Kubernetes gives a Service: its meshdns.io/ annotations over its DestinationRule's load balancer. */
   private policyOf(key: string, svc: SlimService | undefined): TrafficPolicy | undefined {
     if (svc === undefined) return undefined;
     const fields: Partial<TrafficPolicy> = {};
-    const loadBalancer = this.ruleLoadBalancer(key);
+    const loadBalancer = this.mesh?.loadBalancerOf(key);
     if (loadBalancer !== undefined) (fields as { loadBalancer?: LoadBalancer }).loadBalancer = loadBalancer;
     if (svc.policy !== undefined) {
       Object.assign(fields, svc.policy.fields);
       for (const problem of svc.policy.problems) {
-        const text = `annotation|${key}|${problem}`;
-        if (this.reportedProblems.has(text)) continue;
-        this.reportedProblems.add(text);
+        const text = `${key}|${problem}`;
+        if (this.reportedAnnotations.has(text)) continue;
+        this.reportedAnnotations.add(text);
         this.opts.logger.warn({ object: `Service ${key}`, problem }, 'Service annotation ignored');
       }
     }
     return Object.keys(fields).length === 0 ? undefined : { ...DEFAULT_POLICY, ...fields };
-  }
-
-  /** The load balancer of the most specific DestinationRule for the host (its own namespace first, then oldest). */
-  private ruleLoadBalancer(key: string): LoadBalancer | undefined {
-    const ns = key.slice(0, key.indexOf('/'));
-    const rules = [...(this.rulesOfHost.get(key) ?? [])]
-      .map((k) => this.destinationRules.get(k)!)
-      .filter((r) => r.loadBalancer !== undefined)
-      .sort((a, b) => Number(b.namespace === ns) - Number(a.namespace === ns) || (a.created || '~').localeCompare(b.created || '~') || `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-    return rules[0]?.loadBalancer;
   }
 
   /** Recomputes one Service's instances from its slices. */
@@ -599,9 +400,6 @@ export class KubernetesSource {
   }
 }
 
-function inScope(key: string, ns: string | undefined): boolean {
-  return ns === undefined || key.startsWith(`${ns}/`);
-}
 
 /** The same address in two slices (a migration between slices) is one instance. */
 function dedupe(instances: Instance[]): Instance[] {

@@ -7,6 +7,26 @@ export interface ListPage {
   metadata?: { resourceVersion?: string; _continue?: string };
 }
 
+/** Objects per list page (the API server's own default chunk size for informers is 500 too). */
+export const PAGE = 500;
+
+/** Whether an `ns/name` key is in a reflector's scope: one namespace, or all (undefined). */
+export function inScope(key: string, ns: string | undefined): boolean {
+  return ns === undefined || key.startsWith(`${ns}/`);
+}
+
+/** What a source tells a reflector: what to list and watch, and where converted objects go. */
+export interface ReflectorSpec<T> {
+  resource: string;
+  path: string;
+  labelSelector?: string;
+  list: (continueToken: string | undefined) => Promise<ListPage>;
+  convert: (object: unknown) => { key: string; value: T | undefined } | undefined;
+  onReplace: (all: Map<string, T>) => void;
+  onUpsert: (key: string, value: T) => void;
+  onDelete: (key: string) => void;
+}
+
 export interface ReflectorOptions<T> {
   /** For logs and metrics: "services", "endpointslices", "pods". */
   resource: string;

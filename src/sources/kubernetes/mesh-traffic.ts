@@ -1,0 +1,232 @@
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Catalog } from '../../catalog/catalog.js';
+import type { LoadBalancer } from '../../catalog/policy.js';
+import type { TrafficSplit } from '../../catalog/split.js';
+import { discoverMeshApis, MESH_APIS, type MeshApi } from './mesh-apis.js';
+import { convertDestinationRule, convertHttpRoute, convertTrafficSplit, convertVirtualService, type SlimDestinationRule, type SlimRoute } from './mesh-objects.js';
+import { inScope, PAGE, type ListPage, type Reflector, type ReflectorSpec } from './reflector.js';
+import { resolveSplits } from './split-resolver.js';
+
+export interface MeshTrafficOptions {
+  kubeConfig: KubeConfig;
+  catalog: Catalog;
+  logger: Logger;
+  /** Empty: all namespaces. */
+  namespaces: readonly string[];
+  clusterDomain: string;
+  discoveryIntervalMs: number;
+  /** Makes a reflector that reports to the Kubernetes source (not started). */
+  reflector: <T>(spec: ReflectorSpec<T>) => Reflector<T>;
+  /** Splits may have changed: the source resolves them again on its next flush. */
+  onSplitsChanged: () => void;
+  /** A DestinationRule for this Service came, changed or went: its policy must be rebuilt. */
+  onRuleChanged: (serviceKey: string) => void;
+}
+
+/** A list of custom objects as the API server sends it. */
+interface RawListPage {
+  items?: unknown[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/**
+ * The mesh's traffic objects (HTTPRoute, TrafficSplit, VirtualService, DestinationRule): API discovery says
+ * which are served, each served kind is watched like Services are, and the splits they make are resolved
+ * and given to the catalog. DestinationRules are kept for the Kubernetes source's policies.
+ */
+export class MeshTraffic {
+  /** Routes by `<api id>|ns/name`; DestinationRules by `ns/name` and by host Service. */
+  private readonly routes = new Map<string, SlimRoute>();
+  private readonly destinationRules = new Map<string, SlimDestinationRule>();
+  private readonly rulesOfHost = new Map<string, Set<string>>();
+  /** The splits last given to the catalog, by apex. */
+  private readonly applied = new Map<string, TrafficSplit>();
+  /** Problems already logged (each once while it lasts). */
+  private reported = new Set<string>();
+  /** Reflectors of the APIs discovery found, with the version they read. */
+  private readonly running = new Map<string, { version: string; reflectors: Reflector<unknown>[] }>();
+  private discovered = false;
+  private failures = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: MeshTrafficOptions) {}
+
+  /** After the first discovery, once every kind found is listed. */
+  get synced(): boolean {
+    return this.discovered && [...this.running.values()].every((m) => m.reflectors.every((r) => r.synced));
+  }
+
+  start(): void {
+    void this.discover();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const m of this.running.values()) for (const r of m.reflectors) r.stop();
+  }
+
+  /** Objects held per served API (for meshdns_kubernetes_objects). */
+  counts(): [string, number][] {
+    const out: [string, number][] = [];
+    for (const api of MESH_APIS) {
+      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : [...this.routes.keys()].filter((k) => k.startsWith(`${api.id}|`)).length;
+      if (this.running.has(api.id) || count > 0) out.push([api.id, count]);
+    }
+    return out;
+  }
+
+  /** The load balancer of the most specific DestinationRule for the host (its own namespace first, then oldest). */
+  loadBalancerOf(serviceKey: string): LoadBalancer | undefined {
+    const ns = serviceKey.slice(0, serviceKey.indexOf('/'));
+    const rules = [...(this.rulesOfHost.get(serviceKey) ?? [])]
+      .map((k) => this.destinationRules.get(k)!)
+      .filter((r) => r.loadBalancer !== undefined)
+      .sort((a, b) => Number(b.namespace === ns) - Number(a.namespace === ns) || (a.created || '~').localeCompare(b.created || '~') || `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    return rules[0]?.loadBalancer;
+  }
+
+  /** Resolves every apex's split and gives the catalog what changed; `known` says which Services exist. */
+  applySplits(known: (serviceKey: string) => boolean): void {
+    const { catalog, logger } = this.opts;
+    const { splits, problems } = resolveSplits(this.routes.values(), known);
+    for (const [apex, split] of splits) {
+      if (JSON.stringify(this.applied.get(apex)) === JSON.stringify(split)) continue;
+      this.applied.set(apex, split);
+      const [ns, name] = apex.split('/') as [string, string];
+      catalog.setSplit(ns, name, split);
+      logger.info({ service: apex, split: split.backends, from: split.origin }, 'traffic split applied');
+    }
+    for (const apex of [...this.applied.keys()]) {
+      if (splits.has(apex)) continue;
+      this.applied.delete(apex);
+      const [ns, name] = apex.split('/') as [string, string];
+      catalog.setSplit(ns, name, undefined);
+      logger.info({ service: apex }, 'traffic split ended');
+    }
+    // Each problem once while it lasts: a resync must not repeat it; fixed and broken again logs again.
+    const now = new Set(problems.map((p) => `${p.object}|${p.message}`));
+    for (const p of problems) if (!this.reported.has(`${p.object}|${p.message}`)) logger.warn({ object: p.object, problem: p.message }, 'Kubernetes object skipped in part or whole');
+    this.reported = now;
+  }
+
+  /**
+   * Looks for the mesh CRDs now and then: a kind found starts its reflectors, a kind gone (CRD deleted)
+   * stops them and forgets its objects, a new preferred version restarts them. A failed discovery keeps
+   * what runs and tries again soon.
+   */
+  private async discover(): Promise<void> {
+    if (this.stopped) return;
+    let next = this.opts.discoveryIntervalMs;
+    try {
+      const served = await discoverMeshApis(this.opts.kubeConfig);
+      if (this.stopped) return;
+      for (const api of MESH_APIS) {
+        const version = served.get(api.id);
+        const running = this.running.get(api.id);
+        if (running?.version === version) continue;
+        if (running !== undefined) this.stopApi(api, running.reflectors);
+        if (version !== undefined) this.startApi(api, version);
+      }
+      this.discovered = true;
+      this.failures = 0;
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'Kubernetes API discovery failed; mesh objects stay as they are, retrying');
+      // Sooner than the interval, as the reflectors retry: readiness waits for a first discovery.
+      next = Math.min(next, 250 * 2 ** Math.min(this.failures++, 6));
+    }
+    // Resolution rides along: a REST-only backend registered since is picked up.
+    this.opts.onSplitsChanged();
+    this.timer = setTimeout(() => void this.discover(), next);
+    this.timer.unref?.();
+  }
+
+  private startApi(api: MeshApi, version: string): void {
+    const custom = this.opts.kubeConfig.makeApiClient(CustomObjectsApi);
+    const domain = this.opts.clusterDomain;
+    const scopes: (string | undefined)[] = this.opts.namespaces.length === 0 ? [undefined] : [...this.opts.namespaces];
+    const reflectors: Reflector<unknown>[] = [];
+    for (const ns of scopes) {
+      const base = `/apis/${api.group}/${version}`;
+      const common = {
+        resource: api.id,
+        path: ns === undefined ? `${base}/${api.plural}` : `${base}/namespaces/${ns}/${api.plural}`,
+        list: async (token: string | undefined): Promise<ListPage> => {
+          const page = (await (ns === undefined
+            ? custom.listClusterCustomObject({ group: api.group, version, plural: api.plural, limit: PAGE, _continue: token })
+            : custom.listNamespacedCustomObject({ group: api.group, version, namespace: ns, plural: api.plural, limit: PAGE, _continue: token }))) as RawListPage;
+          // Custom objects come back as the API's raw JSON: `continue`, where typed models say `_continue`.
+          return { items: page.items ?? [], metadata: { resourceVersion: page.metadata?.resourceVersion, _continue: page.metadata?.continue } };
+        },
+      };
+      if (api.kind === 'DestinationRule') {
+        reflectors.push(
+          this.opts.reflector<SlimDestinationRule>({
+            ...common,
+            convert: convertDestinationRule(domain),
+            onReplace: (all) => {
+              for (const key of [...this.destinationRules.keys()]) if (inScope(key, ns) && !all.has(key)) this.setRule(key, undefined);
+              for (const [key, value] of all) this.setRule(key, value);
+            },
+            onUpsert: (key, value) => this.setRule(key, value),
+            onDelete: (key) => this.setRule(key, undefined),
+          }) as Reflector<unknown>,
+        );
+        continue;
+      }
+      const convert = api.kind === 'HTTPRoute' ? (o: unknown) => convertHttpRoute(o, api.group) : api.kind === 'TrafficSplit' ? convertTrafficSplit(domain) : convertVirtualService(domain);
+      const prefix = `${api.id}|`;
+      reflectors.push(
+        this.opts.reflector<SlimRoute>({
+          ...common,
+          convert,
+          onReplace: (all) => {
+            for (const key of [...this.routes.keys()]) if (key.startsWith(prefix) && inScope(key.slice(prefix.length), ns) && !all.has(key.slice(prefix.length))) this.routes.delete(key);
+            for (const [key, value] of all) this.routes.set(prefix + key, value);
+            this.opts.onSplitsChanged();
+          },
+          onUpsert: (key, value) => {
+            this.routes.set(prefix + key, value);
+            this.opts.onSplitsChanged();
+          },
+          onDelete: (key) => {
+            if (this.routes.delete(prefix + key)) this.opts.onSplitsChanged();
+          },
+        }) as Reflector<unknown>,
+      );
+    }
+    this.running.set(api.id, { version, reflectors });
+    this.opts.logger.info({ kind: api.kind, apiVersion: `${api.group}/${version}` }, 'following mesh traffic objects');
+    for (const r of reflectors) r.start();
+  }
+
+  private stopApi(api: MeshApi, reflectors: Reflector<unknown>[]): void {
+    for (const r of reflectors) r.stop();
+    this.running.delete(api.id);
+    if (api.kind === 'DestinationRule') for (const key of [...this.destinationRules.keys()]) this.setRule(key, undefined);
+    else for (const key of [...this.routes.keys()]) if (key.startsWith(`${api.id}|`)) this.routes.delete(key);
+    this.opts.onSplitsChanged();
+    this.opts.logger.info({ kind: api.kind, group: api.group }, 'mesh traffic object kind no longer served; its objects are forgotten');
+  }
+
+  private setRule(key: string, rule: SlimDestinationRule | undefined): void {
+    const previous = this.destinationRules.get(key);
+    if (previous?.host !== undefined) {
+      this.rulesOfHost.get(previous.host)?.delete(key);
+      if (this.rulesOfHost.get(previous.host)?.size === 0) this.rulesOfHost.delete(previous.host);
+      this.opts.onRuleChanged(previous.host);
+    }
+    if (rule === undefined) {
+      this.destinationRules.delete(key);
+      return;
+    }
+    this.destinationRules.set(key, rule);
+    if (rule.host === undefined) return;
+    let set = this.rulesOfHost.get(rule.host);
+    if (set === undefined) this.rulesOfHost.set(rule.host, (set = new Set()));
+    set.add(key);
+    this.opts.onRuleChanged(rule.host);
+  }
+}
