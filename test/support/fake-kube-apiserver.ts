@@ -275,7 +275,8 @@ export class FakeKubeApiServer {
   }
 
   private send(res: ServerResponse, event: unknown): void {
-    if (!res.destroyed) res.write(JSON.stringify(event) + '\n');
+    // A stream ended (CRD removed, watch timeout) may still see a bookmark tick before its 'close'.
+    if (!res.destroyed && !res.writableEnded) res.write(JSON.stringify(event) + '\n');
   }
 
   private route(path: string): { resource: Resource; namespace: string | undefined } | undefined {
