@@ -1,4 +1,5 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import { FoldedHistogram } from './folded-histogram.js';
 import type { Logger } from 'pino';
 import type { QueryObserver } from '../dns/query-handler.js';
 import { typeName } from '../dns/wire/constants.js';
@@ -10,35 +11,46 @@ const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'RE
 const LABELLED_TYPES = new Set([1, 2, 5, 6, 12, 15, 16, 28, 33, 255, 257, 252, 251]);
 
 /**
- * DNS counters. Labelled children are memoised by a small integer key so a
- * query costs one Map lookup and an increment, not label hashing.
+ * DNS counters. A query costs a Map lookup and two plain increments: the
+ * request counter's children keep a pending count that is added to
+ * prom-client's counter when /metrics is scraped, and the duration
+ * histogram is folded the same way (FoldedHistogram).
  */
 export class DnsMetrics implements QueryObserver {
   private readonly requests: Counter<'transport' | 'qtype' | 'rcode'>;
   private readonly drops: Counter<'transport' | 'reason'>;
   private readonly forwards: Counter<'result'>;
   private readonly limited: Counter<'action'>;
-  private readonly children = new Map<number, { inc: () => void }>();
-  private readonly durations: [{ observe: (v: number) => void }, { observe: (v: number) => void }];
+  private readonly children = new Map<number, { labels: [string, string, string]; pending: number }>();
+  private readonly durations: FoldedHistogram;
 
   /** queryLog: log this fraction of queries at info (0 = none: nothing per query on the hot path). */
   constructor(
     registry: Registry,
     readonly queryLog: { rate: number; logger: Logger } = { rate: 0, logger: undefined as unknown as Logger },
   ) {
-    const histogram = new Histogram({
-      name: 'meshdns_dns_request_duration_seconds',
-      help: 'Time from a query read to its answer written, by transport (forwarded queries include the upstream)',
-      labelNames: ['transport'],
-      buckets: [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1, 2.5],
-      registers: [registry],
-    });
-    this.durations = [histogram.labels('udp'), histogram.labels('tcp')];
+    this.durations = new FoldedHistogram(
+      'meshdns_dns_request_duration_seconds',
+      'Time from a query read to its answer written, by transport (forwarded queries include the upstream)',
+      'transport',
+      ['udp', 'tcp'],
+      [0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.01, 0.05, 0.25, 1, 2.5],
+      registry,
+    );
+    const children = this.children;
     this.requests = new Counter({
       name: 'meshdns_dns_requests_total',
       help: 'DNS queries answered, by transport, query type and response code',
       labelNames: ['transport', 'qtype', 'rcode'],
       registers: [registry],
+      // Counts kept per query are added here, when /metrics is read.
+      collect() {
+        for (const child of children.values()) {
+          if (child.pending === 0) continue;
+          this.labels(...child.labels).inc(child.pending);
+          child.pending = 0;
+        }
+      },
     });
     this.drops = new Counter({
       name: 'meshdns_dns_dropped_total',
@@ -62,7 +74,7 @@ export class DnsMetrics implements QueryObserver {
 
   answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string): void {
     const qtype = q.qtype;
-    this.durations[tcp ? 1 : 0].observe(durationMs / 1000);
+    this.durations.observe(tcp ? 1 : 0, durationMs / 1000);
     if (this.queryLog.rate > 0 && Math.random() < this.queryLog.rate) {
       this.queryLog.logger.info(
         { client, transport: tcp ? 'tcp' : 'udp', name: q.key === '' ? null : keyToText(q.key), type: typeName(qtype), rcode: rcode === 16 ? 'BADVERS' : (RCODE_NAMES[rcode] ?? String(rcode)), ms: Number(durationMs.toFixed(3)) },
@@ -73,10 +85,10 @@ export class DnsMetrics implements QueryObserver {
     const key = (tcp ? 1 << 24 : 0) | (t << 8) | rcode;
     let child = this.children.get(key);
     if (child === undefined) {
-      child = this.requests.labels(tcp ? 'tcp' : 'udp', t === 0 ? 'other' : typeName(t), rcode === 16 ? 'BADVERS' : (RCODE_NAMES[rcode] ?? String(rcode)));
+      child = { labels: [tcp ? 'tcp' : 'udp', t === 0 ? 'other' : typeName(t), rcode === 16 ? 'BADVERS' : (RCODE_NAMES[rcode] ?? String(rcode))], pending: 0 };
       this.children.set(key, child);
     }
-    child.inc();
+    child.pending++;
   }
 
   dropped(tcp: boolean, reason: 'short' | 'response'): void {
