@@ -1,10 +1,10 @@
 import type { Catalog } from './catalog.js';
-import { serviceRef } from './split.js';
+import { serviceRef, type SplitOrigin } from './split.js';
 import { isAnswerable } from './types.js';
 
 /** A split as the API and the console show it: where it came from, each backend's weight and whether it takes traffic now. */
 export interface SplitView {
-  readonly from: { readonly kind: string; readonly namespace: string; readonly name: string };
+  readonly from: SplitOrigin;
   readonly backends: { readonly service: string; readonly weight: number; readonly answering: boolean }[];
 }
 

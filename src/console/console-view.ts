@@ -2,6 +2,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { dnsNameOf, instanceState, isAnswerable, type Instance } from '../catalog/types.js';
 import { effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import { splitView, type SplitView } from '../catalog/split-view.js';
+import { serviceRef } from '../catalog/split.js';
 
 /** One instance as the console shows it. */
 export interface InstanceView {
@@ -47,7 +48,7 @@ export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, fai
   const split = splitView(catalog, key);
   const splitTotal = split?.backends.reduce((sum, b) => sum + (b.answering ? b.weight : 0), 0) ?? 0;
   // With a split in force, the service's own instances get only the part it gives the service itself.
-  const ownPart = split === undefined || splitTotal === 0 ? 1 : split.backends.filter((b) => b.answering && b.service === `${key.slice(key.indexOf('/') + 1)}.${key.slice(0, key.indexOf('/'))}`).reduce((sum, b) => sum + b.weight, 0) / splitTotal;
+  const ownPart = split === undefined || splitTotal === 0 ? 1 : split.backends.filter((b) => b.answering && b.service === serviceRef(key)).reduce((sum, b) => sum + b.weight, 0) / splitTotal;
   return {
     key,
     namespace: key.slice(0, slash),

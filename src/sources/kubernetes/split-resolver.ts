@@ -1,4 +1,4 @@
-import type { TrafficSplit } from '../../catalog/split.js';
+import { serviceRef, type TrafficSplit } from '../../catalog/split.js';
 import type { RouteKind, SlimRoute } from './mesh-objects.js';
 
 /** Among objects that split one apex, the Gateway API's HTTPRoute first, then SMI, then Istio. */
@@ -16,7 +16,6 @@ export interface ResolvedSplits {
 }
 
 const nameOf = (r: SlimRoute): string => `${r.kind}${r.group === 'policy.linkerd.io' ? ' (policy.linkerd.io)' : ''} ${r.namespace}/${r.name}`;
-const refOf = (key: string): string => `${key.slice(key.indexOf('/') + 1)}.${key.slice(0, key.indexOf('/'))}`;
 
 /**
  * Orders the objects that claim one apex, most specific first: one in the apex's own namespace (the
@@ -50,7 +49,7 @@ export function resolveSplits(routes: Iterable<SlimRoute>, known: (serviceKey: s
     }
     const backends = r.backends.filter((b) => {
       if (known(b.service)) return true;
-      problems.push({ object: nameOf(r), message: `backend ${refOf(b.service)} is not a known Service; left out until it appears` });
+      problems.push({ object: nameOf(r), message: `backend ${serviceRef(b.service)} is not a known Service; left out until it appears` });
       return false;
     });
     if (backends.length === 0) continue;
@@ -61,7 +60,7 @@ export function resolveSplits(routes: Iterable<SlimRoute>, known: (serviceKey: s
     usable.set(r, backends);
     for (const apex of r.apexes) {
       if (!known(apex)) {
-        problems.push({ object: nameOf(r), message: `parent Service ${refOf(apex)} is not known; not split until it appears` });
+        problems.push({ object: nameOf(r), message: `parent Service ${serviceRef(apex)} is not known; not split until it appears` });
         continue;
       }
       let list = claims.get(apex);
@@ -73,7 +72,7 @@ export function resolveSplits(routes: Iterable<SlimRoute>, known: (serviceKey: s
   for (const [apex, list] of claims) {
     list.sort(moreSpecific(apex));
     winners.set(apex, list[0]!);
-    for (const loser of list.slice(1)) problems.push({ object: nameOf(loser), message: `${refOf(apex)} is split by the more specific ${nameOf(list[0]!)}; this one is ignored for it` });
+    for (const loser of list.slice(1)) problems.push({ object: nameOf(loser), message: `${serviceRef(apex)} is split by the more specific ${nameOf(list[0]!)}; this one is ignored for it` });
   }
   // Loops: an apex that reaches itself through other apexes' backends.
   const edges = new Map<string, string[]>();
@@ -82,7 +81,7 @@ export function resolveSplits(routes: Iterable<SlimRoute>, known: (serviceKey: s
   const splits = new Map<string, TrafficSplit>();
   for (const [apex, r] of winners) {
     if (inLoop.has(apex)) {
-      problems.push({ object: nameOf(r), message: `the splits of ${[...inLoop.get(apex)!].map(refOf).join(', ')} form a loop; ${refOf(apex)} answers its own instances` });
+      problems.push({ object: nameOf(r), message: `the splits of ${[...inLoop.get(apex)!].map(serviceRef).join(', ')} form a loop; ${serviceRef(apex)} answers its own instances` });
       continue;
     }
     splits.set(apex, { backends: usable.get(r)!, origin: { kind: r.kind, group: r.group, namespace: r.namespace, name: r.name } });
