@@ -22,6 +22,11 @@ export function failoverKey(ref: string): string {
 
 const SERVICE_REF = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
+/** Whether `ref` names another service than `<service>.<namespace>` as `<svc>.<ns>` (a failover entry). */
+export function isBackupRef(ref: unknown, namespace: string, service: string): boolean {
+  return typeof ref === 'string' && SERVICE_REF.test(ref) && ref !== `${service}.${namespace}`;
+}
+
 /** A stored policy read back (SQLite row, etcd value), checked field by field so a bad row is refused by name. */
 export function parsePolicy(namespace: string, service: string, text: string): TrafficPolicy {
   const p = JSON.parse(text) as Partial<TrafficPolicy>;
@@ -33,7 +38,7 @@ export function parsePolicy(namespace: string, service: string, text: string): T
     (p.answerLimit ?? 0) >= 0 &&
     (p.answerLimit ?? 0) <= 65535 &&
     Array.isArray(failover) &&
-    failover.every((f) => typeof f === 'string' && SERVICE_REF.test(f) && f !== `${service}.${namespace}`);
+    failover.every((f) => isBackupRef(f, namespace, service));
   if (!valid) throw new Error(`stored policy of ${namespace}/${service} has an unexpected shape`);
   return { loadBalancer: p.loadBalancer ?? 'weighted', failover, locality: p.locality ?? 'off', answerLimit: p.answerLimit ?? 0 };
 }

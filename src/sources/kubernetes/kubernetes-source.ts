@@ -156,11 +156,7 @@ export class KubernetesSource {
         watch,
         list: (token) => core.listNode({ limit: PAGE, _continue: token }) as Promise<ListPage>,
         convert: convertNode,
-        onReplace: (all) => {
-          this.nodes.clear();
-          for (const [k, v] of all) this.nodes.set(k, v);
-          this.markNodes();
-        },
+        onReplace: (all) => this.replace(this.nodes, all, undefined, () => this.markNodes()),
         onUpsert: (key, value) => {
           this.nodes.set(key, value);
           this.markNodes();

@@ -1,4 +1,5 @@
 import type { LoadBalancer } from '../../catalog/policy.js';
+import { isDnsLabel } from '../../catalog/validate.js';
 
 /**
  * The mesh's traffic objects, converted at the boundary into what a split or a policy needs (never kept
@@ -40,7 +41,6 @@ interface Meta {
 }
 type Converted<T> = { key: string; value: T | undefined } | undefined;
 
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** What the object holds at a list field, as a list of records (API objects are user input: anything may be there). */
 function list<T>(value: readonly T[] | undefined): Partial<T>[] {
@@ -73,7 +73,7 @@ function meta(o: unknown): { namespace: string; name: string; created: string } 
 export function serviceOfHost(host: string, namespace: string, clusterDomain: string): string | undefined {
   const name = host.toLowerCase().replace(/\.$/, '');
   const labels = name.split('.');
-  if (!labels.every((l) => LABEL.test(l))) return undefined;
+  if (!labels.every(isDnsLabel)) return undefined;
   if (labels.length === 1) return `${namespace}/${labels[0]}`;
   const rest = labels.slice(2).join('.');
   if (rest === '' || rest === 'svc' || rest === `svc.${clusterDomain}`) return `${labels[1]}/${labels[0]}`;
@@ -116,14 +116,14 @@ export function convertHttpRoute(object: unknown, group = GROUPS.HTTPRoute): Con
   const { at, key } = id;
   const spec = (object as HttpRouteJson).spec;
   const apexes = list(spec?.parentRefs)
-    .filter((p) => CORE_GROUPS.has(p.group ?? 'gateway.networking.k8s.io') && p.kind === 'Service' && typeof p.name === 'string' && LABEL.test(p.name) && (p.namespace === undefined || LABEL.test(p.namespace)))
+    .filter((p) => CORE_GROUPS.has(p.group ?? 'gateway.networking.k8s.io') && p.kind === 'Service' && typeof p.name === 'string' && isDnsLabel(p.name) && (p.namespace === undefined || isDnsLabel(p.namespace)))
     .map((p) => `${p.namespace ?? at.namespace}/${p.name}`);
   if (apexes.length === 0) return { key, value: undefined };
   const refs = list(list(spec?.rules)[0]?.backendRefs);
   if (refs.length === 0) return { key, value: bad('HTTPRoute', at, 'its first rule has no backendRefs', group) };
   const backends: { service: string; weight: number }[] = [];
   for (const [i, ref] of refs.entries()) {
-    if (!CORE_GROUPS.has(ref.group ?? '') || (ref.kind ?? 'Service') !== 'Service' || typeof ref.name !== 'string' || !LABEL.test(ref.name) || (ref.namespace !== undefined && !LABEL.test(ref.namespace))) {
+    if (!CORE_GROUPS.has(ref.group ?? '') || (ref.kind ?? 'Service') !== 'Service' || typeof ref.name !== 'string' || !isDnsLabel(ref.name) || (ref.namespace !== undefined && !isDnsLabel(ref.namespace))) {
       return { key, value: bad('HTTPRoute', at, `rules[0].backendRefs[${i}] is not a Service by name`, group) };
     }
     const weight = weightOf(ref.weight, 1);

@@ -1,4 +1,4 @@
-import type { LoadBalancer, Locality, TrafficPolicy } from '../../catalog/policy.js';
+import { isBackupRef, type LoadBalancer, type Locality, type TrafficPolicy } from '../../catalog/policy.js';
 
 /** Service annotations that set the fields of a traffic policy (shared/interface.md, "Traffic policy"). */
 export const LOAD_BALANCER_ANNOTATION = 'meshdns.io/load-balancer';
@@ -11,8 +11,6 @@ export interface AnnotatedPolicy {
   readonly fields: Partial<TrafficPolicy>;
   readonly problems: readonly string[];
 }
-
-const SERVICE_REF = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** Reads the policy annotations; undefined when the Service has none. A bad one is reported and left out, the others apply. */
 export function parsePolicyAnnotations(annotations: Record<string, string> | undefined, namespace: string, name: string): AnnotatedPolicy | undefined {
@@ -30,7 +28,7 @@ export function parsePolicyAnnotations(annotations: Record<string, string> | und
   if (failover !== undefined) {
     any = true;
     const refs = failover.split(',').map((r) => r.trim()).filter((r) => r !== '');
-    const badRef = refs.find((r) => !SERVICE_REF.test(r) || r === `${name}.${namespace}`);
+    const badRef = refs.find((r) => !isBackupRef(r, namespace, name));
     if (badRef !== undefined) problems.push(`${FAILOVER_ANNOTATION} "${failover}": "${badRef}" is not another service as <svc>.<ns>`);
     else fields.failover = [...new Set(refs)];
   }
