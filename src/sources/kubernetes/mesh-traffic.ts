@@ -2,7 +2,6 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { LoadBalancer } from '../../catalog/policy.js';
-import type { TrafficSplit } from '../../catalog/split.js';
 import { discoverMeshApis, MESH_APIS, type MeshApi } from './mesh-apis.js';
 import { convertDestinationRule, convertHttpRoute, convertTrafficSplit, convertVirtualService, type SlimDestinationRule, type SlimRoute } from './mesh-objects.js';
 import { inScope, PAGE, type ListPage, type Reflector, type ReflectorSpec } from './reflector.js';
@@ -36,12 +35,12 @@ interface RawListPage {
  * and given to the catalog. DestinationRules are kept for the Kubernetes source's policies.
  */
 export class MeshTraffic {
-  /** Routes by `<api id>|ns/name`; DestinationRules by `ns/name` and by host Service. */
-  private readonly routes = new Map<string, SlimRoute>();
+  /** Routes by API id, then `ns/name`; DestinationRules by `ns/name` and by host Service. */
+  private readonly routes = new Map<string, Map<string, SlimRoute>>();
   private readonly destinationRules = new Map<string, SlimDestinationRule>();
   private readonly rulesOfHost = new Map<string, Set<string>>();
-  /** The splits last given to the catalog, by apex. */
-  private readonly applied = new Map<string, TrafficSplit>();
+  /** The apexes given a split (what each got is the catalog's splitOf). */
+  private readonly applied = new Set<string>();
   /** Problems already logged (each once while it lasts). */
   private reported = new Set<string>();
   /** Reflectors of the APIs discovery found, with the version they read. */
@@ -72,7 +71,7 @@ export class MeshTraffic {
   counts(): [string, number][] {
     const out: [string, number][] = [];
     for (const api of MESH_APIS) {
-      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : [...this.routes.keys()].filter((k) => k.startsWith(`${api.id}|`)).length;
+      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : (this.routes.get(api.id)?.size ?? 0);
       if (this.running.has(api.id) || count > 0) out.push([api.id, count]);
     }
     return out;
@@ -91,15 +90,15 @@ export class MeshTraffic {
   /** Resolves every apex's split and gives the catalog what changed; `known` says which Services exist. */
   applySplits(known: (serviceKey: string) => boolean): void {
     const { catalog, logger } = this.opts;
-    const { splits, problems } = resolveSplits(this.routes.values(), known);
+    const { splits, problems } = resolveSplits([...this.routes.values()].flatMap((byKey) => [...byKey.values()]), known);
     for (const [apex, split] of splits) {
-      if (JSON.stringify(this.applied.get(apex)) === JSON.stringify(split)) continue;
-      this.applied.set(apex, split);
+      this.applied.add(apex);
+      if (JSON.stringify(catalog.splitOf(apex)) === JSON.stringify(split)) continue;
       const [ns, name] = apex.split('/') as [string, string];
       catalog.setSplit(ns, name, split);
       logger.info({ service: apex, split: split.backends, from: split.origin }, 'traffic split applied');
     }
-    for (const apex of [...this.applied.keys()]) {
+    for (const apex of [...this.applied]) {
       if (splits.has(apex)) continue;
       this.applied.delete(apex);
       const [ns, name] = apex.split('/') as [string, string];
@@ -177,22 +176,24 @@ export class MeshTraffic {
         continue;
       }
       const convert = api.kind === 'HTTPRoute' ? (o: unknown) => convertHttpRoute(o, api.group) : api.kind === 'TrafficSplit' ? convertTrafficSplit(domain) : convertVirtualService(domain);
-      const prefix = `${api.id}|`;
+      let byKey = this.routes.get(api.id);
+      if (byKey === undefined) this.routes.set(api.id, (byKey = new Map()));
+      const routes = byKey;
       reflectors.push(
         this.opts.reflector<SlimRoute>({
           ...common,
           convert,
           onReplace: (all) => {
-            for (const key of [...this.routes.keys()]) if (key.startsWith(prefix) && inScope(key.slice(prefix.length), ns) && !all.has(key.slice(prefix.length))) this.routes.delete(key);
-            for (const [key, value] of all) this.routes.set(prefix + key, value);
+            for (const key of [...routes.keys()]) if (inScope(key, ns) && !all.has(key)) routes.delete(key);
+            for (const [key, value] of all) routes.set(key, value);
             this.opts.onSplitsChanged();
           },
           onUpsert: (key, value) => {
-            this.routes.set(prefix + key, value);
+            routes.set(key, value);
             this.opts.onSplitsChanged();
           },
           onDelete: (key) => {
-            if (this.routes.delete(prefix + key)) this.opts.onSplitsChanged();
+            if (routes.delete(key)) this.opts.onSplitsChanged();
           },
         }) as Reflector<unknown>,
       );
@@ -206,7 +207,7 @@ export class MeshTraffic {
     for (const r of reflectors) r.stop();
     this.running.delete(api.id);
     if (api.kind === 'DestinationRule') for (const key of [...this.destinationRules.keys()]) this.setRule(key, undefined);
-    else for (const key of [...this.routes.keys()]) if (key.startsWith(`${api.id}|`)) this.routes.delete(key);
+    else this.routes.delete(api.id);
     this.opts.onSplitsChanged();
     this.opts.logger.info({ kind: api.kind, group: api.group }, 'mesh traffic object kind no longer served; its objects are forgotten');
   }
