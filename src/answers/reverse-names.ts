@@ -48,7 +48,8 @@ export interface PtrTarget {
  * (RFC 8020).
  */
 export class ReverseNames {
-  private readonly byService = new Map<string, string[]>();
+  /** What each service contributes, with the reverse key of each target's address (targets[i] → keys[i]). */
+  private readonly byService = new Map<string, { readonly targets: readonly PtrTarget[]; readonly keys: readonly string[] }>();
   /** Reverse key → the instance names (keys) at that address. */
   private readonly byName = new Map<string, string | string[]>();
   private readonly entRefs = new Map<string, number>();
@@ -61,8 +62,11 @@ export class ReverseNames {
 
   /** Replaces what one service contributes. */
   setService(serviceKey: string, targets: readonly PtrTarget[]): void {
-    const old = this.byService.get(serviceKey) ?? [];
-    for (let i = 0; i < old.length; i += 2) this.drop(old[i]!, old[i + 1]!);
+    const old = this.byService.get(serviceKey);
+    // Most changes (a weight, a probe result) leave every address and name as it was: nothing to redo.
+    if (old !== undefined && sameTargets(old.targets, targets)) return;
+    const keys = old?.keys ?? [];
+    for (let i = 0; i < keys.length; i++) this.drop(keys[i]!, old!.targets[i]!.targetKey);
     if (targets.length === 0) {
       this.byService.delete(serviceKey);
       return;
@@ -71,9 +75,9 @@ export class ReverseNames {
     for (const t of targets) {
       const key = keyOf(reverseName(t.address));
       this.add(key, t.targetKey);
-      kept.push(key, t.targetKey);
+      kept.push(key);
     }
-    this.byService.set(serviceKey, kept);
+    this.byService.set(serviceKey, { targets, keys: kept });
   }
 
   /** The PTR set of a reverse name, encoded now into a node reused from query to query. */
@@ -122,6 +126,12 @@ export class ReverseNames {
       else this.entRefs.delete(p);
     }
   }
+}
+
+function sameTargets(a: readonly PtrTarget[], b: readonly PtrTarget[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i]!.address !== b[i]!.address || a[i]!.targetKey !== b[i]!.targetKey) return false;
+  return true;
 }
 
 const EMPTY_NODE: NameNode = { rrsets: { get: () => undefined, values: () => [] } };
