@@ -2,11 +2,12 @@
  * DNS latency while REST writes arrive: dnsperf at a fixed 20k QPS over UDP,
  * once idle and once while 1,000 registration writes a second change weights
  * of random instances (each write a catalog change, an answer rebuild and,
- * with workers, a fan-out), in one run. Run: npm run bench:write-load
+ * with workers, a fan-out), in one run; then the writes alone, for what one
+ * costs meshdns's threads. Run: npm run bench:write-load
  * (env: BENCH_SECONDS=10, BENCH_WORKERS=1, BENCH_WRITES_PER_SECOND=1000).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,19 +27,38 @@ const server = await startMeshdns(['--upstream', 'none', '--workers', workers, '
 const body = (s: number, i: number, weight: number): object => ({ address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] });
 for (let s = 0; s < SERVICES; s++) await Promise.all([0, 1, 2].map((i) => api(server.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), body(s, i, 100))));
 
-/** CPU milliseconds (user + system, all threads) of a process and its children, from /proc. */
-function cpuMs(pid: number): number {
-  let ms = 0;
-  for (const p of [pid, ...childrenOf(pid)]) {
+/**
+ * CPU milliseconds (user + system) of meshdns by the part that spent them, from /proc: the primary's main thread
+ * (REST, sources, catalog, and the answers too with --workers 1), its store thread (SQLite), V8's helper threads
+ * (garbage collection, compilation), libuv's pool, and forked DNS workers (--workers N, all their threads).
+ */
+type Role = 'main thread' | 'store thread' | 'V8 helpers' | 'libuv pool' | 'DNS workers';
+function cpuByRole(pid: number): Map<Role, number> {
+  const roles = new Map<Role, number>();
+  const add = (role: Role, ms: number): void => void roles.set(role, (roles.get(role) ?? 0) + ms);
+  const ticks = (stat: string): number => {
+    const fields = stat.split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  };
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.indexOf(')'));
+      add(comm === 'WorkerThread' ? 'store thread' : comm.startsWith('V8') ? 'V8 helpers' : comm.startsWith('libuv') ? 'libuv pool' : 'main thread', ticks(stat));
+    }
+  } catch {
+    // gone
+  }
+  for (const child of childrenOf(pid)) {
     try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ms += (Number(fields[11]) + Number(fields[12])) * 10;
+      add('DNS workers', ticks(readFileSync(`/proc/${child}/stat`, 'utf8')));
     } catch {
       // gone
     }
   }
-  return ms;
+  return roles;
 }
+const cpuMs = (pid: number): number => [...cpuByRole(pid).values()].reduce((a, b) => a + b, 0);
 const childrenOf = (pid: number): number[] => {
   try {
     return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
@@ -52,9 +72,10 @@ const childrenOf = (pid: number): number[] => {
  * REST writer), in cores. On a 2-core machine, near 2.0 in all means latency is queueing for a core.
  */
 let dnsperfCpu = 0;
-async function withCpu<T>(run: () => Promise<T>): Promise<{ result: T; cores: string }> {
+async function withCpu<T>(run: () => Promise<T>): Promise<{ result: T; cores: string; wall: number; roles: Map<Role, number> }> {
   const started = Date.now();
-  const meshdns0 = cpuMs(server.proc.pid!);
+  const roles0 = cpuByRole(server.proc.pid!);
+  const meshdns0 = [...roles0.values()].reduce((a, b) => a + b, 0);
   const self0 = process.cpuUsage();
   dnsperfCpu = 0;
   const result = await run();
@@ -62,7 +83,8 @@ async function withCpu<T>(run: () => Promise<T>): Promise<{ result: T; cores: st
   const self = process.cpuUsage(self0);
   const used = { meshdns: cpuMs(server.proc.pid!) - meshdns0, dnsperf: dnsperfCpu, writer: (self.user + self.system) / 1000 };
   const cores = Object.entries(used).map(([k, v]) => `${k} ${(v / wall).toFixed(2)}`).join(', ');
-  return { result, cores: `cores: ${cores}, total ${(Object.values(used).reduce((a, b) => a + b, 0) / wall).toFixed(2)}` };
+  const roles = new Map([...cpuByRole(server.proc.pid!)].map(([role, ms]) => [role, ms - (roles0.get(role) ?? 0)]));
+  return { result, wall, roles, cores: `cores: ${cores}, total ${(Object.values(used).reduce((a, b) => a + b, 0) / wall).toFixed(2)}` };
 }
 
 async function latencies(): Promise<{ p50: number; p99: number; max: number; lost: number }> {
@@ -124,6 +146,15 @@ const busy = await withCpu(async () => {
   return r;
 });
 console.log(`${writesPerSecond} REST writes/s   ${fmt(busy.result)}  (writes acknowledged ${writes.ok}, ${(writes.ok / seconds).toFixed(0)}/s; failed ${writes.failed})\n                         ${busy.cores}`);
+// What a write costs meshdns, by part: the same writes with no queries arriving (under queries, a saturated machine
+// answers fewer of them, which would hide part of the writes' cost).
+const alone = await withCpu(async () => {
+  const w = writer();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  return w.stop();
+});
+const perWrite = [...alone.roles].map(([role, ms]) => [role, (ms * 1000) / Math.max(1, alone.result.ok)] as const);
+console.log(`${writesPerSecond} REST writes/s alone  a write costs meshdns ${perWrite.reduce((a, [, us]) => a + us, 0).toFixed(0)} µs of CPU: ${perWrite.filter(([, us]) => us >= 1).map(([role, us]) => `${role} ${us.toFixed(0)}`).join(', ')}`);
 const again = await withCpu(latencies);
 console.log(`idle again               ${fmt(again.result)}\n                         ${again.cores}`);
 await server.stop();
