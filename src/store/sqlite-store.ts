@@ -27,6 +27,8 @@ export class SqliteStore implements RegistrationStore {
   private open_ = false;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private outbox: SqliteRequest[] = [];
+  private inFlight = false;
   private loadedPolicies: StoredPolicy[] = [];
 
   constructor(
@@ -125,13 +127,24 @@ export class SqliteStore implements RegistrationStore {
   }
 
   private call(request: Request): Promise<Extract<SqliteReply, { ok: true }>> {
-    const worker = this.worker;
-    if (worker === undefined) return Promise.reject(new Error('the SQLite store is closed'));
+    if (this.worker === undefined) return Promise.reject(new Error('the SQLite store is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ ...request, id });
+      this.outbox.push({ ...request, id } as SqliteRequest);
+      this.sendBatch();
     });
+  }
+
+  /**
+   * One batch in flight: what is asked while the thread commits waits here and goes as the next batch, one
+   * message each way however many writes it holds (a message costs the answering thread a wake-up and a copy).
+   */
+  private sendBatch(): void {
+    if (this.inFlight || this.outbox.length === 0 || this.worker === undefined) return;
+    this.inFlight = true;
+    this.worker.postMessage(this.outbox);
+    this.outbox = [];
   }
 
   private startWorker(): Worker {
@@ -139,12 +152,16 @@ export class SqliteStore implements RegistrationStore {
     const file = new URL(`./sqlite-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
     const worker = new Worker(file, { workerData: { dataDir: this.dataDir } });
     worker.unref();
-    worker.on('message', (reply: SqliteReply) => {
-      const waiting = this.pending.get(reply.id);
-      if (waiting === undefined) return;
-      this.pending.delete(reply.id);
-      if (reply.ok) waiting.resolve(reply);
-      else waiting.reject(Object.assign(new Error(reply.message), { code: reply.code }));
+    worker.on('message', (replies: readonly SqliteReply[]) => {
+      this.inFlight = false;
+      for (const reply of replies) {
+        const waiting = this.pending.get(reply.id);
+        if (waiting === undefined) continue;
+        this.pending.delete(reply.id);
+        if (reply.ok) waiting.resolve(reply);
+        else waiting.reject(Object.assign(new Error(reply.message), { code: reply.code }));
+      }
+      this.sendBatch();
     });
     worker.on('error', (err) => this.failAll(err));
     worker.on('exit', () => this.failAll(new Error('the SQLite thread stopped')));
@@ -155,6 +172,8 @@ export class SqliteStore implements RegistrationStore {
     this.logger.error({ err: err.message }, 'SQLite store thread failed');
     for (const waiting of this.pending.values()) waiting.reject(err);
     this.pending.clear();
+    this.outbox = [];
+    this.inFlight = false;
     this.worker = undefined;
     this.open_ = false;
   }

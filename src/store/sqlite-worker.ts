@@ -15,22 +15,16 @@ import { SCHEMA, type SqliteReply, type SqliteRequest } from './sqlite-protocol.
 const dataDir = (workerData as { dataDir: string }).dataDir;
 let db: DatabaseSync | undefined;
 let statements: { put: StatementSync; del: StatementSync; beat: StatementSync; putPolicy: StatementSync; delPolicy: StatementSync } | undefined;
-const queue: SqliteRequest[] = [];
-let flushing = false;
-/** See the message handler: the least time between two commits while writes keep coming. */
+/** The least time between two commits while writes keep coming (see the message handler). */
 const COMMIT_SPACING_MS = 5;
 let lastCommit = -Infinity;
-
-function reply(message: SqliteReply): void {
-  parentPort!.postMessage(message);
-}
 
 function errorText(err: unknown): { message: string; code: string } {
   const e = err as { errstr?: string; code?: string; message?: string };
   return { message: e.message ?? String(err), code: e.errstr ?? e.code ?? '' };
 }
 
-function open(id: number): void {
+function open(id: number): SqliteReply {
   let handle: DatabaseSync | undefined;
   try {
     mkdirSync(dataDir, { recursive: true });
@@ -50,11 +44,10 @@ function open(id: number): void {
     // A half-opened handle would keep the file busy for the next attempt.
     if (handle?.isOpen) handle.close();
     db = undefined;
-    reply({ id, ok: false, ...errorText(err) });
-    return;
+    return { id, ok: false, ...errorText(err) };
   }
   // The caller read the rows itself (see SqliteStore.open): only writes happen here.
-  reply({ id, ok: true });
+  return { id, ok: true };
 }
 
 /** One write; returns how many rows it changed. */
@@ -76,50 +69,61 @@ function apply(r: SqliteRequest): number {
   }
 }
 
-/** Commits everything queued in one transaction; a failed batch is retried write by write, so one bad write fails alone. */
-function flush(): void {
-  flushing = false;
+/** Commits writes in one transaction; a failed batch is retried write by write, so one bad write fails alone. */
+function commit(writes: readonly SqliteRequest[], replies: SqliteReply[]): void {
+  if (writes.length === 0) return;
   lastCommit = performance.now();
-  const batch = queue.splice(0);
-  if (batch.length === 0) return;
   if (db === undefined) {
-    for (const r of batch) reply({ id: r.id, ok: false, message: 'not open', code: 'NOT_OPEN' });
+    for (const r of writes) replies.push({ id: r.id, ok: false, message: 'not open', code: 'NOT_OPEN' });
     return;
   }
   try {
     db.exec('BEGIN IMMEDIATE');
-    const changes = batch.map(apply);
+    const changes = writes.map(apply);
     db.exec('COMMIT');
-    batch.forEach((r, i) => reply({ id: r.id, ok: true, changes: changes[i]! }));
+    writes.forEach((r, i) => replies.push({ id: r.id, ok: true, changes: changes[i]! }));
     return;
   } catch {
     if (db.isTransaction) db.exec('ROLLBACK');
   }
-  for (const r of batch) {
+  for (const r of writes) {
     try {
-      reply({ id: r.id, ok: true, changes: apply(r) });
+      replies.push({ id: r.id, ok: true, changes: apply(r) });
     } catch (err) {
-      reply({ id: r.id, ok: false, ...errorText(err) });
+      replies.push({ id: r.id, ok: false, ...errorText(err) });
     }
   }
 }
 
-parentPort!.on('message', (r: SqliteRequest) => {
-  if (r.op === 'open') return open(r.id);
-  if (r.op === 'close') {
-    flush();
-    if (db?.isOpen) db.close();
-    db = undefined;
-    return reply({ id: r.id, ok: true });
+/**
+ * One message is a batch: everything the store was asked while the previous batch was being committed (it keeps
+ * one in flight), answered with one message once every write in it is durable. Under a stream of writes, commits
+ * are also spaced COMMIT_SPACING_MS apart so that one fsync carries that span's writes: a lone write commits at
+ * once, a busy store trades a few milliseconds of acknowledgement for a fraction of the disk flushes, thread
+ * wake-ups and messages (CPU that the answering threads share).
+ */
+parentPort!.on('message', (batch: readonly SqliteRequest[]) => {
+  const replies: SqliteReply[] = [];
+  let writes: SqliteRequest[] = [];
+  for (const r of batch) {
+    if (r.op === 'open') {
+      replies.push(open(r.id));
+    } else if (r.op === 'close') {
+      // Writes asked before the close are committed before the file closes.
+      commit(writes, replies);
+      writes = [];
+      if (db?.isOpen) db.close();
+      db = undefined;
+      replies.push({ id: r.id, ok: true });
+    } else {
+      writes.push(r);
+    }
   }
-  queue.push(r);
-  if (flushing) return;
-  flushing = true;
-  // Whatever arrives before this turn of the thread's loop ends rides in the same commit. Under a stream of
-  // writes, commits are also spaced COMMIT_SPACING_MS apart, so that one fsync carries the writes of that span
-  // instead of one each: a lone write commits at once, a busy store trades a few milliseconds of acknowledgement
-  // for a fraction of the disk flushes (and of the CPU they cost, which the answering threads share).
-  const wait = lastCommit + COMMIT_SPACING_MS - performance.now();
-  if (wait > 0) setTimeout(flush, wait);
-  else setImmediate(flush);
+  const done = (): void => {
+    commit(writes, replies);
+    parentPort!.postMessage(replies);
+  };
+  const wait = writes.length === 0 ? 0 : lastCommit + COMMIT_SPACING_MS - performance.now();
+  if (wait > 0) setTimeout(done, wait);
+  else done();
 });
