@@ -29,7 +29,9 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
   // Tests stop servers all the time: no lame duck unless a test asks for one.
   const lameDuck = args.includes('--shutdown-lameduck') ? [] : ['--shutdown-lameduck', '0s'];
   const fullArgs = [cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...dataDir, ...lameDuck, ...args];
-  const proc = spawn(process.execPath, fullArgs, { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // MESHDNS_NODE_FLAGS: Node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
+  const nodeFlags = (process.env.MESHDNS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeFlags, ...fullArgs], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   let partial = '';
