@@ -5,9 +5,6 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { ListenAddress } from '../dns/listen-address.js';
 import { fullSnapshot, snapshotOf, type ClientZonesMessage } from './replication.js';
 
-/** The least time between two catalog messages to the workers while changes keep coming. */
-const FANOUT_SPACING_MS = 5;
-
 /** Messages a worker sends to its primary. */
 export type WorkerMessage = { type: 'listening'; bound: ListenAddress[] } | { type: 'failed'; message: string };
 
@@ -33,32 +30,23 @@ export class WorkerPool {
     private readonly catalog: Catalog,
     private readonly logger: Logger,
   ) {
-    // Changes are batched per tick: a Kubernetes re-list of 10,000 Services is a few messages, not 10,000. Under a
-    // stream of changes (REST writes, probe results) messages are also spaced FANOUT_SPACING_MS apart, so each
-    // worker wakes for a batch rather than for every write; a lone change still goes out at once.
+    // Changes are batched per tick: a Kubernetes re-list of 10,000 Services is a few messages, not 10,000.
     catalog.onChange((keys) => {
       if (this.listening.size === 0) return;
       for (const k of keys) this.pending.add(k);
       if (this.flushScheduled) return;
       this.flushScheduled = true;
-      const wait = this.lastFanout + FANOUT_SPACING_MS - performance.now();
-      if (wait > 0) setTimeout(() => this.fanOut(), wait);
-      else setImmediate(() => this.fanOut());
+      setImmediate(() => {
+        this.flushScheduled = false;
+        const message = snapshotOf(catalog, this.pending);
+        this.pending.clear();
+        for (const w of this.listening) w.send(message);
+      });
     });
     catalog.onClientZoneRanges((ranges) => {
       const message: ClientZonesMessage = { type: 'client-zones', ranges };
       for (const w of this.listening) w.send(message);
     });
-  }
-
-  private lastFanout = -Infinity;
-
-  private fanOut(): void {
-    this.flushScheduled = false;
-    this.lastFanout = performance.now();
-    const message = snapshotOf(this.catalog, this.pending);
-    this.pending.clear();
-    for (const w of this.listening) w.send(message);
   }
 
   /** The ports the first worker bound (port 0 resolved), handed to every later worker. */
