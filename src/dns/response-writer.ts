@@ -153,7 +153,7 @@ export class ResponseWriter {
     }
     if (rcode > 15) rcode = 0; // never happens for answers; extended rcodes go through error()
     this.writeHeader(q.id, flags | (q.opcode << 11) | rcode, q.key === '' ? 0 : 1, ancount, nscount, arcount);
-    return Buffer.from(buf.subarray(0, pos));
+    return this.copyOut(pos);
   }
 
   /**
@@ -170,7 +170,16 @@ export class ResponseWriter {
     }
     const flags = Flag.QR | (q.opcode << 11) | (q.flags & (Flag.RD | Flag.CD)) | (rcode & 0xf);
     this.writeHeader(q.id, flags, q.key === '' ? 0 : 1, 0, 0, arcount);
-    return Buffer.from(this.buf.subarray(0, pos));
+    return this.copyOut(pos);
+  }
+
+  /** The response, copied out of the scratch buffer (the socket may still be sending it when the next is written). */
+  private copyOut(length: number): Buffer {
+    // allocUnsafe takes small buffers from Node's pool, and copying straight into it skips the view that
+    // Buffer.from(subarray) made first: one object less per query.
+    const out = Buffer.allocUnsafe(length);
+    this.buf.copy(out, 0, 0, length);
+    return out;
   }
 
   private writeQuestion(msg: Buffer, q: ParsedQuery): number {
