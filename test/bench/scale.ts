@@ -51,8 +51,8 @@ db.close();
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const t0 = Date.now();
-// The Node flags `npm start` and the image use (package.json, Dockerfile).
-const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])], { env: { NODE_OPTIONS: '--max-semi-space-size=8' } });
+// startMeshdns runs Node with the flags `npm start` and the image use (package.json, Dockerfile).
+const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])]);
 while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
 const readyMs = Date.now() - t0;
 const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / perService)}.ns-${Math.floor((instances - 1) / perService) % 100}.linkerd.local`)))!);

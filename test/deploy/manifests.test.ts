@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot } from '../support/meshdns-process.js';
+import { repoRoot, runtimeNodeFlags } from '../support/meshdns-process.js';
 import { MESH_APIS } from '../../src/sources/kubernetes/mesh-apis.js';
 import { runInNamespace, waitForDns } from '../support/netns.js';
 
@@ -236,7 +236,9 @@ test("the Dockerfile's command is the one tested, and its HEALTHCHECK passes aga
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   const healthcheck = /^HEALTHCHECK .* CMD (.*)$/m.exec(dockerfile)![1]!;
-  assert.deepEqual(entrypoint, ['node', '--max-semi-space-size=8', 'dist/cli.js']);
+  // The image runs Node with the flags npm start uses, which every test and bench runs the server with too.
+  assert.deepEqual(entrypoint, ['node', ...runtimeNodeFlags, 'dist/cli.js']);
+  assert.ok(runtimeNodeFlags.includes('--max-semi-space-size=2'), `npm start's Node flags: ${runtimeNodeFlags.join(' ')}`);
   assert.match(dockerfile, /^USER 1000:1000$/m);
   assert.match(dockerfile, /^FROM node:24-/m);
   assert.match(dockerfile, /^EXPOSE 1053\/udp 1053\/tcp 8053\/tcp$/m);

@@ -2,11 +2,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { runCommand, type CommandResult } from './run-command.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const cliPath = join(repoRoot, 'dist', 'cli.js');
+
+/** The Node flags of `npm start` (the image's ENTRYPOINT carries the same; a deploy test checks): what users run. */
+export const runtimeNodeFlags: readonly string[] = (() => {
+  const start = (JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const words = start.split(/\s+/);
+  return words.slice(1, words.indexOf('dist/cli.js')).filter((w) => w.startsWith('--'));
+})();
 
 export interface MeshdnsProcess {
   readonly proc: ChildProcess;
@@ -29,8 +36,9 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
   // Tests stop servers all the time: no lame duck unless a test asks for one.
   const lameDuck = args.includes('--shutdown-lameduck') ? [] : ['--shutdown-lameduck', '0s'];
   const fullArgs = [cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...dataDir, ...lameDuck, ...args];
-  // MESHDNS_NODE_FLAGS: Node flags for the server, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
-  const nodeFlags = (process.env.MESHDNS_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  // The Node flags users run with (npm start's, the image's), then MESHDNS_NODE_FLAGS: more for a run, e.g.
+  // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
+  const nodeFlags = [...runtimeNodeFlags, ...(process.env.MESHDNS_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
   const proc = spawn(process.execPath, [...nodeFlags, ...fullArgs], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
