@@ -74,7 +74,8 @@ test('no mesh CRDs at start: ready, nothing split; the HTTPRoute CRD installed l
   api.apply(HTTPROUTES, httpRoute('shop', 'podinfo', 'podinfo', [['podinfo-primary', 100], ['podinfo-canary', 0]]));
   // Discovery looks every 200 ms here: the CRD, its list and the split reach the answers well within 3 s.
   await within(3000, async () => (await shareOf('podinfo.shop.linkerd.local', PRIMARY, 20)) === 1);
-  assert.ok(s.logs.some((l) => l.includes('following mesh traffic objects') && l.includes('HTTPRoute')));
+  // Log lines reach stdout in batches (at most 50 ms late): wait for the line rather than look for it now.
+  await s.waitForLog(/^(?=.*following mesh traffic objects)(?=.*HTTPRoute)/);
   assert.ok(api.requests.includes('GET /apis') && api.requests.includes('GET /apis/gateway.networking.k8s.io/v1'), 'found through API discovery');
 });
 

@@ -65,6 +65,11 @@ test('every route × every kind of token, with --api-read-auth on; one audit lin
         if (r.status === 403) assert.equal(r.body.error, 'forbidden');
       }
     }
+    // Log lines reach stdout in batches (at most 50 ms late): one last refused write, and once its audit line is
+    // here every earlier one is too (lines keep their order).
+    const marker = instancePath('audit', 'marker', 'last');
+    assert.equal((await api(s.httpPort, 'DELETE', marker)).status, 401);
+    await s.waitForLog(new RegExp(`"path":"${marker}"`));
     const audits = s.logs.filter((l) => l.includes('"audit":"write"')).map((l) => JSON.parse(l) as Record<string, unknown>);
     assert.ok(audits.length >= 25, `${audits.length} audit lines`);
     assert.ok(audits.some((a) => a.token === 'scoped' && a.status === 403 && a.method === 'PUT' && a.path === instancePath('pay', 'api', 'a')));
