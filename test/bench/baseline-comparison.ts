@@ -15,6 +15,7 @@ import { execFileSync } from 'node:child_process';
 import { api, instancePath } from '../support/rest-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { dnsperf, quantile, warmUp } from './dnsperf.js';
 
 const baseline = process.env.BENCH_BASELINE;
 if (baseline === undefined) throw new Error('set BENCH_BASELINE to a built checkout of meshdns to compare with');
@@ -50,27 +51,23 @@ async function register(httpPort: number): Promise<void> {
   }
 }
 
-function dnsperf(port: number, extra: string[]): { qps: number; p99Ms: number | null } {
-  const verbose = extra.includes('-Q');
-  const out = execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', ...extra, ...(verbose ? ['-v'] : [])], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
-  const latencies = [...out.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
-  return { qps, p99Ms: latencies.length > 0 ? latencies[Math.floor(latencies.length * 0.99)]! * 1000 : null };
-}
-
 const before = await startBaseline();
 const after = await startMeshdns(['--upstream', 'none', '--workers', workers, '--zones', mkdtempSync(join(dir, 'z-'))]);
 await register(before.httpPort);
 await register(after.httpPort);
+await warmUp(before.dnsPort, queryFile);
+await warmUp(after.dnsPort, queryFile);
 const nodeVersion = (bin: string): string => execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();
 console.log(`baseline ${baseline} on node ${nodeVersion(baselineNode)}; this build on node ${process.version}; --workers ${workers}`);
 for (const [name, extra] of [['udp', []], ['udp 20k qps', ['-Q', '20000']]] as const) {
   const totals = { baseline: 0, 'this build': 0 };
   for (let round = 1; round <= rounds; round++) {
     for (const [which, port] of [['baseline', before.dnsPort], ['this build', after.dnsPort]] as const) {
-      const r = dnsperf(port, [...extra]);
+      // The fixed-rate run reads each query's latency (verbose) for its p99.
+      const r = await dnsperf(port, queryFile, seconds, { extra, verbose: (extra as readonly string[]).includes('-Q') });
+      const p99Ms = quantile(r.latenciesMs, 0.99);
       totals[which] += r.qps;
-      console.log(`${name.padEnd(12)} round ${round} ${which.padEnd(10)} ${r.qps.toFixed(0).padStart(7)} qps${r.p99Ms === null ? '' : `  p99 ${r.p99Ms.toFixed(3)} ms`}`);
+      console.log(`${name.padEnd(12)} round ${round} ${which.padEnd(10)} ${r.qps.toFixed(0).padStart(7)} qps${p99Ms === null ? '' : `  p99 ${p99Ms.toFixed(3)} ms`}`);
     }
   }
   console.log(`${name.padEnd(12)} this build / baseline QPS ratio ${(totals['this build'] / totals.baseline).toFixed(2)}`);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { api, instancePath } from '../support/rest-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { dnsperf } from './dnsperf.js';
 
 const qps = Number(process.env.BENCH_QPS ?? 20_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -37,11 +38,10 @@ const rawPort = await new Promise<number>((resolve) => raw.stdout!.on('data', (d
 }));
 
 /** One fixed-rate run: CPU microseconds the server spent per completed query. */
-function run(port: number, pid: number, idleCpu: number): { usPerQuery: number; completed: number } {
+async function run(port: number, pid: number, idleCpu: number): Promise<{ usPerQuery: number; completed: number }> {
   const before = cpuMs(pid);
-  const out = execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', '-Q', String(qps)], { encoding: 'utf8' });
+  const { completed } = await dnsperf(port, queryFile, seconds, { extra: ['-Q', String(qps)] });
   const used = cpuMs(pid) - before - idleCpu;
-  const completed = Number(/Queries completed:\s+(\d+)/.exec(out)![1]);
   return { usPerQuery: (used * 1000) / completed, completed };
 }
 
@@ -58,8 +58,8 @@ console.log(`node ${process.version}; ${qps} QPS for ${seconds} s per round, ${r
 console.log(`idle CPU per ${seconds} s (subtracted): raw loop ${idle.raw.toFixed(0)} ms, meshdns ${idle.meshdns.toFixed(0)} ms`);
 const results = { raw: [] as number[], meshdns: [] as number[] };
 for (let r = 1; r <= rounds; r++) {
-  const a = run(rawPort, raw.pid!, idle.raw);
-  const b = run(meshdns.dnsPort, meshdns.proc.pid!, idle.meshdns);
+  const a = await run(rawPort, raw.pid!, idle.raw);
+  const b = await run(meshdns.dnsPort, meshdns.proc.pid!, idle.meshdns);
   results.raw.push(a.usPerQuery);
   results.meshdns.push(b.usPerQuery);
   console.log(`round ${r}  raw loop ${a.usPerQuery.toFixed(1)} µs (${a.completed} queries)   meshdns ${b.usPerQuery.toFixed(1)} µs (${b.completed} queries)`);

@@ -8,13 +8,14 @@
  * (env: BENCH_SECONDS=10, BENCH_ROUNDS=2). Needs knotd and dnsperf (Debian: knot, dnsperf).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/free-port.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { dnsperf, quantile, warmUp } from './dnsperf.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -62,29 +63,10 @@ interface Result {
   p99Ms: number | null;
 }
 
-/**
- * dnsperf's output, written to a file and read afterwards: with -v it prints a line per query, and a reader on a
- * pipe (this process) woke for each, 20,000 times a second, taking a third of a core from the servers measured.
- */
-const outputFile = join(dir, 'dnsperf.out');
-const dnsperfRun = (port: number, extra: string[], runSeconds = seconds): string => {
-  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(runSeconds), '-c', '8', '-q', '500', ...extra];
-  execFileSync('bash', ['-c', 'dnsperf "${@:2}" > "$1"', 'dnsperf', outputFile, ...args]);
-  return readFileSync(outputFile, 'utf8');
-};
-
 /** dnsperf's summary; p99 from its per-query lines when verbose (used for the fixed-load run). */
-function dnsperf(port: number, extra: string[], verbose: boolean): Result {
-  const out = dnsperfRun(port, [...extra, ...(verbose ? ['-v'] : [])]);
-  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
-  const lost = Number(/Queries lost:\s+(\d+)/.exec(out)?.[1]);
-  const avgMs = Number(/Average Latency \(s\):\s+([\d.]+)/.exec(out)?.[1]) * 1000;
-  let p99Ms: number | null = null;
-  if (verbose) {
-    const latencies = [...out.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1])).sort((a, b) => a - b);
-    if (latencies.length > 0) p99Ms = latencies[Math.floor(latencies.length * 0.99)]! * 1000;
-  }
-  return { qps, lost, avgMs, p99Ms };
+async function measure(port: number, extra: string[], verbose: boolean): Promise<Result> {
+  const r = await dnsperf(port, queryFile, seconds, { extra, verbose });
+  return { qps: r.qps, lost: r.lost, avgMs: r.avgMs, p99Ms: quantile(r.latenciesMs, 0.99) };
 }
 
 /** The runtime's ceiling: node (the same binary that runs meshdns) answering one pre-encoded packet. */
@@ -127,17 +109,14 @@ const servers = [
   ['meshdns-w1', meshdns1.dnsPort],
   ['meshdns-w2', meshdns2.dnsPort],
 ] as const;
-// Unmeasured warm-up: V8 compiles meshdns's answer path (and the raw loop's) in the first seconds under load, which
-// cost the first measured round up to a fifth of its QPS and put that round's p99 at tens of ms. Knot has nothing
-// to warm; it gets the same run so every server starts measured from the same state.
-for (const [, port] of servers) dnsperfRun(port, [], 3);
+for (const [, port] of servers) await warmUp(port, queryFile);
 for (const [name, extra, verbose] of runs) {
   const totals: Record<string, number> = {};
   for (let round = 1; round <= rounds; round++) {
     for (const [server, port] of servers) {
       // The raw loop only speaks UDP.
       if (server === 'raw-node' && extra.includes('tcp')) continue;
-      const r = dnsperf(port, extra, verbose);
+      const r = await measure(port, extra, verbose);
       totals[server] = (totals[server] ?? 0) + r.qps;
       console.log(`${name.padEnd(12)} round ${round} ${server.padEnd(10)} ${fmt(r)}`);
     }

@@ -6,12 +6,12 @@
  * instance of three), measured alternately with dnsperf over UDP.
  * Run: npm run bench:policy (env: BENCH_SECONDS=8, BENCH_ROUNDS=3). Needs dnsperf.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
+import { dnsperf } from './dnsperf.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -41,8 +41,7 @@ const servers: [string, MeshdnsProcess][] = [
 const totals = new Map<string, number>();
 for (let round = 1; round <= rounds; round++) {
   for (const [name, s] of servers) {
-    const out = execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(s.dnsPort), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500'], { encoding: 'utf8' });
-    const qps = Number(/Queries per second:\s+([\d.]+)/.exec(out)?.[1]);
+    const { qps } = await dnsperf(s.dnsPort, queryFile, seconds);
     totals.set(name, (totals.get(name) ?? 0) + qps);
     console.log(`round ${round} ${name.padEnd(12)} ${qps.toFixed(0).padStart(7)} qps`);
   }

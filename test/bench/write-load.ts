@@ -6,13 +6,13 @@
  * costs meshdns's threads. Run: npm run bench:write-load
  * (env: BENCH_SECONDS=10, BENCH_WORKERS=1, BENCH_WRITES_PER_SECOND=1000).
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
-import { promisify } from 'node:util';
 import { api, instancePath } from '../support/rest-client.js';
+import { dnsperf, quantile, warmUp } from './dnsperf.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -89,21 +89,10 @@ async function withCpu<T>(run: () => Promise<T>): Promise<{ result: T; cores: st
 }
 
 async function latencies(): Promise<{ p50: number; p99: number; max: number; lost: number }> {
-  // bash's `times` prints the CPU its children used: dnsperf's own, measured without another tool. dnsperf's
-  // line per query goes to a file, read afterwards: a reader on a pipe (this process) woke for each line, 20,000
-  // times a second, and took a third of a core from meshdns.
-  const output = join(dir, 'dnsperf.out');
-  const { stdout: timesOutput } = await promisify(execFile)('bash', ['-c', 'dnsperf "${@:2}" > "$1"; times', 'dnsperf', output, '-s', '127.0.0.1', '-p', String(server.dnsPort), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', '-Q', '20000', '-v']);
-  const stdout = readFileSync(output, 'utf8') + '\n' + timesOutput;
-  const times = [...stdout.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)].at(-1);
-  if (times) dnsperfCpu = (Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])) * 1000;
-  return parse(stdout);
-}
-
-function parse(stdout: string): { p50: number; p99: number; max: number; lost: number } {
-  const all = [...stdout.matchAll(/^> \S+ .* ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
-  const at = (q: number): number => all[Math.min(all.length - 1, Math.floor(all.length * q))]!;
-  return { p50: at(0.5), p99: at(0.99), max: all[all.length - 1]!, lost: Number(/Queries lost:\s+(\d+)/.exec(stdout)?.[1]) };
+  const r = await dnsperf(server.dnsPort, queryFile, seconds, { extra: ['-Q', '20000'], verbose: true });
+  dnsperfCpu = r.cpuMs;
+  const at = (q: number): number => quantile(r.latenciesMs, q)!;
+  return { p50: at(0.5), p99: at(0.99), max: at(1), lost: r.lost };
 }
 
 /**
@@ -158,9 +147,7 @@ function writer(): { stop: () => Promise<{ ok: number; failed: number }> } {
 
 const fmt = (r: { p50: number; p99: number; max: number; lost: number }): string => `p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  max ${r.max.toFixed(1)} ms  lost ${r.lost}`;
 console.log(`node ${process.version}; --workers ${workers}; 20k QPS UDP for ${seconds} s`);
-// Unmeasured warm-up: in its first seconds under load V8 is still compiling the answer path, which alone put the
-// idle p99 at tens of ms.
-execFileSync('dnsperf', ['-s', '127.0.0.1', '-p', String(server.dnsPort), '-d', queryFile, '-l', '3', '-Q', '20000']);
+await warmUp(server.dnsPort, queryFile);
 const idle = await withCpu(latencies);
 console.log(`idle                     ${fmt(idle.result)}\n                         ${idle.cores}`);
 let writes = { ok: 0, failed: 0 };
