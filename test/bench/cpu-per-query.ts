@@ -6,13 +6,14 @@
  * Run: npm run bench:cpu (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=3)
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api, instancePath } from '../support/rest-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
 import { dnsperf } from './dnsperf.js';
+import { processCpuMs } from './proc.js';
 
 const qps = Number(process.env.BENCH_QPS ?? 20_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -20,12 +21,6 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-cpu-'));
 const queryFile = writeQueryFile(dir);
 
-const clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
-/** User + system CPU milliseconds of a process, all its threads. */
-const cpuMs = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
-};
 
 const meshdns = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(dir, 'z-'))]);
 for (let s = 0; s < SERVICES; s++) {
@@ -39,18 +34,18 @@ const rawPort = await new Promise<number>((resolve) => raw.stdout!.on('data', (d
 
 /** One fixed-rate run: CPU microseconds the server spent per completed query. */
 async function run(port: number, pid: number, idleCpu: number): Promise<{ usPerQuery: number; completed: number }> {
-  const before = cpuMs(pid);
+  const before = processCpuMs(pid);
   const { completed } = await dnsperf(port, queryFile, seconds, { extra: ['-Q', String(qps)] });
-  const used = cpuMs(pid) - before - idleCpu;
+  const used = processCpuMs(pid) - before - idleCpu;
   return { usPerQuery: (used * 1000) / completed, completed };
 }
 
 // What each process spends doing nothing (timers, the store's worker, GC after the registrations): measured
 // while no query arrives and taken out of every round, so that only answering is compared.
 const idleMs = (pid: number): number => {
-  const before = cpuMs(pid);
+  const before = processCpuMs(pid);
   execFileSync('sleep', [String(seconds)]);
-  return cpuMs(pid) - before;
+  return processCpuMs(pid) - before;
 };
 execFileSync('sleep', ['2']);
 const idle = { raw: idleMs(raw.pid!), meshdns: idleMs(meshdns.proc.pid!) };

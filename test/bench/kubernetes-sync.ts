@@ -6,10 +6,10 @@
  * every split takes to reach the answers.
  * Run: npm run bench:kubernetes (BENCH_SERVICES, BENCH_SPLITS to change the sizes)
  */
-import { readFileSync } from 'node:fs';
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
-import { crdResource, endpointSlice, FakeKubeApiServer, httpRoute, MESH_CRDS, service } from '../support/fake-kube-apiserver.js';
+import { endpointSlice, FakeKubeApiServer, httpRoute, MESH_CRDS, service } from '../support/fake-kube-apiserver.js';
 import { startMeshdns } from '../support/meshdns-process.js';
+import { rssMb } from './proc.js';
 
 const services = Number(process.env.BENCH_SERVICES ?? 10_000);
 const perService = 10;
@@ -23,7 +23,6 @@ for (let i = 0; i < services; i++) {
   );
 }
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const started = Date.now();
 const s = await startMeshdns(['--upstream', 'none', '--kubeconfig', api.kubeconfig(), '--log-level', 'info']);
 const listening = Date.now() - started;

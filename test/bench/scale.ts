@@ -6,7 +6,7 @@
  * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_PER_SERVICE, BENCH_WORKERS,
  * BENCH_REVERSE=off to measure without the PTR table)
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
@@ -16,6 +16,7 @@ import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
+import { childrenOf, rssMb } from './proc.js';
 
 const instances = Number(process.env.BENCH_INSTANCES ?? 100_000);
 const workers = process.env.BENCH_WORKERS;
@@ -49,7 +50,6 @@ db.exec('BEGIN');
 db.exec('COMMIT');
 db.close();
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const t0 = Date.now();
 // startMeshdns runs Node with the flags `npm start` and the image use (package.json, Dockerfile).
 const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])]);
@@ -59,14 +59,7 @@ const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor(
 await new Promise((r) => setTimeout(r, 1000));
 let rss = rssMb(s.proc.pid!);
 // With workers, count every process of the tree.
-const { execFileSync } = await import('node:child_process');
-let children = '';
-try {
-  children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(s.proc.pid)], { encoding: 'utf8' });
-} catch {
-  // ps exits 1 when there are no children (no workers)
-}
-for (const pid of children.split('\n').map(Number).filter((n) => n > 0)) rss += rssMb(pid);
+for (const pid of childrenOf(s.proc.pid!)) rss += rssMb(pid);
 
 // One change at a time: time from the write's acknowledgement until a query sees it.
 const visible: number[] = [];

@@ -6,13 +6,13 @@
  * costs meshdns's threads. Run: npm run bench:write-load
  * (env: BENCH_SECONDS=10, BENCH_WORKERS=1, BENCH_WRITES_PER_SECOND=1000).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'node:http';
 import { api, instancePath } from '../support/rest-client.js';
 import { dnsperf, quantile, warmUp } from './dnsperf.js';
+import { childrenOf, processCpuMs, statCpuMs } from './proc.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -37,22 +37,18 @@ type Role = 'main thread' | 'store thread' | 'V8 helpers' | 'libuv pool' | 'DNS 
 function cpuByRole(pid: number): Map<Role, number> {
   const roles = new Map<Role, number>();
   const add = (role: Role, ms: number): void => void roles.set(role, (roles.get(role) ?? 0) + ms);
-  const ticks = (stat: string): number => {
-    const fields = stat.split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  };
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.indexOf(')'));
-      add(comm === 'WorkerThread' ? 'store thread' : comm.startsWith('V8') ? 'V8 helpers' : comm.startsWith('libuv') ? 'libuv pool' : 'main thread', ticks(stat));
+      add(comm === 'WorkerThread' ? 'store thread' : comm.startsWith('V8') ? 'V8 helpers' : comm.startsWith('libuv') ? 'libuv pool' : 'main thread', statCpuMs(stat));
     }
   } catch {
     // gone
   }
   for (const child of childrenOf(pid)) {
     try {
-      add('DNS workers', ticks(readFileSync(`/proc/${child}/stat`, 'utf8')));
+      add('DNS workers', processCpuMs(child));
     } catch {
       // gone
     }
@@ -60,13 +56,6 @@ function cpuByRole(pid: number): Map<Role, number> {
   return roles;
 }
 const cpuMs = (pid: number): number => [...cpuByRole(pid).values()].reduce((a, b) => a + b, 0);
-const childrenOf = (pid: number): number[] => {
-  try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((n) => n > 0);
-  } catch {
-    return [];
-  }
-};
 
 /**
  * Where the machine's cores went during a phase: meshdns (all its processes), dnsperf and this script (the
