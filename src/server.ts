@@ -18,11 +18,12 @@ import { WorkerPool } from './cluster/worker-pool.js';
 import { RestRegistry } from './sources/rest/registry.js';
 import { readCheck, registerRestRoutes } from './sources/rest/routes.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
-import { Access, parseTokensFile, type ApiToken } from './sources/rest/access.js';
+import { Access } from './sources/rest/access.js';
+import { readAccessTokens } from './sources/rest/access-config.js';
+import { readFileFor, readHttpTls, readKeyPair } from './config/secret-files.js';
 import { EtcdStore } from './store/etcd-store.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import type { RegistrationStore } from './store/store.js';
-import { readFileSync } from 'node:fs';
 import { zoneKeys } from './sources/zonefile/zone-directory.js';
 
 export interface RunningServer {
@@ -37,49 +38,19 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-function readApiToken(path: string | undefined): string | undefined {
-  if (path === undefined) return undefined;
-  const token = readFileFor('api-token-file', path).toString('utf8').trim();
-  if (token === '') throw new ConfigError(`--api-token-file ${path}: the file is empty`);
-  return token;
-}
-
-/** Every token the config names: the --api-tokens file's, and the one --api-token-file token. */
-function readTokens(config: Config): ApiToken[] {
-  const tokens: ApiToken[] = [];
-  if (config.apiTokensFile !== undefined) {
-    try {
-      tokens.push(...parseTokensFile(readFileFor('api-tokens', config.apiTokensFile).toString('utf8')));
-    } catch (err) {
-      throw err instanceof ConfigError ? err : new ConfigError(`--api-tokens ${config.apiTokensFile}: ${(err as Error).message}`);
-    }
-  }
-  const single = readApiToken(config.apiTokenFile);
-  if (single !== undefined) tokens.push(Access.singleToken(single));
-  return tokens;
-}
-
-function readTls(config: Config): { cert: Buffer; key: Buffer } | undefined {
-  return config.httpTls === undefined ? undefined : { cert: readFileFor('http-tls-cert', config.httpTls.cert), key: readFileFor('http-tls-key', config.httpTls.key) };
-}
-
-function readFileFor(flag: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`--${flag} ${path}: ${(err as Error).message}`);
-  }
-}
 
 function openStore(config: Config, logger: Logger): RegistrationStore {
   if (config.store === 'etcd') {
     const t = config.etcdTls;
+    const pair = t?.cert !== undefined && t.key !== undefined ? readKeyPair('etcd-cert', t.cert, 'etcd-key', t.key, (w) => logger.warn(w)) : undefined;
     const tls =
       t === undefined
         ? undefined
-        : { ca: readFileFor('etcd-ca', t.ca), cert: t.cert === undefined ? undefined : readFileFor('etcd-cert', t.cert), key: t.key === undefined ? undefined : readFileFor('etcd-key', t.key) };
+        : { ca: readFileFor('etcd-ca', t.ca), cert: pair?.cert ?? (t.cert === undefined ? undefined : readFileFor('etcd-cert', t.cert)), key: pair?.key ?? (t.key === undefined ? undefined : readFileFor('etcd-key', t.key)) };
     const a = config.etcdAuth;
-    const auth = a === undefined ? undefined : { username: a.username, password: readFileFor('etcd-password-file', a.passwordFile).toString('utf8').trim() };
+    const password = a === undefined ? undefined : readFileFor('etcd-password-file', a.passwordFile).toString('utf8').trim();
+    if (a !== undefined && password === '') throw new ConfigError(`--etcd-password-file ${a.passwordFile}: the file is empty`);
+    const auth = a === undefined ? undefined : { username: a.username, password: password! };
     return new EtcdStore({ endpoints: config.etcd, prefix: config.etcdPrefix, deregisterAfterMs: config.deregisterAfterMs, callTimeoutMs: 2000, logger, tls, auth });
   }
   return new SqliteStore(config.dataDir, logger);
@@ -110,15 +81,18 @@ async function loadRegistrations(registry: RestRegistry, config: Config, logger:
 }
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const access = new Access(readTokens(config), config.apiReadAuth);
-  const tls = readTls(config);
+  const access = new Access(readAccessTokens(config), config.apiReadAuth);
+  const tls = readHttpTls(config, (warning) => logger.warn(warning));
   let kube: { source: KubeConfigSource; config: Awaited<ReturnType<typeof loadKubeConfig>> } | undefined;
   if (config.kubernetes !== 'off') {
     try {
       const source = findKubeConfig(config.kubeconfig);
       if (source !== undefined) kube = { source, config: await loadKubeConfig(source) };
     } catch (err) {
-      throw new ConfigError((err as Error).message);
+      // A kubeconfig holds credentials: the parser's first line says where it stopped; the lines after it
+      // quote the file, so they never reach the output.
+      const first = ((err as Error).message ?? '').split('\n')[0]!.trim();
+      throw new ConfigError(config.kubeconfig === undefined ? first : `--kubeconfig ${config.kubeconfig}: ${first.startsWith('--kubeconfig') ? first.replace(/^--kubeconfig \S+: /, '') : `not a usable kubeconfig: ${first}`}`);
     }
     if (kube === undefined && config.kubernetes === 'on') {
       throw new ConfigError('--kubernetes on: no kubeconfig found (give --kubeconfig, set $KUBECONFIG, or run in a cluster)');
@@ -233,11 +207,23 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
       () => (pool === undefined || pool.ready ? null : 'DNS workers not all listening'),
     ],
+    onRefused: (r) => {
+      // Writes refused before routing (a bad URL, headers too large) get their audit line like any other write.
+      if (r.method === 'GET' || r.method === 'HEAD' || !(r.path ?? '').startsWith('/v1/')) return;
+      logger.info({ audit: 'write', token: null, client: r.client, method: r.method ?? null, path: r.path, status: r.status }, 'API write');
+    },
     notes: [() => (registry.invalid.size === 0 ? null : `${registry.invalid.size} stored registration(s) no longer validate and are not answered: ${[...registry.invalid].slice(0, 5).map(([k, why]) => `${k} (${why})`).join('; ')}`)],
     routes: (app) => {
       const failingOver = (key: string): string | undefined => plane.projection.failingOver.get(key);
       registerRestRoutes(app, { registry, catalog, access, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver, failingOver });
-      registerConsoleRoutes(app, { catalog, soft: { k: config.healthK, theta: config.healthTheta }, failingOver, mayRead: readCheck(access) });
+      registerConsoleRoutes(app, {
+        catalog,
+        soft: { k: config.healthK, theta: config.healthTheta },
+        failingOver,
+        mayRead: readCheck(access),
+        stillMayRead: (authorization) => access.read(authorization).ok,
+        onAccessChange: (listener) => access.onReplace(listener),
+      });
     },
   });
   let httpBound: ListenAddress;
@@ -280,12 +266,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.level = next.logLevel;
       // Tokens and the certificate are re-read on SIGHUP (a rotated Secret, a cert-manager renewal); a broken
       // file keeps what is in force and says why.
+      // Fail closed: a reload that would leave the API with fewer locks than the running config (no token
+      // source at all where there were tokens) is refused like a broken file.
       try {
-        access.replace(readTokens(next));
-        const nextTls = readTls(next);
+        const tokens = readAccessTokens(next);
+        if (tokens.length === 0 && access.size > 0) {
+          throw new ConfigError('the reloaded config names no API token (--api-tokens, --api-token-file) where the running one does; that would open the API, so the tokens in force stay (restart to drop them)');
+        }
+        const nextTls = readHttpTls(next, (warning) => logger.warn(warning));
+        access.replace(tokens);
         if (nextTls !== undefined) http.setTls(nextTls);
+        ops.accessReload(true);
         logger.info({ tokens: access.size, tls: nextTls !== undefined }, 'API tokens and TLS certificate re-read');
       } catch (err) {
+        ops.accessReload(false);
         logger.error({ err: (err as Error).message }, 'could not re-read the API tokens or the TLS certificate; keeping the ones in force');
       }
       if (metrics) metrics.queryLog.rate = next.queryLogRate;

@@ -278,7 +278,11 @@ export class CatalogProjection {
       if (answerable.length === 0) continue;
       this.setPanic(key, false);
       this.setFailover(key, ref);
-      return { instances: answerable, owners: new Map(answerable.map((i) => [i, zoneSvcKey])), policy: this.catalog.policyOf(backupKey) };
+      // The backup's order, the queried service's answer limit: a limit is what the client of this name was
+      // promised (the way to keep weights behind caching resolvers), whoever answers.
+      const backupPolicy = this.catalog.policyOf(backupKey);
+      const answerLimit = policy.answerLimit > 0 ? policy.answerLimit : backupPolicy.answerLimit;
+      return { instances: answerable, owners: new Map(answerable.map((i) => [i, zoneSvcKey])), policy: { ...backupPolicy, answerLimit } };
     }
     this.setFailover(key, undefined);
     return { instances: this.orPanic(key, own, instances), policy };

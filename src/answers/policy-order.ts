@@ -35,11 +35,45 @@ export function roundRobinOrder(weights: ArrayLike<number>, current: Float64Arra
     if (current[i]! > current[best]!) best = i;
   }
   current[best] = current[best]! - total;
-  for (let k = 0; k < n; k++) order[k] = (best + k) % n;
+  rotationFrom(best, n, order);
 }
 
 /** An instance's zone for locality: its own, or the zones an EndpointSlice hint assigns it to. */
 export type MemberZone = string | readonly string[] | undefined;
+
+function inZone(z: MemberZone, zone: string): boolean {
+  return z === zone || (typeof z === 'object' && z.includes(zone));
+}
+
+/**
+ * Smooth weighted round robin among the members in `zone` only, on that zone's own state (`current`): the
+ * clients of one zone get an exact window of their own (over any Σw of the in-zone weights consecutive
+ * answers to them, in-zone member i comes first w_i times), whatever clients of other zones ask in between.
+ * The order is the in-zone members in rotation from the chosen one, then the others in rotation. Returns
+ * false (and leaves everything alone) when no member is in the zone.
+ */
+export function roundRobinInZone(weights: ArrayLike<number>, current: Float64Array, order: Int32Array, zones: readonly MemberZone[], zone: string, scratch: Int32Array): boolean {
+  const n = weights.length;
+  let total = 0;
+  let best = -1;
+  for (let i = 0; i < n; i++) {
+    if (!inZone(zones[i], zone)) continue;
+    const w = weights[i]!;
+    total += w;
+    current[i] = current[i]! + w;
+    if (best < 0 || current[i]! > current[best]!) best = i;
+  }
+  if (best < 0) return false;
+  current[best] = current[best]! - total;
+  rotationFrom(best, n, order);
+  zoneFirst(order, n, zones, zone, scratch);
+  return true;
+}
+
+/** The order of round robin's turn that chose `first`: every element in rotation from it. */
+export function rotationFrom(first: number, n: number, order: Int32Array): void {
+  for (let k = 0; k < n; k++) order[k] = (first + k) % n;
+}
 
 /**
  * Moves the elements whose zone is `zone` (or whose hinted zones hold it) to
@@ -51,8 +85,7 @@ export function zoneFirst(order: Int32Array, n: number, zones: readonly MemberZo
   let back = 0;
   for (let k = 0; k < n; k++) {
     const i = order[k]!;
-    const z = zones[i];
-    if (z === zone || (typeof z === 'object' && z.includes(zone))) order[front++] = i;
+    if (inZone(zones[i], zone)) order[front++] = i;
     else scratch[back++] = i;
   }
   for (let k = 0; k < back; k++) order[front + k] = scratch[k]!;

@@ -23,6 +23,8 @@ export interface RRSet {
   readonly zones: readonly MemberZone[] | null;
   /** Smooth round robin's current weights, one per record: state of this process, reset when the set is rebuilt. */
   readonly rr: Float64Array | null;
+  /** Round robin with prefer-zone: each client zone's own state (made on its first query), for exact windows per zone. */
+  readonly rrByZone: Map<string, Float64Array> | null;
 }
 
 /** The per-query ordering a set carries: what a service's policy asks for. */
@@ -142,11 +144,11 @@ export interface RefillableSet extends RRSet {
 }
 
 export function refillableSet(type: number): RefillableSet {
-  return { type, records: [], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null };
+  return { type, records: [], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null };
 }
 
 export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet {
-  return { type, records: [...records], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null };
+  return { type, records: [...records], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null };
 }
 
 /** A set whose order is drawn per query. Round robin needs whole weights: its counts are exact per Σw answers. */
@@ -162,6 +164,7 @@ export function weightedSet(type: number, records: readonly EncodedRecord[], wei
     limit: policy.limit,
     zones: drawn && policy.zones !== null ? [...policy.zones] : null,
     rr: roundRobin ? new Float64Array(records.length) : null,
+    rrByZone: roundRobin && policy.zones !== null ? new Map() : null,
   };
 }
 

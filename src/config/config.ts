@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, SocketAddress } from 'node:net';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { parseHostPort, type ListenAddress } from '../dns/listen-address.js';
@@ -221,7 +221,7 @@ function validate(raw: Raw): Config {
     if (!/^https?:\/\/[^/]+/.test(url)) throw new ConfigError(`--etcd "${url}": expected a URL like http://127.0.0.1:2379`);
     if (etcdTls !== undefined && url.startsWith('http://')) throw new ConfigError(`--etcd "${url}": with --etcd-ca, give https:// endpoints`);
   }
-  return {
+  const partial = {
     domains,
     dns,
     http,
@@ -263,6 +263,17 @@ function validate(raw: Raw): Config {
       wrap(() => addCidr(new BlockList(), cidr, '--client-zone'));
       return { cidr, zone };
     }),
+  };
+  // One range, one zone: the same CIDR given to two zones would silently pick one of them for its clients.
+  const zoneOfCidr = new Map<string, string>();
+  for (const { cidr, zone } of partial.clientZones) {
+    const key = canonicalCidr(cidr);
+    const other = zoneOfCidr.get(key);
+    if (other !== undefined && other !== zone) throw new ConfigError(`--client-zone ${cidr}: the same range is given to zones "${other}" and "${zone}"; give each range one zone`);
+    zoneOfCidr.set(key, zone);
+  }
+  return {
+    ...partial,
     reverseLookups: choice(raw, 'reverse-lookups', ['on', 'off'] as const) === 'on',
     reverseCidrs: (raw.get('reverse-cidr') ?? []).map((cidr) => {
       wrap(() => addCidr(new BlockList(), cidr, '--reverse-cidr'));
@@ -321,6 +332,13 @@ function etcdTlsOf(raw: Raw): Config['etcdTls'] {
     return undefined;
   }
   return { ca, cert, key };
+}
+
+/** A CIDR as one spelling: the range's first address in canonical form, and the prefix. */
+function canonicalCidr(cidr: string): string {
+  const [address, prefix] = cidr.split('/') as [string, string];
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  return `${family}:${new SocketAddress({ address, family }).address.toLowerCase()}/${prefix}`;
 }
 
 export function addCidr(blocks: BlockList, cidr: string, flag = '--forward-allow'): void {

@@ -93,7 +93,17 @@ export const CONSOLE_PAGE = `<!doctype html>
   async function follow() {
     for (;;) {
       try {
-        const snapshot = await (await fetch('/ui/api/services', { headers })).json();
+        const first = await fetch('/ui/api/services', { headers });
+        if (first.status === 401 || first.status === 403) {
+          // Not a passing fault: say what is needed instead of retrying blindly.
+          $('status').textContent = token
+            ? 'this token may not read the catalog (HTTP ' + first.status + '); open /ui/#token=<a token with read access>'
+            : 'reading the catalog needs an API token: open /ui/#token=<your token>';
+          await new Promise((r) => setTimeout(r, 5000));
+          continue;
+        }
+        if (!first.ok) throw new Error('HTTP ' + first.status);
+        const snapshot = await first.json();
         services.clear();
         apply(snapshot);
         const res = await fetch('/ui/events', { headers });

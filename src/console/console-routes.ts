@@ -10,6 +10,10 @@ export interface ConsoleOptions {
   failingOver: (key: string) => string | undefined;
   /** The same read check as /v1 (tokens, --api-read-auth). */
   mayRead: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  /** Whether these credentials may still read: asked again for every open stream when the tokens change. */
+  stillMayRead: (authorization: string | undefined) => boolean;
+  /** Calls back after the tokens were replaced (SIGHUP). */
+  onAccessChange: (listener: () => void) => void;
 }
 
 /** Changes are sent at most this often: a Kubernetes re-list of thousands of services is a few messages. */
@@ -37,6 +41,11 @@ export function registerConsoleRoutes(app: FastifyInstance, opts: ConsoleOptions
 
   const streams = new Set<(data: string) => void>();
   const open = new Set<{ end(): void }>();
+  /** Each open stream's credentials: a token revoked by SIGHUP ends its streams at once. */
+  const credentials = new Map<{ end(): void }, string | undefined>();
+  opts.onAccessChange(() => {
+    for (const [res, authorization] of credentials) if (!opts.stillMayRead(authorization)) res.end();
+  });
   // Streams never end by themselves: close them first, or a shutdown would wait for every open page.
   app.addHook('preClose', (done) => {
     for (const res of open) res.end();
@@ -67,6 +76,8 @@ export function registerConsoleRoutes(app: FastifyInstance, opts: ConsoleOptions
   );
   app.get('/ui/api/services', { preHandler: opts.mayRead }, async () => message(catalog.keys()));
   app.get('/ui/events', { preHandler: opts.mayRead }, (req, reply) => {
+    // HEAD gets the status and headers a GET would, without a stream that never ends.
+    if (req.method === 'HEAD') return reply.code(200).header('content-type', 'text/event-stream').header('cache-control', 'no-store').send();
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
@@ -76,10 +87,12 @@ export function registerConsoleRoutes(app: FastifyInstance, opts: ConsoleOptions
     keepalive.unref();
     streams.add(send);
     open.add(res);
+    credentials.set(res, req.headers.authorization);
     req.raw.on('close', () => {
       clearInterval(keepalive);
       streams.delete(send);
       open.delete(res);
+      credentials.delete(res);
     });
   });
 }

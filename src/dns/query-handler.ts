@@ -91,6 +91,7 @@ export class QueryHandler {
     }
     writer.clientAddress = clientAddress;
     writer.clientFamily = family;
+    writer.tcp = tcp;
     return this.done(writer.answer(msg, q, res, responseLimit(q, tcp)), tcp, q, res.rcode);
   }
 

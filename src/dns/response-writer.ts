@@ -1,8 +1,9 @@
 import type { Random } from '../answers/random.js';
 import type { Resolution } from '../answers/resolver.js';
 import { weightedOrder } from '../answers/weighted-order.js';
-import { roundRobinOrder, uniformOrder, zoneFirst } from '../answers/policy-order.js';
-import { LB_ROUND_ROBIN, LB_WEIGHTED } from '../answers/records.js';
+import { roundRobinInZone, roundRobinOrder, rotationFrom, uniformOrder, zoneFirst } from '../answers/policy-order.js';
+import { LB_ROUND_ROBIN, LB_WEIGHTED, type RRSet } from '../answers/records.js';
+import { HeldTurns } from './held-turns.js';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from './wire/constants.js';
 import type { ParsedQuery } from './wire/query.js';
 import type { EncodedRecord } from './wire/rdata.js';
@@ -36,6 +37,9 @@ export class ResponseWriter {
   /** The querying client (set per query by the handler): its zone is looked up only for prefer-zone sets. */
   clientAddress = '';
   clientFamily: 'ipv4' | 'ipv6' = 'ipv4';
+  /** Whether the query came over TCP (set per query by the handler): a TCP retry gets its UDP answer's turn. */
+  tcp = false;
+  private readonly heldTurns = new HeldTurns();
 
   constructor(
     private readonly random: Random,
@@ -62,6 +66,9 @@ export class ResponseWriter {
     this.glueRecords.length = 0;
 
     let ownerPointer = HEADER_SIZE;
+    // The first round-robin set drawn, and whom its turn put first: held for the client if this is truncated.
+    let turnSet: RRSet | null = null;
+    let turnFirst = -1;
     outer: for (const set of res.sets) {
       const n = set.records.length;
       let count = n;
@@ -71,12 +78,15 @@ export class ResponseWriter {
           this.scratch = new Int32Array(n * 2);
         }
         if (set.lb === LB_WEIGHTED) weightedOrder(set.weights, this.order, this.random);
-        else if (set.lb === LB_ROUND_ROBIN) roundRobinOrder(set.weights, set.rr!, this.order);
-        else uniformOrder(n, this.order, this.random);
-        if (set.zones !== null) {
+        else if (set.lb === LB_ROUND_ROBIN) {
+          if (turnSet === null) turnSet = set;
+          this.roundRobin(set, n);
+        } else uniformOrder(n, this.order, this.random);
+        if (set.zones !== null && set.lb !== LB_ROUND_ROBIN) {
           const zone = this.zoneOf(this.clientAddress, this.clientFamily);
           if (zone !== undefined) zoneFirst(this.order, n, set.zones, zone, this.scratch);
         }
+        if (set === turnSet) turnFirst = this.order[0]!;
         const limit = set.limit > 0 ? set.limit : this.answerLimit;
         if (limit > 0 && limit < n) count = limit;
       }
@@ -130,6 +140,7 @@ export class ResponseWriter {
       if (ancount === 0) pos = questionEnd;
       nscount = 0;
       flags |= Flag.TC;
+      if (turnSet !== null && !this.tcp) this.heldTurns.hold(this.clientAddress, turnSet, turnFirst, performance.now());
     } else {
       // Additional data is optional: add what fits, never set TC for it.
       glue: for (let g = 0; g < this.glueAt.length; g++) {
@@ -154,6 +165,27 @@ export class ResponseWriter {
     if (rcode > 15) rcode = 0; // never happens for answers; extended rcodes go through error()
     this.writeHeader(q.id, flags | (q.opcode << 11) | rcode, q.key === '' ? 0 : 1, ancount, nscount, arcount);
     return this.copyOut(pos);
+  }
+
+  /**
+   * Round robin's order for this query: the turn held for this client's TCP retry of a truncated UDP answer,
+   * else the next turn, of the client zone's own window when the set prefers zones and the client's zone has
+   * members (each zone's clients get exact counts of their own), else of the set's window.
+   */
+  private roundRobin(set: RRSet, n: number): void {
+    const zone = set.zones === null ? undefined : this.zoneOf(this.clientAddress, this.clientFamily);
+    const held = this.tcp ? this.heldTurns.take(this.clientAddress, set, performance.now()) : -1;
+    if (held >= 0 && held < n) {
+      rotationFrom(held, n, this.order);
+      if (zone !== undefined) zoneFirst(this.order, n, set.zones!, zone, this.scratch);
+      return;
+    }
+    if (zone !== undefined && set.rrByZone !== null) {
+      let state = set.rrByZone.get(zone);
+      if (state === undefined) set.rrByZone.set(zone, (state = new Float64Array(n)));
+      if (roundRobinInZone(set.weights!, state, this.order, set.zones!, zone, this.scratch)) return;
+    }
+    roundRobinOrder(set.weights!, set.rr!, this.order);
   }
 
   /**

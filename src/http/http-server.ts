@@ -22,6 +22,26 @@ export interface HttpServerOptions {
   tls?: { cert: Buffer; key: Buffer } | undefined;
   /** Adds more routes (the REST API). */
   routes?: (app: FastifyInstance) => void;
+  /** A request refused before any route saw it (a bad URL, headers too large): for the write audit. */
+  onRefused?: (request: RefusedRequest) => void;
+}
+
+export interface RefusedRequest {
+  readonly method: string | undefined;
+  readonly path: string | undefined;
+  readonly client: string | undefined;
+  readonly status: number;
+}
+
+/** The JSON error every refusal carries, as the REST API's own: {"error": CODE, "message": TEXT}. */
+function errorBody(error: string, message: string): string {
+  return JSON.stringify({ error, message });
+}
+
+/** Method and path from the first line of a request whose headers could not be read (431): for the audit. */
+function requestLine(raw: Buffer | undefined): { method: string | undefined; path: string | undefined } {
+  const m = /^([A-Z]{1,10}) (\S{1,2048}) HTTP\//.exec(raw?.subarray(0, 2100).toString('latin1') ?? '');
+  return { method: m?.[1], path: m?.[2]?.split('?')[0] };
 }
 
 /** Request bodies beyond this are answered 413 before they are read whole. */
@@ -48,6 +68,30 @@ export class HttpServer {
         return opts.tls === undefined ? createServer(timeouts, handler) : createHttpsServer({ ...timeouts, cert: opts.tls.cert, key: opts.tls.key }, handler);
       },
       connectionTimeout: opts.requestTimeoutMs,
+      // Refusals the router or Node's parser makes before any route runs get the API's error shape too.
+      frameworkErrors: (err, req, reply) => {
+        const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+        const [status, error, message] = tooLong
+          ? [400, 'invalid_name', 'a path segment is longer than a name may be (names are DNS labels of at most 63 characters)']
+          : [400, 'bad_url', 'the path is not a valid URL (a malformed %-escape?)'];
+        opts.onRefused?.({ method: req.method, path: req.url.split('?')[0], client: req.socket.remoteAddress, status });
+        const body = errorBody(error, message);
+        reply.raw.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }).end(body);
+      },
+      clientErrorHandler: (err, socket) => {
+        if (err.code === 'ECONNRESET' || socket.destroyed) return;
+        const [status, reason, error, message] =
+          err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout', 'request_timeout', 'the request did not arrive whole in time']
+            : err.code === 'HPE_HEADER_OVERFLOW'
+              ? [431, 'Request Header Fields Too Large', 'headers_too_large', 'the request headers are larger than 16 KiB']
+              : [400, 'Bad Request', 'bad_request', 'the request is not valid HTTP/1.1'];
+        // The types say rawPacket is JSON; Node hands the Buffer it could not parse.
+        if (status !== 408) opts.onRefused?.({ ...requestLine((err as unknown as { rawPacket?: Buffer }).rawPacket), client: socket.remoteAddress, status });
+        const body = errorBody(error, message);
+        if (socket.writable) socket.write(`HTTP/1.1 ${status} ${reason}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+        socket.destroy();
+      },
       // Strict validation: no type coercion, unknown fields are errors rather than silently dropped.
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
     });
@@ -65,6 +109,16 @@ export class HttpServer {
     // JSON only: Fastify's default text/plain parser would hand handlers a string, answered 400 instead of 415.
     app.removeContentTypeParser('text/plain');
     app.removeContentTypeParser('application/json');
+    // Bodies are read as sent: a compressed one would be parsed as garbage (and echoed in the error), so any
+    // Content-Encoding but identity is 415 before the body is read.
+    app.addHook('onRequest', async (req, reply) => {
+      const encoding = req.headers['content-encoding'];
+      if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+        reply.header('accept-encoding', 'identity');
+        return reply.code(415).send({ error: 'unsupported_media_type', message: 'Content-Encoding is not accepted: send the body uncompressed' });
+      }
+      return undefined;
+    });
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
       try {
         done(null, parseJsonBody(body as string));
@@ -123,7 +177,8 @@ export function parseJsonBody(text: string): unknown {
       return value;
     });
   } catch (err) {
-    throw new Error(`the body is not valid JSON: ${(err as Error).message}`);
+    // V8 quotes the text it could not read ("…" is not valid JSON): the body is not echoed back.
+    throw new Error(`the body is not valid JSON: ${(err as Error).message.replace(/, ".*" is not valid JSON$/s, '')}`);
   }
   if (forbidden !== undefined) throw new Error(`the body has a "${forbidden}" key, which is not allowed anywhere in a body`);
   return parsed;

@@ -7,6 +7,8 @@ export interface OpsMetrics {
   kubernetesError(resource: string, stage: 'list' | 'watch'): void;
   /** An instance or record left out because it cannot be held or built (the rest is answered). */
   skipped(what: 'instance' | 'record'): void;
+  /** A SIGHUP re-read of the API tokens and certificate: applied, or refused (the ones in force stay). */
+  accessReload(ok: boolean): void;
 }
 
 export function opsMetrics(
@@ -35,6 +37,12 @@ export function opsMetrics(
   });
   const store = new Counter({ name: 'meshdns_store_errors_total', help: 'Registration store operations that failed (answered 503 or retried)', labelNames: ['store', 'operation'], registers: [registry] });
   const reloads = new Counter({ name: 'meshdns_zone_reloads_total', help: 'Zone file loads by result (ok, error)', labelNames: ['result'], registers: [registry] });
+  const accessReloads = new Counter({
+    name: 'meshdns_access_reloads_total',
+    help: 'SIGHUP re-reads of the API tokens and TLS certificate by result (ok; error: refused, the ones in force stay)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
   const kube = new Counter({ name: 'meshdns_kubernetes_errors_total', help: 'Failed Kubernetes list or watch requests', labelNames: ['resource', 'stage'], registers: [registry] });
   new Gauge({
     name: 'meshdns_zone_files_broken',
@@ -57,5 +65,6 @@ export function opsMetrics(
     zoneReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'error' }),
     kubernetesError: (resource, stage) => kube.inc({ resource, stage }),
     skipped: (what) => skipped.inc({ what }),
+    accessReload: (ok) => accessReloads.inc({ result: ok ? 'ok' : 'error' }),
   };
 }

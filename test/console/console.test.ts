@@ -94,7 +94,7 @@ test('behind --api-read-auth on, its data and stream need a token, which the pag
     // In the browser: without a token the page says why it has no data; with one in the fragment it shows it.
     const anonymous = await browser.newPage();
     await anonymous.goto(`http://127.0.0.1:${locked.httpPort}/ui/`);
-    await anonymous.waitForFunction(() => document.getElementById('status')!.textContent!.includes('reconnecting'), undefined, { timeout: 5000 });
+    await anonymous.waitForFunction(() => document.getElementById('status')!.textContent!.includes('needs an API token'), undefined, { timeout: 5000 });
     assert.equal(await anonymous.locator('section.svc').count(), 0);
     const viewer = await browser.newPage();
     await viewer.goto(`http://127.0.0.1:${locked.httpPort}/ui/#token=viewer-token-0000000`);

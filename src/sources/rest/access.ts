@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parse } from 'yaml';
+import { parse, YAMLError } from 'yaml';
 
 /** One API token as configured (--api-tokens), kept as a digest: the secret itself is never held or logged. */
 export interface ApiToken {
@@ -17,12 +17,41 @@ const SEGMENT = /^(\*|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$/;
 
 const digestOf = (secret: string): Buffer => createHash('sha256').update(secret).digest();
 
+/** The name the one --api-token-file token goes by in audit lines; a token of the file may not take it. */
+export const SINGLE_TOKEN_NAME = 'api-token-file';
+
+/**
+ * Why a secret cannot serve as a token, or undefined. A token travels in an HTTP header, which carries
+ * visible ASCII only (latin-1 at most, no spaces inside a Bearer value): anything else could never be sent, so
+ * it is refused rather than accepted and never matched. The length keeps guessing out of reach.
+ */
+export function tokenProblem(secret: string): string | undefined {
+  if (!/^[\x21-\x7e]*$/.test(secret)) return 'must be visible ASCII characters only (no spaces, no letters outside ASCII: HTTP headers cannot carry them)';
+  if (secret.length < 16) return 'must be at least 16 characters';
+  return undefined;
+}
+
+/** Parses YAML that may hold secrets: a syntax error says where (line, column), never quotes the text. */
+function parseSecretYaml(text: string): unknown {
+  try {
+    return parse(text, { prettyErrors: false, logLevel: 'error' });
+  } catch (err) {
+    if (err instanceof YAMLError) {
+      const offset = Math.min(err.pos[0], text.length);
+      const line = text.slice(0, offset).split('\n').length;
+      const col = offset - text.lastIndexOf('\n', offset - 1);
+      throw new Error(`not valid YAML at line ${line}, column ${col} (${err.code})`);
+    }
+    throw new Error('not valid YAML');
+  }
+}
+
 /**
  * Parses the --api-tokens file: a YAML list of `{name, token, write: [patterns], read: true|false}`. Throws an
  * Error naming the entry and field for anything else, so a broken file never half-applies.
  */
 export function parseTokensFile(text: string): ApiToken[] {
-  const doc: unknown = parse(text);
+  const doc: unknown = parseSecretYaml(text);
   if (!Array.isArray(doc)) throw new Error('expected a YAML list of tokens: - {name: ci, token: "…", write: ["shop/*"], read: true}');
   const names = new Set<string>();
   const secrets = new Set<string>();
@@ -32,9 +61,12 @@ export function parseTokensFile(text: string): ApiToken[] {
     const e = entry as Record<string, unknown>;
     for (const key of Object.keys(e)) if (!['name', 'token', 'write', 'read'].includes(key)) throw new Error(`${where}: unknown field "${key}"`);
     if (typeof e.name !== 'string' || !NAME.test(e.name)) throw new Error(`${where}: name must be letters, digits, ".", "_" or "-" (at most 63)`);
+    if (e.name === SINGLE_TOKEN_NAME) throw new Error(`${where}: the name "${SINGLE_TOKEN_NAME}" is the --api-token-file token's; choose another, so audit lines say which token wrote`);
     if (names.has(e.name)) throw new Error(`${where}: name "${e.name}" is given twice`);
     names.add(e.name);
-    if (typeof e.token !== 'string' || e.token.length < 16 || /\s/.test(e.token)) throw new Error(`${where} (${e.name}): token must be at least 16 characters without spaces`);
+    if (typeof e.token !== 'string') throw new Error(`${where} (${e.name}): token must be a string`);
+    const problem = tokenProblem(e.token);
+    if (problem !== undefined) throw new Error(`${where} (${e.name}): token ${problem}`);
     if (secrets.has(e.token)) throw new Error(`${where} (${e.name}): the same token is given twice`);
     secrets.add(e.token);
     const write = e.write ?? [];
@@ -70,9 +102,16 @@ export class Access {
     private readonly readAuth: boolean,
   ) {}
 
-  /** Swaps the tokens (SIGHUP re-read the file). */
+  private readonly listeners: (() => void)[] = [];
+
+  /** Swaps the tokens (SIGHUP re-read the file); whatever holds credentials open (console streams) re-checks them. */
   replace(tokens: readonly ApiToken[]): void {
     this.tokens = tokens;
+    for (const listener of this.listeners) listener();
+  }
+
+  onReplace(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   get size(): number {
@@ -112,6 +151,6 @@ export class Access {
 
   /** The one --api-token-file token: named after the flag, may write everything and read. */
   static singleToken(secret: string): ApiToken {
-    return { name: 'api-token-file', digest: digestOf(secret), write: ['*'], read: true };
+    return { name: SINGLE_TOKEN_NAME, digest: digestOf(secret), write: ['*'], read: true };
   }
 }

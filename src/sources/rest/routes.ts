@@ -248,4 +248,6 @@ function allowOnly(app: FastifyInstance, url: string, allowed: readonly (typeof 
     handler: async (req, reply) =>
       problem(reply.header('allow', allow.join(', ')), 405, 'method_not_allowed', `${req.method} is not allowed on ${url}; use ${allow.join(', ')}`),
   });
+  // OPTIONS says what the path takes (RFC 9110 §9.3.7) rather than 404 for a path that exists.
+  app.route({ method: 'OPTIONS', url, handler: async (_req, reply) => reply.code(204).header('allow', [...allow, 'OPTIONS'].join(', ')).send() });
 }
