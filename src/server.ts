@@ -39,7 +39,7 @@ export interface RunningServer {
 }
 
 
-function openStore(config: Config, logger: Logger): RegistrationStore {
+function openStore(config: Config, logger: Logger, onResync: (reason: string) => void): RegistrationStore {
   if (config.store === 'etcd') {
     const t = config.etcdTls;
     const pair = t?.cert !== undefined && t.key !== undefined ? readKeyPair('etcd-cert', t.cert, 'etcd-key', t.key, (w) => logger.warn(w)) : undefined;
@@ -51,7 +51,7 @@ function openStore(config: Config, logger: Logger): RegistrationStore {
     const password = a === undefined ? undefined : readFileFor('etcd-password-file', a.passwordFile).toString('utf8').trim();
     if (a !== undefined && password === '') throw new ConfigError(`--etcd-password-file ${a.passwordFile}: the file is empty`);
     const auth = a === undefined ? undefined : { username: a.username, password: password! };
-    return new EtcdStore({ endpoints: config.etcd, prefix: config.etcdPrefix, deregisterAfterMs: config.deregisterAfterMs, callTimeoutMs: 2000, logger, tls, auth });
+    return new EtcdStore({ endpoints: config.etcd, prefix: config.etcdPrefix, deregisterAfterMs: config.deregisterAfterMs, callTimeoutMs: 2000, logger, tls, auth, onResync });
   }
   return new SqliteStore(config.dataDir, logger);
 }
@@ -114,6 +114,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     () => (kubernetesRef === undefined || kubernetesRef.synced ? 1 : 0),
     () => registryRef?.invalid.size ?? 0,
     () => planeRef?.projection.failingOver.size ?? 0,
+    () => (registryRef === undefined || registryRef.following ? 1 : 0),
   );
 
   const catalog = new Catalog({
@@ -139,7 +140,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
 
   const meshZones = zoneKeys(config.domains);
-  const registry = new RestRegistry({ store: openStore(config, logger), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones });
+  const registry = new RestRegistry({ store: openStore(config, logger, (reason) => ops.storeResync(config.store, reason)), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones });
   registryRef = registry;
   let stopped = false;
   let attempted!: () => void;
@@ -204,6 +205,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       () => (lameDuck ? 'shutting down: lame duck, still answering DNS until the load balancers have let go' : null),
       () => (plane.zonesLoaded() ? null : 'zone files not loaded'),
       () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`),
+      () => (!registry.loaded || registry.following ? null : `the ${config.store} store is not being followed (re-listing after a watch that could not resume); other replicas' changes are not applied yet`),
       () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
       () => (pool === undefined || pool.ready ? null : 'DNS workers not all listening'),
     ],

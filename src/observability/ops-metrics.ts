@@ -9,6 +9,8 @@ export interface OpsMetrics {
   skipped(what: 'instance' | 'record'): void;
   /** A SIGHUP re-read of the API tokens and certificate: applied, or refused (the ones in force stay). */
   accessReload(ok: boolean): void;
+  /** A shared store's watch could not resume and the store was re-listed. */
+  storeResync(store: string, reason: string): void;
 }
 
 export function opsMetrics(
@@ -17,7 +19,22 @@ export function opsMetrics(
   kubernetesSynced: () => number,
   invalidRegistrations: () => number = () => 0,
   failingOver: () => number = () => 0,
+  storeFollowing: () => number = () => 1,
 ): OpsMetrics {
+  const resyncs = new Counter({
+    name: 'meshdns_store_resyncs_total',
+    help: 'Re-lists of a shared store after a watch that could not resume (reason: compacted, watch-error)',
+    labelNames: ['store', 'reason'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'meshdns_store_following',
+    help: '1 while the registration store is followed (etcd: its watch runs), 0 while it is being re-listed',
+    registers: [registry],
+    collect() {
+      this.set(storeFollowing());
+    },
+  });
   new Gauge({
     name: 'meshdns_services_failing_over',
     help: 'Services with nothing answerable of their own, answering a backup service of their failover policy',
@@ -65,6 +82,7 @@ export function opsMetrics(
     zoneReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'error' }),
     kubernetesError: (resource, stage) => kube.inc({ resource, stage }),
     skipped: (what) => skipped.inc({ what }),
+    storeResync: (store, reason) => resyncs.inc({ store, reason }),
     accessReload: (ok) => accessReloads.inc({ result: ok ? 'ok' : 'error' }),
   };
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { deserialize, removalDelayMs, keyOfRegistration, serialize, type Registration } from './registration.js';
 import { StoreUnavailableError, type RegistrationStore, type StoredPolicy, type StoreEvent } from './store.js';
 import { parsePolicy, type TrafficPolicy } from '../catalog/policy.js';
+import { EtcdChannels } from './etcd-channels.js';
 
 const POLICY_SEGMENT = '_policy/';
 
@@ -18,6 +19,8 @@ export interface EtcdStoreOptions {
   /** PEM contents: the CA, and a client certificate chain with its key for --client-cert-auth. */
   tls?: { ca: Buffer; cert?: Buffer; key?: Buffer };
   auth?: { username: string; password: string };
+  /** A watch could not resume and the store is being re-listed (a metric counts these). */
+  onResync?: (reason: 'compacted' | 'watch-error') => void;
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -50,10 +53,12 @@ export class EtcdStore implements RegistrationStore {
   private readonly listeners: ((event: StoreEvent) => void)[] = [];
   private readonly leases = new Map<string, string>();
   private loadedPolicies: StoredPolicy[] = [];
+  private readonly channels = new EtcdChannels();
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.client = new Etcd3({
       hosts: [...opts.endpoints],
+      grpcOptions: this.channels.options(),
       dialTimeout: opts.callTimeoutMs,
       ...(opts.tls === undefined ? {} : { credentials: { rootCertificate: opts.tls.ca, certChain: opts.tls.cert, privateKey: opts.tls.key } }),
       ...(opts.auth === undefined ? {} : { auth: { username: opts.auth.username, password: opts.auth.password } }),
@@ -68,7 +73,24 @@ export class EtcdStore implements RegistrationStore {
     return `${this.opts.prefix}${namespace}/${service}/${id}`;
   }
 
+  /** False from a watch that cannot resume until a re-list has replaced the state and a new watch runs. */
+  following = false;
+  private stopped = false;
+  private resyncTimer: NodeJS.Timeout | undefined;
+
   async open(): Promise<Registration[]> {
+    const listed = await this.listAndWatch();
+    this.loadedPolicies = listed.policies;
+    // Keys refused at load are reported like those refused later (the registry listens before it opens).
+    for (const [key, problem] of listed.invalid) this.emit({ kind: 'invalid', key, problem });
+    return listed.registrations;
+  }
+
+  /**
+   * Lists everything under the prefix at one revision, then watches from just after it: nothing written in
+   * between is missed. Used at open and after a watch is lost for good.
+   */
+  private async listAndWatch(): Promise<{ registrations: Registration[]; policies: StoredPolicy[]; invalid: Map<string, string> }> {
     let kvs: IKeyValue[];
     let revision: string;
     try {
@@ -78,33 +100,34 @@ export class EtcdStore implements RegistrationStore {
     } catch (err) {
       throw new Error(`cannot read registrations from etcd at ${this.opts.endpoints.join(', ')}: ${(err as Error).message}`);
     }
-    const out: Registration[] = [];
-    this.loadedPolicies = [];
+    const registrations: Registration[] = [];
+    const policies: StoredPolicy[] = [];
+    const invalid = new Map<string, string>();
     for (const kv of kvs) {
       const policy = this.parsePolicyKv(kv);
       if (policy !== null) {
-        if (policy?.policy !== undefined) this.loadedPolicies.push(policy as StoredPolicy);
+        if (policy?.policy !== undefined) policies.push(policy as StoredPolicy);
         continue;
       }
-      const r = this.parse(kv);
-      if (r !== undefined) out.push(r);
+      const r = this.parse(kv, (key, problem) => invalid.set(key, problem));
+      if (r !== undefined) registrations.push(r);
     }
-    // Watch from just after the listed revision: nothing written in between is missed.
-    this.watcher = await this.client
+    const watcher = await this.client
       .watch()
       .prefix(this.opts.prefix)
       .startRevision(String(BigInt(revision) + 1n))
       .create();
-    this.watcher.on('put', (kv) => {
+    this.watcher = watcher;
+    watcher.on('put', (kv) => {
       const policy = this.parsePolicyKv(kv);
       if (policy !== null) {
         if (policy !== undefined) this.emit({ kind: 'policy', ...policy });
         return;
       }
-      const r = this.parse(kv);
+      const r = this.parse(kv, (key, problem) => this.emit({ kind: 'invalid', key, problem }));
       if (r !== undefined) this.emit({ kind: 'put', registration: r });
     });
-    this.watcher.on('delete', (kv) => {
+    watcher.on('delete', (kv) => {
       const key = kv.key.toString().slice(this.opts.prefix.length);
       if (key.startsWith(POLICY_SEGMENT)) {
         const [namespace = '', service = ''] = key.slice(POLICY_SEGMENT.length).split('/');
@@ -113,12 +136,53 @@ export class EtcdStore implements RegistrationStore {
       }
       this.leases.delete(key);
       const [namespace, service, id] = key.split('/');
+      // The key is the identity: its delete removes what it held, whatever its body said.
       if (namespace && service && id) this.emit({ kind: 'delete', namespace, service, id });
     });
-    this.watcher.on('disconnected', () => this.opts.logger.warn({ endpoints: this.opts.endpoints }, 'etcd watch lost; DNS keeps answering from memory while it reconnects'));
-    this.watcher.on('connected', () => this.opts.logger.info('etcd watch connected'));
-    this.watcher.on('error', (err) => this.opts.logger.warn({ err: err.message }, 'etcd watch error; reconnecting'));
-    return out;
+    watcher.on('disconnected', () => this.opts.logger.warn({ endpoints: this.opts.endpoints }, 'etcd watch lost; DNS keeps answering from memory while it reconnects'));
+    watcher.on('connected', () => this.opts.logger.info('etcd watch connected'));
+    // The client resumes a dropped watch from its last revision by itself; an error means it will not (the
+    // revision was compacted away, or etcd cancelled the watch): start over from a fresh list.
+    watcher.on('error', (err: Error) => {
+      if (watcher !== this.watcher) return;
+      this.watchLost(err);
+    });
+    this.following = true;
+    return { registrations, policies, invalid };
+  }
+
+  /**
+   * A watch that cannot resume (ErrCompacted, a cancelled watch): stop trusting it, re-list at the current
+   * revision, replace the local state with what was listed, and watch from there, as Kubernetes' reflectors
+   * and etcd's own clients do. Until then the replica says it is not following (readiness, a metric).
+   */
+  private watchLost(err: Error): void {
+    const compacted = /compact/i.test(err.message);
+    this.following = false;
+    this.opts.onResync?.(compacted ? 'compacted' : 'watch-error');
+    this.opts.logger.warn({ err: err.message, reason: compacted ? 'compacted' : 'watch-error' }, 'etcd watch cannot resume; re-listing the registrations and watching again from the current revision');
+    const old = this.watcher;
+    this.watcher = undefined;
+    void old?.cancel().catch(() => undefined);
+    this.resync(500);
+  }
+
+  private resync(delayMs: number): void {
+    if (this.stopped) return;
+    this.resyncTimer = setTimeout(() => {
+      this.listAndWatch().then(
+        (listed) => {
+          this.loadedPolicies = listed.policies;
+          this.emit({ kind: 'replace', registrations: listed.registrations, policies: listed.policies, invalid: listed.invalid });
+          this.opts.logger.info({ registrations: listed.registrations.length, policies: listed.policies.length }, 'etcd re-listed: following the store again');
+        },
+        (err: unknown) => {
+          this.opts.logger.warn({ err: (err as Error).message, retryInMs: Math.min(delayMs * 2, 10_000) }, 'etcd re-list failed; retrying');
+          this.resync(Math.min(delayMs * 2, 10_000));
+        },
+      );
+    }, delayMs);
+    this.resyncTimer.unref();
   }
 
   /**
@@ -149,13 +213,23 @@ export class EtcdStore implements RegistrationStore {
     return this.guard(async () => Number((await this.client.kv.deleteRange({ key: Buffer.from(`${this.opts.prefix}${POLICY_SEGMENT}${namespace}/${service}`) })).deleted) > 0);
   }
 
-  private parse(kv: IKeyValue): Registration | undefined {
+  /**
+   * A registration key's value. The key is the identity (`<prefix><ns>/<svc>/<id>`): a body that names
+   * another namespace, service or id is refused (reported, not answered), so a delete of the key always
+   * removes what it held, on every replica.
+   */
+  private parse(kv: IKeyValue, onInvalid: (key: string, problem: string) => void): Registration | undefined {
+    const key = kv.key.toString().slice(this.opts.prefix.length);
     try {
       const r = deserialize(kv.value.toString());
+      if (keyOfRegistration(r) !== key) {
+        throw new Error(`the body names ${r.namespace}/${r.service}/${r.id} but the key is ${key}; the key is the identity`);
+      }
       if (kv.lease && kv.lease !== '0') this.leases.set(keyOfRegistration(r), kv.lease);
       return r;
     } catch (err) {
       this.opts.logger.error({ key: kv.key.toString(), err: (err as Error).message }, 'skipping an unreadable registration in etcd');
+      onInvalid(key, (err as Error).message);
       return undefined;
     }
   }
@@ -223,8 +297,11 @@ export class EtcdStore implements RegistrationStore {
   }
 
   async close(): Promise<void> {
+    this.stopped = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
     await this.watcher?.cancel().catch(() => undefined);
     this.client.close();
+    this.channels.close();
   }
 
   private async guard<T>(fn: () => Promise<T>): Promise<T> {

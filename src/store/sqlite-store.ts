@@ -23,6 +23,8 @@ type Request = SqliteRequest extends infer R ? (R extends { id: number } ? Omit<
  */
 export class SqliteStore implements RegistrationStore {
   readonly kind = 'sqlite';
+  /** One process owns the file: there is nothing of others' to follow. */
+  readonly following = true;
   private worker: Worker | undefined;
   private open_ = false;
   private nextId = 1;

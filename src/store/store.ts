@@ -6,7 +6,11 @@ export type StoreEvent =
   | { readonly kind: 'put'; readonly registration: Registration }
   | { readonly kind: 'delete'; readonly namespace: string; readonly service: string; readonly id: string }
   /** A service's policy set (policy) or removed (undefined). */
-  | { readonly kind: 'policy'; readonly namespace: string; readonly service: string; readonly policy: TrafficPolicy | undefined };
+  | { readonly kind: 'policy'; readonly namespace: string; readonly service: string; readonly policy: TrafficPolicy | undefined }
+  /** The whole store as it is now, after a watch that could not resume (compaction): replaces what is held. */
+  | { readonly kind: 'replace'; readonly registrations: readonly Registration[]; readonly policies: readonly StoredPolicy[]; readonly invalid: ReadonlyMap<string, string> }
+  /** A key whose value cannot be answered (unreadable, or a body that disagrees with its key): `key` is `<ns>/<svc>/<id>` when the key has that shape. */
+  | { readonly kind: 'invalid'; readonly key: string; readonly problem: string };
 
 export interface StoredPolicy {
   readonly namespace: string;
@@ -36,5 +40,7 @@ export interface RegistrationStore {
   deletePolicy(namespace: string, service: string): Promise<boolean>;
   /** Changes from elsewhere (other replicas). The SQLite store has none. */
   onRemoteChange(listener: (event: StoreEvent) => void): void;
+  /** False while a shared store's changes are not being followed (etcd: re-listing after a lost watch). */
+  readonly following: boolean;
   close(): Promise<void>;
 }

@@ -45,7 +45,14 @@ export class RestRegistry {
     this.now = opts.now ?? Date.now;
   }
 
+  private listening = false;
+  /** Services whose policy came from the store: a re-list that no longer has one puts the defaults back. */
+  private readonly storedPolicies = new Set<string>();
+
   async start(): Promise<void> {
+    // Listen first: the store reports keys it refuses while it opens. start() may be retried; listen once.
+    if (!this.listening) this.opts.store.onRemoteChange((event) => this.applyRemote(event));
+    this.listening = true;
     const all = (await this.opts.store.open()).filter((r) => this.loadable(r));
     const now = this.now();
     for (const r of all) {
@@ -57,8 +64,10 @@ export class RestRegistry {
       all.map((r) => ({ namespace: r.namespace, service: r.service, instance: toInstance(r, now) })),
     );
     for (const r of all) this.syncProbe(r);
-    for (const p of await this.opts.store.policies()) this.opts.catalog.setPolicy(p.namespace, p.service, p.policy);
-    this.opts.store.onRemoteChange((event) => this.applyRemote(event));
+    for (const p of await this.opts.store.policies()) {
+      this.storedPolicies.add(`${p.namespace}/${p.service}`);
+      this.opts.catalog.setPolicy(p.namespace, p.service, p.policy);
+    }
     this.timer = setInterval(() => void this.sweep(), this.opts.sweepIntervalMs ?? 500);
     this.timer.unref();
     this.loaded = true;
@@ -92,12 +101,14 @@ export class RestRegistry {
   /** Stores a service's policy, then puts it in force (as registrations: only what the store acknowledged). */
   async setPolicy(namespace: string, service: string, policy: TrafficPolicy): Promise<void> {
     await this.opts.store.putPolicy(namespace, service, policy);
+    this.storedPolicies.add(`${namespace}/${service}`);
     this.opts.catalog.setPolicy(namespace, service, policy);
   }
 
   /** Back to the defaults; false when the service had no stored policy. */
   async deletePolicy(namespace: string, service: string): Promise<boolean> {
     const existed = await this.opts.store.deletePolicy(namespace, service);
+    this.storedPolicies.delete(`${namespace}/${service}`);
     this.opts.catalog.setPolicy(namespace, service, undefined);
     return existed;
   }
@@ -157,10 +168,29 @@ export class RestRegistry {
     return false;
   }
 
+  /** Whether the store's changes are being followed (etcd: false while re-listing after a lost watch). */
+  get following(): boolean {
+    return this.opts.store.following;
+  }
+
   private applyRemote(event: StoreEvent): void {
     try {
       if (event.kind === 'policy') {
+        const key = `${event.namespace}/${event.service}`;
+        if (event.policy === undefined) this.storedPolicies.delete(key);
+        else this.storedPolicies.add(key);
         this.opts.catalog.setPolicy(event.namespace, event.service, event.policy);
+        return;
+      }
+      if (event.kind === 'replace') {
+        this.replaceAll(event.registrations, event.policies, event.invalid);
+        return;
+      }
+      if (event.kind === 'invalid') {
+        // A key now holding something that cannot be answered no longer answers what it held before.
+        this.invalid.set(event.key, event.problem);
+        const [namespace, service, id] = event.key.split('/');
+        if (namespace && service && id) this.remove(namespace, service, id);
         return;
       }
       if (event.kind === 'put' && this.loadable(event.registration)) {
@@ -173,6 +203,28 @@ export class RestRegistry {
     } catch (err) {
       this.opts.logger.error({ err: (err as Error).message }, 'ignoring an invalid registration from the store');
     }
+  }
+
+  /** The store's whole state after a re-list: what it no longer has is removed, the rest applied (unchanged rows cost nothing). */
+  private replaceAll(registrations: readonly Registration[], policies: readonly { namespace: string; service: string; policy: TrafficPolicy }[], invalid: ReadonlyMap<string, string>): void {
+    this.invalid.clear();
+    for (const [key, problem] of invalid) this.invalid.set(key, problem);
+    const kept = registrations.filter((r) => this.loadable(r));
+    const keys = new Set(kept.map(keyOfRegistration));
+    for (const [key, r] of [...this.registrations]) if (!keys.has(key)) this.remove(r.namespace, r.service, r.id);
+    for (const r of kept) this.apply(r);
+    const policyKeys = new Set(policies.map((p) => `${p.namespace}/${p.service}`));
+    for (const key of [...this.storedPolicies]) {
+      if (policyKeys.has(key)) continue;
+      const slash = key.indexOf('/');
+      this.opts.catalog.setPolicy(key.slice(0, slash), key.slice(slash + 1), undefined);
+      this.storedPolicies.delete(key);
+    }
+    for (const p of policies) {
+      this.storedPolicies.add(`${p.namespace}/${p.service}`);
+      this.opts.catalog.setPolicy(p.namespace, p.service, p.policy);
+    }
+    this.opts.logger.info({ registrations: kept.length, policies: policies.length, invalid: this.invalid.size }, 'registrations replaced by a fresh list of the store');
   }
 
   /** Marks missed heartbeats unhealthy (and healed ones healthy); removes long-dead TTL registrations. */

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readdirSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { StaticZone } from '../../answers/resolver.js';
@@ -36,6 +36,47 @@ export interface ZoneDirectoryOptions {
  * this long, rather than load half a file.
  */
 const SETTLE_MS = 500;
+
+/**
+ * The largest zone file read: 32 MiB is several times the largest static zone meshdns is meant to carry
+ * (100,000 records are ~5 MB of text; live data comes from the catalog, not files), and small enough that a
+ * file that never ends (a symlink to /dev/zero, a runaway generator) cannot take the process's memory.
+ */
+export const MAX_ZONE_FILE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A zone file's text, read only if it is a regular file within the bound. It is opened non-blocking, so a
+ * FIFO (or a device) named `*.zone` cannot stop the thread in open(2), and the checks are made on the open
+ * descriptor, so the file cannot be swapped for something else between the check and the read.
+ */
+export function readZoneFileText(path: string): string {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const stat = fstatSync(fd);
+    if (!stat.isFile()) throw new Error(`not a regular file (${kindOf(stat)}); only regular files are read as zone files`);
+    if (stat.size > MAX_ZONE_FILE_BYTES) throw new Error(`${stat.size} bytes is over the ${MAX_ZONE_FILE_BYTES}-byte bound for a zone file`);
+    const buf = Buffer.allocUnsafe(Math.min(stat.size + 1, MAX_ZONE_FILE_BYTES + 1));
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buf, length, buf.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length === buf.length) throw new Error(`the file grew while being read past its size; save it again`);
+    }
+    return buf.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function kindOf(stat: import('node:fs').Stats): string {
+  if (stat.isFIFO()) return 'a FIFO';
+  if (stat.isCharacterDevice()) return 'a character device';
+  if (stat.isBlockDevice()) return 'a block device';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isDirectory()) return 'a directory';
+  return 'not a file';
+}
 
 interface FileState {
   mtimeMs: number;
@@ -132,7 +173,7 @@ export class ZoneDirectory {
     }
     const origin = name.slice(0, -'.zone'.length) + '.';
     try {
-      const parsed = parseZone(readFileSync(path, 'utf8'), origin);
+      const parsed = parseZone(readZoneFileText(path), origin);
       const data = buildZoneData(parsed, meshZones.includes(parsed.originKey), ttl, this.opts.nsAddresses);
       this.files.set(name, { mtimeMs: stat.mtimeMs, size: stat.size, data });
       this.errors.delete(name);
@@ -155,15 +196,36 @@ export class ZoneDirectory {
     }
   }
 
+  /** Files left out because another file already gives their zone (names differing only in case). */
+  private readonly clashes = new Map<string, string>();
+
   private publish(): void {
     this.published = true;
     const zones = new Map<string, StaticZone>();
+    const fileOf = new Map<string, string>();
     const instances: SourcedInstance[] = [];
-    for (const state of this.files.values()) {
+    const clashes = new Map<string, string>();
+    // Files in the order they were first loaded: the first file of a zone keeps it, a later one is reported.
+    for (const [name, state] of this.files) {
       if (state.data === null) continue;
-      zones.set(state.data.zone.apex.key, state.data.zone);
+      const key = state.data.zone.apex.key;
+      const first = fileOf.get(key);
+      if (first !== undefined) {
+        clashes.set(name, first);
+        continue;
+      }
+      fileOf.set(key, name);
+      zones.set(key, state.data.zone);
       instances.push(...state.data.instances);
     }
+    for (const [name, first] of clashes) {
+      const reason = `${join(this.opts.dir, name)}: gives the same zone as ${join(this.opts.dir, first)} (names differ only in case); serving ${first}, not this file`;
+      if (this.clashes.get(name) !== first) this.opts.logger.error({ file: join(this.opts.dir, name), kept: join(this.opts.dir, first) }, 'two zone files give one zone; the first loaded is served — remove or rename the other');
+      this.errors.set(name, reason);
+    }
+    for (const name of this.clashes.keys()) if (!clashes.has(name) && this.files.get(name)?.data) this.errors.delete(name);
+    this.clashes.clear();
+    for (const [name, first] of clashes) this.clashes.set(name, first);
     for (const mesh of this.opts.meshZones) if (!zones.has(mesh)) zones.set(mesh, emptyZone(mesh, this.opts.ttl, this.opts.nsAddresses));
     const nameServer = this.opts.meshZones[0] === undefined ? undefined : `\x02ns\x03dns${this.opts.meshZones[0]}`;
     for (const reverse of this.opts.reverseZones ?? []) if (!zones.has(reverse)) zones.set(reverse, reverseZone(reverse, this.opts.ttl, nameServer));

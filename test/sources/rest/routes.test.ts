@@ -128,7 +128,7 @@ test('GET /v1/services lists every source; GET one service shows its instances; 
 
 test('with --api-token-file, writes need the bearer token; reads do not', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'meshdns-token-'));
-  writeFileSync(join(dir, 'token'), 's3cret\n');
+  writeFileSync(join(dir, 'token'), 's3cret-token-0000000\n');
   const s = await startMeshdns(['--upstream', 'none', '--api-token-file', join(dir, 'token')]);
   try {
     const path = instancePath('shop', 'web', 'a');
@@ -136,7 +136,7 @@ test('with --api-token-file, writes need the bearer token; reads do not', async 
     assert.equal(none.status, 401);
     assert.equal(none.body.error, 'unauthorized');
     assert.equal((await api(s.httpPort, 'PUT', path, body, { authorization: 'Bearer wrong' })).status, 401);
-    assert.equal((await api(s.httpPort, 'PUT', path, body, { authorization: 'Bearer s3cret' })).status, 200);
+    assert.equal((await api(s.httpPort, 'PUT', path, body, { authorization: 'Bearer s3cret-token-0000000' })).status, 200);
     assert.equal((await api(s.httpPort, 'DELETE', path, undefined, { authorization: 'Bearer nope' })).status, 401);
     assert.equal((await api(s.httpPort, 'GET', '/v1/services')).status, 200);
   } finally {
