@@ -66,6 +66,8 @@ export function createDnsPlane(
   const reverseZones = config.reverseCidrs.map((cidr) => keyOf(reverseZoneOf(cidr)));
   const reverse = config.reverseLookups ? new ReverseNames(config.ttl, reverseZones) : undefined;
   const resolver = new Resolver(dynamicNames, reverse);
+  // Consumer routes: the namespace of the Pod at the client's address (Pods are watched when routes need them).
+  resolver.namespaceOf = (address) => catalog.clientNamespaceOf(address);
   const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
     reverse,
     soft: { k: config.healthK, theta: config.healthTheta },

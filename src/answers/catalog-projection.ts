@@ -6,7 +6,7 @@ import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wir
 import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
 import type { ReverseNames } from './reverse-names.js';
 import { failoverKey, type TrafficPolicy } from '../catalog/policy.js';
-import type { TrafficSplit } from '../catalog/split.js';
+import { backendsOf, type TrafficSplit } from '../catalog/split.js';
 import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
@@ -51,6 +51,13 @@ function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Ins
 function emptyService(key: string): Service {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1), instances: new Map() };
+}
+
+/** A backend's instances in its subset (Istio), or all of them. */
+function inSubset(instances: Instance[], backend: TrafficSplit['backends'][number]): Instance[] {
+  if (backend.subset === undefined) return instances;
+  const ids = new Set(backend.subset.members);
+  return instances.filter((i) => ids.has(i.id));
 }
 
 /** Every <ns> name is an empty non-terminal: one shared node. */
@@ -176,6 +183,20 @@ export class CatalogProjection {
 
   /** A service's node in one zone, and the instances whose names it answers (none for an alias). */
   private nodeOf(key: string, svc: Service, zoneKey: string, svcKey: string): { node: NameNode; instances: readonly Instance[] } {
+    const split = this.catalog.splitOf(key);
+    const everyone = split === undefined || split.backends.length === 0 ? undefined : split;
+    const built = this.buildNode(key, svc, zoneKey, svcKey, everyone, true);
+    if (split?.consumers === undefined || split.consumers.length === 0 || svc.alias !== undefined) return built;
+    // Consumer routes: the same names as the clients of each such namespace see them, with their split.
+    const consumers = new Map<string, NameNode>();
+    for (const c of split.consumers) {
+      consumers.set(c.namespace, this.buildNode(key, svc, zoneKey, svcKey, { backends: c.backends, origin: c.origin, rule: c.rule, loadBalancer: c.loadBalancer }, false).node);
+    }
+    return { node: { ...built.node, consumers }, instances: built.instances };
+  }
+
+  /** A service's node with the given split in force (none: its own instances); `main` records failover and panic. */
+  private buildNode(key: string, svc: Service, zoneKey: string, svcKey: string, split: TrafficSplit | undefined, main: boolean): { node: NameNode; instances: readonly Instance[] } {
     if (svc.alias !== undefined) {
       // An ExternalName service: a CNAME and nothing else at its name.
       const target = nameToWire(svc.alias);
@@ -183,7 +204,7 @@ export class CatalogProjection {
       return { node: { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) }, instances: [] };
     }
     const instances = this.usable(key, svc, svcKey);
-    const answer = this.answering(key, zoneKey, svcKey, instances);
+    const answer = this.answering(key, zoneKey, svcKey, instances, split, main);
     const ownerOf = (inst: Instance): string => answer.owners?.get(inst) ?? svcKey;
 
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
@@ -251,20 +272,22 @@ export class CatalogProjection {
    * Backups and backends are recorded as dependencies whatever happens, so a change to one rebuilds this
    * service too.
    */
-  private answering(key: string, zoneKey: string, svcKey: string, instances: readonly Instance[]): Answering {
+  private answering(key: string, zoneKey: string, svcKey: string, instances: readonly Instance[], split: TrafficSplit | undefined, main: boolean): Answering {
     const policy = this.catalog.policyOf(key);
-    const split = this.catalog.splitOf(key);
-    const backends = split === undefined ? [] : split.backends.map((b) => b.service).filter((b) => b !== key);
-    this.track(key, [...policy.failover.map(failoverKey), ...backends]);
+    // Every backend any client's split names: a change to one rebuilds this service.
+    this.track(key, [...policy.failover.map(failoverKey), ...backendsOf(this.catalog.splitOf(key)).filter((b) => b !== key)]);
     const own = instances.filter(isAnswerable);
     if (split !== undefined) {
-      const composed = this.composed(key, zoneKey, svcKey, own, split, policy);
+      const composed = this.composed(key, zoneKey, svcKey, own, split, split.loadBalancer === undefined ? policy : { ...policy, loadBalancer: split.loadBalancer });
       if (composed !== undefined) {
-        this.setFailover(key, undefined);
-        this.setPanic(key, false);
+        if (main) {
+          this.setFailover(key, undefined);
+          this.setPanic(key, false);
+        }
         return composed;
       }
     }
+    if (!main) return { instances: own.length > 0 ? own : this.allUnhealthy === 'serve-all' ? instances.filter(isPanicCandidate) : [], policy };
     if (own.length > 0 || policy.failover.length === 0) {
       this.setFailover(key, undefined);
       return { instances: this.orPanic(key, own, instances), policy };
@@ -298,13 +321,14 @@ export class CatalogProjection {
     for (const b of split.backends) {
       if (!(b.weight > 0)) continue;
       if (b.service === key) {
-        if (own.length > 0) groups.push({ members: own, ownerKey: svcKey, weight: b.weight });
+        const members = inSubset(own, b);
+        if (members.length > 0) groups.push({ members, ownerKey: svcKey, weight: b.weight });
         continue;
       }
       const backend = this.catalog.getByKey(b.service);
       if (backend === undefined || backend.alias !== undefined) continue;
       const ownerKey = serviceKeys(backend.namespace, backend.name, zoneKey).svcKey;
-      const members = this.usable(b.service, backend, ownerKey).filter(isAnswerable);
+      const members = inSubset(this.usable(b.service, backend, ownerKey).filter(isAnswerable), b);
       if (members.length > 0) groups.push({ members, ownerKey, weight: b.weight });
     }
     if (groups.length === 0) return undefined;

@@ -89,6 +89,11 @@ export interface NameNode {
    * node per name cost more memory than the records themselves.
    */
   readonly below?: NamesBelowService;
+  /**
+   * The service's node as the clients of some namespaces see it (consumer routes): their namespace's
+   * split. Absent on all but the few services that have one; other clients get this node.
+   */
+  readonly consumers?: ReadonlyMap<string, NameNode>;
 }
 
 /** An instance's address records: one, or an endpoint's A and AAAA under one name. */

@@ -63,7 +63,7 @@ export class Resolver {
    */
   private dynamicNode(name: string): NameNode | undefined {
     const node = this.dynamicNames.get(name);
-    if (node !== undefined) return node;
+    if (node !== undefined) return node.consumers === undefined ? node : this.forClient(node);
     const cut = name.charCodeAt(0) + 1;
     if (cut >= name.length) return undefined;
     const first = name.slice(0, cut);
@@ -75,8 +75,20 @@ export class Resolver {
     if (this.dynamicNames.get(parent)?.below?.hasProtocol(first)) return EMPTY_NODE;
     const cut2 = parent.charCodeAt(0) + 1;
     if (cut2 >= parent.length) return undefined;
-    const set = this.dynamicNames.get(parent.slice(cut2))?.below?.srvSet(parent.slice(0, cut2), first);
+    const service = this.dynamicNames.get(parent.slice(cut2));
+    const set = (service?.consumers === undefined ? service : this.forClient(service))?.below?.srvSet(parent.slice(0, cut2), first);
     return set === undefined ? undefined : this.srvNode.fill(set);
+  }
+
+  /** The querying client's address (set per query): consumer routes answer by the client's namespace. */
+  client = '';
+  /** The namespace of the Pod at a client address, when Pods are known (the catalog's). */
+  namespaceOf: (address: string) => string | undefined = () => undefined;
+
+  /** A service node with consumer splits: the one of the client's namespace, else the node everyone gets. */
+  private forClient(node: NameNode): NameNode {
+    const ns = this.namespaceOf(this.client);
+    return (ns === undefined ? undefined : node.consumers!.get(ns)) ?? node;
   }
 
   setStaticZones(zones: readonly StaticZone[]): void {

@@ -1,6 +1,6 @@
 import { assertValidInstance, instanceProblem } from './validate.js';
 import { DEFAULT_POLICY, type TrafficPolicy } from './policy.js';
-import type { TrafficSplit } from './split.js';
+import { backendsOf, type TrafficSplit } from './split.js';
 import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
@@ -124,10 +124,10 @@ export class Catalog {
       if (JSON.stringify(previous) === JSON.stringify(split)) return;
       this.splits.set(key, split);
     }
-    for (const b of previous?.backends ?? []) this.apexesByBackend.get(b.service)?.delete(key);
-    for (const b of split?.backends ?? []) {
-      let set = this.apexesByBackend.get(b.service);
-      if (set === undefined) this.apexesByBackend.set(b.service, (set = new Set()));
+    for (const b of backendsOf(previous)) this.apexesByBackend.get(b)?.delete(key);
+    for (const b of backendsOf(split)) {
+      let set = this.apexesByBackend.get(b);
+      if (set === undefined) this.apexesByBackend.set(b, (set = new Set()));
       set.add(key);
     }
     this.emit(new Set([key]));
@@ -151,6 +151,28 @@ export class Catalog {
 
   onClientZoneRanges(listener: (ranges: readonly ZoneRange[]) => void): void {
     this.zoneListeners.push(listener);
+  }
+
+  private podNamespaces: ReadonlyMap<string, string> = new Map();
+  private readonly namespaceListeners: ((entries: ReadonlyMap<string, string>) => void)[] = [];
+
+  /** The namespace of the Pod at a client address (consumer routes), when Pods are watched. */
+  clientNamespaceOf(address: string): string | undefined {
+    return this.podNamespaces.get(address);
+  }
+
+  clientNamespaces(): ReadonlyMap<string, string> {
+    return this.podNamespaces;
+  }
+
+  /** Pod address → namespace, replaced whole (the Kubernetes source, or a worker's primary). */
+  setClientNamespaces(entries: ReadonlyMap<string, string>): void {
+    this.podNamespaces = entries;
+    for (const l of this.namespaceListeners) l(entries);
+  }
+
+  onClientNamespaces(listener: (entries: ReadonlyMap<string, string>) => void): void {
+    this.namespaceListeners.push(listener);
   }
 
   upsert(namespace: string, service: string, instance: Instance): void {

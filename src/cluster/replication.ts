@@ -61,3 +61,9 @@ export interface ClientZonesMessage {
   readonly type: 'client-zones';
   readonly ranges: readonly ZoneRange[];
 }
+
+/** Pod address → namespace (consumer routes), sent whole when it changes (a Map: the channel uses structured clone). */
+export interface ClientNamespacesMessage {
+  readonly type: 'client-namespaces';
+  readonly entries: ReadonlyMap<string, string>;
+}

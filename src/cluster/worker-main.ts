@@ -4,7 +4,7 @@ import { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/config.js';
 import { createDnsPlane, listenDns } from '../dns-plane.js';
 import { DnsMetrics } from '../observability/dns-metrics.js';
-import { applySnapshot, type CatalogMessage, type ClientZonesMessage } from './replication.js';
+import { applySnapshot, type CatalogMessage, type ClientZonesMessage, type ClientNamespacesMessage } from './replication.js';
 import type { WorkerMessage } from './worker-pool.js';
 
 type PrimaryMessage = CatalogMessage | ClientZonesMessage | { type: 'shutdown' } | { type: 'reload'; config: Config };
@@ -34,6 +34,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   process.on('message', (m: PrimaryMessage | { type?: string }) => {
     if (m.type === 'catalog') applySnapshot(catalog, m as CatalogMessage);
     else if (m.type === 'client-zones') catalog.setClientZoneRanges((m as ClientZonesMessage).ranges);
+    else if (m.type === 'client-namespaces') catalog.setClientNamespaces((m as ClientNamespacesMessage).entries);
     else if (m.type === 'shutdown') void stop();
     else if (m.type === 'reload') {
       const next = (m as { config: Config }).config;

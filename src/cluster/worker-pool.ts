@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ListenAddress } from '../dns/listen-address.js';
-import { fullSnapshot, snapshotOf, type ClientZonesMessage } from './replication.js';
+import { fullSnapshot, snapshotOf, type ClientZonesMessage, type ClientNamespacesMessage } from './replication.js';
 
 /** Messages a worker sends to its primary. */
 export type WorkerMessage = { type: 'listening'; bound: ListenAddress[] } | { type: 'failed'; message: string };
@@ -47,6 +47,10 @@ export class WorkerPool {
       const message: ClientZonesMessage = { type: 'client-zones', ranges };
       for (const w of this.listening) w.send(message);
     });
+    catalog.onClientNamespaces((entries) => {
+      const message: ClientNamespacesMessage = { type: 'client-namespaces', entries };
+      for (const w of this.listening) w.send(message);
+    });
   }
 
   /** The ports the first worker bound (port 0 resolved), handed to every later worker. */
@@ -79,6 +83,7 @@ export class WorkerPool {
         // Everything so far, then every change as it happens.
         worker.send(fullSnapshot(this.catalog));
         if (this.catalog.clientZoneRanges().length > 0) worker.send({ type: 'client-zones', ranges: this.catalog.clientZoneRanges() } satisfies ClientZonesMessage);
+        if (this.catalog.clientNamespaces().size > 0) worker.send({ type: 'client-namespaces', entries: this.catalog.clientNamespaces() } satisfies ClientNamespacesMessage);
         this.listening.add(worker);
         onListening((m as { bound: ListenAddress[] }).bound);
       } else if (m.type === 'failed') {

@@ -73,9 +73,11 @@ export const CONSOLE_PAGE = `<!doctype html>
       p.answerLimit ? '<span class="tag">limit ' + p.answerLimit + '</span>' : '',
       p.failover.length ? '<span class="tag">failover ' + esc(p.failover.join(' → ')) + '</span>' : '',
       s.failingOverTo ? '<span class="tag failover">answered by ' + esc(s.failingOverTo) + '</span>' : '',
-      s.split ? '<span class="tag split">split by ' + esc(s.split.from.kind + ' ' + s.split.from.namespace + '/' + s.split.from.name) + '</span>' : ''].join(' ');
-    const splitRows = s.split ? '<table class="split"><thead><tr><th>backend</th><th>weight</th><th>answering</th><th>share of first answers</th></tr></thead><tbody>' +
-      s.split.backends.map((b) => '<tr data-backend="' + esc(b.service) + '"><td>' + esc(b.service) + '</td><td>' + b.weight + '</td><td>' + (b.answering ? 'yes' : 'no') +
+      s.split && s.split.backends.length ? '<span class="tag split">split by ' + esc(s.split.from.kind + ' ' + s.split.from.namespace + '/' + s.split.from.name + (s.split.rule ? ' ' + s.split.rule : '')) + '</span>' : '',
+      ...((s.split && s.split.consumers) || []).map((c) => '<span class="tag split">for clients in ' + esc(c.namespace) + ': ' + esc(c.from.kind + ' ' + c.from.namespace + '/' + c.from.name + (c.rule ? ' ' + c.rule : '')) + ' → ' +
+        esc(c.backends.map((b) => b.service + (b.subset ? ' (' + b.subset.name + ')' : '') + ' ' + b.weight).join(', ')) + '</span>')].join(' ');
+    const splitRows = s.split && s.split.backends.length ? '<table class="split"><thead><tr><th>backend</th><th>weight</th><th>answering</th><th>share of first answers</th></tr></thead><tbody>' +
+      s.split.backends.map((b) => '<tr data-backend="' + esc(b.service) + '"><td>' + esc(b.service + (b.subset ? ' subset ' + b.subset.name + ' (' + b.subset.instances + ')' : '')) + '</td><td>' + b.weight + '</td><td>' + (b.answering ? 'yes' : 'no') +
         '</td><td><div class="share"><div class="bar" style="width:' + (b.share * 120).toFixed(1) + 'px"></div><span>' + (b.share * 100).toFixed(1) + '%</span></div></td></tr>').join('') + '</tbody></table>' : '';
     const rows = s.instances.map((i) => '<tr data-instance="' + esc(i.name) + '"><td>' + esc(i.name) + '</td><td>' + esc(i.address) + '</td><td>' + esc(i.ports) + '</td><td>' + esc(i.zone || '') +
       '</td><td>' + esc(i.source) + '</td><td class="state-' + esc(i.state) + '">' + esc(i.state) + '</td><td>' + (i.score === null ? '' : (i.score * 100).toFixed(0) + '%') + '</td><td>' + esc(i.lastProbe || '') +

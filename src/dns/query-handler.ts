@@ -83,6 +83,7 @@ export class QueryHandler {
     if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) {
       return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
     }
+    this.opts.resolver.client = clientAddress;
     const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
     if (res.outcome === Outcome.Outside) return this.outside(msg, q, tcp, clientAddress, family);
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR || q.qtype === RRType.OPT) {

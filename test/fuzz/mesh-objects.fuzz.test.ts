@@ -69,7 +69,7 @@ test('any mesh objects: conversion never throws, resolution yields only usable s
       for (const o of dr) convertDestinationRule('cluster.local')(o);
       const annotated = parsePolicyAnnotations(ann, 'shop', 'web');
       if (annotated?.fields.answerLimit !== undefined) assert.ok(annotated.fields.answerLimit >= 0 && annotated.fields.answerLimit <= 65535);
-      const { splits } = resolveSplits(routes, (k) => KNOWN.has(k));
+      const { splits } = resolveSplits(routes, { known: (k) => KNOWN.has(k), granted: () => true, subset: () => ({ members: ['10-0-0-1'], loadBalancer: undefined }) });
       const catalog = new Catalog();
       const table: NameTable = new Map();
       new CatalogProjection(catalog, table, [keyOf('linkerd.local.')], 5);

@@ -40,6 +40,8 @@ export const MESH_CRDS = {
   trafficsplits: { group: 'split.smi-spec.io', versions: ['v1alpha4', 'v1alpha2'], kind: 'TrafficSplit', plural: 'trafficsplits' },
   virtualservices: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'], kind: 'VirtualService', plural: 'virtualservices' },
   destinationrules: { group: 'networking.istio.io', versions: ['v1', 'v1beta1'], kind: 'DestinationRule', plural: 'destinationrules' },
+  grpcroutes: { group: 'gateway.networking.k8s.io', versions: ['v1'], kind: 'GRPCRoute', plural: 'grpcroutes' },
+  referencegrants: { group: 'gateway.networking.k8s.io', versions: ['v1beta1'], kind: 'ReferenceGrant', plural: 'referencegrants' },
 } satisfies Record<string, CustomResource>;
 
 /** The resource name objects of a custom resource are stored under: `<plural>.<group>`, as the CRD is named. */

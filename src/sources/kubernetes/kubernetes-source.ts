@@ -7,7 +7,7 @@ import type { HealthMonitor } from '../../health/health-monitor.js';
 import type { CheckSpec } from '../../health/check-spec.js';
 import type { ProbeAnnotation } from './annotations.js';
 import { inScope, PAGE, Reflector, type ListPage, type ReflectorSpec } from './reflector.js';
-import { convertNode, convertPod, convertService, convertSlice, type SlimEndpoint, type SlimNode, type SlimService, type SlimSlice } from './slim-objects.js';
+import { convertNode, convertPod, convertService, convertSlice, type SlimEndpoint, type SlimNode, type SlimPod, type SlimService, type SlimSlice } from './slim-objects.js';
 import { DEFAULT_POLICY, type LoadBalancer, type TrafficPolicy } from '../../catalog/policy.js';
 import type { ZoneRange } from '../../catalog/catalog.js';
 import { MeshTraffic } from './mesh-traffic.js';
@@ -39,6 +39,8 @@ export interface KubernetesMetrics {
   restart(resource: string, reason: string): void;
   error?(resource: string, stage: 'list' | 'watch'): void;
   objects(resource: string, count: number): void;
+  /** Mesh traffic objects of a kind, followed or skipped. */
+  meshObjects?(kind: string, state: 'followed' | 'skipped', count: number): void;
 }
 
 
@@ -59,7 +61,10 @@ export class KubernetesSource {
   private readonly services = new Map<string, SlimService>();
   private readonly slices = new Map<string, SlimSlice>();
   private readonly slicesOf = new Map<string, Set<string>>();
-  private readonly podWeights = new Map<string, number>();
+  private readonly pods = new Map<string, SlimPod>();
+  /** The Pods reflector, started at once with pod weights, or when mesh objects first need Pods. */
+  private podReflectors: Reflector<SlimPod>[] = [];
+  private podsDirty = false;
   private readonly servicesOfPod = new Map<string, Set<string>>();
   private readonly probed = new Map<string, Set<string>>();
   private readonly dirty = new Set<string>();
@@ -129,26 +134,8 @@ export class KubernetesSource {
         onUpsert: (key, value) => this.upsertSlice(key, value),
         onDelete: (key) => this.deleteSlice(key),
       });
-      if (this.opts.podWeights) {
-        this.add<number>({
-          resource: 'pods',
-          path: ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${ns}/pods`,
-          watch,
-          list: (token) =>
-            (ns === undefined ? core.listPodForAllNamespaces({ limit: PAGE, _continue: token }) : core.listNamespacedPod({ namespace: ns, limit: PAGE, _continue: token })) as Promise<ListPage>,
-          convert: convertPod,
-          onReplace: (all) => this.replace(this.podWeights, all, ns, (key) => this.markPod(key)),
-          onUpsert: (key, weight) => {
-            if (this.podWeights.get(key) === weight) return;
-            this.podWeights.set(key, weight);
-            this.markPod(key);
-          },
-          onDelete: (key) => {
-            if (this.podWeights.delete(key)) this.markPod(key);
-          },
-        });
-      }
     }
+    if (this.opts.podWeights) this.startPods(true);
     if (this.opts.nodes === true) {
       this.add<SlimNode>({
         resource: 'nodes',
@@ -185,6 +172,7 @@ export class KubernetesSource {
           this.schedule();
         },
         onRuleChanged: (serviceKey) => this.markService(serviceKey),
+        onStates: (kind, state, count) => this.opts.metrics?.meshObjects?.(kind, state, count),
       });
       this.mesh.start();
     }
@@ -192,7 +180,46 @@ export class KubernetesSource {
 
   stop(): void {
     for (const r of this.reflectors) r.stop();
+    for (const r of this.podReflectors) r.stop();
     this.mesh?.stop();
+  }
+
+  /**
+   * Watches Pods: for pod weights (from the start, part of readiness), or once mesh objects need them
+   * (subsets, consumer routes): then they do not hold readiness back, and splits wait for their first list.
+   */
+  private startPods(fixed: boolean): void {
+    if (this.podReflectors.length > 0) return;
+    const { kubeConfig, namespaces } = this.opts;
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const watch = new Watch(kubeConfig);
+    const scopes: (string | undefined)[] = namespaces.length === 0 ? [undefined] : [...namespaces];
+    for (const ns of scopes) {
+      const reflector = this.add<SlimPod>(
+        {
+          resource: 'pods',
+          path: ns === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${ns}/pods`,
+          watch,
+          list: (token) =>
+            (ns === undefined ? core.listPodForAllNamespaces({ limit: PAGE, _continue: token }) : core.listNamespacedPod({ namespace: ns, limit: PAGE, _continue: token })) as Promise<ListPage>,
+          convert: convertPod,
+          onReplace: (all) => this.replace(this.pods, all, ns, (key) => this.markPod(key)),
+          onUpsert: (key, pod) => {
+            const previous = this.pods.get(key);
+            if (previous !== undefined && previous.weight === pod.weight && previous.labels === pod.labels && previous.ips.join() === pod.ips.join()) return;
+            this.pods.set(key, pod);
+            this.markPod(key);
+          },
+          onDelete: (key) => {
+            if (this.pods.delete(key)) this.markPod(key);
+          },
+        },
+        fixed,
+      );
+      this.podReflectors.push(reflector);
+      if (!fixed) reflector.start();
+    }
+    if (!fixed) this.opts.logger.info({}, 'watching Pods: mesh objects need their labels (Istio subsets) or their namespaces (consumer routes)');
   }
 
   private markNodes(): void {
@@ -265,11 +292,16 @@ export class KubernetesSource {
   }
 
   private markPod(podKey: string): void {
-    for (const svc of this.servicesOfPod.get(podKey) ?? []) this.markService(svc);
+    if (this.opts.podWeights) for (const svc of this.servicesOfPod.get(podKey) ?? []) this.markService(svc);
+    this.podsDirty = true;
+    // Labels decide subsets: splits are resolved again.
+    if (this.mesh !== undefined) this.splitsDirty = true;
+    this.schedule();
   }
 
   private markService(key: string): void {
     this.dirty.add(key);
+    if (this.mesh?.hasSubsets(key) === true) this.splitsDirty = true;
     this.schedule();
   }
 
@@ -290,10 +322,20 @@ export class KubernetesSource {
         this.opts.logger.error({ service: key, err: (err as Error).message }, 'Kubernetes service could not be applied to the catalog');
       }
     }
-    // Until the Services are listed every backend would look unknown: wait (their sync schedules a flush).
-    if (this.splitsDirty && this.mesh !== undefined && this.reflectors.every((r) => r.resource !== 'services' || r.synced)) {
+    if (this.mesh?.needsPods === true && this.podReflectors.length === 0) this.startPods(false);
+    // Until the Services (and Pods, when watched) are listed every backend would look unknown, every subset
+    // empty: wait (their sync schedules a flush).
+    const listed = this.reflectors.every((r) => r.resource !== 'services' || r.synced) && this.podReflectors.every((r) => r.synced);
+    if (this.splitsDirty && this.mesh !== undefined && listed) {
       this.splitsDirty = false;
-      this.mesh.applySplits((key) => this.services.has(key) || this.opts.catalog.getByKey(key) !== undefined);
+      this.mesh.applySplits(
+        (key) => this.services.has(key) || this.opts.catalog.getByKey(key) !== undefined,
+        (key, labels) => this.membersWithLabels(key, labels),
+      );
+    }
+    if (this.podsDirty && this.podReflectors.every((r) => r.synced)) {
+      this.podsDirty = false;
+      this.applyPodNamespaces();
     }
     if (this.nodesDirty) {
       this.nodesDirty = false;
@@ -303,9 +345,34 @@ export class KubernetesSource {
     this.opts.metrics?.synced(this.lastSync);
     this.opts.metrics?.objects('services', this.services.size);
     this.opts.metrics?.objects('endpointslices', this.slices.size);
-    if (this.opts.podWeights) this.opts.metrics?.objects('pods', this.podWeights.size);
+    if (this.podReflectors.length > 0) this.opts.metrics?.objects('pods', this.pods.size);
     if (this.opts.nodes === true) this.opts.metrics?.objects('nodes', this.nodes.size);
     for (const [resource, count] of this.mesh?.counts() ?? []) this.opts.metrics?.objects(resource, count);
+  }
+
+  /** Client namespaces (consumer routes): every Pod address with its namespace. */
+  private applyPodNamespaces(): void {
+    const entries = new Map<string, string>();
+    for (const [key, pod] of this.pods) {
+      const ns = key.slice(0, key.indexOf('/'));
+      for (const ip of pod.ips) entries.set(ip, ns);
+    }
+    this.opts.catalog.setClientNamespaces(entries);
+  }
+
+  /** The ids of a Service's endpoints whose Pods carry every one of the labels (an Istio subset). */
+  private membersWithLabels(serviceKey: string, labels: Readonly<Record<string, string>>): string[] {
+    const ns = serviceKey.slice(0, serviceKey.indexOf('/'));
+    const wanted = Object.entries(labels);
+    const out: string[] = [];
+    for (const sliceKey of this.slicesOf.get(serviceKey) ?? []) {
+      for (const e of this.slices.get(sliceKey)!.endpoints) {
+        if (e.pod === undefined) continue;
+        const pod = this.pods.get(`${ns}/${e.pod}`);
+        if (pod !== undefined && wanted.every(([k, v]) => pod.labels[k] === v)) out.push(addressLabel(e.address));
+      }
+    }
+    return out.sort();
   }
 
   /** Client zones: every Node's pod ranges with its zone label. */
@@ -364,7 +431,7 @@ export class KubernetesSource {
     if (e.terminating) health = e.serving ? 'draining' : 'unhealthy';
     else if (e.ready || svc.publishNotReadyAddresses) health = 'healthy';
     else health = 'unhealthy';
-    const podWeight = this.opts.podWeights && e.pod !== undefined ? this.podWeights.get(`${svc.namespace}/${e.pod}`) : undefined;
+    const podWeight = this.opts.podWeights && e.pod !== undefined ? this.pods.get(`${svc.namespace}/${e.pod}`)?.weight : undefined;
     const id = addressLabel(e.address);
     if (!isDnsLabel(id)) return undefined;
     return {
@@ -392,7 +459,7 @@ export class KubernetesSource {
   }
 
   counts(): { services: number; endpointslices: number; pods: number } {
-    return { services: this.services.size, endpointslices: this.slices.size, pods: this.podWeights.size };
+    return { services: this.services.size, endpointslices: this.slices.size, pods: this.pods.size };
   }
 }
 

@@ -4,7 +4,7 @@ import { ApisApi, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-n
 export interface MeshApi {
   /** `<plural>.<group>`, as the CRD is named: two groups may define one kind (HTTPRoute). */
   readonly id: string;
-  readonly kind: 'HTTPRoute' | 'TrafficSplit' | 'VirtualService' | 'DestinationRule';
+  readonly kind: 'HTTPRoute' | 'GRPCRoute' | 'TrafficSplit' | 'VirtualService' | 'DestinationRule' | 'ReferenceGrant';
   readonly group: string;
   readonly versions: readonly string[];
   readonly plural: string;
@@ -14,6 +14,10 @@ export const MESH_APIS: readonly MeshApi[] = [
   { id: 'httproutes.gateway.networking.k8s.io', kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1'], plural: 'httproutes' },
   // Linkerd's own HTTPRoute (before it adopted the Gateway API's): the same schema in its policy group.
   { id: 'httproutes.policy.linkerd.io', kind: 'HTTPRoute', group: 'policy.linkerd.io', versions: ['v1beta3', 'v1beta2', 'v1beta1'], plural: 'httproutes' },
+  // GAMMA routes gRPC the same way (most of a mesh's traffic is gRPC).
+  { id: 'grpcroutes.gateway.networking.k8s.io', kind: 'GRPCRoute', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1alpha2'], plural: 'grpcroutes' },
+  // What a route may refer to across namespaces (a backend Service in another namespace needs one there).
+  { id: 'referencegrants.gateway.networking.k8s.io', kind: 'ReferenceGrant', group: 'gateway.networking.k8s.io', versions: ['v1', 'v1beta1', 'v1alpha2'], plural: 'referencegrants' },
   { id: 'trafficsplits.split.smi-spec.io', kind: 'TrafficSplit', group: 'split.smi-spec.io', versions: ['v1alpha4', 'v1alpha3', 'v1alpha2', 'v1alpha1'], plural: 'trafficsplits' },
   { id: 'virtualservices.networking.istio.io', kind: 'VirtualService', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'virtualservices' },
   { id: 'destinationrules.networking.istio.io', kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules' },

@@ -3,7 +3,18 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { LoadBalancer } from '../../catalog/policy.js';
 import { discoverMeshApis, MESH_APIS, type MeshApi } from './mesh-apis.js';
-import { convertDestinationRule, convertHttpRoute, convertTrafficSplit, convertVirtualService, type SlimDestinationRule, type SlimRoute } from './mesh-objects.js';
+import {
+  convertDestinationRule,
+  convertGrpcRoute,
+  convertHttpRoute,
+  convertReferenceGrant,
+  convertTrafficSplit,
+  convertVirtualService,
+  type SlimDestinationRule,
+  type SlimReferenceGrant,
+  type SlimRoute,
+  type SlimSubset,
+} from './mesh-objects.js';
 import { inScope, PAGE, type ListPage, type Reflector, type ReflectorSpec } from './reflector.js';
 import { resolveSplits } from './split-resolver.js';
 
@@ -21,6 +32,8 @@ export interface MeshTrafficOptions {
   onSplitsChanged: () => void;
   /** A DestinationRule for this Service came, changed or went: its policy must be rebuilt. */
   onRuleChanged: (serviceKey: string) => void;
+  /** Followed and skipped objects by kind, after each resolution (meshdns_mesh_objects). */
+  onStates?: (kind: string, state: 'followed' | 'skipped', count: number) => void;
 }
 
 /** A list of custom objects as the API server sends it. */
@@ -39,6 +52,7 @@ export class MeshTraffic {
   private readonly routes = new Map<string, Map<string, SlimRoute>>();
   private readonly destinationRules = new Map<string, SlimDestinationRule>();
   private readonly rulesOfHost = new Map<string, Set<string>>();
+  private readonly grants = new Map<string, SlimReferenceGrant>();
   /** The apexes given a split (what each got is the catalog's splitOf). */
   private readonly applied = new Set<string>();
   /** Problems already logged (each once while it lasts). */
@@ -71,7 +85,7 @@ export class MeshTraffic {
   counts(): [string, number][] {
     const out: [string, number][] = [];
     for (const api of MESH_APIS) {
-      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : (this.routes.get(api.id)?.size ?? 0);
+      const count = api.kind === 'DestinationRule' ? this.destinationRules.size : api.kind === 'ReferenceGrant' ? this.grants.size : (this.routes.get(api.id)?.size ?? 0);
       if (this.running.has(api.id) || count > 0) out.push([api.id, count]);
     }
     return out;
@@ -87,16 +101,70 @@ export class MeshTraffic {
     return rules[0]?.loadBalancer;
   }
 
-  /** Resolves every apex's split and gives the catalog what changed; `known` says which Services exist. */
-  applySplits(known: (serviceKey: string) => boolean): void {
+  /** The DestinationRule subset of a Service by name (its own namespace's rule first, then the oldest). */
+  subsetOf(serviceKey: string, name: string): SlimSubset | undefined {
+    const ns = serviceKey.slice(0, serviceKey.indexOf('/'));
+    const rules = [...(this.rulesOfHost.get(serviceKey) ?? [])]
+      .map((k) => this.destinationRules.get(k)!)
+      .filter((r) => r.subsets.some((s) => s.name === name))
+      .sort((a, b) => Number(b.namespace === ns) - Number(a.namespace === ns) || (a.created || '~').localeCompare(b.created || '~') || `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+    return rules[0]?.subsets.find((s) => s.name === name);
+  }
+
+  /** Whether a DestinationRule defines subsets of this Service (its endpoints' changes move subset members). */
+  hasSubsets(serviceKey: string): boolean {
+    for (const k of this.rulesOfHost.get(serviceKey) ?? []) if ((this.destinationRules.get(k)?.subsets.length ?? 0) > 0) return true;
+    return false;
+  }
+
+  /**
+   * Whether answers need the client's namespace or the Pods' labels: DestinationRule subsets are defined,
+   * or a route applies to some namespaces' clients only. The source watches Pods from then on.
+   */
+  get needsPods(): boolean {
+    for (const r of this.destinationRules.values()) if (r.subsets.length > 0) return true;
+    for (const byKey of this.routes.values()) for (const r of byKey.values()) if (r.parents.some((p) => p.audience !== '*')) return true;
+    return false;
+  }
+
+  /** Whether a ReferenceGrant in the Service's namespace lets this route refer to it (Gateway API, GEP-709). */
+  private granted(route: SlimRoute, serviceKey: string): boolean {
+    const slash = serviceKey.indexOf('/');
+    const ns = serviceKey.slice(0, slash);
+    const name = serviceKey.slice(slash + 1);
+    for (const g of this.grants.values()) {
+      if (g.namespace !== ns) continue;
+      if (!g.from.some((f) => f.group === route.group && f.kind === route.kind && f.namespace === route.namespace)) continue;
+      if (g.to.some((t) => t.name === undefined || t.name === name)) return true;
+    }
+    return false;
+  }
+
+  /**
+   * Resolves every apex's split and gives the catalog what changed. `known` says which Services exist;
+   * `members` gives the ids of a Service's instances whose Pods carry the labels (subsets).
+   */
+  applySplits(known: (serviceKey: string) => boolean, members: (serviceKey: string, labels: Readonly<Record<string, string>>) => string[]): void {
     const { catalog, logger } = this.opts;
-    const { splits, problems } = resolveSplits([...this.routes.values()].flatMap((byKey) => [...byKey.values()]), known);
+    const { splits, problems, states } = resolveSplits([...this.routes.values()].flatMap((byKey) => [...byKey.values()]), {
+      known,
+      granted: (route, serviceKey) => this.granted(route, serviceKey),
+      subset: (serviceKey, name) => {
+        const subset = this.subsetOf(serviceKey, name);
+        return subset === undefined ? undefined : { members: members(serviceKey, subset.labels), loadBalancer: subset.loadBalancer };
+      },
+    });
+    for (const kind of ['HTTPRoute', 'GRPCRoute', 'TrafficSplit', 'VirtualService'] as const) {
+      const state = states.get(kind) ?? { followed: 0, skipped: 0 };
+      this.opts.onStates?.(kind, 'followed', state.followed);
+      this.opts.onStates?.(kind, 'skipped', state.skipped);
+    }
     for (const [apex, split] of splits) {
       this.applied.add(apex);
       if (JSON.stringify(catalog.splitOf(apex)) === JSON.stringify(split)) continue;
       const [ns, name] = apex.split('/') as [string, string];
       catalog.setSplit(ns, name, split);
-      logger.info({ service: apex, split: split.backends, from: split.origin }, 'traffic split applied');
+      logger.info({ service: apex, split: split.backends.map((b) => ({ service: b.service, weight: b.weight, ...(b.subset === undefined ? {} : { subset: b.subset.name, members: b.subset.members.length }) })), rule: split.rule, from: split.origin, consumers: split.consumers?.map((c) => c.namespace) }, 'traffic split applied');
     }
     for (const apex of [...this.applied]) {
       if (splits.has(apex)) continue;
@@ -175,7 +243,36 @@ export class MeshTraffic {
         );
         continue;
       }
-      const convert = api.kind === 'HTTPRoute' ? (o: unknown) => convertHttpRoute(o, api.group) : api.kind === 'TrafficSplit' ? convertTrafficSplit(domain) : convertVirtualService(domain);
+      if (api.kind === 'ReferenceGrant') {
+        const grants = this.grants;
+        reflectors.push(
+          this.opts.reflector<SlimReferenceGrant>({
+            ...common,
+            convert: convertReferenceGrant,
+            onReplace: (all) => {
+              for (const key of [...grants.keys()]) if (inScope(key, ns) && !all.has(key)) grants.delete(key);
+              for (const [key, value] of all) grants.set(key, value);
+              this.opts.onSplitsChanged();
+            },
+            onUpsert: (key, value) => {
+              grants.set(key, value);
+              this.opts.onSplitsChanged();
+            },
+            onDelete: (key) => {
+              if (grants.delete(key)) this.opts.onSplitsChanged();
+            },
+          }) as Reflector<unknown>,
+        );
+        continue;
+      }
+      const convert =
+        api.kind === 'HTTPRoute'
+          ? (o: unknown) => convertHttpRoute(o, api.group)
+          : api.kind === 'GRPCRoute'
+            ? (o: unknown) => convertGrpcRoute(o, api.group)
+            : api.kind === 'TrafficSplit'
+              ? convertTrafficSplit(domain)
+              : convertVirtualService(domain);
       let byKey = this.routes.get(api.id);
       if (byKey === undefined) this.routes.set(api.id, (byKey = new Map()));
       const routes = byKey;
@@ -207,6 +304,7 @@ export class MeshTraffic {
     for (const r of reflectors) r.stop();
     this.running.delete(api.id);
     if (api.kind === 'DestinationRule') for (const key of [...this.destinationRules.keys()]) this.setRule(key, undefined);
+    else if (api.kind === 'ReferenceGrant') this.grants.clear();
     else this.routes.delete(api.id);
     this.opts.onSplitsChanged();
     this.opts.logger.info({ kind: api.kind, group: api.group }, 'mesh traffic object kind no longer served; its objects are forgotten');
@@ -214,6 +312,8 @@ export class MeshTraffic {
 
   private setRule(key: string, rule: SlimDestinationRule | undefined): void {
     const previous = this.destinationRules.get(key);
+    // Subsets are part of splits: a rule's change may change them.
+    if ((previous?.subsets.length ?? 0) > 0 || (rule?.subsets.length ?? 0) > 0) this.opts.onSplitsChanged();
     if (previous?.host !== undefined) {
       this.rulesOfHost.get(previous.host)?.delete(key);
       if (this.rulesOfHost.get(previous.host)?.size === 0) this.rulesOfHost.delete(previous.host);

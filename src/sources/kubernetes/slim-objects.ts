@@ -123,11 +123,42 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
   };
 }
 
-/** Pods are watched only for their weight: name → weight is all that is kept. */
-export function convertPod(object: unknown): { key: string; value: number | undefined } | undefined {
+/**
+ * A Pod as answers need it: its weight annotation (pod weights), its labels (Istio subsets) and its
+ * addresses (a client's namespace, for consumer routes). Label sets are shared between Pods that carry
+ * the same ones (the replicas of one ReplicaSet), so 100,000 Pods hold a few thousand label objects.
+ */
+export interface SlimPod {
+  readonly weight: number | undefined;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Pod IPs; empty for host-network Pods, whose address is their Node's and names no namespace. */
+  readonly ips: readonly string[];
+}
+
+interface PodJson {
+  metadata?: Meta;
+  spec?: { hostNetwork?: boolean };
+  status?: { podIP?: string; podIPs?: { ip?: string }[] };
+}
+
+const sharedLabels = new Map<string, Readonly<Record<string, string>>>();
+const SHARED_LABELS_MAX = 50_000;
+
+function internLabels(labels: Record<string, string> | undefined): Readonly<Record<string, string>> {
+  const entries = Object.entries(labels ?? {}).filter(([, v]) => typeof v === 'string').sort(([a], [b]) => a.localeCompare(b));
+  const text = JSON.stringify(entries);
+  const seen = sharedLabels.get(text);
+  if (seen !== undefined) return seen;
+  const value = Object.freeze(Object.fromEntries(entries));
+  if (sharedLabels.size < SHARED_LABELS_MAX) sharedLabels.set(text, value);
+  return value;
+}
+
+export function convertPod(object: unknown): { key: string; value: SlimPod | undefined } | undefined {
   const o = object as PodJson;
   if (!o?.metadata?.name || !o.metadata.namespace) return undefined;
-  return { key: keyOf(o.metadata), value: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]) };
+  const ips = o.spec?.hostNetwork === true ? [] : [...new Set([o.status?.podIP, ...(o.status?.podIPs ?? []).map((p) => p.ip)].filter((ip): ip is string => typeof ip === 'string' && isIP(ip) !== 0))];
+  return { key: keyOf(o.metadata), value: { weight: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]), labels: internLabels(o.metadata.labels), ips } };
 }
 
 function hintZonesOf(forZones: { name?: string }[] | null | undefined): string[] | undefined {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { convertDestinationRule, convertHttpRoute, convertTrafficSplit, convertVirtualService, serviceOfHost, type SlimRoute } from '../../../src/sources/kubernetes/mesh-objects.js';
-import { resolveSplits } from '../../../src/sources/kubernetes/split-resolver.js';
+import { resolveSplits, type SplitContext } from '../../../src/sources/kubernetes/split-resolver.js';
 import { parsePolicyAnnotations } from '../../../src/sources/kubernetes/policy-annotations.js';
 import { convertNode, convertSlice } from '../../../src/sources/kubernetes/slim-objects.js';
 import { destinationRule, endpointSlice, httpRoute, node, trafficSplit, virtualService } from '../../support/fake-kube-apiserver.js';
@@ -19,19 +19,22 @@ test('VirtualService and TrafficSplit host names: short, svc.ns, svc.ns.svc and 
 
 test('HTTPRoute: Service parents only, first rule, weight default 1, namespaces default to the route\u2019s', () => {
   const r = convertHttpRoute(httpRoute('shop', 'canary', 'web', [['web-primary', 90], ['web-canary', undefined]]))!.value!;
-  assert.deepEqual([r.apexes, r.backends], [['shop/web'], [{ service: 'shop/web-primary', weight: 90 }, { service: 'shop/web-canary', weight: 1 }]]);
+  assert.deepEqual([r.parents, r.backends, r.rule], [[{ service: 'shop/web', audience: '*' }], [{ service: 'shop/web-primary', weight: 90 }, { service: 'shop/web-canary', weight: 1 }], 'rules[0]']);
   const gatewayRoute = { metadata: { namespace: 'shop', name: 'ingress' }, spec: { parentRefs: [{ name: 'public-gw' }], rules: [{ backendRefs: [{ name: 'web' }] }] } };
   assert.deepEqual(convertHttpRoute(gatewayRoute), { key: 'shop/ingress', value: undefined });
   assert.match(convertHttpRoute(httpRoute('shop', 'neg', 'web', [['web-primary', -5]]))!.value!.problem!, /weight -5 is not a whole number/);
   assert.match(convertHttpRoute(httpRoute('shop', 'nan', 'web', [['web-primary', 'ten' as unknown as number]]))!.value!.problem!, /weight "ten"/);
 });
 
-test('TrafficSplit (v1alpha2 numbers, v1alpha1 quantities) and VirtualService (lone destination, subsets add up, gateways without mesh ignored)', () => {
+test('TrafficSplit (v1alpha2 numbers, v1alpha1 quantities) and VirtualService (lone destination, same destinations add up, subsets apart, gateways without mesh ignored)', () => {
   const ts = convertTrafficSplit('cluster.local')(trafficSplit('shop', 'ts', 'web', [['web-v1', 900], ['web-v2', '100m']]))!.value!;
-  assert.deepEqual([ts.apexes, ts.backends], [['shop/web'], [{ service: 'shop/web-v1', weight: 900 }, { service: 'shop/web-v2', weight: 0.1 }]]);
+  assert.deepEqual([ts.parents, ts.backends], [[{ service: 'shop/web', audience: '*' }], [{ service: 'shop/web-v1', weight: 900 }, { service: 'shop/web-v2', weight: 0.1 }]]);
   const vs = convertVirtualService('cluster.local');
   assert.deepEqual(vs(virtualService('shop', 'vs', ['web.shop.svc.cluster.local'], [['web-v2.shop.svc.cluster.local', undefined]]))!.value!.backends, [{ service: 'shop/web-v2', weight: 1 }]);
   assert.deepEqual(vs(virtualService('shop', 'vs', ['web'], [['web', 70], ['web', 20], ['web-v2', 10]]))!.value!.backends, [{ service: 'shop/web', weight: 90 }, { service: 'shop/web-v2', weight: 10 }]);
+  // Subsets of one host stay apart (a DestinationRule says which instances each holds).
+  const subsets = { metadata: { namespace: 'shop', name: 'r' }, spec: { hosts: ['web'], http: [{ route: [{ destination: { host: 'web', subset: 'v1' }, weight: 90 }, { destination: { host: 'web', subset: 'v2' }, weight: 10 }] }] } };
+  assert.deepEqual(vs(subsets)!.value!.backends, [{ service: 'shop/web', weight: 90, subset: 'v1' }, { service: 'shop/web', weight: 10, subset: 'v2' }]);
   assert.deepEqual(vs(virtualService('shop', 'vs', ['web'], [['web-v2', 10]], { gateways: ['istio-system/public'] })), { key: 'shop/vs', value: undefined });
   assert.equal(vs(virtualService('shop', 'vs', ['web'], [['web-v2', 10]], { gateways: ['mesh', 'istio-system/public'] }))!.value!.problem, undefined);
   assert.match(vs(virtualService('shop', 'vs', ['web'], [['api.example.com', 10]]))!.value!.problem!, /not a Service of this cluster/);
@@ -48,9 +51,13 @@ const route = (kind: SlimRoute['kind'], namespace: string, name: string, apexes:
   namespace,
   name,
   created,
-  apexes,
+  parents: apexes.map((service) => ({ service, audience: service.startsWith(`${namespace}/`) ? ('*' as const) : [namespace] })),
   backends: backends.map(([service, weight]) => ({ service, weight })),
+  notes: [],
 });
+
+/** What the source knows, for resolution in isolation: every reference granted (or none), no subsets. */
+const context = (known: (k: string) => boolean, granted = true): SplitContext => ({ known, granted: () => granted, subset: () => undefined });
 
 test('resolution: the most specific object wins an apex, unknown backends are left out, loops are dropped, each reported', () => {
   const known = (k: string): boolean => !k.endsWith('/ghost');
@@ -67,7 +74,7 @@ test('resolution: the most specific object wins an apex, unknown backends are le
       { ...route('HTTPRoute', 'shop', 'broken', [], []), problem: 'rules[0].backendRefs[0].weight -1 is not a whole number ≥ 0' },
       route('HTTPRoute', 'shop', 'orphan', ['shop/ghost'], [['shop/web-v1', 1]]),
     ],
-    known,
+    context(known),
   );
   assert.deepEqual(splits.get('shop/web')!.origin, { kind: 'HTTPRoute', group: 'test.example', namespace: 'shop', name: 'hr' });
   assert.deepEqual(splits.get('shop/api')!.backends, [{ service: 'shop/api-v1', weight: 5 }]);
@@ -77,7 +84,9 @@ test('resolution: the most specific object wins an apex, unknown backends are le
   assert.equal(splits.has('shop/z'), false);
   const text = problems.map((p) => `${p.object}: ${p.message}`).join('\n');
   assert.match(text, /VirtualService shop\/vs: web\.shop is split by the more specific HTTPRoute shop\/hr/);
-  assert.match(text, /HTTPRoute client\/consumer: web\.shop is split by the more specific HTTPRoute shop\/hr/);
+  // A route in another namespace is a consumer route: it splits web.shop for its own namespace's clients only.
+  assert.deepEqual(splits.get('shop/web')!.consumers, [{ namespace: 'client', backends: [{ service: 'shop/web-v3', weight: 1 }], origin: { kind: 'HTTPRoute', group: 'test.example', namespace: 'client', name: 'consumer' } }]);
+  assert.deepEqual(splits.get('shop/web')!.backends, [{ service: 'shop/web-v2', weight: 1 }]);
   assert.match(text, /TrafficSplit shop\/ts: backend ghost\.shop is not a known Service/);
   assert.match(text, /TrafficSplit shop\/a: the splits of .* form a loop/);
   assert.match(text, /TrafficSplit shop\/b: the splits of .* form a loop/);

@@ -101,6 +101,7 @@ test('a Flagger-style canary: 90/10 → 50/50 → 0/100, each step in the answer
   const view = await json('/v1/services/shop/podinfo');
   assert.deepEqual(view.split, {
     from: { kind: 'HTTPRoute', group: 'gateway.networking.k8s.io', namespace: 'shop', name: 'podinfo' },
+    rule: 'rules[0]',
     backends: [
       { service: 'podinfo-primary.shop', weight: 0, answering: false },
       { service: 'podinfo-canary.shop', weight: 100, answering: true },
@@ -219,7 +220,14 @@ test('more than a page of mesh objects (600 HTTPRoutes, pages of 500) are all fo
     api.apply('services', service('paged', `app-${i}`));
     api.apply(HTTPROUTES, httpRoute('paged', `app-${i}`, `app-${i}`, [['podinfo-canary.shop' as string, 1]]));
   }
-  // Cross-namespace backendRefs name the namespace: these routes point at shop's canary.
+  // Cross-namespace backendRefs name the namespace: these routes point at shop's canary, which a ReferenceGrant in shop allows.
+  api.installCrd(MESH_CRDS.referencegrants);
+  api.apply(crdResource(MESH_CRDS.referencegrants), {
+    apiVersion: 'gateway.networking.k8s.io/v1beta1',
+    kind: 'ReferenceGrant',
+    metadata: { name: 'from-paged', namespace: 'shop' },
+    spec: { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'paged' }], to: [{ group: '', kind: 'Service' }] },
+  });
   await within(5000, async () => (await json('/v1/services/paged/app-599')).split !== undefined && (await json('/v1/services/paged/app-0')).split !== undefined);
   // A re-list (history compacted while the watch was down) reads them in pages: none may be lost.
   // (Dropped, changed and compacted in one tick: the reconnect cannot come in between.)

@@ -19,11 +19,18 @@ test('slices: only what answers need is kept; unknown readiness means ready; SCT
   assert.equal(convertSlice({ ...raw, addressType: 'FQDN' })!.value, undefined);
 });
 
-test('services: ExternalName and publishNotReadyAddresses; pods: only a weight', () => {
+test('services: ExternalName and publishNotReadyAddresses; pods: weight, labels (shared between Pods) and addresses', () => {
   assert.equal(convertService(service('ns', 'x', { spec: { type: 'ExternalName', externalName: 'a.example.com' } }))!.value!.externalName, 'a.example.com');
   assert.equal(convertService(service('ns', 'x', { spec: { publishNotReadyAddresses: true } }))!.value!.publishNotReadyAddresses, true);
-  assert.equal(convertPod({ metadata: { namespace: 'ns', name: 'p', annotations: { 'meshdns.io/weight': '5' } } })!.value, 5);
-  assert.equal(convertPod({ metadata: { namespace: 'ns', name: 'p', annotations: { 'meshdns.io/weight': 'heavy' } } })!.value, undefined);
+  assert.equal(convertPod({ metadata: { namespace: 'ns', name: 'p', annotations: { 'meshdns.io/weight': '5' } } })!.value!.weight, 5);
+  assert.equal(convertPod({ metadata: { namespace: 'ns', name: 'p', annotations: { 'meshdns.io/weight': 'heavy' } } })!.value!.weight, undefined);
+  const a = convertPod({ metadata: { namespace: 'ns', name: 'a', labels: { app: 'reviews', version: 'v1' } }, status: { podIP: '10.1.0.1', podIPs: [{ ip: '10.1.0.1' }, { ip: 'fd00::1' }] } })!.value!;
+  const b = convertPod({ metadata: { namespace: 'ns', name: 'b', labels: { version: 'v1', app: 'reviews' } }, status: { podIP: '10.1.0.2' } })!.value!;
+  assert.deepEqual(a.labels, { app: 'reviews', version: 'v1' });
+  assert.equal(a.labels, b.labels, 'one object for one label set');
+  assert.deepEqual(a.ips, ['10.1.0.1', 'fd00::1']);
+  // A host-network Pod's address is its Node's: it names no namespace.
+  assert.deepEqual(convertPod({ metadata: { namespace: 'ns', name: 'h' }, spec: { hostNetwork: true }, status: { podIP: '192.168.1.3' } })!.value!.ips, []);
 });
 
 test('probe annotations', () => {
