@@ -56,7 +56,9 @@ test('every overlay renders with kubectl kustomize; the config is generated, so 
     '/services:list,watch',
     'discovery.k8s.io/endpointslices:list,watch',
     '/nodes:get,list,watch',
+    '/pods:list,watch',
     'gateway.networking.k8s.io,policy.linkerd.io/httproutes:get,list,watch',
+    'gateway.networking.k8s.io/grpcroutes,referencegrants:get,list,watch',
     'split.smi-spec.io/trafficsplits:get,list,watch',
     'networking.istio.io/virtualservices,destinationrules:get,list,watch',
   ]);

@@ -297,12 +297,15 @@ export function convertVirtualService(clusterDomain: string): (object: unknown) 
     let field: string;
     let chosen: IstioDestination[] | undefined;
     if (http.length > 0) {
+      for (const [i, route] of http.entries()) {
+        if (route.delegate !== undefined && route.delegate !== null) notes.push(`http[${i}] delegates to another VirtualService, which meshdns does not follow`);
+      }
       const choice = chooseIstioRoute(http, 'http');
       notes.push(...choice.passedOver);
       if (choice.chosen === undefined) return { key, value: bad('VirtualService', at, `no http route matches a request without headers or query parameters for path / (${choice.passedOver.join('; ')}); not split`, GROUPS.VirtualService, notes) };
       field = `http[${choice.chosen.index}]`;
       const route = choice.chosen.rule;
-      if (route.delegate !== undefined && route.delegate !== null) return { key, value: bad('VirtualService', at, `${field} delegates to another VirtualService, which meshdns does not follow; not split`, GROUPS.VirtualService, notes) };
+      if (route.delegate !== undefined && route.delegate !== null) return { key, value: bad('VirtualService', at, `${field}, the route a plain request takes, delegates; not split`, GROUPS.VirtualService, notes) };
       if (route.redirect !== undefined || route.directResponse !== undefined) return { key, value: bad('VirtualService', at, `${field} answers with a redirect or a direct response, not a destination; not split`, GROUPS.VirtualService, notes) };
       chosen = list(route.route ?? undefined);
     } else {
