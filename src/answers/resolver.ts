@@ -91,9 +91,36 @@ export class Resolver {
     return (ns === undefined ? undefined : node.consumers!.get(ns)) ?? node;
   }
 
+  /** Zone-file wildcard names (`*.<name>`): none, the usual case, keeps NXDOMAIN a single lookup. */
+  private wildcards = 0;
+
+  /**
+   * The wildcard that answers a name that does not exist (RFC 4592 §3.3.1): find the closest encloser (the
+   * longest ancestor that exists, empty non-terminals and catalog names included), and answer from
+   * `*.<closest encloser>` if the zone files have it. A wildcard never answers below a name that exists.
+   */
+  private wildcardFor(name: string, apex: string): NameNode | undefined {
+    let ancestor = name;
+    while (ancestor.length > apex.length) {
+      ancestor = ancestor.slice(ancestor.charCodeAt(0) + 1);
+      if (ancestor.length < apex.length) return undefined;
+      if (ancestor === apex || this.staticNames.has(ancestor) || this.dynamicNode(ancestor) !== undefined) {
+        return this.staticNames.get(WILDCARD_LABEL + ancestor);
+      }
+    }
+    return undefined;
+  }
+
   setStaticZones(zones: readonly StaticZone[]): void {
     const names: NameTable = new Map();
-    for (const zone of zones) for (const [key, node] of zone.names) names.set(key, node);
+    let wildcards = 0;
+    for (const zone of zones) {
+      for (const [key, node] of zone.names) {
+        names.set(key, node);
+        if (key.startsWith(WILDCARD_LABEL)) wildcards++;
+      }
+    }
+    this.wildcards = wildcards;
     // Most specific zone first, so a child zone wins over its parent.
     this.zones = zones.map((z) => z.apex).sort((a, b) => b.key.length - a.key.length);
     this.staticNames = names;
@@ -163,11 +190,16 @@ export class Resolver {
     visited.length = 0;
     for (let step = 0; step <= MAX_CHAIN; step++) {
       const dynamic = zone.reverse === true ? this.reverse?.lookup(name) : this.dynamicNode(name);
-      const fixed = this.staticNames.get(name);
+      let fixed = this.staticNames.get(name);
       if (dynamic === undefined && fixed === undefined) {
-        out.rcode = Rcode.NXDOMAIN;
-        out.negative = true;
-        return out;
+        // RFC 4592: a name that does not exist may be synthesized from the wildcard below its closest encloser.
+        fixed = this.wildcards === 0 ? undefined : this.wildcardFor(name, zone.key);
+        if (fixed === undefined) {
+          // NXDOMAIN only for the name asked; a CNAME chain that ends nowhere is answered as far as it goes.
+          out.rcode = Rcode.NXDOMAIN;
+          out.negative = true;
+          return out;
+        }
       }
       const set = qtype === RRType.ANY ? anySet(dynamic, fixed) : pick(dynamic, fixed, qtype);
       if (set !== undefined) {
@@ -218,6 +250,8 @@ function anySet(dynamic: NameNode | undefined, fixed: NameNode | undefined): RRS
 }
 
 const UNDERSCORE = 0x5f;
+/** The wire key of a `*` label (length 1, then the asterisk). */
+const WILDCARD_LABEL = '\x01*';
 
 const NO_SETS: RRSetLookup = { get: () => undefined, values: () => [] };
 const EMPTY_NODE: NameNode = { rrsets: NO_SETS };

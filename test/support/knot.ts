@@ -1,0 +1,63 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+/**
+ * A real Knot DNS (Debian `knot`) serving zone files from a directory of its own, on a free loopback port:
+ * the reference server the tests compare meshdns's answers with.
+ */
+export class KnotServer {
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly proc: ChildProcess,
+  ) {}
+
+  /** Starts knotd with these zones (origin → zone file text) and waits until it answers `probe` (a name with an A record). */
+  static async start(zones: Record<string, string>, probe: string, extraConfig = ''): Promise<KnotServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdns-knot-'));
+    const port = await freePort();
+    for (const [origin, text] of Object.entries(zones)) writeFileSync(join(dir, `${origin}.zone`), text);
+    const conf = join(dir, 'knot.conf');
+    writeFileSync(
+      conf,
+      [
+        'server:',
+        `  listen: 127.0.0.1@${port}`,
+        `  rundir: "${dir}"`,
+        'database:',
+        `  storage: "${dir}"`,
+        'template:',
+        '  - id: default',
+        `    storage: "${dir}"`,
+        '    file: "%s.zone"',
+        'zone:',
+        ...Object.keys(zones).map((origin) => `  - domain: ${origin}`),
+        'log:',
+        '  - target: stderr',
+        '    any: error',
+        extraConfig,
+      ].join('\n') + '\n',
+    );
+    const proc = spawn('knotd', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+    for (let i = 0; i < 100; i++) {
+      try {
+        if (execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+tries=1', probe], { encoding: 'utf8' }).trim()) return new KnotServer(port, dir, proc);
+      } catch {
+        // not up yet
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    proc.kill('SIGKILL');
+    throw new Error('knotd did not start');
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null) return;
+    const exited = new Promise((r) => this.proc.on('exit', r));
+    this.proc.kill('SIGTERM');
+    await exited;
+  }
+}
