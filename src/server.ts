@@ -10,7 +10,7 @@ import { registerHealthMetrics } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.js';
-import { describeKubeConfig, findKubeConfig, loadKubeConfig, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
+import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
 import { kubernetesMetrics } from './observability/kubernetes-metrics.js';
 import type { ZoneDirectory } from './sources/zonefile/zone-directory.js';
 import { createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
@@ -168,6 +168,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
     kubernetesRef = kubernetes;
     logger.info({ kubeconfig: describeKubeConfig(kube.source) }, 'Kubernetes source enabled');
+    const plain = plainHttpServers(kube.config);
+    if (plain.length > 0) logger.warn({ servers: plain }, 'the Kubernetes API server is plain HTTP (as kubectl proxy serves it): no TLS protects that connection');
     kubernetes.start();
   }
 

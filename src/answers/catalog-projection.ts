@@ -133,7 +133,7 @@ export class CatalogProjection {
 
   private rebuild(key: string): void {
     // A service with no instances at all still answers when its policy names backups (failover) or it is a split's apex.
-    const routed = this.catalog.policyOf(key).failover.length > 0 || this.catalog.splitOf(key) !== undefined;
+    const routed = this.catalog.policyOf(key).failover.length > 0 || this.catalog.splitOf(key) !== undefined || this.catalog.isDeclared(key);
     const svc = this.catalog.getByKey(key) ?? (routed ? emptyService(key) : undefined);
     if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined && !routed)) {
       this.drop(key);

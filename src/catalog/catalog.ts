@@ -94,7 +94,26 @@ export class Catalog {
 
   /** Every service key, sorted: services with instances, and those that so far have only a policy or a split. */
   keys(): string[] {
-    return [...new Set([...this.services.keys(), ...this.policies.rest.keys(), ...this.policies.kubernetes.keys(), ...this.splits.keys()])].sort();
+    return [...new Set([...this.services.keys(), ...this.policies.rest.keys(), ...this.policies.kubernetes.keys(), ...this.splits.keys(), ...this.declared])].sort();
+  }
+
+  /** Services a source says exist even without instances (a Kubernetes Service with no endpoints yet). */
+  private readonly declared = new Set<string>();
+
+  /**
+   * Says the service exists whatever its instances (its names answer NODATA rather than NXDOMAIN while it
+   * has none, as CoreDNS answers a Service without endpoints), or no longer does.
+   */
+  declare(namespace: string, service: string, exists: boolean): void {
+    const key = serviceKey(namespace, service);
+    if (exists === this.declared.has(key)) return;
+    if (exists) this.declared.add(key);
+    else this.declared.delete(key);
+    this.emit(new Set([key]));
+  }
+
+  isDeclared(key: string): boolean {
+    return this.declared.has(key);
   }
 
   /** Sets a service's policy from one source, or removes that source's (undefined); announces the service. */

@@ -13,6 +13,8 @@ export interface ServiceSnapshot {
   readonly policy?: TrafficPolicy;
   /** The service's traffic split when it is the apex of one. */
   readonly split?: TrafficSplit;
+  /** A source says it exists even without instances. */
+  readonly declared?: boolean;
 }
 
 export interface CatalogMessage {
@@ -30,8 +32,9 @@ export function snapshotOf(catalog: Catalog, keys: Iterable<string>): CatalogMes
     const policy = catalog.hasPolicy(key) ? catalog.policyOf(key) : undefined;
     const split = catalog.splitOf(key);
     const slash = key.indexOf('/');
-    if (svc === undefined && policy === undefined && split === undefined) removed.push(key);
-    else services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split });
+    const declared = catalog.isDeclared(key);
+    if (svc === undefined && policy === undefined && split === undefined && !declared) removed.push(key);
+    else services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split, declared });
   }
   return { type: 'catalog', services, removed };
 }
@@ -46,12 +49,14 @@ export function applySnapshot(catalog: Catalog, message: CatalogMessage): void {
     const slash = key.indexOf('/');
     catalog.setPolicy(key.slice(0, slash), key.slice(slash + 1), undefined);
     catalog.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined);
+    catalog.declare(key.slice(0, slash), key.slice(slash + 1), false);
     catalog.restore(key, undefined);
   }
   for (const s of message.services) {
     // The primary sends the policy in force, whichever source set it.
     catalog.setPolicy(s.namespace, s.name, s.policy);
     catalog.setSplit(s.namespace, s.name, s.split);
+    catalog.declare(s.namespace, s.name, s.declared === true);
     catalog.restore(`${s.namespace}/${s.name}`, s.instances.length === 0 && s.alias === undefined ? undefined : s);
   }
 }

@@ -134,7 +134,9 @@ function readFile(path: string): Raw {
     throw new ConfigError(`config file ${path}: ${(err as Error).message.split('\n')[0]}`);
   }
   const raw: Raw = new Map();
-  if (doc === null || doc === undefined) return raw;
+  // An empty file (a ConfigMap mounted before it was filled, a truncated write) would put every setting back
+  // to its default: refused, at start and on SIGHUP, like a file that does not parse.
+  if (doc === null || doc === undefined) throw new ConfigError(`config file ${path} is empty (no settings); give at least one setting, or drop --config`);
   if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path}: expected a mapping of flag names to values`);
   for (const [key, v] of Object.entries(doc as Record<string, unknown>)) {
     const spec = FLAGS.find((f) => f.name === key);

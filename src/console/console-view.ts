@@ -38,7 +38,7 @@ export interface ServiceView {
  */
 export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, failingOverTo: string | undefined): ServiceView | undefined {
   const svc = catalog.getByKey(key);
-  if (svc === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined) return undefined;
+  if (svc === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined && !catalog.isDeclared(key)) return undefined;
   const slash = key.indexOf('/');
   const instances = [...(svc?.instances.values() ?? [])];
   const policy = catalog.policyOf(key);

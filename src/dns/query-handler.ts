@@ -71,7 +71,8 @@ export class QueryHandler {
         this.opts.observer?.dropped(tcp, 'response');
         return null;
       case ParseOutcome.FormErr:
-        return this.done(writer.error(msg, q, Rcode.FORMERR, false), tcp, q, Rcode.FORMERR);
+        // With the OPT of the query when it was read whole (RFC 6891 §7).
+        return this.done(writer.error(msg, q, Rcode.FORMERR, q.edns), tcp, q, Rcode.FORMERR);
       case ParseOutcome.NotImp:
         return this.done(writer.error(msg, q, Rcode.NOTIMP, q.edns), tcp, q, Rcode.NOTIMP);
       case ParseOutcome.Ok:
@@ -86,7 +87,8 @@ export class QueryHandler {
     this.opts.resolver.client = clientAddress;
     const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
     if (res.outcome === Outcome.Outside) return this.outside(msg, q, tcp, clientAddress, family);
-    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR || q.qtype === RRType.OPT) {
+    // QTYPE OPT is a type no name has: NODATA, as Knot answers it (falls through to the resolver).
+    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
       // Zone transfers are not offered: the data is live, not a versioned zone.
       return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
     }

@@ -1,5 +1,5 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../dns/listen-address.js';
@@ -47,6 +47,32 @@ function requestLine(raw: Buffer | undefined): { method: string | undefined; pat
 /** Request bodies beyond this are answered 413 before they are read whole. */
 const BODY_LIMIT = 64 * 1024;
 
+interface BodyRefusal {
+  readonly status: 413 | 415;
+  readonly error: string;
+  readonly message: string;
+}
+
+/** Why a request's body will be refused, known from its headers alone (size, encoding, media type), or undefined. */
+function bodyRefusal(req: IncomingMessage): BodyRefusal | undefined {
+  const length = Number(req.headers['content-length'] ?? '0');
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && !(length > 0)) return undefined;
+  if (length > BODY_LIMIT) return { status: 413, error: 'body_too_large', message: `the body is ${length} bytes; at most ${BODY_LIMIT} are accepted` };
+  const encoding = req.headers['content-encoding'];
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    return { status: 415, error: 'unsupported_media_type', message: 'Content-Encoding is not accepted: send the body uncompressed' };
+  }
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') return { status: 415, error: 'unsupported_media_type', message: `bodies are application/json${type === '' ? '' : `, not ${type}`}` };
+  return undefined;
+}
+
+function refuseBody(res: ServerResponse, refusal: BodyRefusal): void {
+  const body = JSON.stringify({ error: refusal.error, message: refusal.message });
+  res.writeHead(refusal.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+}
+
 /**
  * HTTP: /healthz, /readyz, /metrics and the REST API, on Fastify (its JSON
  * schema validation and pino logging fit the rest). Every error has the
@@ -65,7 +91,19 @@ export class HttpServer {
       // that a client trickling its headers or body is cut off close to the deadline.
       serverFactory: (handler) => {
         const timeouts = { requestTimeout: opts.requestTimeoutMs, headersTimeout: opts.requestTimeoutMs, connectionsCheckingInterval: Math.min(1000, opts.requestTimeoutMs) };
-        return opts.tls === undefined ? createServer(timeouts, handler) : createHttpsServer({ ...timeouts, cert: opts.tls.cert, key: opts.tls.key }, handler);
+        const server = opts.tls === undefined ? createServer(timeouts, handler) : createHttpsServer({ ...timeouts, cert: opts.tls.cert, key: opts.tls.key }, handler);
+        // Expect: 100-continue: a body that will be refused is refused before the client sends it, instead of
+        // "100 Continue" and then 413 for everything it sent.
+        server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+          const refusal = bodyRefusal(req);
+          if (refusal !== undefined) {
+            opts.onRefused?.({ method: req.method, path: req.url?.split('?')[0], client: req.socket.remoteAddress, status: refusal.status });
+            return refuseBody(res, refusal);
+          }
+          res.writeContinue();
+          handler(req, res);
+        });
+        return server;
       },
       connectionTimeout: opts.requestTimeoutMs,
       // Refusals the router or Node's parser makes before any route runs get the API's error shape too.
@@ -102,6 +140,8 @@ export class HttpServer {
         return reply.code(400).send({ error: field === 'params' ? 'invalid_name' : 'invalid_body', message: message.replace(/^body\//, 'body.').replace(/\//g, '.') });
       }
       const status = err.statusCode && err.statusCode >= 400 ? err.statusCode : 500;
+      // The rest of a refused body is not read: the connection closes behind the answer.
+      if (status === 413 || status === 415) reply.header('connection', 'close');
       const code = status === 413 ? 'body_too_large' : status === 415 ? 'unsupported_media_type' : status === 400 ? 'bad_request' : status >= 500 ? 'internal' : 'error';
       if (status >= 500) opts.logger.error({ err: err.message }, 'HTTP handler failed');
       return reply.code(status).send({ error: code, message: status >= 500 ? 'internal error; see the server log' : err.message });
@@ -111,13 +151,13 @@ export class HttpServer {
     app.removeContentTypeParser('application/json');
     // Bodies are read as sent: a compressed one would be parsed as garbage (and echoed in the error), so any
     // Content-Encoding but identity is 415 before the body is read.
+    // A body that will be refused is refused from its headers, before it is read, and the connection is
+    // closed behind the answer: a 100 MB upload is not read whole just to be thrown away.
     app.addHook('onRequest', async (req, reply) => {
-      const encoding = req.headers['content-encoding'];
-      if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
-        reply.header('accept-encoding', 'identity');
-        return reply.code(415).send({ error: 'unsupported_media_type', message: 'Content-Encoding is not accepted: send the body uncompressed' });
-      }
-      return undefined;
+      const refusal = bodyRefusal(req.raw);
+      if (refusal === undefined) return undefined;
+      if (refusal.status === 415 && refusal.error === 'unsupported_media_type' && /encoding/i.test(refusal.message)) reply.header('accept-encoding', 'identity');
+      return reply.code(refusal.status).header('connection', 'close').send({ error: refusal.error, message: refusal.message });
     });
     app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
       try {

@@ -68,3 +68,9 @@ test('--help names every flag and its env var', () => {
     assert.ok(help.includes(envName(f.name)), f.name);
   }
 });
+
+test('issue 23, low: an empty config file is refused (at start, and so on SIGHUP), never read as "all defaults"', () => {
+  for (const text of ['', '\n', '# nothing yet\n', '---\n']) {
+    assert.throws(() => loadConfig(['--config', yaml(text)], {}), (err: unknown) => err instanceof ConfigError && /is empty/.test(err.message));
+  }
+});

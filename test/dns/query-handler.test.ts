@@ -258,3 +258,23 @@ test('RD and CD are copied, RA is not claimed for authoritative data', () => {
   assert.equal(reply[3]! & 0x10, 0x10); // CD
   assert.equal(reply[3]! & 0x80, 0); // RA
 });
+
+test('issue 23, low: QCLASS ANY is answered like IN (as Knot does), QTYPE OPT is NODATA, FORMERR to a query with an OPT carries one', () => {
+  const { query, raw } = core({ zone: ZONE });
+  const any = query('web-1.web.default.linkerd.local', { qclass: 255 });
+  assert.equal(any.header.rcode, Rcode.NOERROR);
+  assert.deepEqual(any.answers.map((a) => a.address), ['10.0.0.11']);
+  assert.equal(query('web-1.web.default.linkerd.local', { qclass: 3 }).header.rcode, Rcode.REFUSED);
+  const opt = query('web-1.web.default.linkerd.local', { type: RRType.OPT });
+  assert.equal(opt.header.rcode, Rcode.NOERROR);
+  assert.equal(opt.answers.length, 0);
+  assert.equal(opt.authorities[0]?.type, RRType.SOA);
+  // Two OPT records: FORMERR, with one OPT (RFC 6891 §6.1.1, §7).
+  const msg = buildQuery('web-1.web.default.linkerd.local', { edns: { udpSize: 1232 } });
+  const optRecord = msg.subarray(msg.length - 11);
+  const twice = Buffer.concat([msg, optRecord]);
+  twice.writeUInt16BE(2, 10);
+  const reply = decode(raw(twice)!);
+  assert.equal(reply.header.rcode, Rcode.FORMERR);
+  assert.equal(reply.additionals.filter((a) => a.type === RRType.OPT).length, 1);
+});

@@ -136,12 +136,9 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
     if (o + 10 + rdlen > msg.length) return formErr(q);
     if (type === RRType.OPT) {
       // RFC 6891 §6.1.1: one OPT at most, owned by the root.
+      // A second OPT is FORMERR with the first one's OPT in the response (RFC 6891 §6.1.1, §7).
       if (q.edns || msg[nameStart] !== 0 || o !== nameStart + 1) return formErr(q);
-      q.edns = true;
-      q.ednsUdpSize = msg.readUInt16BE(o + 2);
-      q.ednsVersion = msg[o + 5]!;
-      q.ednsDo = (msg[o + 6]! & 0x80) !== 0;
-      // Options must tile the rdata exactly.
+      // Options must tile the rdata exactly; an OPT that does not is not answered with one.
       let p = o + 10;
       const end = p + rdlen;
       while (p < end) {
@@ -149,6 +146,10 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
         p += 4 + msg.readUInt16BE(p + 2);
       }
       if (p !== end) return formErr(q);
+      q.edns = true;
+      q.ednsUdpSize = msg.readUInt16BE(o + 2);
+      q.ednsVersion = msg[o + 5]!;
+      q.ednsDo = (msg[o + 6]! & 0x80) !== 0;
     }
     o += 10 + rdlen;
   }

@@ -23,6 +23,11 @@ export function findKubeConfig(file: string | undefined): KubeConfigSource | und
   return undefined;
 }
 
+/** Clusters of a kubeconfig served over plain HTTP (for the start line: no TLS protects that connection). */
+export function plainHttpServers(kc: KubeConfig): string[] {
+  return kc.clusters.filter((c) => c.server.startsWith('http://')).map((c) => c.server);
+}
+
 export function describeKubeConfig(source: KubeConfigSource): string {
   return source.kind === 'cluster' ? 'in-cluster service account' : source.path;
 }
@@ -38,5 +43,9 @@ export async function loadKubeConfig(source: KubeConfigSource): Promise<KubeConf
   if (source.kind === 'file') kc.loadFromFile(source.path);
   else if (source.kind === 'cluster') kc.loadFromCluster();
   else kc.loadFromDefault();
+  // A plain-HTTP API server (kubectl proxy's http://127.0.0.1:8001, a local test server) has no TLS to
+  // verify: kubectl talks to it as it is, while the client library refuses it unless skipTLSVerify is set and
+  // would fail every request, forever. Say so once and talk to it as kubectl does.
+  kc.clusters = kc.clusters.map((c) => (c.server.startsWith('http://') && c.skipTLSVerify !== true ? { ...c, skipTLSVerify: true } : c));
   return kc;
 }

@@ -406,13 +406,14 @@ export class KubernetesSource {
     const [namespace, name] = key.split('/') as [string, string];
     const svc = this.services.get(key);
     const { catalog } = this.opts;
-    catalog.setAlias(namespace, name, svc?.externalName === undefined ? undefined : `${svc.externalName.replace(/\.$/, '')}.`);
+    catalog.setAlias(namespace, name, svc?.externalName === undefined ? undefined : this.aliasOf(key, svc.externalName));
     const instances: Instance[] = [];
     const checks = new Map<string, CheckSpec>();
     if (svc !== undefined && svc.externalName === undefined) {
       for (const sliceKey of this.slicesOf.get(key) ?? []) {
         const slice = this.slices.get(sliceKey)!;
         const probe = usableProbe(slice.probe ?? svc.probe, key, this.opts.logger, this.reportedProbeErrors);
+        for (const problem of slice.skippedPorts ?? []) this.reportOnce(`EndpointSlice ${sliceKey}`, problem, 'EndpointSlice port left out; the endpoints keep their address and other ports');
         for (const e of slice.endpoints) {
           const instance = this.instanceOf(svc, slice, e);
           if (instance === undefined) continue;
@@ -422,8 +423,28 @@ export class KubernetesSource {
       }
     }
     catalog.replaceService(namespace, name, 'kubernetes', dedupe(instances));
+    // A Service without endpoints still exists: its name is NODATA, not NXDOMAIN (which resolvers cache).
+    catalog.declare(namespace, name, svc !== undefined && (svc.externalName === undefined || catalog.getByKey(key)?.alias === undefined));
     catalog.setPolicy(namespace, name, this.policyOf(key, svc), 'kubernetes');
     this.syncProbes(namespace, name, checks);
+  }
+
+  /** An ExternalName as a CNAME target; one that is not a DNS name is not served (and said so once). */
+  private aliasOf(key: string, externalName: string): string | undefined {
+    const name = externalName.replace(/\.$/, '');
+    const labels = name.split('.');
+    if (name.length <= 253 && labels.every((l) => /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/.test(l))) return `${name}.`;
+    this.reportOnce(`Service ${key}`, `spec.externalName ${JSON.stringify(externalName)} is not a DNS name`, 'ExternalName Service not served: its name answers NODATA');
+    return undefined;
+  }
+
+  private readonly reported = new Set<string>();
+
+  private reportOnce(object: string, problem: string, message: string): void {
+    const text = `${object}|${problem}`;
+    if (this.reported.has(text)) return;
+    this.reported.add(text);
+    this.opts.logger.warn({ object, problem }, message);
   }
 
   private instanceOf(svc: SlimService, slice: SlimSlice, e: SlimEndpoint): Instance | undefined {

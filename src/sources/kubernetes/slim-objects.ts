@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { InstancePort } from '../../catalog/types.js';
+import { isDnsLabel } from '../../catalog/validate.js';
 import { parseProbe, parseWeight, WEIGHT_ANNOTATION, type ProbeAnnotation } from './annotations.js';
 import { parsePolicyAnnotations, type AnnotatedPolicy } from './policy-annotations.js';
 
@@ -39,6 +40,8 @@ export interface SlimSlice {
   readonly weight?: number;
   readonly probe?: ProbeAnnotation | Error;
   readonly endpoints: readonly SlimEndpoint[];
+  /** Ports left out because no DNS name can carry them (the endpoints keep their other ports): why, each. */
+  readonly skippedPorts?: readonly string[];
 }
 
 // The API's JSON (watch events) and the typed client's models share these field names.
@@ -95,9 +98,14 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
   // FQDN slices and slices of no Service are of no use to DNS answers.
   if (!service || (o.addressType !== 'IPv4' && o.addressType !== 'IPv6')) return { key, value: undefined };
   const ports: InstancePort[] = [];
+  const skippedPorts: string[] = [];
   for (const p of o.ports ?? []) {
     const protocol = (p.protocol ?? 'TCP').toLowerCase();
-    if (p.name && p.port && (protocol === 'tcp' || protocol === 'udp')) ports.push({ name: p.name, port: p.port, protocol });
+    if (!p.name || !p.port || (protocol !== 'tcp' && protocol !== 'udp')) continue;
+    // One port that cannot be an SRV name is left out alone: the endpoint, its address and other ports stay.
+    if (!isDnsLabel(p.name)) skippedPorts.push(`port name "${p.name}" is not an RFC 1123 DNS label`);
+    else if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) skippedPorts.push(`port ${p.name} ${String(p.port)} is not from 1 to 65535`);
+    else ports.push({ name: p.name, port: p.port, protocol });
   }
   const endpoints: SlimEndpoint[] = [];
   for (const e of o.endpoints ?? []) {
@@ -119,7 +127,15 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
   }
   return {
     key,
-    value: { namespace: o.metadata.namespace, service, ports, weight: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]), probe: parseProbe(o.metadata.annotations), endpoints },
+    value: {
+      namespace: o.metadata.namespace,
+      service,
+      ports,
+      weight: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]),
+      probe: parseProbe(o.metadata.annotations),
+      endpoints,
+      ...(skippedPorts.length > 0 ? { skippedPorts } : {}),
+    },
   };
 }
 

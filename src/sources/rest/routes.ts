@@ -201,7 +201,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     const { ns, svc } = req.params;
     const key = `${ns}/${svc}`;
     const service = catalog.get(ns, svc);
-    if (service === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
+    if (service === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined && !catalog.isDeclared(key)) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
     const instances = [...(service?.instances.values() ?? [])].map((i) => {
       const stored = i.source === 'rest' ? registry.get(ns, svc, i.id) : undefined;
       return {

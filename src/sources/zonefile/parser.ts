@@ -104,6 +104,8 @@ export function parseZone(text: string, origin: string): ParsedZone {
     }
     const rest = tokens.slice(idx);
     const { rdata, target } = encodeRdata(type, rest, entry.line, nameOf);
+    // RDLENGTH is 16 bits (RFC 1035 §3.2.1): anything longer cannot be a record at all.
+    if (rdata.length > 65535) throw new ZoneSyntaxError(entry.line, `the record data is ${rdata.length} octets; a record holds at most 65,535`);
     records.push({ owner: ownerKey, type, ttl, rdata, targetKey: target === undefined ? undefined : wireKey(target), line: entry.line });
   }
   checkConsistency(records, zoneKey);

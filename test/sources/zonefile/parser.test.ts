@@ -98,3 +98,12 @@ for (const [name, text, line, message] of broken) {
     );
   });
 }
+
+test('issue 23, low: a TXT record over 65,535 octets of data is a syntax error with its line, not a range error', () => {
+  const strings = Array.from({ length: 300 }, () => `"${'x'.repeat(250)}"`).join(' ');
+  const text = `$ORIGIN big.test.\n$TTL 60\n@ SOA ns hostmaster 1 60 60 60 60\n@ NS ns\nhuge TXT ${strings}\n`;
+  assert.throws(
+    () => parseZone(text, 'big.test.'),
+    (err: unknown) => err instanceof ZoneSyntaxError && err.line === 5 && /at most 65,535/.test(err.message),
+  );
+});
