@@ -374,7 +374,29 @@ export class Catalog {
     return svc;
   }
 
+  /** Keys changed inside batch(): announced once at its end. */
+  private batching: Set<string> | undefined;
+
+  /**
+   * Runs fn and announces every service it changed once, at the end: applying a snapshot of thousands of
+   * services (a worker's replica) rebuilds each once instead of once per fact.
+   */
+  batch(fn: () => void): void {
+    if (this.batching !== undefined) return fn();
+    const keys = (this.batching = new Set<string>());
+    try {
+      fn();
+    } finally {
+      this.batching = undefined;
+      if (keys.size > 0) this.emit(keys);
+    }
+  }
+
   private emit(changed: ReadonlySet<string>): void {
+    if (this.batching !== undefined) {
+      for (const k of changed) this.batching.add(k);
+      return;
+    }
     for (const listener of this.listeners) listener(changed);
   }
 }

@@ -3,6 +3,23 @@ import type { Instance } from '../catalog/types.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
 
+/**
+ * The replication protocol between the primary and its DNS workers (`--workers N`), in order:
+ *
+ *   worker → primary  hello                 its catalog and name tables exist; it wants the state
+ *   primary → worker  snapshot (seq n)      everything: services, client zones, client namespaces
+ *   worker → primary  listening (seq n)     applied, then bound (or joined) the shared port: answering now
+ *   primary → worker  catalog / client-zones / client-namespaces (seq n+1, n+2, …)   changes, in order
+ *   worker → primary  resync (expected, got)  a change arrived out of order: it wants a fresh snapshot
+ *   primary → worker  snapshot (seq m)      …which it applies while answering from its last consistent state
+ *   worker → primary  applied (seq m)
+ *
+ * A worker never binds before it holds the whole catalog, so a new or replacement worker cannot answer NXDOMAIN for
+ * a name that exists; /readyz counts only workers that have reported the snapshot applied. Every message carries
+ * the primary's sequence number; the IPC channel is ordered, so a gap means a message was lost or a worker missed
+ * what was sent before it was registered, and it asks for the whole state again.
+ */
+
 /** One service as sent from the primary to its workers (plain data: structured-clone safe). */
 export interface ServiceSnapshot {
   readonly namespace: string;
@@ -17,14 +34,49 @@ export interface ServiceSnapshot {
   readonly declared?: boolean;
 }
 
+/** Changed services (state, not operations: applying one twice is harmless). */
 export interface CatalogMessage {
   readonly type: 'catalog';
+  readonly seq: number;
   readonly services: ServiceSnapshot[];
   /** Keys ("ns/name") of services that no longer exist. */
   readonly removed: string[];
 }
 
-export function snapshotOf(catalog: Catalog, keys: Iterable<string>): CatalogMessage {
+/** Client zone ranges learnt from Kubernetes Nodes, sent whole when they change (a few hundred entries at most). */
+export interface ClientZonesMessage {
+  readonly type: 'client-zones';
+  readonly seq: number;
+  readonly ranges: readonly ZoneRange[];
+}
+
+/** Pod address → namespace (consumer routes), sent whole when it changes (a Map: the channel uses structured clone). */
+export interface ClientNamespacesMessage {
+  readonly type: 'client-namespaces';
+  readonly seq: number;
+  readonly entries: ReadonlyMap<string, string>;
+}
+
+/** Everything a worker answers from, as of `seq`. */
+export interface SnapshotMessage {
+  readonly type: 'snapshot';
+  readonly seq: number;
+  readonly services: ServiceSnapshot[];
+  readonly ranges: readonly ZoneRange[];
+  readonly entries: ReadonlyMap<string, string>;
+}
+
+export type StateMessage = SnapshotMessage | CatalogMessage | ClientZonesMessage | ClientNamespacesMessage;
+
+/** Messages a worker sends to its primary. */
+export type WorkerMessage =
+  | { readonly type: 'hello' }
+  | { readonly type: 'listening'; readonly seq: number; readonly bound: import('../dns/listen-address.js').ListenAddress[] }
+  | { readonly type: 'applied'; readonly seq: number }
+  | { readonly type: 'resync'; readonly expected: number; readonly got: number }
+  | { readonly type: 'failed'; readonly message: string };
+
+function serviceSnapshots(catalog: Catalog, keys: Iterable<string>): { services: ServiceSnapshot[]; removed: string[] } {
   const services: ServiceSnapshot[] = [];
   const removed: string[] = [];
   for (const key of keys) {
@@ -36,39 +88,63 @@ export function snapshotOf(catalog: Catalog, keys: Iterable<string>): CatalogMes
     if (svc === undefined && policy === undefined && split === undefined && !declared) removed.push(key);
     else services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split, declared });
   }
-  return { type: 'catalog', services, removed };
+  return { services, removed };
 }
 
-export function fullSnapshot(catalog: Catalog): CatalogMessage {
-  return snapshotOf(catalog, catalog.keys());
+export function changesOf(catalog: Catalog, keys: Iterable<string>, seq: number): CatalogMessage {
+  return { type: 'catalog', seq, ...serviceSnapshots(catalog, keys) };
 }
 
-/** A worker applies what its primary's catalog says, service by service. */
-export function applySnapshot(catalog: Catalog, message: CatalogMessage): void {
-  for (const key of message.removed) {
-    const slash = key.indexOf('/');
-    catalog.setPolicy(key.slice(0, slash), key.slice(slash + 1), undefined);
-    catalog.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined);
-    catalog.declare(key.slice(0, slash), key.slice(slash + 1), false);
-    catalog.restore(key, undefined);
+export function snapshotOf(catalog: Catalog, seq: number): SnapshotMessage {
+  return { type: 'snapshot', seq, services: serviceSnapshots(catalog, catalog.keys()).services, ranges: catalog.clientZoneRanges(), entries: catalog.clientNamespaces() };
+}
+
+function applyService(catalog: Catalog, s: ServiceSnapshot): void {
+  // The primary sends the policy in force, whichever source set it.
+  catalog.setPolicy(s.namespace, s.name, s.policy);
+  catalog.setSplit(s.namespace, s.name, s.split);
+  catalog.declare(s.namespace, s.name, s.declared === true);
+  catalog.restore(`${s.namespace}/${s.name}`, s.instances.length === 0 && s.alias === undefined ? undefined : s);
+}
+
+function removeService(catalog: Catalog, key: string): void {
+  const slash = key.indexOf('/');
+  catalog.setPolicy(key.slice(0, slash), key.slice(slash + 1), undefined);
+  catalog.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined);
+  catalog.declare(key.slice(0, slash), key.slice(slash + 1), false);
+  catalog.restore(key, undefined);
+}
+
+/** A worker applies changed services, each rebuilt once. */
+export function applyChanges(catalog: Catalog, message: CatalogMessage): void {
+  catalog.batch(() => {
+    for (const key of message.removed) removeService(catalog, key);
+    for (const s of message.services) applyService(catalog, s);
+  });
+}
+
+/** Services applied per slice of a snapshot before the event loop gets a turn (answers queued meanwhile go out). */
+const SNAPSHOT_SLICE = 1000;
+
+/**
+ * A worker applies a whole snapshot: what it holds and the snapshot does not is removed, the rest replaced.
+ * Slice by slice, with a turn of the event loop between slices, so that a worker already answering (a resync)
+ * keeps answering while it applies 100,000 instances; each service is replaced whole, so an answer is from the
+ * old state or the new one, never from half a service.
+ */
+export async function applySnapshot(catalog: Catalog, message: SnapshotMessage): Promise<void> {
+  const present = new Set(message.services.map((s) => `${s.namespace}/${s.name}`));
+  const gone = catalog.keys().filter((k) => !present.has(k));
+  catalog.batch(() => {
+    for (const key of gone) removeService(catalog, key);
+  });
+  for (let i = 0; i < message.services.length; i += SNAPSHOT_SLICE) {
+    const slice = message.services.slice(i, i + SNAPSHOT_SLICE);
+    catalog.batch(() => {
+      for (const s of slice) applyService(catalog, s);
+    });
+    if (i + SNAPSHOT_SLICE < message.services.length) await new Promise((r) => setImmediate(r));
   }
-  for (const s of message.services) {
-    // The primary sends the policy in force, whichever source set it.
-    catalog.setPolicy(s.namespace, s.name, s.policy);
-    catalog.setSplit(s.namespace, s.name, s.split);
-    catalog.declare(s.namespace, s.name, s.declared === true);
-    catalog.restore(`${s.namespace}/${s.name}`, s.instances.length === 0 && s.alias === undefined ? undefined : s);
-  }
-}
-
-/** Client zone ranges learnt from Kubernetes Nodes, sent whole when they change (a few hundred entries at most). */
-export interface ClientZonesMessage {
-  readonly type: 'client-zones';
-  readonly ranges: readonly ZoneRange[];
-}
-
-/** Pod address → namespace (consumer routes), sent whole when it changes (a Map: the channel uses structured clone). */
-export interface ClientNamespacesMessage {
-  readonly type: 'client-namespaces';
-  readonly entries: ReadonlyMap<string, string>;
+  catalog.setClientZoneRanges(message.ranges);
+  catalog.setClientNamespaces(message.entries);
 }

@@ -4,15 +4,14 @@ import { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/config.js';
 import { createDnsPlane, listenDns } from '../dns-plane.js';
 import { DnsMetrics } from '../observability/dns-metrics.js';
-import { applySnapshot, type CatalogMessage, type ClientZonesMessage, type ClientNamespacesMessage } from './replication.js';
-import type { WorkerMessage } from './worker-pool.js';
+import { applyChanges, applySnapshot, type StateMessage, type WorkerMessage } from './replication.js';
 
-type PrimaryMessage = CatalogMessage | ClientZonesMessage | { type: 'shutdown' } | { type: 'reload'; config: Config };
+type PrimaryMessage = StateMessage | { type: 'shutdown' } | { type: 'reload'; config: Config };
 
 /**
- * A DNS worker of `--workers N`: answers on the shared listeners from a
- * catalog replica that its primary keeps current. Metrics go to prom-client's
- * global registry, which the primary aggregates across workers.
+ * A DNS worker of `--workers N`: answers on the shared listeners from a catalog replica that its primary keeps
+ * current (the protocol is in replication.ts: snapshot, then bind, then ordered changes). Metrics go to
+ * prom-client's global registry, which the primary aggregates across workers.
  */
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   const send = (m: WorkerMessage): void => void process.send?.(m);
@@ -31,12 +30,54 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
     plane.zones.stop();
     process.exit(0);
   };
+  let seq = -1;
+  let awaitingSnapshot = false;
+  /** State messages, applied one after the other (a snapshot is applied over several turns of the event loop). */
+  let queue: Promise<void> = Promise.resolve();
+  const apply = async (m: StateMessage): Promise<void> => {
+    if (m.type === 'snapshot') {
+      await applySnapshot(catalog, m);
+      seq = m.seq;
+      awaitingSnapshot = false;
+      if (listeners === undefined) await listen();
+      else send({ type: 'applied', seq });
+      return;
+    }
+    // Changes before the first snapshot, or while a fresh one is on its way, are in it already.
+    if (seq < 0 || awaitingSnapshot) return;
+    if (m.seq !== seq + 1) {
+      // Out of order: keep answering from the last consistent state and ask for the whole state again.
+      awaitingSnapshot = true;
+      logger.warn({ expected: seq + 1, got: m.seq }, 'DNS worker missed a catalog change; asking its primary for a full snapshot');
+      send({ type: 'resync', expected: seq + 1, got: m.seq });
+      return;
+    }
+    seq = m.seq;
+    if (m.type === 'catalog') applyChanges(catalog, m);
+    else if (m.type === 'client-zones') catalog.setClientZoneRanges(m.ranges);
+    else catalog.setClientNamespaces(m.entries);
+  };
+  const listen = async (): Promise<void> => {
+    try {
+      // Each worker its own UDP socket on the shared port (SO_REUSEPORT); TCP stays with the cluster's shared
+      // listener (connections are few and long-lived; the primary's round robin spreads them).
+      listeners = await listenDns(withAssignedPorts(config), plane.handler, metrics, { reusePort: true });
+    } catch (err) {
+      send({ type: 'failed', message: (err as Error).message });
+      process.exit(2);
+    }
+    send({ type: 'listening', seq, bound: listeners.bound });
+  };
   process.on('message', (m: PrimaryMessage | { type?: string }) => {
-    if (m.type === 'catalog') applySnapshot(catalog, m as CatalogMessage);
-    else if (m.type === 'client-zones') catalog.setClientZoneRanges((m as ClientZonesMessage).ranges);
-    else if (m.type === 'client-namespaces') catalog.setClientNamespaces((m as ClientNamespacesMessage).entries);
-    else if (m.type === 'shutdown') void stop();
-    else if (m.type === 'reload') {
+    const type = m.type;
+    if (type === 'snapshot' || type === 'catalog' || type === 'client-zones' || type === 'client-namespaces') {
+      queue = queue.then(() => apply(m as StateMessage)).catch((err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'DNS worker could not apply its primary\'s state; asking for a full snapshot');
+        awaitingSnapshot = true;
+        send({ type: 'resync', expected: seq + 1, got: -1 });
+      });
+    } else if (type === 'shutdown') void stop();
+    else if (type === 'reload') {
       const next = (m as { config: Config }).config;
       logger.level = next.logLevel;
       metrics.queryLog.rate = next.queryLogRate;
@@ -50,15 +91,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   process.on('SIGHUP', () => undefined);
   // Orphaned (the primary died): stop answering from a replica nobody updates.
   process.on('disconnect', () => void stop());
-  try {
-    // Each worker its own UDP socket on the shared port (SO_REUSEPORT); TCP stays with the cluster's shared
-    // listener (connections are few and long-lived; the primary's round robin spreads them).
-    listeners = await listenDns(withAssignedPorts(config), plane.handler, metrics, { reusePort: true });
-  } catch (err) {
-    send({ type: 'failed', message: (err as Error).message });
-    process.exit(2);
-  }
-  send({ type: 'listening', bound: listeners.bound });
+  // Ready for the state: nothing is bound until the snapshot is applied.
+  send({ type: 'hello' });
 }
 
 /**

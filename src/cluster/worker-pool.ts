@@ -3,27 +3,30 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ListenAddress } from '../dns/listen-address.js';
-import { fullSnapshot, snapshotOf, type ClientZonesMessage, type ClientNamespacesMessage } from './replication.js';
+import { changesOf, snapshotOf, type ClientNamespacesMessage, type ClientZonesMessage, type StateMessage, type WorkerMessage } from './replication.js';
 
-/** Messages a worker sends to its primary. */
-export type WorkerMessage = { type: 'listening'; bound: ListenAddress[] } | { type: 'failed'; message: string };
+export type { WorkerMessage };
 
 /**
- * The primary's side of `--workers N`: forks N processes that each answer
- * DNS on the shared listener sockets from a replica of the catalog. Every
- * catalog change is sent to every worker as the changed services' full
- * state; a worker that starts (or restarts after a crash) gets everything
- * first. Each worker reads UDP from a socket of its own on the shared port
- * (SO_REUSEPORT), so the kernel spreads datagrams without a hop through
- * the primary; Node's cluster spreads TCP connections.
+ * The primary's side of `--workers N`: forks N processes that each answer DNS on the shared listener sockets
+ * from a replica of the catalog, kept by the protocol in replication.ts. A worker gets the whole state before
+ * it binds (a new one at start, a replacement after a crash), then every change in order, numbered; one that
+ * sees a gap gets the whole state again. Each worker reads UDP from a socket of its own on the shared port
+ * (SO_REUSEPORT), so the kernel spreads datagrams without a hop through the primary; Node's cluster spreads
+ * TCP connections.
  */
 export class WorkerPool {
   private readonly workers = new Set<Worker>();
-  private readonly listening = new Set<Worker>();
+  /** Workers sent a snapshot: they get every change from then on. */
+  private readonly following = new Set<Worker>();
+  /** Workers that applied their snapshot and bound their sockets: what /readyz counts. */
+  private readonly answering = new Set<Worker>();
   private stopping = false;
   private readonly aggregator = new AggregatorRegistry();
   private readonly pending = new Set<string>();
   private flushScheduled = false;
+  /** The sequence number of the last state message sent (every worker sees the same numbering). */
+  private seq = 0;
 
   constructor(
     private readonly count: number,
@@ -32,43 +35,56 @@ export class WorkerPool {
   ) {
     // Changes are batched per tick: a Kubernetes re-list of 10,000 Services is a few messages, not 10,000.
     catalog.onChange((keys) => {
-      if (this.listening.size === 0) return;
+      if (this.following.size === 0) return;
       for (const k of keys) this.pending.add(k);
       if (this.flushScheduled) return;
       this.flushScheduled = true;
       setImmediate(() => {
         this.flushScheduled = false;
-        const message = snapshotOf(catalog, this.pending);
+        if (this.pending.size === 0) return;
+        const message = changesOf(catalog, this.pending, ++this.seq);
         this.pending.clear();
-        for (const w of this.listening) w.send(message);
+        this.broadcast(message);
       });
     });
     catalog.onClientZoneRanges((ranges) => {
-      const message: ClientZonesMessage = { type: 'client-zones', ranges };
-      for (const w of this.listening) w.send(message);
+      if (this.following.size > 0) this.broadcast({ type: 'client-zones', seq: ++this.seq, ranges } satisfies ClientZonesMessage);
     });
     catalog.onClientNamespaces((entries) => {
-      const message: ClientNamespacesMessage = { type: 'client-namespaces', entries };
-      for (const w of this.listening) w.send(message);
+      if (this.following.size > 0) this.broadcast({ type: 'client-namespaces', seq: ++this.seq, entries } satisfies ClientNamespacesMessage);
     });
+  }
+
+  private broadcast(message: StateMessage): void {
+    for (const w of this.following) if (w.isConnected()) w.send(message);
+  }
+
+  /**
+   * The whole state to one worker. Changes not yet sent (a flush pending) are in the snapshot; numbering them
+   * after it keeps every worker's sequence unbroken.
+   */
+  private sendSnapshot(worker: Worker): void {
+    worker.send(snapshotOf(this.catalog, this.seq));
+    this.following.add(worker);
   }
 
   /** The ports the first worker bound (port 0 resolved), handed to every later worker. */
   private ports: number[] | undefined;
 
   /**
-   * Forks the workers and resolves with the addresses they bound once all listen. The first binds alone, so
-   * that a port 0 becomes one concrete port that the others' SO_REUSEPORT sockets join.
+   * Forks the workers and resolves with the addresses they bound once every one has applied its snapshot and
+   * listens. The first binds alone, so that a port 0 becomes one concrete port that the others' SO_REUSEPORT
+   * sockets join.
    */
   start(): Promise<ListenAddress[]> {
     cluster.setupPrimary({ serialization: 'advanced' });
     return new Promise((resolve, reject) => {
       this.fork((bound) => {
         this.ports = bound.map((b) => b.port);
-        if (this.listening.size === this.count) resolve(bound);
+        if (this.answering.size === this.count) resolve(bound);
         for (let i = 1; i < this.count; i++) {
           this.fork(() => {
-            if (this.listening.size === this.count) resolve(bound);
+            if (this.answering.size === this.count) resolve(bound);
           }, reject);
         }
       }, reject);
@@ -78,29 +94,36 @@ export class WorkerPool {
   private fork(onListening: (bound: ListenAddress[]) => void, onFailed: (err: Error) => void): void {
     const worker = cluster.fork(this.ports === undefined ? {} : { MESHDNS_WORKER_DNS_PORTS: JSON.stringify(this.ports) });
     this.workers.add(worker);
+    const started = Date.now();
     worker.on('message', (m: WorkerMessage | { type?: string }) => {
-      if (m.type === 'listening') {
-        // Everything so far, then every change as it happens.
-        worker.send(fullSnapshot(this.catalog));
-        if (this.catalog.clientZoneRanges().length > 0) worker.send({ type: 'client-zones', ranges: this.catalog.clientZoneRanges() } satisfies ClientZonesMessage);
-        if (this.catalog.clientNamespaces().size > 0) worker.send({ type: 'client-namespaces', entries: this.catalog.clientNamespaces() } satisfies ClientNamespacesMessage);
-        this.listening.add(worker);
-        onListening((m as { bound: ListenAddress[] }).bound);
+      if (m.type === 'hello') {
+        this.sendSnapshot(worker);
+      } else if (m.type === 'listening') {
+        this.answering.add(worker);
+        const done = m as Extract<WorkerMessage, { type: 'listening' }>;
+        this.logger.info({ pid: worker.process.pid, seq: done.seq, ms: Date.now() - started, services: this.catalog.keys().length }, 'DNS worker holds the catalog and answers');
+        onListening(done.bound);
+      } else if (m.type === 'resync') {
+        const r = m as Extract<WorkerMessage, { type: 'resync' }>;
+        this.logger.warn({ pid: worker.process.pid, expected: r.expected, got: r.got }, 'DNS worker missed a change; sending it a full snapshot');
+        this.sendSnapshot(worker);
       } else if (m.type === 'failed') {
         onFailed(new Error((m as { message: string }).message));
       }
     });
     worker.on('exit', (code, signal) => {
       this.workers.delete(worker);
-      this.listening.delete(worker);
+      this.following.delete(worker);
+      this.answering.delete(worker);
       if (this.stopping) return;
-      this.logger.error({ pid: worker.process.pid, code, signal }, 'DNS worker died; starting another');
+      this.logger.error({ pid: worker.process.pid, code, signal }, 'DNS worker died; starting another, which answers once it holds the catalog');
       this.fork(() => undefined, (err) => this.logger.error({ err: err.message }, 'replacement DNS worker failed to start'));
     });
   }
 
+  /** Every worker has applied the snapshot it was sent and answers. */
   get ready(): boolean {
-    return this.listening.size === this.count;
+    return this.answering.size === this.count;
   }
 
   /** Worker metrics summed across workers (prom-client's cluster aggregation). */
@@ -110,7 +133,7 @@ export class WorkerPool {
 
   /** Passes a reloaded config on (log level, query log, forwarding) and has workers re-read zone files. */
   reload(config: unknown): void {
-    for (const w of this.listening) w.send({ type: 'reload', config });
+    for (const w of this.answering) w.send({ type: 'reload', config });
   }
 
   /** Asks every worker to drain and exit; kills what is left after graceMs. */
