@@ -173,7 +173,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kubernetes.start();
   }
 
-  const pool = pooled ? new WorkerPool(config.workers, catalog, logger) : undefined;
+  const pool = pooled ? new WorkerPool(config.workers, catalog, logger, config.dns.some((a) => a.port === 0)) : undefined;
   let listeners: DnsListeners | undefined;
   const stopAll = async (): Promise<void> => {
     stopped = true;

@@ -32,6 +32,8 @@ export class WorkerPool {
     private readonly count: number,
     private readonly catalog: Catalog,
     private readonly logger: Logger,
+    /** Some --dns port is 0: the first worker must bind alone so the others can join the port it got. */
+    private readonly ephemeralPorts = true,
   ) {
     // Changes are batched per tick: a Kubernetes re-list of 10,000 Services is a few messages, not 10,000.
     catalog.onChange((keys) => {
@@ -79,6 +81,15 @@ export class WorkerPool {
   start(): Promise<ListenAddress[]> {
     cluster.setupPrimary({ serialization: 'advanced' });
     return new Promise((resolve, reject) => {
+      if (!this.ephemeralPorts) {
+        // Fixed ports: every worker takes its snapshot at once (each applies it on a core of its own).
+        for (let i = 0; i < this.count; i++) {
+          this.fork((bound) => {
+            if (this.answering.size === this.count) resolve(bound);
+          }, reject);
+        }
+        return;
+      }
       this.fork((bound) => {
         this.ports = bound.map((b) => b.port);
         if (this.answering.size === this.count) resolve(bound);

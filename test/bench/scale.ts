@@ -17,6 +17,7 @@ import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { childrenOf, rssMb } from './proc.js';
+import { freePort } from '../support/free-port.js';
 
 const instances = Number(process.env.BENCH_INSTANCES ?? 100_000);
 const workers = process.env.BENCH_WORKERS;
@@ -52,7 +53,9 @@ db.close();
 
 const t0 = Date.now();
 // startMeshdns runs Node with the flags `npm start` and the image use (package.json, Dockerfile).
-const s = await startMeshdns(['--upstream', 'none', '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])]);
+// A fixed port, as deployments have: workers then take their snapshots at once (a port 0 serializes them).
+const dnsPort = await freePort();
+const s = await startMeshdns(['--upstream', 'none', '--dns', `127.0.0.1:${dnsPort}`, '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])]);
 while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
 const readyMs = Date.now() - t0;
 const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / perService)}.ns-${Math.floor((instances - 1) / perService) % 100}.linkerd.local`)))!);
