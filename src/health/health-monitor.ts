@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { InstanceSource } from '../catalog/types.js';
-import type { CheckSpec } from './check-spec.js';
+import { checkKind, type CheckKind, type CheckSpec } from './check-spec.js';
 import { HealthTracker } from './health-tracker.js';
 import { ProbeScheduler, type SchedulerStats } from './probe-scheduler.js';
 import type { ProbeResult } from './probes.js';
@@ -14,7 +14,7 @@ export interface InstanceRef {
 }
 
 /** Told of every probe, for metrics. */
-export type ProbeObserver = (kind: 'http' | 'tcp', result: ProbeResult) => void;
+export type ProbeObserver = (kind: CheckKind, result: ProbeResult) => void;
 
 interface Tracked {
   ref: InstanceRef;
@@ -42,7 +42,7 @@ export class HealthMonitor {
       onResult: (key, result) => {
         const t = this.tracked.get(key);
         if (t === undefined) return;
-        opts.observer?.(t.check.http !== undefined ? 'http' : 'tcp', result);
+        opts.observer?.(checkKind(t.check), result);
         this.onResult(t, result);
       },
     });

@@ -1,4 +1,5 @@
 import type { CheckSpec } from './check-spec.js';
+import { GrpcProbes } from './grpc-probe.js';
 import { probeHttp, probeTcp, type ProbeResult } from './probes.js';
 
 export interface ProbeTarget {
@@ -33,8 +34,11 @@ export interface ProbeSchedulerOptions {
 
 const LAG_SAMPLES = 8192;
 
-export function runCheck(check: CheckSpec): Promise<ProbeResult> {
-  return check.http !== undefined ? probeHttp(check.http, check.timeoutMs) : probeTcp(check.tcp!, check.timeoutMs);
+/** Runs one check of any kind; gRPC checks ride on the channels `grpc` keeps per target. */
+export function runCheck(check: CheckSpec, grpc: GrpcProbes): Promise<ProbeResult> {
+  if (check.http !== undefined) return probeHttp(check.http, check.timeoutMs);
+  if (check.grpc !== undefined) return grpc.check(check.grpc, check.grpcService ?? '', check.grpcTls === true, check.timeoutMs);
+  return probeTcp(check.tcp!, check.timeoutMs);
 }
 
 /**
@@ -54,10 +58,11 @@ export class ProbeScheduler {
   private readonly random: () => number;
   private readonly runProbe: (check: CheckSpec) => Promise<ProbeResult>;
   private stopped = false;
+  private readonly grpc = new GrpcProbes();
 
   constructor(private readonly opts: ProbeSchedulerOptions) {
     this.random = opts.random ?? Math.random;
-    this.runProbe = opts.runProbe ?? runCheck;
+    this.runProbe = opts.runProbe ?? ((check) => runCheck(check, this.grpc));
   }
 
   /** Adds or replaces a target; an unchanged check keeps its schedule. */
@@ -65,6 +70,7 @@ export class ProbeScheduler {
     const existing = this.targets.get(target.key);
     if (existing !== undefined && JSON.stringify(existing.target.check) === JSON.stringify(target.check)) return;
     if (existing !== undefined) this.cancel(existing);
+    if (target.check.grpc !== undefined) this.grpc.acquire(target.check.grpc, target.check.grpcTls === true);
     const entry: Scheduled = { target, due: Date.now() + this.random() * target.check.intervalMs, timer: undefined, removed: false };
     this.targets.set(target.key, entry);
     this.arm(entry);
@@ -86,6 +92,7 @@ export class ProbeScheduler {
     for (const entry of this.targets.values()) this.cancel(entry);
     this.targets.clear();
     this.queue.length = 0;
+    this.grpc.close();
   }
 
   stats(): SchedulerStats {
@@ -101,6 +108,8 @@ export class ProbeScheduler {
   }
 
   private cancel(entry: Scheduled): void {
+    const check = entry.target.check;
+    if (!entry.removed && check.grpc !== undefined) this.grpc.release(check.grpc, check.grpcTls === true);
     entry.removed = true;
     if (entry.timer) clearTimeout(entry.timer);
     entry.timer = undefined;

@@ -14,7 +14,7 @@ export function registerHealthMetrics(
   servicesInPanic: () => number,
   schedulerStats: () => SchedulerStats,
 ): ProbeObserver {
-  const probes = new Counter({ name: 'meshdns_probes_total', help: 'Health probes run, by kind (http, tcp) and result (pass, fail)', labelNames: ['kind', 'result'], registers: [registry] });
+  const probes = new Counter({ name: 'meshdns_probes_total', help: 'Health probes run, by kind (http, tcp, grpc) and result (pass, fail)', labelNames: ['kind', 'result'], registers: [registry] });
   const duration = new Histogram({
     name: 'meshdns_probe_duration_seconds',
     help: 'Health probe duration',

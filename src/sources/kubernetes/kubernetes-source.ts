@@ -46,9 +46,10 @@ export interface KubernetesMetrics {
 
 function checkFor(probe: ProbeAnnotation, address: string): CheckSpec {
   const host = address.includes(':') ? `[${address}]` : address;
-  return probe.kind === 'http'
-    ? { http: `http://${host}:${probe.port}${probe.path}`, intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs, healthyThreshold: 2, unhealthyThreshold: 3 }
-    : { tcp: `${host}:${probe.port}`, intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs, healthyThreshold: 2, unhealthyThreshold: 3 };
+  const timing = { intervalMs: probe.intervalMs, timeoutMs: probe.timeoutMs, healthyThreshold: 2, unhealthyThreshold: 3 };
+  if (probe.kind === 'http') return { http: `http://${host}:${probe.port}${probe.path}`, ...timing };
+  if (probe.kind === 'grpc') return { grpc: `${host}:${probe.port}`, grpcService: probe.path, grpcTls: false, ...timing };
+  return { tcp: `${host}:${probe.port}`, ...timing };
 }
 
 /**

@@ -40,6 +40,9 @@ export const instanceBodySchema = {
       properties: {
         http: { type: 'string', maxLength: 2048 },
         tcp: { type: 'string', maxLength: 300 },
+        grpc: { type: 'string', maxLength: 300 },
+        grpcService: { type: 'string', maxLength: 200 },
+        grpcTls: { type: 'boolean' },
         interval: { type: 'string', pattern: DURATION_PATTERN },
         timeout: { type: 'string', pattern: DURATION_PATTERN },
         healthyThreshold: { type: 'integer', minimum: 1, maximum: 100 },
@@ -60,7 +63,7 @@ export interface InstanceBody {
   weight?: number;
   zone?: string;
   ttl?: string;
-  check?: { http?: string; tcp?: string; interval?: string; timeout?: string; healthyThreshold?: number; unhealthyThreshold?: number };
+  check?: { http?: string; tcp?: string; grpc?: string; grpcService?: string; grpcTls?: boolean; interval?: string; timeout?: string; healthyThreshold?: number; unhealthyThreshold?: number };
   metadata?: Record<string, string>;
 }
 
@@ -95,8 +98,11 @@ export function toRegistration(namespace: string, service: string, id: string, b
   });
 }
 
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/;
+
 function toCheck(c: NonNullable<InstanceBody['check']>): CheckSpec {
-  if ((c.http === undefined) === (c.tcp === undefined)) throw new FieldError('check', 'give exactly one of "http" or "tcp"');
+  if ([c.http, c.tcp, c.grpc].filter((k) => k !== undefined).length !== 1) throw new FieldError('check', 'give exactly one of "http", "tcp" or "grpc"');
+  if ((c.grpcService !== undefined || c.grpcTls !== undefined) && c.grpc === undefined) throw new FieldError('check.grpcService', '"grpcService" and "grpcTls" go with a "grpc" check');
   if (c.http !== undefined) {
     let url: URL;
     try {
@@ -106,7 +112,8 @@ function toCheck(c: NonNullable<InstanceBody['check']>): CheckSpec {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FieldError('check.http', 'must be an http:// or https:// URL');
   }
-  if (c.tcp !== undefined && !/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/.test(c.tcp)) throw new FieldError('check.tcp', `"${c.tcp}" is not HOST:PORT`);
+  if (c.tcp !== undefined && !HOST_PORT.test(c.tcp)) throw new FieldError('check.tcp', `"${c.tcp}" is not HOST:PORT`);
+  if (c.grpc !== undefined && !HOST_PORT.test(c.grpc)) throw new FieldError('check.grpc', `"${c.grpc}" is not HOST:PORT`);
   const intervalMs = c.interval === undefined ? 5000 : parseDuration(c.interval)!;
   const timeoutMs = c.timeout === undefined ? 1000 : parseDuration(c.timeout)!;
   if (intervalMs < 100 || intervalMs > 3_600_000) throw new FieldError('check.interval', 'must be from 100ms to 1h');
@@ -114,6 +121,7 @@ function toCheck(c: NonNullable<InstanceBody['check']>): CheckSpec {
   return {
     http: c.http,
     tcp: c.tcp,
+    ...(c.grpc === undefined ? {} : { grpc: c.grpc, grpcService: c.grpcService ?? '', grpcTls: c.grpcTls === true }),
     intervalMs,
     timeoutMs,
     healthyThreshold: c.healthyThreshold ?? 2,
@@ -157,6 +165,7 @@ export function registrationView(r: Registration): Record<string, unknown> {
           check: {
             ...(r.check.http === undefined ? {} : { http: withoutPassword(r.check.http) }),
             ...(r.check.tcp === undefined ? {} : { tcp: r.check.tcp }),
+            ...(r.check.grpc === undefined ? {} : { grpc: r.check.grpc, grpcService: r.check.grpcService ?? '', grpcTls: r.check.grpcTls === true }),
             interval: durationText(r.check.intervalMs),
             timeout: durationText(r.check.timeoutMs),
             healthyThreshold: r.check.healthyThreshold,

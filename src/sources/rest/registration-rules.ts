@@ -37,10 +37,11 @@ export function registrationProblem(r: Registration, zoneKeys: readonly string[]
     if (!Number.isInteger(p.port) || p.port < 1 || p.port > 65535) return new FieldError(`ports[${i}].port`, `${p.port} is not from 1 to 65535`);
     if (p.protocol !== 'tcp' && p.protocol !== 'udp') return new FieldError(`ports[${i}].protocol`, `"${String(p.protocol)}" is not tcp or udp`);
   }
-  const tcp = r.check?.tcp;
-  if (tcp !== undefined) {
-    const port = Number(tcp.slice(tcp.lastIndexOf(':') + 1));
-    if (!Number.isInteger(port) || port < 1 || port > 65535) return new FieldError('check.tcp', `"${tcp}": the port must be from 1 to 65535`);
+  for (const field of ['tcp', 'grpc'] as const) {
+    const target = r.check?.[field];
+    if (target === undefined) continue;
+    const port = Number(target.slice(target.lastIndexOf(':') + 1));
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return new FieldError(`check.${field}`, `"${target}": the port must be from 1 to 65535`);
   }
   // Every name built from it must fit in 255 octets in every mesh zone (a long --domain leaves less room).
   for (const zoneKey of zoneKeys) {

@@ -37,7 +37,8 @@ test('probe annotations', () => {
   assert.deepEqual(parseProbe({ 'meshdns.io/probe': 'http:/healthz:8080' }), { kind: 'http', path: '/healthz', port: 8080, intervalMs: 5000, timeoutMs: 1000 });
   assert.deepEqual(parseProbe({ 'meshdns.io/probe': 'tcp:5432', 'meshdns.io/probe-interval': '10s', 'meshdns.io/probe-timeout': '2s' }), { kind: 'tcp', path: '', port: 5432, intervalMs: 10000, timeoutMs: 2000 });
   assert.equal(parseProbe({}), undefined);
-  assert.ok(parseProbe({ 'meshdns.io/probe': 'grpc:1' }) instanceof Error);
+  assert.deepEqual(parseProbe({ 'meshdns.io/probe': 'grpc:9090/pay.v1.Payments' }), { kind: 'grpc', path: 'pay.v1.Payments', port: 9090, intervalMs: 5000, timeoutMs: 1000 });
+  assert.ok(parseProbe({ 'meshdns.io/probe': 'grpc:' }) instanceof Error);
   assert.ok(parseProbe({ 'meshdns.io/probe': 'tcp:70000' }) instanceof Error);
 });
 
