@@ -117,6 +117,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     () => (registryRef === undefined || registryRef.following ? 1 : 0),
   );
 
+  ops.initialize(config.store, kube !== undefined);
   const catalog = new Catalog({
     onRejected: (r) => {
       ops.skipped('instance');
@@ -214,12 +215,23 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     onRefused: (r) => {
       // Writes refused before routing (a bad URL, headers too large) get their audit line like any other write.
       if (r.method === 'GET' || r.method === 'HEAD' || !(r.path ?? '').startsWith('/v1/')) return;
+      ops.apiWrite(r.method ?? 'unknown', r.status);
       logger.info({ audit: 'write', token: null, client: r.client, method: r.method ?? null, path: r.path, status: r.status }, 'API write');
     },
     notes: [() => (registry.invalid.size === 0 ? null : `${registry.invalid.size} stored registration(s) no longer validate and are not answered: ${[...registry.invalid].slice(0, 5).map(([k, why]) => `${k} (${why})`).join('; ')}`)],
     routes: (app) => {
       const failingOver = (key: string): string | undefined => plane.projection.failingOver.get(key);
-      registerRestRoutes(app, { registry, catalog, access, logger, onStoreError: (op) => ops.storeError(config.store, op), zoneKeys: meshZones, statics: plane.resolver, failingOver });
+      registerRestRoutes(app, {
+        registry,
+        catalog,
+        access,
+        logger,
+        onStoreError: (op) => ops.storeError(config.store, op),
+        zoneKeys: meshZones,
+        statics: plane.resolver,
+        failingOver,
+        onWrite: (method, status) => ops.apiWrite(method, status),
+      });
       registerConsoleRoutes(app, {
         catalog,
         soft: { k: config.healthK, theta: config.healthTheta },

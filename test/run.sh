@@ -15,12 +15,19 @@ command -v gcc >/dev/null 2>&1 || missing+=(gcc)
 command -v unbound >/dev/null 2>&1 || missing+=(unbound)
 # The console in a real browser (driven by playwright-core from npm).
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Knot DNS as the reference server (wildcards, transfers) and Prometheus (promtool for the alerts, the server for the dashboard).
+command -v knotd >/dev/null 2>&1 || missing+=(knot)
+command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     # bind9's package starts its own named on port 53; the tests run their own.
-    if command -v systemctl >/dev/null 2>&1; then systemctl stop named bind9 etcd unbound >/dev/null 2>&1 || true; fi
+    if command -v systemctl >/dev/null 2>&1; then systemctl stop named bind9 etcd unbound knot prometheus prometheus-node-exporter >/dev/null 2>&1 || true; fi
+    # Without systemd the packages' daemons may still have been started by their scripts: the tests run their own.
+    pkill -x prometheus >/dev/null 2>&1 || true
+    pkill -f prometheus-node-exporter >/dev/null 2>&1 || true
+    pkill -x knotd >/dev/null 2>&1 || true
   else
     echo "the tests need: ${missing[*]} (apt-get install -y ${missing[*]}, as root)" >&2
     exit 1

@@ -29,7 +29,7 @@ export interface QueryHandlerOptions {
 /** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
 export interface QueryObserver {
   /** `q` is reused for the next query: read it now, keep nothing. */
-  answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string): void;
+  answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string, zone: string): void;
   dropped(tcp: boolean, reason: 'short' | 'response'): void;
   forwarded(ok: boolean): void;
   /** A UDP response held back by response-rate limiting: dropped, or sent truncated. */
@@ -47,6 +47,8 @@ export class QueryHandler {
   private readonly writer: ResponseWriter;
   private started = 0;
   private client = '';
+  /** The zone that answered the query being handled ('' outside every zone), for the metrics. */
+  private zone = '';
 
   /** Swaps forwarding settings at run time (SIGHUP config reload). */
   setForwarding(forwarder: Forwarder | undefined, allowed: BlockList): void {
@@ -61,6 +63,7 @@ export class QueryHandler {
   handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | null | Promise<Buffer | null> {
     this.started = performance.now();
     this.client = clientAddress;
+    this.zone = '';
     const q = parseQuery(msg, this.query);
     const writer = this.writer;
     switch (q.outcome) {
@@ -86,6 +89,7 @@ export class QueryHandler {
     }
     this.opts.resolver.client = clientAddress;
     const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
+    this.zone = res.zone === null ? '' : res.zone.key;
     if (res.outcome === Outcome.Outside) return this.outside(msg, q, tcp, clientAddress, family);
     // QTYPE OPT is a type no name has: NODATA, as Knot answers it (falls through to the resolver).
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
@@ -110,13 +114,14 @@ export class QueryHandler {
       this.opts.observer?.forwarded(answer !== null);
       this.started = started;
       this.client = address;
+      this.zone = '';
       if (answer !== null) return this.done(answer, tcp, snapshot, answer.length >= 4 ? answer[3]! & 0xf : Rcode.SERVFAIL);
       return this.done(this.writer.error(msg, snapshot, Rcode.SERVFAIL, snapshot.edns), tcp, snapshot, Rcode.SERVFAIL);
     });
   }
 
   private done(response: Buffer, tcp: boolean, q: ParsedQuery, rcode: number): Buffer {
-    this.opts.observer?.answered(tcp, q, rcode, performance.now() - this.started, this.client);
+    this.opts.observer?.answered(tcp, q, rcode, performance.now() - this.started, this.client, this.zone);
     return response;
   }
 }

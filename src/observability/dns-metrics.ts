@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { QueryObserver } from '../dns/query-handler.js';
 import { typeName } from '../dns/wire/constants.js';
 import { keyToText } from '../dns/wire/name.js';
+import { cacheCounts } from '../dns/forward/response-cache.js';
 import type { ParsedQuery } from '../dns/wire/query.js';
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
@@ -17,11 +18,13 @@ const LABELLED_TYPES = new Set([1, 2, 5, 6, 12, 15, 16, 28, 33, 255, 257, 252, 2
  * histogram is folded the same way (FoldedHistogram).
  */
 export class DnsMetrics implements QueryObserver {
-  private readonly requests: Counter<'transport' | 'qtype' | 'rcode'>;
+  private readonly requests: Counter<'transport' | 'qtype' | 'rcode' | 'zone'>;
   private readonly drops: Counter<'transport' | 'reason'>;
   private readonly forwards: Counter<'result'>;
   private readonly limited: Counter<'action'>;
-  private readonly children = new Map<number, { labels: [string, string, string]; pending: number }>();
+  private readonly children = new Map<number, { labels: [string, string, string, string]; pending: number }>();
+  /** Zone keys seen, numbered for the child key (a handful: the mesh zones, zone-file zones, none). */
+  private readonly zones = new Map<string, number>();
   private readonly durations: FoldedHistogram;
 
   /** queryLog: log this fraction of queries at info (0 = none: nothing per query on the hot path). */
@@ -40,8 +43,8 @@ export class DnsMetrics implements QueryObserver {
     const children = this.children;
     this.requests = new Counter({
       name: 'meshdns_dns_requests_total',
-      help: 'DNS queries answered, by transport, query type and response code',
-      labelNames: ['transport', 'qtype', 'rcode'],
+      help: 'DNS queries answered, by transport, query type, response code and zone (the zone answering; "." for names outside every zone)',
+      labelNames: ['transport', 'qtype', 'rcode', 'zone'],
       registers: [registry],
       // Counts kept per query are added here, when /metrics is read.
       collect() {
@@ -64,15 +67,30 @@ export class DnsMetrics implements QueryObserver {
       labelNames: ['result'],
       registers: [registry],
     });
+    new Counter({
+      name: 'meshdns_forward_cache_total',
+      help: 'Lookups in the cache of forwarded answers, by result (hit, miss)',
+      labelNames: ['result'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ result: 'hit' }, cacheCounts.hits);
+        this.inc({ result: 'miss' }, cacheCounts.misses);
+      },
+    });
     this.limited = new Counter({
       name: 'meshdns_dns_rate_limited_total',
       help: 'UDP responses held back by --rrl-responses-per-second: dropped, or slipped (sent truncated)',
       labelNames: ['action'],
       registers: [registry],
     });
+    // Every series at 0 from the start, so rate() and alerts see them before the first event (as CoreDNS does).
+    for (const transport of ['udp', 'tcp']) for (const reason of ['short', 'response']) this.drops.inc({ transport, reason }, 0);
+    for (const action of ['dropped', 'slipped']) this.limited.inc({ action }, 0);
+    for (const result of ['answered', 'failed']) this.forwards.inc({ result }, 0);
   }
 
-  answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string): void {
+  answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string, zone: string): void {
     const qtype = q.qtype;
     this.durations.observe(tcp ? 1 : 0, durationMs / 1000);
     if (this.queryLog.rate > 0 && Math.random() < this.queryLog.rate) {
@@ -82,10 +100,13 @@ export class DnsMetrics implements QueryObserver {
       );
     }
     const t = LABELLED_TYPES.has(qtype) ? qtype : 0;
-    const key = (tcp ? 1 << 24 : 0) | (t << 8) | rcode;
+    let z = this.zones.get(zone);
+    if (z === undefined) this.zones.set(zone, (z = this.zones.size));
+    const key = z * 2 ** 25 + ((tcp ? 1 << 24 : 0) | (t << 8) | rcode);
     let child = this.children.get(key);
     if (child === undefined) {
-      child = { labels: [tcp ? 'tcp' : 'udp', t === 0 ? 'other' : typeName(t), rcode === 16 ? 'BADVERS' : (RCODE_NAMES[rcode] ?? String(rcode))], pending: 0 };
+      const zoneText = zone === '' ? '.' : keyToText(zone);
+      child = { labels: [tcp ? 'tcp' : 'udp', t === 0 ? 'other' : typeName(t), rcode === 16 ? 'BADVERS' : (RCODE_NAMES[rcode] ?? String(rcode)), zoneText], pending: 0 };
       this.children.set(key, child);
     }
     child.pending++;

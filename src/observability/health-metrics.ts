@@ -33,6 +33,26 @@ export function registerHealthMetrics(
     },
   });
   new Gauge({
+    name: 'meshdns_service_instances',
+    help: 'Instances of each service by state (healthy, unhealthy, draining): one series per service and state present',
+    labelNames: ['namespace', 'service', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const svc of catalog.all()) for (const i of svc.instances.values()) this.inc({ namespace: svc.namespace, service: svc.name, state: instanceState(i) });
+    },
+  });
+  new Gauge({
+    name: 'meshdns_splits',
+    help: 'Services whose names answer a traffic split (a mesh object in force for every client or for some namespaces)',
+    registers: [registry],
+    collect() {
+      let n = 0;
+      for (const key of catalog.keys()) if (catalog.splitOf(key) !== undefined) n++;
+      this.set(n);
+    },
+  });
+  new Gauge({
     name: 'meshdns_catalog_services',
     help: 'Services in the catalog',
     registers: [registry],

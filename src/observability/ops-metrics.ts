@@ -11,6 +11,10 @@ export interface OpsMetrics {
   accessReload(ok: boolean): void;
   /** A shared store's watch could not resume and the store was re-listed. */
   storeResync(store: string, reason: string): void;
+  /** A REST write answered (accepted or refused). */
+  apiWrite(method: string, status: number): void;
+  /** Puts the error series of a store and of the Kubernetes source at 0, so that rates exist before the first error. */
+  initialize(store: string, kubernetes: boolean): void;
 }
 
 export function opsMetrics(
@@ -54,6 +58,7 @@ export function opsMetrics(
   });
   const store = new Counter({ name: 'meshdns_store_errors_total', help: 'Registration store operations that failed (answered 503 or retried)', labelNames: ['store', 'operation'], registers: [registry] });
   const reloads = new Counter({ name: 'meshdns_zone_reloads_total', help: 'Zone file loads by result (ok, error)', labelNames: ['result'], registers: [registry] });
+  const writes = new Counter({ name: 'meshdns_api_writes_total', help: 'REST writes answered, by method and HTTP status (refused ones included)', labelNames: ['method', 'status'], registers: [registry] });
   const accessReloads = new Counter({
     name: 'meshdns_access_reloads_total',
     help: 'SIGHUP re-reads of the API tokens and TLS certificate by result (ok; error: refused, the ones in force stay)',
@@ -83,6 +88,11 @@ export function opsMetrics(
     kubernetesError: (resource, stage) => kube.inc({ resource, stage }),
     skipped: (what) => skipped.inc({ what }),
     storeResync: (store, reason) => resyncs.inc({ store, reason }),
+    apiWrite: (method, status) => writes.inc({ method, status: String(status) }),
+    initialize: (storeKind, kubernetes) => {
+      for (const operation of ['put', 'delete', 'heartbeat']) store.inc({ store: storeKind, operation }, 0);
+      if (kubernetes) for (const resource of ['services', 'endpointslices']) for (const stage of ['list', 'watch'] as const) kube.inc({ resource, stage }, 0);
+    },
     accessReload: (ok) => accessReloads.inc({ result: ok ? 'ok' : 'error' }),
   };
 }

@@ -33,7 +33,7 @@ function render(overlay: (typeof OVERLAYS)[number]): Doc[] {
 /** An overlay beside the shipped ones that adds the optional components, as a user would write it. */
 function mkComponentOverlay(): string {
   const overlay = mkdtempSync(join(tmpdir(), 'meshdns-overlay-'));
-  const components = ['pod-weights', 'service-monitor', 'hpa', 'https'].map((c) => relative(overlay, join(dir, 'components', c)));
+  const components = ['pod-weights', 'service-monitor', 'prometheus-rule', 'grafana-dashboard', 'hpa', 'https'].map((c) => relative(overlay, join(dir, 'components', c)));
   writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, join(dir, 'overlays', 'sqlite'))}]\ncomponents: [${components.join(', ')}]\n`);
   return overlay;
 }

@@ -44,7 +44,7 @@ export class GrpcHealthServer {
     readonly port: number,
   ) {}
 
-  static async start(states: Record<string, HealthState>, tls?: { cert: Buffer; key: Buffer }): Promise<GrpcHealthServer> {
+  static async start(states: Record<string, HealthState>, tls?: { cert: Buffer; key: Buffer }, host = '127.0.0.1'): Promise<GrpcHealthServer> {
     const server = new Server();
     const definition: ServiceDefinition = {
       Check: {
@@ -61,7 +61,7 @@ export class GrpcHealthServer {
     server.addService(definition, {
       Check: (call: ServerUnaryCall<HealthCheckRequest, number>, callback: sendUnaryData<number>) => {
         const service = call.request.service;
-        self!.asked.push(service);
+        if (self!.asked.length < 10_000) self!.asked.push(service);
         const state = self!.states.get(service);
         if (state === undefined) return callback({ code: GrpcStatus.NOT_FOUND, details: `unknown service ${service}` });
         if (typeof state === 'object') return void setTimeout(() => callback(null, STATUS_VALUE.SERVING), state.slowMs);
@@ -69,7 +69,7 @@ export class GrpcHealthServer {
       },
     });
     const credentials = tls === undefined ? ServerCredentials.createInsecure() : ServerCredentials.createSsl(null, [{ cert_chain: tls.cert, private_key: tls.key }], false);
-    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, p) => (err ? reject(err) : resolve(p))));
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync(`${host}:0`, credentials, (err, p) => (err ? reject(err) : resolve(p))));
     self = new GrpcHealthServer(server, port);
     for (const [name, state] of Object.entries(states)) self.states.set(name, state);
     return self;

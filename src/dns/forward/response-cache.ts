@@ -15,6 +15,9 @@ export interface ResponseCacheOptions {
   now?: () => number;
 }
 
+/** Lookups of every forward cache of this process (a config reload makes a new cache; the counts go on). */
+export const cacheCounts = { hits: 0, misses: 0 };
+
 /**
  * Cache of forwarded answers, like CoreDNS's cache plugin in front of
  * forward: pods pointed at meshdns send every external lookup through it.
@@ -49,7 +52,11 @@ export class ResponseCache {
   /** A copy with the client's ID and question bytes (its letter case), TTLs aged; undefined on a miss. */
   lookup(key: string, id: number, query: Buffer, questionEnd: number, limit: number): Buffer | undefined {
     const hit = this.lru.get(key);
-    if (hit === undefined || hit.bytes.length > limit) return undefined;
+    if (hit === undefined || hit.bytes.length > limit) {
+      cacheCounts.misses++;
+      return undefined;
+    }
+    cacheCounts.hits++;
     const out = Buffer.from(hit.bytes);
     out.writeUInt16BE(id, 0);
     if (questionEnd <= out.length) query.copy(out, HEADER_SIZE, HEADER_SIZE, questionEnd);

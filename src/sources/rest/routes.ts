@@ -23,6 +23,8 @@ export interface RestRoutesOptions {
   statics: StaticNames;
   /** While a service fails over: the backup (`svc.ns`) answering for it. */
   failingOver?: (serviceKey: string) => string | undefined;
+  /** Every write answered, accepted or refused (the metric of writes by status). */
+  onWrite?: (method: string, status: number) => void;
 }
 
 interface InstanceParams {
@@ -70,7 +72,8 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
 
   // One audit line per write, accepted or refused: token name (never the token), client, method, path, status.
   app.addHook('onResponse', async (req, reply) => {
-    if (req.method === 'GET' || req.method === 'HEAD' || !req.url.startsWith('/v1/')) return;
+    if (req.method === 'GET' || req.method === 'HEAD' || req.method === 'OPTIONS' || !req.url.startsWith('/v1/')) return;
+    opts.onWrite?.(req.method, reply.statusCode);
     logger.info(
       { audit: 'write', token: writers.get(req) ?? null, client: req.socket.remoteAddress, method: req.method, path: req.url.split('?')[0], status: reply.statusCode },
       'API write',

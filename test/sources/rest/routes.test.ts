@@ -60,7 +60,7 @@ const invalid: [string, unknown, RegExp][] = [
   ['weight as a string', { ...body, weight: '100' }, /weight must be integer/],
   ['bad ttl', { ...body, ttl: 'soon' }, /ttl must match pattern/],
   ['ttl too short', { ...body, ttl: '10ms' }, /^ttl: "10ms" must be from 1s to 24h/],
-  ['check with both kinds', { ...body, check: { http: 'http://x/', tcp: 'x:1' } }, /check: give exactly one of "http" or "tcp"/],
+  ['check with both kinds', { ...body, check: { http: 'http://x/', tcp: 'x:1' } }, /check: give exactly one of "http", "tcp" or "grpc"/],
   ['check http not a URL', { ...body, check: { http: 'nope' } }, /check\.http: "nope" is not a URL/],
   ['check timeout above interval', { ...body, check: { tcp: '10.0.0.1:80', interval: '1s', timeout: '2s' } }, /check\.timeout/],
   ['unknown field', { ...body, color: 'blue' }, /must NOT have additional properties/],
