@@ -31,7 +31,11 @@ interface Answering {
   readonly owners?: ReadonlyMap<Instance, string>;
   readonly shares?: ReadonlyMap<Instance, number>;
   readonly policy: TrafficPolicy;
+  /** Split backends whose subsets have load balancers of their own: each instance's group, each group's policy. */
+  readonly groups?: { readonly of: ReadonlyMap<Instance, number>; readonly policies: readonly number[] };
 }
+
+const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIGHTED, 'round-robin': LB_ROUND_ROBIN, random: LB_RANDOM };
 
 /** Split shares are scaled to this total: whole SRV weights and round-robin counts stay fine-grained. */
 const SHARE_SCALE = 10_000;
@@ -317,35 +321,40 @@ export class CatalogProjection {
    * answerable drops out and the others share its part. Undefined when no backend has anything.
    */
   private composed(key: string, zoneKey: string, svcKey: string, own: Instance[], split: TrafficSplit, policy: TrafficPolicy): Answering | undefined {
-    const groups: { members: Instance[]; ownerKey: string; weight: number }[] = [];
+    const groups: { members: Instance[]; ownerKey: string; weight: number; loadBalancer?: TrafficPolicy['loadBalancer'] }[] = [];
     for (const b of split.backends) {
       if (!(b.weight > 0)) continue;
       if (b.service === key) {
         const members = inSubset(own, b);
-        if (members.length > 0) groups.push({ members, ownerKey: svcKey, weight: b.weight });
+        if (members.length > 0) groups.push({ members, ownerKey: svcKey, weight: b.weight, loadBalancer: b.subset?.loadBalancer });
         continue;
       }
       const backend = this.catalog.getByKey(b.service);
       if (backend === undefined || backend.alias !== undefined) continue;
       const ownerKey = serviceKeys(backend.namespace, backend.name, zoneKey).svcKey;
       const members = inSubset(this.usable(b.service, backend, ownerKey).filter(isAnswerable), b);
-      if (members.length > 0) groups.push({ members, ownerKey, weight: b.weight });
+      if (members.length > 0) groups.push({ members, ownerKey, weight: b.weight, loadBalancer: b.subset?.loadBalancer });
     }
     if (groups.length === 0) return undefined;
     const total = groups.reduce((sum, g) => sum + g.weight, 0);
     const instances: Instance[] = [];
     const owners = new Map<Instance, string>();
     const shares = new Map<Instance, number>();
-    for (const g of groups) {
+    // Subsets with load balancers of their own order the answer within themselves (Istio's subset trafficPolicy).
+    const grouped = groups.length > 1 && groups.some((g) => g.loadBalancer !== undefined);
+    const groupOf = new Map<Instance, number>();
+    for (const [index, g] of groups.entries()) {
       const sum = g.members.reduce((acc, i) => acc + this.weightOf(i), 0);
       for (const i of g.members) {
         if (owners.has(i)) continue;
         instances.push(i);
         owners.set(i, g.ownerKey);
         shares.set(i, (SHARE_SCALE * g.weight * this.weightOf(i)) / (total * sum));
+        groupOf.set(i, index);
       }
     }
-    return { instances, owners, shares, policy };
+    if (!grouped) return { instances, owners, shares, policy };
+    return { instances, owners, shares, policy, groups: { of: groupOf, policies: groups.map((g) => LB_OF[g.loadBalancer ?? policy.loadBalancer]) } };
   }
 
   /** Panic (every instance failing its probes): answer them all, or none, as --all-unhealthy says. */
@@ -367,9 +376,10 @@ export class CatalogProjection {
   private drawnSet(type: number, records: readonly EncodedRecord[], members: readonly Instance[], answer: Answering): RRSet {
     const policy = answer.policy;
     return weightedSet(type, records, members.map((i) => this.answerWeight(i, answer)), {
-      lb: policy.loadBalancer === 'round-robin' ? LB_ROUND_ROBIN : policy.loadBalancer === 'random' ? LB_RANDOM : LB_WEIGHTED,
+      lb: LB_OF[policy.loadBalancer],
       limit: policy.answerLimit,
       zones: policy.locality === 'prefer-zone' ? members.map((i) => i.hintZones ?? i.zone) : null,
+      ...(answer.groups === undefined ? {} : { groupOf: members.map((i) => answer.groups!.of.get(i) ?? 0), groupPolicies: answer.groups.policies }),
     });
   }
 

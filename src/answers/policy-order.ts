@@ -38,6 +38,17 @@ export function roundRobinOrder(weights: ArrayLike<number>, current: Float64Arra
   rotationFrom(best, n, order);
 }
 
+/**
+ * The order round robin's next turn would give, without taking the turn: for a group that is not first in
+ * this answer (its turn is taken when it is).
+ */
+export function roundRobinPeek(weights: ArrayLike<number>, current: Float64Array, order: Int32Array): void {
+  const n = weights.length;
+  let best = 0;
+  for (let i = 1; i < n; i++) if (current[i]! + weights[i]! > current[best]! + weights[best]!) best = i;
+  rotationFrom(best, n, order);
+}
+
 /** An instance's zone for locality: its own, or the zones an EndpointSlice hint assigns it to. */
 export type MemberZone = string | readonly string[] | undefined;
 

@@ -25,6 +25,22 @@ export interface RRSet {
   readonly rr: Float64Array | null;
   /** Round robin with prefer-zone: each client zone's own state (made on its first query), for exact windows per zone. */
   readonly rrByZone: Map<string, Float64Array> | null;
+  /**
+   * Groups drawn in two steps (Istio subsets with load balancers of their own): the group order by the groups'
+   * weights, then each group's records by the group's own policy. Null for an ordinary set.
+   */
+  readonly groups: readonly DrawGroup[] | null;
+}
+
+/** One group of a grouped set: its records (indices into the set), its share of first answers, its own order. */
+export interface DrawGroup {
+  readonly members: Int32Array;
+  readonly weight: number;
+  readonly lb: number;
+  readonly weights: readonly number[];
+  readonly rr: Float64Array | null;
+  /** Scratch for the group's own order (one per group: nothing allocated per query). */
+  readonly order: Int32Array;
 }
 
 /** The per-query ordering a set carries: what a service's policy asks for. */
@@ -32,6 +48,9 @@ export interface DrawPolicy {
   readonly lb: number;
   readonly limit: number;
   readonly zones: readonly MemberZone[] | null;
+  /** Each record's group (an index into `groupPolicies`), when groups order themselves. */
+  readonly groupOf?: readonly number[];
+  readonly groupPolicies?: readonly number[];
 }
 
 const PLAIN: DrawPolicy = { lb: LB_WEIGHTED, limit: 0, zones: null };
@@ -149,11 +168,11 @@ export interface RefillableSet extends RRSet {
 }
 
 export function refillableSet(type: number): RefillableSet {
-  return { type, records: [], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null };
+  return { type, records: [], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null, groups: null };
 }
 
 export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet {
-  return { type, records: [...records], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null };
+  return { type, records: [...records], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null, groups: null };
 }
 
 /** A set whose order is drawn per query. Round robin needs whole weights: its counts are exact per Σw answers. */
@@ -170,7 +189,29 @@ export function weightedSet(type: number, records: readonly EncodedRecord[], wei
     zones: drawn && policy.zones !== null ? [...policy.zones] : null,
     rr: roundRobin ? new Float64Array(records.length) : null,
     rrByZone: roundRobin && policy.zones !== null ? new Map() : null,
+    groups: drawn && policy.groupOf !== undefined && policy.groupPolicies !== undefined ? drawGroups(weights, policy.groupOf, policy.groupPolicies) : null,
   };
+}
+
+/** The groups of a grouped set, from each record's group and each group's load balancer. */
+function drawGroups(weights: readonly number[], groupOf: readonly number[], policies: readonly number[]): DrawGroup[] | null {
+  const groups: DrawGroup[] = [];
+  for (let g = 0; g < policies.length; g++) {
+    const indices: number[] = [];
+    for (let i = 0; i < groupOf.length; i++) if (groupOf[i] === g) indices.push(i);
+    if (indices.length === 0) continue;
+    const lb = policies[g]!;
+    const own = indices.map((i) => weights[i]!);
+    groups.push({
+      members: Int32Array.from(indices),
+      weight: own.reduce((a, b) => a + b, 0),
+      lb,
+      weights: lb === LB_ROUND_ROBIN ? own.map((w) => Math.max(1, Math.round(w))) : own,
+      rr: lb === LB_ROUND_ROBIN ? new Float64Array(indices.length) : null,
+      order: new Int32Array(indices.length),
+    });
+  }
+  return groups.length > 1 ? groups : null;
 }
 
 export type NameTable = Map<string, NameNode>;

@@ -9,8 +9,11 @@ export interface SplitBackend {
   readonly service: string;
   /** ≥ 0; 0 drains the backend. */
   readonly weight: number;
-  /** An Istio subset of the service: its name, and the ids of the service's instances in it now. */
-  readonly subset?: { readonly name: string; readonly members: readonly string[] };
+  /**
+   * An Istio subset of the service: its name, the ids of the service's instances in it now, and its own load
+   * balancer (the subset's trafficPolicy.loadBalancer), which orders the answer within the subset.
+   */
+  readonly subset?: { readonly name: string; readonly members: readonly string[]; readonly loadBalancer?: 'weighted' | 'round-robin' | 'random' };
 }
 
 export interface SplitOrigin {

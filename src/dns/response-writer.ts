@@ -1,8 +1,8 @@
 import type { Random } from '../answers/random.js';
 import type { Resolution } from '../answers/resolver.js';
 import { weightedOrder } from '../answers/weighted-order.js';
-import { roundRobinInZone, roundRobinOrder, rotationFrom, uniformOrder, zoneFirst } from '../answers/policy-order.js';
-import { LB_ROUND_ROBIN, LB_WEIGHTED, type RRSet } from '../answers/records.js';
+import { roundRobinInZone, roundRobinOrder, roundRobinPeek, rotationFrom, uniformOrder, zoneFirst } from '../answers/policy-order.js';
+import { LB_ROUND_ROBIN, LB_WEIGHTED, type DrawGroup, type RRSet } from '../answers/records.js';
 import { HeldTurns } from './held-turns.js';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from './wire/constants.js';
 import type { ParsedQuery } from './wire/query.js';
@@ -77,7 +77,8 @@ export class ResponseWriter {
           this.order = new Int32Array(n * 2);
           this.scratch = new Int32Array(n * 2);
         }
-        if (set.lb === LB_WEIGHTED) weightedOrder(set.weights, this.order, this.random);
+        if (set.groups !== null) this.groupedOrder(set.groups);
+        else if (set.lb === LB_WEIGHTED) weightedOrder(set.weights, this.order, this.random);
         else if (set.lb === LB_ROUND_ROBIN) {
           if (turnSet === null) turnSet = set;
           this.roundRobin(set, n);
@@ -165,6 +166,33 @@ export class ResponseWriter {
     if (rcode > 15) rcode = 0; // never happens for answers; extended rcodes go through error()
     this.writeHeader(q.id, flags | (q.opcode << 11) | rcode, q.key === '' ? 0 : 1, ancount, nscount, arcount);
     return this.copyOut(pos);
+  }
+
+  private groupOrder = new Int32Array(8);
+  private groupWeights = new Float64Array(8);
+
+  /**
+   * A grouped set's order (Istio subsets with their own load balancers): the groups by weighted random choice
+   * on their shares, then each group's records by the group's own policy, one group after the other.
+   */
+  private groupedOrder(groups: readonly DrawGroup[]): void {
+    const count = groups.length;
+    if (this.groupOrder.length < count) {
+      this.groupOrder = new Int32Array(count * 2);
+      this.groupWeights = new Float64Array(count * 2);
+    }
+    for (let g = 0; g < count; g++) this.groupWeights[g] = groups[g]!.weight;
+    weightedOrder(this.groupWeights.subarray(0, count), this.groupOrder, this.random);
+    let k = 0;
+    for (let j = 0; j < count; j++) {
+      const group = groups[this.groupOrder[j]!]!;
+      const n = group.members.length;
+      // Round robin within a subset turns only when the subset is chosen first: its window counts its own answers.
+      if (group.lb === LB_ROUND_ROBIN) (j === 0 ? roundRobinOrder : roundRobinPeek)(group.weights, group.rr!, group.order);
+      else if (group.lb === LB_WEIGHTED) weightedOrder(group.weights, group.order, this.random);
+      else uniformOrder(n, group.order, this.random);
+      for (let i = 0; i < n; i++) this.order[k++] = group.members[group.order[i]!]!;
+    }
   }
 
   /**

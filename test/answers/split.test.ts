@@ -99,3 +99,25 @@ test('round robin over a split: exact shares over each window of Σ weights', ()
   assert.equal(firsts.filter((a) => a === '10.2.0.1').length, 100);
   assert.equal(c.query('web.shop.linkerd.local').answers.length, 1);
 });
+
+test('Istio subsets with load balancers of their own: each subset gets its share, and orders its instances by its own policy', () => {
+  const c = core({ seed: 5 });
+  for (const [id, address] of [['a', '10.3.0.1'], ['b', '10.3.0.2'], ['c', '10.3.0.3'], ['d', '10.3.0.4']] as const) c.catalog.upsert('shop', 'reviews', instance(id, address));
+  c.catalog.setSplit('shop', 'reviews', {
+    origin: { kind: 'VirtualService', group: 'networking.istio.io', namespace: 'shop', name: 'reviews' },
+    backends: [
+      // v1: a and b, round robin within; v2: c and d, random within.
+      { service: 'shop/reviews', weight: 80, subset: { name: 'v1', members: ['a', 'b'], loadBalancer: 'round-robin' } },
+      { service: 'shop/reviews', weight: 20, subset: { name: 'v2', members: ['c', 'd'], loadBalancer: 'random' } },
+    ],
+  });
+  const firsts: string[] = [];
+  for (let i = 0; i < 4000; i++) firsts.push(c.query('reviews.shop.linkerd.local').answers[0]!.address!);
+  const share = (set: string[]): number => firsts.filter((f) => set.includes(f)).length / firsts.length;
+  assert.ok(Math.abs(share(['10.3.0.1', '10.3.0.2']) - 0.8) < 0.025, String(share(['10.3.0.1', '10.3.0.2'])));
+  // Within v1, round robin: the answers v1 takes alternate a, b, a, b … exactly.
+  const v1 = firsts.filter((f) => f === '10.3.0.1' || f === '10.3.0.2');
+  for (let i = 1; i < v1.length; i++) assert.notEqual(v1[i], v1[i - 1], `v1 answers do not alternate at ${i}`);
+  // Within v2, random: both instances, about evenly (weights ignored).
+  assert.ok(Math.abs(share(['10.3.0.3']) - 0.1) < 0.02 && Math.abs(share(['10.3.0.4']) - 0.1) < 0.02);
+});

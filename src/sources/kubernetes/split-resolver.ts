@@ -69,7 +69,7 @@ function usableBackends(r: SlimRoute, ctx: SplitContext, problems: SplitProblem[
       problems.push({ object: nameOf(r), message: `subset ${b.subset} of ${serviceRef(b.service)} is defined by no DestinationRule; it gets no share` });
       continue;
     }
-    out.push({ service: b.service, weight: b.weight, subset: { name: b.subset, members: subset.members } });
+    out.push({ service: b.service, weight: b.weight, subset: { name: b.subset, members: subset.members, ...(subset.loadBalancer === undefined ? {} : { loadBalancer: subset.loadBalancer }) } });
   }
   return out;
 }
