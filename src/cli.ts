@@ -1,111 +1,15 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from './config/config.js';
-import { helpText } from './config/flags.js';
-import { createLogger } from './observability/logger.js';
-import { startServer } from './server.js';
-import cluster from 'node:cluster';
-import { runWorker } from './cluster/worker-main.js';
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-/** One clear line on stderr and a non-zero exit: what a user wants from a bad flag. */
-function fail(message: string): never {
-  process.stderr.write(`meshdns: ${message}\n`);
+/**
+ * The command. It checks the Node version before anything else is loaded: meshdns uses modules of Node 24
+ * (node:sqlite among them), and an older Node would die on the first of them with a stack trace instead of
+ * saying what to do.
+ */
+const major = Number(process.versions.node.split('.')[0]);
+if (major < 24) {
+  process.stderr.write(
+    `meshdns: needs Node.js 24 or newer; this is ${process.version}. Run it with \`npm start\` (the project installs Node 24 from npm), \`npx -y -p node@24 -- node dist/cli.js\`, or install Node 24.\n`,
+  );
   process.exit(2);
 }
-
-async function main(argv: string[]): Promise<void> {
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    process.stdout.write(helpText() + '\n');
-    return;
-  }
-  if (argv[0] === '--version') {
-    process.stdout.write(version() + '\n');
-    return;
-  }
-  const [command, ...rest] = argv;
-  if (command !== 'serve') fail(`unknown command "${command}" (try: meshdns serve --help)`);
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(helpText() + '\n');
-    return;
-  }
-
-  let config;
-  try {
-    config = loadConfig(rest, process.env);
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  const logger = createLogger(config.logLevel);
-  if (cluster.isWorker) {
-    await runWorker(config, logger.child({ worker: cluster.worker?.id }));
-    return;
-  }
-  let server;
-  try {
-    server = await startServer(config, logger);
-  } catch (err) {
-    if (err instanceof ConfigError) fail(err.message);
-    throw err;
-  }
-
-  let stopping = false;
-  let lameDuckTimer: NodeJS.Timeout | undefined;
-  const running = server;
-  const stop = (): void => {
-    if (stopping) return;
-    stopping = true;
-    if (lameDuckTimer !== undefined) clearTimeout(lameDuckTimer);
-    logger.info('shutting down: no new queries, finishing those in flight');
-    const force = setTimeout(() => process.exit(1), 8000);
-    force.unref();
-    running.stop().then(
-      () => {
-        logger.info('stopped');
-        logger.flush();
-        process.exit(0);
-      },
-      (err: Error) => {
-        logger.error({ err: err.message }, 'error while stopping');
-        process.exit(1);
-      },
-    );
-  };
-  /**
-   * Lame duck first (as CoreDNS's health plugin does): /readyz fails at once, so Kubernetes takes the pod out
-   * of the Service's endpoints, while DNS keeps answering the queries that kube-proxy and clients still send
-   * here meanwhile. Then the drain. A second signal skips what is left of the lame duck.
-   */
-  const shutdown = (signal: string): void => {
-    if (lameDuckTimer !== undefined || config.shutdownLameduckMs === 0) return stop();
-    logger.info({ signal, lameDuckMs: config.shutdownLameduckMs }, 'lame duck: /readyz fails now, DNS answers on until the drain');
-    running.enterLameDuck();
-    lameDuckTimer = setTimeout(stop, config.shutdownLameduckMs);
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGHUP', () => {
-    logger.info('SIGHUP: reloading zone files and the config');
-    let next;
-    try {
-      next = loadConfig(rest, process.env);
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'config reload failed; keeping the running config — fix the file and send SIGHUP again');
-      server.reloadZones();
-      return;
-    }
-    try {
-      const needRestart = server.applyConfig(next);
-      if (needRestart.length > 0) logger.warn({ settings: needRestart }, 'these changed settings take effect only after a restart');
-      logger.info({ logLevel: next.logLevel }, 'config reloaded');
-    } catch (err) {
-      logger.error({ err: (err as Error).message }, 'config reload could not be applied; keeping the running config');
-    }
-  });
-}
-
-main(process.argv.slice(2)).catch((err: Error) => fail(err.stack ?? err.message));
+const { run } = await import('./main.js');
+run();

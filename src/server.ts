@@ -3,7 +3,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Catalog } from './catalog/catalog.js';
 import { ConfigError, type Config } from './config/config.js';
 import { upstreamText } from './dns/forward/upstream.js';
-import { formatHostPort, type ListenAddress } from './dns/listen-address.js';
+import { formatHostPort, type ListenAddress } from './config/listen-address.js';
 import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics } from './observability/health-metrics.js';
@@ -220,7 +220,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     },
     notes: [() => (registry.invalid.size === 0 ? null : `${registry.invalid.size} stored registration(s) no longer validate and are not answered: ${[...registry.invalid].slice(0, 5).map(([k, why]) => `${k} (${why})`).join('; ')}`)],
     routes: (app) => {
-      const failingOver = (key: string): string | undefined => plane.projection.failingOver.get(key);
       registerRestRoutes(app, {
         registry,
         catalog,
@@ -229,13 +228,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         onStoreError: (op) => ops.storeError(config.store, op),
         zoneKeys: meshZones,
         statics: plane.resolver,
-        failingOver,
+        soft: { k: config.healthK, theta: config.healthTheta },
+        allUnhealthy: config.allUnhealthy,
         onWrite: (method, status) => ops.apiWrite(method, status),
       });
       registerConsoleRoutes(app, {
         catalog,
         soft: { k: config.healthK, theta: config.healthTheta },
-        failingOver,
+        allUnhealthy: config.allUnhealthy,
         mayRead: readCheck(access),
         stillMayRead: (authorization) => access.read(authorization).ok,
         onAccessChange: (listener) => access.onReplace(listener),

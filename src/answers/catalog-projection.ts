@@ -1,12 +1,13 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { dnsNameOf, isAnswerable, isPanicCandidate, type Instance, type Service } from '../catalog/types.js';
-import { RRType } from '../dns/wire/constants.js';
-import { childKey, nameToWire, wireKey } from '../dns/wire/name.js';
-import { addressRecord, record, srvRecord, type EncodedRecord } from '../dns/wire/rdata.js';
-import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
+import { dnsNameOf, type Instance, type Service } from '../catalog/types.js';
+import { RRType } from '../wire/constants.js';
+import { childKey, nameToWire, wireKey } from '../wire/name.js';
+import { addressRecord, record, srvRecord, type EncodedRecord } from '../wire/rdata.js';
+import { DEFAULT_SOFT_WEIGHT, type SoftWeight } from '../health/soft-weight.js';
 import type { ReverseNames } from './reverse-names.js';
-import { failoverKey, type TrafficPolicy } from '../catalog/policy.js';
-import { backendsOf, type TrafficSplit } from '../catalog/split.js';
+import type { TrafficPolicy } from '../catalog/policy.js';
+import type { TrafficSplit } from '../catalog/split.js';
+import { planAnswers, weightOf } from './answer-plan.js';
 import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
@@ -29,7 +30,8 @@ interface SrvDraft {
 interface Answering {
   readonly instances: Instance[];
   readonly owners?: ReadonlyMap<Instance, string>;
-  readonly shares?: ReadonlyMap<Instance, number>;
+  /** Each answering instance's weight in the draw (the plan's). */
+  readonly weights: ReadonlyMap<Instance, number>;
   readonly policy: TrafficPolicy;
   /** Split backends whose subsets have load balancers of their own: each instance's group, each group's policy. */
   readonly groups?: { readonly of: ReadonlyMap<Instance, number>; readonly policies: readonly number[] };
@@ -37,8 +39,6 @@ interface Answering {
 
 const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIGHTED, 'round-robin': LB_ROUND_ROBIN, random: LB_RANDOM };
 
-/** Split shares are scaled to this total: whole SRV weights and round-robin counts stay fine-grained. */
-const SHARE_SCALE = 10_000;
 
 /** Each instance name's address records: one, or an endpoint's A and AAAA under one name (keyed by owner too, when given). */
 function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, EncodedRecord>, ownerOf?: (i: Instance) => string): Map<string, EncodedRecord | EncodedRecord[]> {
@@ -55,13 +55,6 @@ function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Ins
 function emptyService(key: string): Service {
   const slash = key.indexOf('/');
   return { namespace: key.slice(0, slash), name: key.slice(slash + 1), instances: new Map() };
-}
-
-/** A backend's instances in its subset (Istio), or all of them. */
-function inSubset(instances: Instance[], backend: TrafficSplit['backends'][number]): Instance[] {
-  if (backend.subset === undefined) return instances;
-  const ids = new Set(backend.subset.members);
-  return instances.filter((i) => ids.has(i.id));
 }
 
 /** Every <ns> name is an empty non-terminal: one shared node. */
@@ -208,7 +201,7 @@ export class CatalogProjection {
       return { node: { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) }, instances: [] };
     }
     const instances = this.usable(key, svc, svcKey);
-    const answer = this.answering(key, zoneKey, svcKey, instances, split, main);
+    const answer = this.answering(key, zoneKey, split, main);
     const ownerOf = (inst: Instance): string => answer.owners?.get(inst) ?? svcKey;
 
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
@@ -270,106 +263,41 @@ export class CatalogProjection {
   }
 
   /**
-   * Whose instances the service's A/AAAA/SRV names answer: with a traffic split, its backends' answerable
-   * ones by their shares; else its own answerable ones; else (failover) those of the first backup in its
-   * policy that has some, ordered by the backup's policy; else (panic) its own failing ones, or none.
-   * Backups and backends are recorded as dependencies whatever happens, so a change to one rebuilds this
-   * service too.
+   * Whose instances the service's A/AAAA/SRV names answer, with what weights: the answer plan's decision
+   * (answer-plan.ts, shared with the console and the API), mapped onto this zone's names. Backups and backends
+   * are recorded as dependencies whatever happens, so a change to one rebuilds this service too; `main` (the
+   * node every client gets) records failover and panic.
    */
-  private answering(key: string, zoneKey: string, svcKey: string, instances: readonly Instance[], split: TrafficSplit | undefined, main: boolean): Answering {
-    const policy = this.catalog.policyOf(key);
-    // Every backend any client's split names: a change to one rebuilds this service.
-    this.track(key, [...policy.failover.map(failoverKey), ...backendsOf(this.catalog.splitOf(key)).filter((b) => b !== key)]);
-    const own = instances.filter(isAnswerable);
-    if (split !== undefined) {
-      const composed = this.composed(key, zoneKey, svcKey, own, split, split.loadBalancer === undefined ? policy : { ...policy, loadBalancer: split.loadBalancer });
-      if (composed !== undefined) {
-        if (main) {
-          this.setFailover(key, undefined);
-          this.setPanic(key, false);
-        }
-        return composed;
-      }
+  private answering(key: string, zoneKey: string, split: TrafficSplit | undefined, main: boolean): Answering {
+    const plan = planAnswers(
+      { catalog: this.catalog, soft: this.soft, allUnhealthy: this.allUnhealthy, usable: (k, svc) => this.usable(k, svc, serviceKeys(svc.namespace, svc.name, zoneKey).svcKey) },
+      key,
+      split,
+    );
+    this.track(key, plan.dependsOn);
+    if (main) {
+      this.setFailover(key, plan.failoverTo);
+      this.setPanic(key, plan.panic);
     }
-    if (!main) return { instances: own.length > 0 ? own : this.allUnhealthy === 'serve-all' ? instances.filter(isPanicCandidate) : [], policy };
-    if (own.length > 0 || policy.failover.length === 0) {
-      this.setFailover(key, undefined);
-      return { instances: this.orPanic(key, own, instances), policy };
-    }
-    for (const ref of policy.failover) {
-      const backupKey = failoverKey(ref);
-      const backup = this.catalog.getByKey(backupKey);
-      if (backup === undefined || backup.alias !== undefined) continue;
-      const zoneSvcKey = serviceKeys(backup.namespace, backup.name, zoneKey).svcKey;
-      const answerable = this.usable(backupKey, backup, zoneSvcKey).filter(isAnswerable);
-      if (answerable.length === 0) continue;
-      this.setPanic(key, false);
-      this.setFailover(key, ref);
-      // The backup's order, the queried service's answer limit: a limit is what the client of this name was
-      // promised (the way to keep weights behind caching resolvers), whoever answers.
-      const backupPolicy = this.catalog.policyOf(backupKey);
-      const answerLimit = policy.answerLimit > 0 ? policy.answerLimit : backupPolicy.answerLimit;
-      return { instances: answerable, owners: new Map(answerable.map((i) => [i, zoneSvcKey])), policy: { ...backupPolicy, answerLimit } };
-    }
-    this.setFailover(key, undefined);
-    return { instances: this.orPanic(key, own, instances), policy };
+    const instances = plan.members.map((m) => m.instance);
+    const weights = new Map(plan.members.map((m) => [m.instance, m.weight]));
+    const foreign = plan.members.filter((m) => m.service !== key);
+    const owners =
+      foreign.length === 0
+        ? undefined
+        : new Map(
+            plan.members.map((m) => {
+              const slash = m.service.indexOf('/');
+              return [m.instance, serviceKeys(m.service.slice(0, slash), m.service.slice(slash + 1), zoneKey).svcKey];
+            }),
+          );
+    const groups = plan.groupPolicies === undefined ? undefined : { of: new Map(plan.members.map((m) => [m.instance, m.group])), policies: plan.groupPolicies.map((lb) => LB_OF[lb]) };
+    return { instances, weights, policy: plan.policy, ...(owners === undefined ? {} : { owners }), ...(groups === undefined ? {} : { groups }) };
   }
 
-  /**
-   * A split's answer: each backend with a positive weight and something answerable gets weight_b / Σ of
-   * first answers, divided among its instances by their own (probe-shaded) weights. A backend with nothing
-   * answerable drops out and the others share its part. Undefined when no backend has anything.
-   */
-  private composed(key: string, zoneKey: string, svcKey: string, own: Instance[], split: TrafficSplit, policy: TrafficPolicy): Answering | undefined {
-    const groups: { members: Instance[]; ownerKey: string; weight: number; loadBalancer?: TrafficPolicy['loadBalancer'] }[] = [];
-    for (const b of split.backends) {
-      if (!(b.weight > 0)) continue;
-      if (b.service === key) {
-        const members = inSubset(own, b);
-        if (members.length > 0) groups.push({ members, ownerKey: svcKey, weight: b.weight, loadBalancer: b.subset?.loadBalancer });
-        continue;
-      }
-      const backend = this.catalog.getByKey(b.service);
-      if (backend === undefined || backend.alias !== undefined) continue;
-      const ownerKey = serviceKeys(backend.namespace, backend.name, zoneKey).svcKey;
-      const members = inSubset(this.usable(b.service, backend, ownerKey).filter(isAnswerable), b);
-      if (members.length > 0) groups.push({ members, ownerKey, weight: b.weight, loadBalancer: b.subset?.loadBalancer });
-    }
-    if (groups.length === 0) return undefined;
-    const total = groups.reduce((sum, g) => sum + g.weight, 0);
-    const instances: Instance[] = [];
-    const owners = new Map<Instance, string>();
-    const shares = new Map<Instance, number>();
-    // Subsets with load balancers of their own order the answer within themselves (Istio's subset trafficPolicy).
-    const grouped = groups.length > 1 && groups.some((g) => g.loadBalancer !== undefined);
-    const groupOf = new Map<Instance, number>();
-    for (const [index, g] of groups.entries()) {
-      const sum = g.members.reduce((acc, i) => acc + this.weightOf(i), 0);
-      for (const i of g.members) {
-        if (owners.has(i)) continue;
-        instances.push(i);
-        owners.set(i, g.ownerKey);
-        shares.set(i, (SHARE_SCALE * g.weight * this.weightOf(i)) / (total * sum));
-        groupOf.set(i, index);
-      }
-    }
-    if (!grouped) return { instances, owners, shares, policy };
-    return { instances, owners, shares, policy, groups: { of: groupOf, policies: groups.map((g) => LB_OF[g.loadBalancer ?? policy.loadBalancer]) } };
-  }
-
-  /** Panic (every instance failing its probes): answer them all, or none, as --all-unhealthy says. */
-  private orPanic(key: string, answerable: Instance[], instances: readonly Instance[]): Instance[] {
-    if (answerable.length === 0 && instances.some(isPanicCandidate)) {
-      this.setPanic(key, true);
-      return this.allUnhealthy === 'serve-all' ? instances.filter(isPanicCandidate) : [];
-    }
-    this.setPanic(key, false);
-    return answerable;
-  }
-
-  /** An instance's weight in this answer: its split share, else its own (probe-shaded) weight. */
+  /** An instance's weight in this answer: the plan's (its split share, else its own probe-shaded weight). */
   private answerWeight(i: Instance, answer: Answering): number {
-    return answer.shares?.get(i) ?? this.weightOf(i);
+    return answer.weights.get(i) ?? weightOf(i, this.soft);
   }
 
   /** An RRset drawn per query, carrying the order its policy asks for. */
@@ -443,13 +371,6 @@ export class CatalogProjection {
     if (this.reported.has(text)) return;
     if (this.reported.size < 10_000) this.reported.add(text);
     this.opts.onSkipped?.({ service: key, instance: id, reason });
-  }
-
-  /** The registered weight shaded by the probe score (panic serves failing instances at their score too). */
-  private weightOf(i: Instance): number {
-    const w = i.probe === undefined ? i.weight : effectiveWeight(i.weight, i.probe.score, this.soft);
-    // A weight that rounds to nothing would never be drawn; keep a sliver so order stays defined.
-    return Math.max(w, 1e-6);
   }
 
   private setPanic(key: string, panic: boolean): void {

@@ -1,4 +1,4 @@
-import type { EncodedRecord } from '../dns/wire/rdata.js';
+import type { EncodedRecord } from '../wire/rdata.js';
 import type { MemberZone } from './policy-order.js';
 
 /**

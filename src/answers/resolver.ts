@@ -1,6 +1,6 @@
-import { RRType, Rcode } from '../dns/wire/constants.js';
-import { isAtOrBelow } from '../dns/wire/name.js';
-import type { EncodedRecord } from '../dns/wire/rdata.js';
+import { RRType, Rcode } from '../wire/constants.js';
+import { isAtOrBelow } from '../wire/name.js';
+import type { EncodedRecord } from '../wire/rdata.js';
 import { refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './records.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';

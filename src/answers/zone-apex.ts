@@ -1,6 +1,6 @@
-import { RRType } from '../dns/wire/constants.js';
-import { keyToText } from '../dns/wire/name.js';
-import { encodeTail, record, soaMinimum, soaRdata, type EncodedRecord } from '../dns/wire/rdata.js';
+import { RRType } from '../wire/constants.js';
+import { keyToText } from '../wire/name.js';
+import { encodeTail, record, soaMinimum, soaRdata, type EncodedRecord } from '../wire/rdata.js';
 import { fixedSet, type RRSet } from './records.js';
 
 /** What every negative answer of a zone needs: its apex key and the SOA for the authority section. */

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { ipv6Rdata } from '../dns/wire/rdata.js';
+import { ipv6Rdata } from '../wire/rdata.js';
 
 /**
  * Why an address cannot be handed to clients as an A/AAAA record, or

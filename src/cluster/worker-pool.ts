@@ -2,7 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
-import type { ListenAddress } from '../dns/listen-address.js';
+import type { ListenAddress } from '../config/listen-address.js';
 import { changesOf, snapshotOf, type ClientNamespacesMessage, type ClientZonesMessage, type StateMessage, type WorkerMessage } from './replication.js';
 
 export type { WorkerMessage };

@@ -73,6 +73,7 @@ export const CONSOLE_PAGE = `<!doctype html>
       p.answerLimit ? '<span class="tag">limit ' + p.answerLimit + '</span>' : '',
       p.failover.length ? '<span class="tag">failover ' + esc(p.failover.join(' → ')) + '</span>' : '',
       s.failingOverTo ? '<span class="tag failover">answered by ' + esc(s.failingOverTo) + '</span>' : '',
+      s.panic ? '<span class="tag failover">panic: every instance fails its probes</span>' : '',
       s.split && s.split.backends.length ? '<span class="tag split">split by ' + esc(s.split.from.kind + ' ' + s.split.from.namespace + '/' + s.split.from.name + (s.split.rule ? ' ' + s.split.rule : '')) + '</span>' : '',
       ...((s.split && s.split.consumers) || []).map((c) => '<span class="tag split">for clients in ' + esc(c.namespace) + ': ' + esc(c.from.kind + ' ' + c.from.namespace + '/' + c.from.name + (c.rule ? ' ' + c.rule : '')) + ' → ' +
         esc(c.backends.map((b) => b.service + (b.subset ? ' (' + b.subset.name + ')' : '') + ' ' + b.weight).join(', ')) + '</span>')].join(' ');

@@ -7,7 +7,8 @@ import { serviceView, type ServiceView } from './console-view.js';
 export interface ConsoleOptions {
   catalog: Catalog;
   soft: SoftWeight;
-  failingOver: (key: string) => string | undefined;
+  /** --all-unhealthy: what a service in panic answers (the console shows the same). */
+  allUnhealthy: 'serve-all' | 'serve-none';
   /** The same read check as /v1 (tokens, --api-read-auth). */
   mayRead: (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
   /** Whether these credentials may still read: asked again for every open stream when the tokens change. */
@@ -27,7 +28,7 @@ const KEEPALIVE_MS = 15_000;
  */
 export function registerConsoleRoutes(app: FastifyInstance, opts: ConsoleOptions): void {
   const { catalog } = opts;
-  const view = (key: string): ServiceView | undefined => serviceView(catalog, key, opts.soft, opts.failingOver(key));
+  const view = (key: string): ServiceView | undefined => serviceView(catalog, key, opts.soft, opts.allUnhealthy);
   const message = (keys: Iterable<string>): { services: ServiceView[]; removed: string[] } => {
     const services: ServiceView[] = [];
     const removed: string[] = [];

@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { dnsNameOf, instanceState, isAnswerable, type Instance } from '../catalog/types.js';
-import { effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
+import { dnsNameOf, instanceState } from '../catalog/types.js';
+import type { SoftWeight } from '../health/soft-weight.js';
+import { firstAnswerShares, planAnswers } from '../answers/answer-plan.js';
 import { splitView, type SplitView } from '../catalog/split-view.js';
 import { serviceRef } from '../catalog/split.js';
 
@@ -16,7 +17,7 @@ export interface InstanceView {
   score: number | null;
   lastProbe: string | null;
   weight: number;
-  /** Share of first answers it gets (0..1), from its effective weight among the answerable instances. */
+  /** Share of first answers it gets (0..1), from the answer plan DNS answers from (a client without zone preference). */
   share: number;
 }
 
@@ -27,36 +28,49 @@ export interface ServiceView {
   sources: string[];
   policy: { loadBalancer: string; failover: readonly string[]; locality: string; answerLimit: number };
   failingOverTo: string | null;
+  /** Every instance fails its probes: answered per --all-unhealthy (all of them, or none). */
+  panic: boolean;
   /** A traffic split this service is the apex of: each backend with its share of first answers now. */
   split: (Omit<SplitView, 'backends'> & { backends: (SplitView['backends'][number] & { share: number })[] }) | null;
   instances: InstanceView[];
 }
 
 /**
- * What the console shows of one service, derived from the catalog (never the store): its sources, policy,
- * failover state and instances with their share of first answers.
+ * What the console shows of one service, derived from the catalog (never the store) through the same answer
+ * plan DNS answers from (answers/answer-plan.ts): its sources, policy, failover and panic state, and its
+ * instances (and split backends) with their share of first answers.
  */
-export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, failingOverTo: string | undefined): ServiceView | undefined {
+export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, allUnhealthy: 'serve-all' | 'serve-none' = 'serve-all'): ServiceView | undefined {
   const svc = catalog.getByKey(key);
   if (svc === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined && !catalog.isDeclared(key)) return undefined;
   const slash = key.indexOf('/');
   const instances = [...(svc?.instances.values() ?? [])];
   const policy = catalog.policyOf(key);
-  const weightOf = (i: Instance): number => (i.probe === undefined ? i.weight : effectiveWeight(i.weight, i.probe.score, soft));
-  const answerable = failingOverTo === undefined ? instances.filter(isAnswerable) : [];
-  const total = answerable.reduce((sum, i) => sum + (policy.loadBalancer === 'random' ? 1 : weightOf(i)), 0);
+  const plan = planAnswers({ catalog, soft, allUnhealthy }, key);
+  const shares = firstAnswerShares(plan);
   const split = splitView(catalog, key);
-  const splitTotal = split?.backends.reduce((sum, b) => sum + (b.answering ? b.weight : 0), 0) ?? 0;
-  // With a split in force, the service's own instances get only the part it gives the service itself.
-  const ownPart = split === undefined || splitTotal === 0 ? 1 : split.backends.filter((b) => b.answering && b.service === serviceRef(key)).reduce((sum, b) => sum + b.weight, 0) / splitTotal;
+  // A backend's share: what the plan gives the instances of that backend (and subset).
+  const backendShare = (service: string, subset: string | undefined): number => {
+    let sum = 0;
+    for (const m of plan.members) {
+      if (serviceRef(m.service) !== service) continue;
+      if (subset !== undefined && !(catalog.splitOf(key)?.backends.find((b) => serviceRef(b.service) === service && b.subset?.name === subset)?.subset?.members.includes(m.instance.id) ?? false)) continue;
+      sum += shares.get(m.instance) ?? 0;
+    }
+    return sum;
+  };
   return {
     key,
     namespace: key.slice(0, slash),
     name: key.slice(slash + 1),
     sources: [...new Set(instances.map((i) => i.source))].sort(),
     policy: { ...policy },
-    failingOverTo: failingOverTo ?? null,
-    split: split === undefined ? null : { ...split, backends: split.backends.map((b) => ({ ...b, share: splitTotal > 0 && b.answering ? b.weight / splitTotal : 0 })) },
+    failingOverTo: plan.failoverTo ?? null,
+    panic: plan.panic,
+    split:
+      split === undefined
+        ? null
+        : { ...split, backends: split.backends.map((b) => ({ ...b, share: plan.state === 'split' ? backendShare(b.service, b.subset?.name) : 0 })) },
     instances: instances
       .map((i) => ({
         id: i.id,
@@ -69,7 +83,7 @@ export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, fai
         score: i.probe?.score ?? null,
         lastProbe: i.probe?.lastResult === undefined ? null : `${i.probe.lastResult.ok ? 'ok' : 'failed'}: ${i.probe.lastResult.detail}`,
         weight: i.weight,
-        share: total > 0 && answerable.includes(i) ? (ownPart * (policy.loadBalancer === 'random' ? 1 : weightOf(i))) / total : 0,
+        share: shares.get(i) ?? 0,
       }))
       .sort((a, b) => a.name.localeCompare(b.name)),
   };

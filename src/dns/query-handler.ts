@@ -1,7 +1,7 @@
 import { emptyResolution, Outcome, type Resolver } from '../answers/resolver.js';
 import { ResponseWriter, responseLimit } from './response-writer.js';
-import { RRClass, RRType, Rcode } from './wire/constants.js';
-import { emptyQuery, ParseOutcome, parseQuery, type ParsedQuery } from './wire/query.js';
+import { RRClass, RRType, Rcode } from '../wire/constants.js';
+import { emptyQuery, ParseOutcome, parseQuery, type ParsedQuery } from '../wire/query.js';
 import type { Random } from '../answers/random.js';
 import type { BlockList } from 'node:net';
 

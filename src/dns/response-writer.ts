@@ -4,9 +4,9 @@ import { weightedOrder } from '../answers/weighted-order.js';
 import { roundRobinInZone, roundRobinOrder, roundRobinPeek, rotationFrom, uniformOrder, zoneFirst } from '../answers/policy-order.js';
 import { LB_ROUND_ROBIN, LB_WEIGHTED, type DrawGroup, type RRSet } from '../answers/records.js';
 import { HeldTurns } from './held-turns.js';
-import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from './wire/constants.js';
-import type { ParsedQuery } from './wire/query.js';
-import type { EncodedRecord } from './wire/rdata.js';
+import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from '../wire/constants.js';
+import type { ParsedQuery } from '../wire/query.js';
+import type { EncodedRecord } from '../wire/rdata.js';
 
 const OPT_SIZE = 11;
 const MAX_POINTER = 0x3fff;

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { QueryHandler } from './query-handler.js';
-import type { ListenAddress } from './listen-address.js';
+import type { ListenAddress } from '../config/listen-address.js';
 
 export interface TcpListenerOptions {
   /** Close a connection that sends nothing for this long (RFC 7766 §6.2.3). */

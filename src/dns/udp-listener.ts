@@ -1,6 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { QueryHandler } from './query-handler.js';
-import type { ListenAddress } from './listen-address.js';
+import type { ListenAddress } from '../config/listen-address.js';
 import { RateDecision, truncatedCopy, type ResponseRateLimiter } from './rate-limit/response-rate-limiter.js';
 
 export interface UdpRateLimit {

@@ -2,7 +2,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Logger } from 'pino';
-import type { ListenAddress } from '../dns/listen-address.js';
+import type { ListenAddress } from '../config/listen-address.js';
 
 /** What /readyz reports: each check names what is not ready yet, or null. */
 export type ReadinessCheck = () => string | null;

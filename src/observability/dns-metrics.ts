@@ -2,10 +2,10 @@ import { Counter, type Registry } from 'prom-client';
 import { FoldedHistogram } from './folded-histogram.js';
 import type { Logger } from 'pino';
 import type { QueryObserver } from '../dns/query-handler.js';
-import { typeName } from '../dns/wire/constants.js';
-import { keyToText } from '../dns/wire/name.js';
+import { typeName } from '../wire/constants.js';
+import { keyToText } from '../wire/name.js';
 import { cacheCounts } from '../dns/forward/response-cache.js';
-import type { ParsedQuery } from '../dns/wire/query.js';
+import type { ParsedQuery } from '../wire/query.js';
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED'];
 /** Query types with their own label value; the rest count as "other" to bound cardinality. */

@@ -10,12 +10,17 @@ import { pino, type Logger } from 'pino';
 export const LOG_FLUSH_MS = 50;
 const LOG_BATCH_BYTES = 4096;
 
-/** JSON lines on stdout; the level name rather than pino's number, which is what log pipelines expect. */
+/**
+ * JSON lines on stdout; the level name rather than pino's number, which is what log pipelines expect. The
+ * program is named by `name` (pino's own key): `service` is a field of many lines (the mesh service they are
+ * about), and a line must not carry one key twice.
+ */
 export function createLogger(level: string): Logger {
   return pino(
     {
       level,
-      base: { service: 'meshdns' },
+      name: 'meshdns',
+      base: undefined,
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReverseNames } from '../../src/answers/reverse-names.js';
-import { RRType } from '../../src/dns/wire/constants.js';
-import { keyOf, keyToText } from '../../src/dns/wire/name.js';
+import { RRType } from '../../src/wire/constants.js';
+import { keyOf, keyToText } from '../../src/wire/name.js';
 
 const ptrs = (names: ReverseNames, address: string): string[] => {
   const reverse = address.includes(':') ? '' : `${address.split('.').reverse().join('.')}.in-addr.arpa.`;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { CatalogProjection } from '../../src/answers/catalog-projection.js';
 import { Catalog } from '../../src/catalog/catalog.js';
-import { keyOf } from '../../src/dns/wire/name.js';
+import { keyOf } from '../../src/wire/name.js';
 import { HealthMonitor } from '../../src/health/health-monitor.js';
 import { repoRoot } from '../support/meshdns-process.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { RRType, Rcode } from '../../src/dns/wire/constants.js';
+import { RRType, Rcode } from '../../src/wire/constants.js';
 import type { Instance } from '../../src/catalog/types.js';
 import { instance } from '../support/instances.js';
 import { buildQuery, decode } from '../support/dns-client.js';

@@ -8,7 +8,7 @@ import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { fuzzRuns, fuzzSeed } from '../support/fuzz-settings.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
-import { ipv4Rdata, ipv6Rdata } from '../../src/dns/wire/rdata.js';
+import { ipv4Rdata, ipv6Rdata } from '../../src/wire/rdata.js';
 
 /**
  * The robustness property: a write is either a 4xx with nothing stored, or

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { runCli, startMeshdns } from '../support/meshdns-process.js';
+import { cliPath, runCli, startMeshdns } from '../support/meshdns-process.js';
 
 test('--help prints the flags and exits 0', async () => {
   const r = await runCli(['--help']);
@@ -56,4 +56,22 @@ test('env vars configure the server; SIGTERM stops it cleanly with exit 0', asyn
   const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
   assert.match(metrics, /meshdns_dns_requests_total/);
   assert.equal(await s.stop('SIGTERM'), 0);
+});
+
+test('issue 25: on a Node older than 24 the command says so in one line (not a stack trace)', async (t) => {
+  const { execFileSync: run } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  // The machine's own Node (Debian's, or whatever is first on PATH outside node_modules), when it is older.
+  const candidates = ['/usr/bin/node', '/usr/local/bin/node'].filter((p) => existsSync(p));
+  const old = candidates.find((p) => Number(run(p, ['-p', 'process.versions.node.split(".")[0]'], { encoding: 'utf8' }).trim()) < 24);
+  if (old === undefined) return t.skip('no Node older than 24 on this machine');
+  let out = '';
+  try {
+    run(old, [cliPath, 'serve', '--upstream', 'none'], { encoding: 'utf8', stdio: 'pipe' });
+  } catch (err) {
+    out = String((err as { stderr: string }).stderr);
+    assert.equal((err as { status: number }).status, 2);
+  }
+  assert.equal(out.trim().split('\n').length, 1, out);
+  assert.match(out, /^meshdns: needs Node\.js 24 or newer; this is v\d+/);
 });

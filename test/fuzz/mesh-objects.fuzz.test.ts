@@ -6,7 +6,7 @@ import { resolveSplits } from '../../src/sources/kubernetes/split-resolver.js';
 import { parsePolicyAnnotations } from '../../src/sources/kubernetes/policy-annotations.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { CatalogProjection } from '../../src/answers/catalog-projection.js';
-import { keyOf } from '../../src/dns/wire/name.js';
+import { keyOf } from '../../src/wire/name.js';
 import type { NameTable } from '../../src/answers/records.js';
 import { instance } from '../support/instances.js';
 import { fuzzRuns, fuzzSeed } from '../support/fuzz-settings.js';

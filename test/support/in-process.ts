@@ -6,7 +6,7 @@ import type { NameTable } from '../../src/answers/records.js';
 import { Resolver } from '../../src/answers/resolver.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { QueryHandler, type Forwarder } from '../../src/dns/query-handler.js';
-import { keyOf } from '../../src/dns/wire/name.js';
+import { keyOf } from '../../src/wire/name.js';
 import { parseZone } from '../../src/sources/zonefile/parser.js';
 import { buildZoneData, emptyZone } from '../../src/sources/zonefile/zone-data.js';
 import { buildQuery, decode, type Decoded, type QueryOptions } from './dns-client.js';

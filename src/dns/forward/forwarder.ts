@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Forwarder } from '../query-handler.js';
 import { responseLimit } from '../response-writer.js';
-import type { ParsedQuery } from '../wire/query.js';
+import type { ParsedQuery } from '../../wire/query.js';
 import { ResponseCache } from './response-cache.js';
 import { queryTcp, queryUdp, upstreamText, type Upstream } from './upstream.js';
 

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { HEADER_SIZE, Rcode } from '../wire/constants.js';
+import { HEADER_SIZE, Rcode } from '../../wire/constants.js';
 import { ttlOffsets } from './ttl-offsets.js';
 
 interface CachedResponse {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-import type { ListenAddress } from '../listen-address.js';
+import type { ListenAddress } from '../../config/listen-address.js';
 import type { Upstream } from './upstream.js';
 
 /** Nameservers of a resolv.conf, port 53 (glibc's format has no port). */

@@ -1,5 +1,5 @@
-import { HEADER_SIZE, RRType } from '../wire/constants.js';
-import { skipWireName } from '../wire/name.js';
+import { HEADER_SIZE, RRType } from '../../wire/constants.js';
+import { skipWireName } from '../../wire/name.js';
 
 /**
  * Walks a response and returns where each record's TTL field lies (OPT

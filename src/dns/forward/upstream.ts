@@ -1,12 +1,10 @@
 import { createSocket } from 'node:dgram';
 import { connect, isIPv6 } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { HEADER_SIZE } from '../wire/constants.js';
+import { HEADER_SIZE } from '../../wire/constants.js';
+import type { Upstream } from '../../config/listen-address.js';
 
-export interface Upstream {
-  readonly host: string;
-  readonly port: number;
-}
+export type { Upstream };
 
 export function upstreamText(u: Upstream): string {
   return isIPv6(u.host) ? `[${u.host}]:${u.port}` : `${u.host}:${u.port}`;

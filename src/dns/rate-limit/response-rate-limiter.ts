@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { BlockList } from 'node:net';
-import { Flag, HEADER_SIZE, Rcode } from '../wire/constants.js';
-import { skipWireName } from '../wire/name.js';
+import { Flag, HEADER_SIZE, Rcode } from '../../wire/constants.js';
+import { skipWireName } from '../../wire/name.js';
 import { clientPrefix } from './client-prefix.js';
 
 export interface RateLimitOptions {

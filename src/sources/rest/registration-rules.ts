@@ -1,6 +1,6 @@
 import { addressProblem } from '../../catalog/address.js';
 import { isDnsLabel } from '../../catalog/validate.js';
-import { childKey, keyToText } from '../../dns/wire/name.js';
+import { childKey, keyToText } from '../../wire/name.js';
 import type { Registration } from '../../store/registration.js';
 import { FieldError } from './field-error.js';
 

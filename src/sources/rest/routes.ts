@@ -10,6 +10,8 @@ import { zoneConflict, type StaticNames } from './zone-conflicts.js';
 import { policyBodySchema, toPolicy, type PolicyBody } from './policy-body.js';
 import { instanceState } from '../../catalog/types.js';
 import { splitView } from '../../catalog/split-view.js';
+import { firstAnswerShares, planAnswers } from '../../answers/answer-plan.js';
+import type { SoftWeight } from '../../health/soft-weight.js';
 
 export interface RestRoutesOptions {
   registry: RestRegistry;
@@ -21,8 +23,9 @@ export interface RestRoutesOptions {
   zoneKeys: readonly string[];
   /** Zone-file names, which a registration may not collide with. */
   statics: StaticNames;
-  /** While a service fails over: the backup (`svc.ns`) answering for it. */
-  failingOver?: (serviceKey: string) => string | undefined;
+  /** How probe scores shade weights, and what panic answers: the answer plan's settings. */
+  soft?: SoftWeight;
+  allUnhealthy?: 'serve-all' | 'serve-none';
   /** Every write answered, accepted or refused (the metric of writes by status). */
   onWrite?: (method: string, status: number) => void;
 }
@@ -205,6 +208,9 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
     const key = `${ns}/${svc}`;
     const service = catalog.get(ns, svc);
     if (service === undefined && !catalog.hasPolicy(key) && catalog.splitOf(key) === undefined && !catalog.isDeclared(key)) return problem(reply, 404, 'not_found', `no service ${ns}/${svc}`);
+    // The same plan DNS answers from: each instance's share of first answers, panic, failover.
+    const plan = planAnswers({ catalog, soft: opts.soft, allUnhealthy: opts.allUnhealthy }, key);
+    const shares = firstAnswerShares(plan);
     const instances = [...(service?.instances.values() ?? [])].map((i) => {
       const stored = i.source === 'rest' ? registry.get(ns, svc, i.id) : undefined;
       return {
@@ -217,6 +223,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
         ...(i.zone === undefined ? {} : { zone: i.zone }),
         ...(i.hintZones === undefined ? {} : { hintZones: i.hintZones }),
         state: instanceState(i),
+        share: Number((shares.get(i) ?? 0).toFixed(4)),
         health: i.health,
         ...(i.probe === undefined ? {} : { probeHealthy: i.probe.healthy, score: i.probe.score }),
         lastProbe:
@@ -225,7 +232,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
             : { ok: i.probe.lastResult.ok, result: i.probe.lastResult.detail, at: new Date(i.probe.lastResult.at).toISOString(), durationMs: i.probe.lastResult.durationMs },
       };
     });
-    const answeredBy = opts.failingOver?.(key);
+    const answeredBy = plan.failoverTo;
     const split = splitView(catalog, key);
     return {
       namespace: ns,
@@ -233,6 +240,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
       policy: catalog.policyOf(key),
       policySource: catalog.policySource(key) ?? 'default',
       ...(answeredBy === undefined ? {} : { failover: { answeredBy } }),
+      ...(plan.panic ? { panic: true } : {}),
       ...(split === undefined ? {} : { split }),
       instances,
     };

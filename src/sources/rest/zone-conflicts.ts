@@ -1,7 +1,7 @@
 import type { Catalog } from '../../catalog/catalog.js';
 import { dnsNameOf } from '../../catalog/types.js';
-import { RRType } from '../../dns/wire/constants.js';
-import { childKey, keyToText } from '../../dns/wire/name.js';
+import { RRType } from '../../wire/constants.js';
+import { childKey, keyToText } from '../../wire/name.js';
 import type { Registration } from '../../store/registration.js';
 
 /** What the zone files hold at a name, as far as a registration could collide with it. */

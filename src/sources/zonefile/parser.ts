@@ -1,7 +1,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
-import { RRType, typeName, typeNumber } from '../../dns/wire/constants.js';
-import { isAtOrBelow, labelsToWire, NameError, splitPresentationName, wireKey, wireToText } from '../../dns/wire/name.js';
-import { ipv4Rdata, ipv6Rdata, soaRdata, srvRdata, txtRdata } from '../../dns/wire/rdata.js';
+import { RRType, typeName, typeNumber } from '../../wire/constants.js';
+import { isAtOrBelow, labelsToWire, NameError, splitPresentationName, wireKey, wireToText } from '../../wire/name.js';
+import { ipv4Rdata, ipv6Rdata, soaRdata, srvRdata, txtRdata } from '../../wire/rdata.js';
 import { tokenize, unescapeString, ZoneSyntaxError, type Entry, type Token } from './tokenizer.js';
 
 /** One resource record as read from a master file, rdata already in wire form. */

@@ -4,9 +4,9 @@ import { apexFromSoa, generatedApex } from '../../answers/zone-apex.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';
 import type { InstancePort, Protocol } from '../../catalog/types.js';
 import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
-import { RRType } from '../../dns/wire/constants.js';
-import { isAtOrBelow, keyToText, labelCount, labelOffsets, parentKey } from '../../dns/wire/name.js';
-import { addressRecord, record, type EncodedRecord } from '../../dns/wire/rdata.js';
+import { RRType } from '../../wire/constants.js';
+import { isAtOrBelow, keyToText, labelCount, labelOffsets, parentKey } from '../../wire/name.js';
+import { addressRecord, record, type EncodedRecord } from '../../wire/rdata.js';
 import type { ParsedZone, ZoneRecord } from './parser.js';
 
 export interface ZoneData {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { StaticZone } from '../../answers/resolver.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';
-import { keyOf } from '../../dns/wire/name.js';
+import { keyOf } from '../../wire/name.js';
 import { parseZone, ZoneSyntaxError } from './parser.js';
 import { buildZoneData, emptyZone, reverseZone, type ZoneData } from './zone-data.js';
 

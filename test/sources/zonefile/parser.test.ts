@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTtl, parseZone, ZoneSyntaxError } from '../../../src/sources/zonefile/parser.js';
-import { keyOf } from '../../../src/dns/wire/name.js';
-import { RRType } from '../../../src/dns/wire/constants.js';
+import { keyOf } from '../../../src/wire/name.js';
+import { RRType } from '../../../src/wire/constants.js';
 
 const ZONE = `
 $ORIGIN example.test.

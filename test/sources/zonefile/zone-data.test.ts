@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseZone } from '../../../src/sources/zonefile/parser.js';
 import { buildZoneData } from '../../../src/sources/zonefile/zone-data.js';
-import { keyOf } from '../../../src/dns/wire/name.js';
-import { RRType } from '../../../src/dns/wire/constants.js';
+import { keyOf } from '../../../src/wire/name.js';
+import { RRType } from '../../../src/wire/constants.js';
 
 const ZONE = `$ORIGIN linkerd.local.
 $TTL 5

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { emptyQuery, ParseOutcome, parseQuery } from '../../../src/dns/wire/query.js';
-import { keyOf } from '../../../src/dns/wire/name.js';
-import { buildQuery } from '../../support/dns-client.js';
+import { emptyQuery, ParseOutcome, parseQuery } from '../../src/wire/query.js';
+import { keyOf } from '../../src/wire/name.js';
+import { buildQuery } from '../support/dns-client.js';
 
 const parse = (buf: Buffer) => parseQuery(buf, emptyQuery());
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { childKey, isAtOrBelow, keyOf, keyToText, labelCount, nameToWire, parentKey, splitPresentationName } from '../../../src/dns/wire/name.js';
+import { childKey, isAtOrBelow, keyOf, keyToText, labelCount, nameToWire, parentKey, splitPresentationName } from '../../src/wire/name.js';
 
 test('presentation names become wire names, escapes honoured', () => {
   assert.deepEqual(nameToWire('web.default.linkerd.local.'), Buffer.from('\x03web\x07default\x07linkerd\x05local\x00', 'latin1'));

@@ -60,3 +60,9 @@ export function nameServerAddresses(given: readonly string[], listeners: readonl
   }
   return [...out].filter((a) => addressProblem(a) === undefined);
 }
+
+/** An upstream resolver (--upstream HOST[:PORT]). */
+export interface Upstream {
+  readonly host: string;
+  readonly port: number;
+}
