@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DnsMetrics } from './observability/dns-metrics.js';
 import { CatalogProjection } from './answers/catalog-projection.js';
 import { seededRandom, unpredictableRandom } from './answers/random.js';
 import type { NameTable } from './answers/records.js';
@@ -46,6 +47,17 @@ export interface DnsPlane {
   zonesLoaded(): boolean;
   /** Re-applies forwarding settings from a reloaded config. */
   applyForwarding(next: Config, listeners: readonly ListenAddress[]): void;
+}
+
+/**
+ * What a SIGHUP changes in a process that answers (the single process, or each worker): the log level, the query
+ * log, forwarding, and the zone files read again. One place for both, so they cannot drift apart.
+ */
+export function applyLiveSettings(plane: DnsPlane, next: Config, listeners: readonly ListenAddress[], logger: Logger, metrics: DnsMetrics | undefined): void {
+  logger.level = next.logLevel;
+  if (metrics !== undefined) metrics.queryLog.rate = next.queryLogRate;
+  plane.applyForwarding(next, listeners);
+  plane.zones.reload();
 }
 
 /**

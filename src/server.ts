@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Catalog } from './catalog/catalog.js';
-import { ConfigError, type Config } from './config/config.js';
+import { ConfigError, flagsNeedingRestart, type Config } from './config/config.js';
 import { upstreamText } from './dns/forward/upstream.js';
 import { formatHostPort, type ListenAddress } from './config/listen-address.js';
 import { HttpServer } from './http/http-server.js';
@@ -13,17 +13,16 @@ import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.js
 import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
 import { kubernetesMetrics } from './observability/kubernetes-metrics.js';
 import type { ZoneDirectory } from './sources/zonefile/zone-directory.js';
-import { createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
+import { applyLiveSettings, createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
 import { WorkerPool } from './cluster/worker-pool.js';
 import { RestRegistry } from './sources/rest/registry.js';
 import { readCheck, registerRestRoutes } from './sources/rest/routes.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
 import { Access } from './sources/rest/access.js';
 import { readAccessTokens } from './sources/rest/access-config.js';
-import { readFileFor, readHttpTls, readKeyPair } from './config/secret-files.js';
-import { EtcdStore } from './store/etcd-store.js';
-import { SqliteStore } from './store/sqlite-store.js';
-import type { RegistrationStore } from './store/store.js';
+import { readHttpTls } from './config/secret-files.js';
+import { openStore } from './store/open-store.js';
+import { loadRegistrations } from './sources/rest/load-registrations.js';
 import { zoneKeys } from './sources/zonefile/zone-directory.js';
 
 export interface RunningServer {
@@ -38,47 +37,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-
-function openStore(config: Config, logger: Logger, onResync: (reason: string) => void): RegistrationStore {
-  if (config.store === 'etcd') {
-    const t = config.etcdTls;
-    const pair = t?.cert !== undefined && t.key !== undefined ? readKeyPair('etcd-cert', t.cert, 'etcd-key', t.key, (w) => logger.warn(w)) : undefined;
-    const tls =
-      t === undefined
-        ? undefined
-        : { ca: readFileFor('etcd-ca', t.ca), cert: pair?.cert ?? (t.cert === undefined ? undefined : readFileFor('etcd-cert', t.cert)), key: pair?.key ?? (t.key === undefined ? undefined : readFileFor('etcd-key', t.key)) };
-    const a = config.etcdAuth;
-    const password = a === undefined ? undefined : readFileFor('etcd-password-file', a.passwordFile).toString('utf8').trim();
-    if (a !== undefined && password === '') throw new ConfigError(`--etcd-password-file ${a.passwordFile}: the file is empty`);
-    const auth = a === undefined ? undefined : { username: a.username, password: password! };
-    return new EtcdStore({ endpoints: config.etcd, prefix: config.etcdPrefix, deregisterAfterMs: config.deregisterAfterMs, callTimeoutMs: 2000, logger, tls, auth, onResync });
-  }
-  return new SqliteStore(config.dataDir, logger);
-}
-
-/**
- * Loads registrations. A store that cannot be opened (etcd down, a data
- * directory that is read-only or full) is not fatal: DNS serves zone and
- * Kubernetes data, /readyz says not ready, writes get 503, and the load is
- * retried with backoff until the store opens.
- */
-async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean, attempted: () => void): Promise<void> {
-  let delay = 500;
-  for (;;) {
-    try {
-      await registry.start();
-      attempted();
-      return;
-    } catch (err) {
-      attempted();
-      if (stopped()) return;
-      if (config.store === 'etcd') logger.warn({ err: (err as Error).message, retryInMs: delay }, 'etcd not reachable; serving zone data meanwhile and retrying');
-      else logger.error({ err: (err as Error).message, retryInMs: delay }, 'the SQLite store cannot be opened; serving zone data meanwhile and retrying');
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 10_000);
-    }
-  }
-}
 
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const access = new Access(readAccessTokens(config), config.apiReadAuth);
@@ -104,17 +62,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // With workers, process and DNS metrics come from them (summed); the primary adds the rest.
   if (!pooled) collectDefaultMetrics({ register: metricsRegistry });
   const metrics = pooled ? undefined : new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
-  let zonesRef: ZoneDirectory | undefined;
-  let kubernetesRef: KubernetesSource | undefined;
-  let registryRef: RestRegistry | undefined;
-  let planeRef: ReturnType<typeof createDnsPlane> | undefined;
+  // The parts the gauges read at scrape time, once they exist (the metrics come first, so that every part can
+  // count its own events from the start).
+  const parts: { zones?: ZoneDirectory; kubernetes?: KubernetesSource; registry?: RestRegistry; plane?: ReturnType<typeof createDnsPlane> } = {};
   const ops = opsMetrics(
     metricsRegistry,
-    () => zonesRef?.errors.size ?? 0,
-    () => (kubernetesRef === undefined || kubernetesRef.synced ? 1 : 0),
-    () => registryRef?.invalid.size ?? 0,
-    () => planeRef?.projection.failingOver.size ?? 0,
-    () => (registryRef === undefined || registryRef.following ? 1 : 0),
+    () => parts.zones?.errors.size ?? 0,
+    () => (parts.kubernetes === undefined || parts.kubernetes.synced ? 1 : 0),
+    () => parts.registry?.invalid.size ?? 0,
+    () => parts.plane?.projection.failingOver.size ?? 0,
+    () => (parts.registry === undefined || parts.registry.following ? 1 : 0),
   );
 
   ops.initialize(config.store, kube !== undefined);
@@ -130,9 +87,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     onZoneLoad: (ok) => ops.zoneReload(ok),
     onSkippedRecord: () => ops.skipped('record'),
   });
-  planeRef = plane;
+  parts.plane = plane;
   const zones = plane.zones;
-  zonesRef = zones;
+  parts.zones = zones;
   let health: HealthMonitor | undefined;
   const probeObserver = registerHealthMetrics(metricsRegistry, catalog, () => plane.projection.inPanic.size, () => health?.stats() ?? { targets: 0, probes: 0, inFlight: 0, queued: 0, lagP99Ms: 0 });
   health = new HealthMonitor(catalog, logger, { concurrency: config.probeConcurrency, observer: probeObserver });
@@ -142,7 +99,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const meshZones = zoneKeys(config.domains);
   const registry = new RestRegistry({ store: openStore(config, logger, (reason) => ops.storeResync(config.store, reason)), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones });
-  registryRef = registry;
+  parts.registry = registry;
   let stopped = false;
   let attempted!: () => void;
   const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
@@ -167,7 +124,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       clusterDomain: config.clusterDomain,
       metrics: { ...kubernetesMetrics(metricsRegistry), error: (resource, stage) => ops.kubernetesError(resource, stage) },
     });
-    kubernetesRef = kubernetes;
+    parts.kubernetes = kubernetes;
     logger.info({ kubeconfig: describeKubeConfig(kube.source) }, 'Kubernetes source enabled');
     const plain = plainHttpServers(kube.config);
     if (plain.length > 0) logger.warn({ servers: plain }, 'the Kubernetes API server is plain HTTP (as kubectl proxy serves it): no TLS protects that connection');
@@ -279,7 +236,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       pool?.reload(config);
     },
     applyConfig: (next: Config) => {
-      logger.level = next.logLevel;
       // Tokens and the certificate are re-read on SIGHUP (a rotated Secret, a cert-manager renewal); a broken
       // file keeps what is in force and says why.
       // Fail closed: a reload that would leave the API with fewer locks than the running config (no token
@@ -298,13 +254,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         ops.accessReload(false);
         logger.error({ err: (err as Error).message }, 'could not re-read the API tokens or the TLS certificate; keeping the ones in force');
       }
-      if (metrics) metrics.queryLog.rate = next.queryLogRate;
-      plane.applyForwarding(next, bound);
-      zones.reload();
+      applyLiveSettings(plane, next, bound, logger, metrics);
       pool?.reload(next);
-      // Everything else is wired into listeners, stores and sources at start.
-      const live = new Set(['logLevel', 'queryLogRate', 'upstreams', 'forwardAllow', 'forwardTimeoutMs', 'forwardCacheEntries', 'apiTokensFile', 'apiTokenFile', 'httpTls']);
-      return (Object.keys(next) as (keyof Config)[]).filter((k) => !live.has(k) && JSON.stringify(next[k]) !== JSON.stringify(config[k]));
+      // What the flag table does not mark live is wired into listeners, stores and sources at start.
+      return flagsNeedingRestart(config, next);
     },
     stop: async () => {
       // HTTP first, so that no write is acknowledged after the store closes.

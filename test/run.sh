@@ -42,6 +42,8 @@ if [ "$major" -lt 24 ]; then
   exit 1
 fi
 npm run build
+# The tests are TypeScript too: type-checked strictly like src/ (tsx, which runs them, does not check types).
+npx tsc -p tsconfig.test.json
 # Test files mirror src/; e2e tests start the built server (dist/cli.js) on free ports.
 mapfile -t files < <(find test -name '*.test.ts' | sort)
 exec node --import tsx --test --test-reporter=spec "${files[@]}"

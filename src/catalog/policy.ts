@@ -1,4 +1,4 @@
-/** A service's traffic policy (shared/interface.md, "Traffic policy"): how its answers are ordered and cut. */
+/** A service's traffic policy (docs/traffic-policy.md): how its answers are ordered and cut. */
 
 export type LoadBalancer = 'weighted' | 'round-robin' | 'random';
 export type Locality = 'off' | 'prefer-zone';

@@ -1,5 +1,5 @@
 /**
- * A traffic split (shared/interface.md, "Mesh traffic objects"): the apex service's names answer its
+ * A traffic split (docs/mesh-traffic.md): the apex service's names answer its
  * backends' instances, backend b first in weight_b / Σ weight of answers. A fact about the apex, kept by the
  * catalog like a policy, from whichever mesh object said so.
  */

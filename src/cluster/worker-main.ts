@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, register } from 'prom-client';
 import { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/config.js';
-import { createDnsPlane, listenDns } from '../dns-plane.js';
+import { applyLiveSettings, createDnsPlane, listenDns } from '../dns-plane.js';
 import { DnsMetrics } from '../observability/dns-metrics.js';
 import { applyChanges, applySnapshot, type StateMessage, type WorkerMessage } from './replication.js';
 
@@ -78,11 +78,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       });
     } else if (type === 'shutdown') void stop();
     else if (type === 'reload') {
-      const next = (m as { config: Config }).config;
-      logger.level = next.logLevel;
-      metrics.queryLog.rate = next.queryLogRate;
-      plane.applyForwarding(next, listeners?.bound ?? []);
-      plane.zones.reload();
+      applyLiveSettings(plane, (m as { config: Config }).config, listeners?.bound ?? [], logger, metrics);
     }
   });
   // The primary coordinates shutdown; a terminal's Ctrl-C reaches every process of the group.

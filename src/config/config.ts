@@ -11,6 +11,8 @@ import { envName, FLAGS, type FlagSpec } from './flags.js';
 export class ConfigError extends Error {}
 
 export interface Config {
+  /** Every flag's value after precedence (flag > env > file > default), as given: what a reload compares. */
+  readonly settings: ReadonlyMap<string, readonly string[]>;
   readonly domains: readonly string[];
   readonly dns: readonly ListenAddress[];
   readonly http: ListenAddress;
@@ -274,6 +276,7 @@ function validate(raw: Raw): Config {
     zoneOfCidr.set(key, zone);
   }
   return {
+    settings: raw,
     ...partial,
     reverseLookups: choice(raw, 'reverse-lookups', ['on', 'off'] as const) === 'on',
     reverseCidrs: (raw.get('reverse-cidr') ?? []).map((cidr) => {
@@ -357,4 +360,9 @@ export function allowList(cidrs: readonly string[]): BlockList {
   const blocks = new BlockList();
   for (const c of cidrs) addCidr(blocks, c);
   return blocks;
+}
+
+/** The flags whose value differs between two configs and that a SIGHUP cannot apply (FlagSpec.live): they need a restart. */
+export function flagsNeedingRestart(running: Config, next: Config): string[] {
+  return FLAGS.filter((f) => f.live !== true && JSON.stringify(running.settings.get(f.name)) !== JSON.stringify(next.settings.get(f.name))).map((f) => `--${f.name}`);
 }

@@ -10,6 +10,8 @@ export interface FlagSpec {
   readonly repeatable: boolean;
   readonly default: string | readonly string[] | undefined;
   readonly help: string;
+  /** Applied on SIGHUP without a restart (the rest is wired into listeners, stores and sources at start). */
+  readonly live?: true;
 }
 
 export const FLAGS: readonly FlagSpec[] = [
@@ -37,25 +39,25 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'kubernetes-discovery-interval', arg: 'DURATION', repeatable: false, default: '30s', help: 'how often API discovery looks again for mesh CRDs installed or removed since' },
   { name: 'kubernetes-nodes', arg: 'on|off', repeatable: false, default: 'on', help: 'watch Nodes: a client address in a Node\'s spec.podCIDRs is in its topology.kubernetes.io/zone (locality prefer-zone; needs list/watch on nodes)' },
   { name: 'cluster-domain', arg: 'NAME', repeatable: false, default: 'cluster.local', help: 'the cluster\'s DNS domain, for VirtualService hosts like web.shop.svc.cluster.local' },
-  { name: 'upstream', arg: 'HOST[:PORT]', repeatable: true, default: undefined, help: 'resolver for names outside the mesh zones (default: /etc/resolv.conf; "none" refuses them)' },
+  { name: 'upstream', arg: 'HOST[:PORT]', repeatable: true, default: undefined, help: 'resolver for names outside the mesh zones (default: /etc/resolv.conf; "none" refuses them)', live: true },
   { name: 'http-request-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'an HTTP request must arrive whole within this; slower ones get 408' },
-  { name: 'api-token-file', arg: 'FILE', repeatable: false, default: undefined, help: 'bearer token required for REST writes (else loopback only)' },
-  { name: 'api-tokens', arg: 'FILE', repeatable: false, default: undefined, help: 'YAML list of named tokens with write patterns and a read flag (reloaded on SIGHUP)' },
+  { name: 'api-token-file', arg: 'FILE', repeatable: false, default: undefined, help: 'bearer token required for REST writes (else loopback only)', live: true },
+  { name: 'api-tokens', arg: 'FILE', repeatable: false, default: undefined, help: 'YAML list of named tokens with write patterns and a read flag (reloaded on SIGHUP)', live: true },
   { name: 'api-read-auth', arg: 'on|off', repeatable: false, default: 'off', help: 'on: reads (/v1/*) need a token too; /metrics, /healthz and /readyz stay open' },
-  { name: 'http-tls-cert', arg: 'FILE', repeatable: false, default: undefined, help: 'certificate (PEM) for HTTPS on the HTTP listener, with --http-tls-key (reloaded on SIGHUP)' },
-  { name: 'http-tls-key', arg: 'FILE', repeatable: false, default: undefined, help: 'private key (PEM) of --http-tls-cert' },
-  { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent' },
-  { name: 'query-log', arg: 'RATE', repeatable: false, default: '0', help: 'log this fraction of queries (0 to 1) at info level; 0 logs none' },
+  { name: 'http-tls-cert', arg: 'FILE', repeatable: false, default: undefined, help: 'certificate (PEM) for HTTPS on the HTTP listener, with --http-tls-key (reloaded on SIGHUP)', live: true },
+  { name: 'http-tls-key', arg: 'FILE', repeatable: false, default: undefined, help: 'private key (PEM) of --http-tls-cert', live: true },
+  { name: 'log-level', arg: 'LEVEL', repeatable: false, default: 'info', help: 'trace, debug, info, warn, error, fatal or silent', live: true },
+  { name: 'query-log', arg: 'RATE', repeatable: false, default: '0', help: 'log this fraction of queries (0 to 1) at info level; 0 logs none', live: true },
   { name: 'client-zone', arg: 'CIDR=ZONE', repeatable: true, default: [], help: 'clients in CIDR are in ZONE, for services with locality prefer-zone (e.g. 10.1.0.0/16=eu-west-1a)' },
   { name: 'answer-limit', arg: 'N', repeatable: false, default: '0', help: 'at most N records in an A/AAAA/SRV answer from the catalog, the first N of the weighted order (1 keeps weights behind caching resolvers); 0 = all' },
   { name: 'reverse-lookups', arg: 'on|off', repeatable: false, default: 'on', help: 'answer PTR queries for the addresses of known instances (off saves the reverse table\'s memory)' },
   { name: 'reverse-cidr', arg: 'CIDR', repeatable: true, default: [], help: 'answer the reverse zone of this range authoritatively: unknown addresses there are NXDOMAIN (known instance addresses get PTR everywhere)' },
   { name: 'ns-address', arg: 'IP', repeatable: true, default: [], help: 'address of the generated name server ns.dns.<zone> of a zone whose file has no NS (default: the --dns addresses, or for wildcards this host\'s)' },
   { name: 'ttl', arg: 'SECONDS', repeatable: false, default: '5', help: 'TTL of records built from the catalog (and of the generated SOA)' },
-  { name: 'forward-allow', arg: 'CIDR', repeatable: true, default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10'], help: 'clients allowed to have names forwarded (never an open resolver)' },
-  { name: 'forward-timeout', arg: 'DURATION', repeatable: false, default: '2s', help: 'how long to wait for one upstream before trying the next' },
-  { name: 'forward-max-concurrent', arg: 'N', repeatable: false, default: '1000', help: 'forwarded queries waiting on upstreams at most; more are REFUSED at once' },
-  { name: 'forward-cache', arg: 'ENTRIES', repeatable: false, default: '10000', help: 'forwarded answers kept (by their TTL, at most 1h); 0 turns the cache off' },
+  { name: 'forward-allow', arg: 'CIDR', repeatable: true, default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10'], help: 'clients allowed to have names forwarded (never an open resolver)', live: true },
+  { name: 'forward-timeout', arg: 'DURATION', repeatable: false, default: '2s', help: 'how long to wait for one upstream before trying the next', live: true },
+  { name: 'forward-max-concurrent', arg: 'N', repeatable: false, default: '1000', help: 'forwarded queries waiting on upstreams at most; more are REFUSED at once', live: true },
+  { name: 'forward-cache', arg: 'ENTRIES', repeatable: false, default: '10000', help: 'forwarded answers kept (by their TTL, at most 1h); 0 turns the cache off', live: true },
   { name: 'tcp-idle-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'close a TCP connection idle this long' },
   { name: 'tcp-max-connections', arg: 'N', repeatable: false, default: '1000', help: 'TCP connections per listener; at the cap a new one replaces one that never sent a query, else the one longest without one' },
   { name: 'tcp-max-connections-per-client', arg: 'N', repeatable: false, default: '64', help: 'TCP connections one client address may hold; more are closed at once' },

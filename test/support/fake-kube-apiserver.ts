@@ -21,7 +21,7 @@ import { join } from 'node:path';
 export type Resource = string;
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API objects of several kinds, built by tests
-export type KubeObject = { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; uid?: string; creationTimestamp?: string }; [k: string]: any };
+export type KubeObject = { metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; resourceVersion?: string; uid?: string; creationTimestamp?: string; managedFields?: unknown[] }; [k: string]: any };
 
 /** A custom resource as its CRD defines it. */
 export interface CustomResource {

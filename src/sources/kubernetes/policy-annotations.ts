@@ -1,6 +1,6 @@
 import { isBackupRef, type LoadBalancer, type Locality, type TrafficPolicy } from '../../catalog/policy.js';
 
-/** Service annotations that set the fields of a traffic policy (shared/interface.md, "Traffic policy"). */
+/** Service annotations that set the fields of a traffic policy (docs/traffic-policy.md). */
 export const LOAD_BALANCER_ANNOTATION = 'meshdns.io/load-balancer';
 export const FAILOVER_ANNOTATION = 'meshdns.io/failover';
 export const LOCALITY_ANNOTATION = 'meshdns.io/locality';

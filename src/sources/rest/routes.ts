@@ -57,7 +57,7 @@ export function readCheck(access: Access): (req: FastifyRequest, reply: FastifyR
   };
 }
 
-/** The registration API of shared/interface.md. */
+/** The registration API (docs/rest-api.md). */
 export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions): void {
   const { registry, catalog, access, logger } = opts;
   /** Which token made each write, for its audit line (never the secret). */
