@@ -4,7 +4,7 @@ import { helpText } from './config/flags.js';
 import { createLogger } from './observability/logger.js';
 import { startServer } from './server.js';
 import cluster from 'node:cluster';
-import { runWorker } from './cluster/worker-main.js';
+import { runWorker } from './workers/worker-main.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };

@@ -13,8 +13,8 @@ import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.js
 import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
 import { kubernetesMetrics } from './observability/kubernetes-metrics.js';
 import type { ZoneDirectory } from './sources/zonefile/zone-directory.js';
-import { applyLiveSettings, createDnsPlane, listenDns, type DnsListeners } from './dns-plane.js';
-import { WorkerPool } from './cluster/worker-pool.js';
+import { applyLiveSettings, createAnswerEngine, listenDns, type DnsListeners } from './answer-engine.js';
+import { WorkerPool } from './workers/worker-pool.js';
 import { RestRegistry } from './sources/rest/registry.js';
 import { readCheck, registerRestRoutes } from './sources/rest/routes.js';
 import { registerConsoleRoutes } from './console/console-routes.js';
@@ -64,7 +64,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metrics = pooled ? undefined : new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
   // The parts the gauges read at scrape time, once they exist (the metrics come first, so that every part can
   // count its own events from the start).
-  const parts: { zones?: ZoneDirectory; kubernetes?: KubernetesSource; registry?: RestRegistry; plane?: ReturnType<typeof createDnsPlane> } = {};
+  const parts: { zones?: ZoneDirectory; kubernetes?: KubernetesSource; registry?: RestRegistry; plane?: ReturnType<typeof createAnswerEngine> } = {};
   const ops = opsMetrics(
     metricsRegistry,
     () => parts.zones?.errors.size ?? 0,
@@ -81,9 +81,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger.error({ service: `${r.namespace}/${r.service}`, source: r.source, id: r.id, problem: r.reason }, 'instance skipped: the catalog cannot hold it');
     },
   });
-  const plane = createDnsPlane(config, logger, catalog, {
+  const plane = createAnswerEngine(config, logger, catalog, {
     observer: metrics,
-    zonesFeedCatalog: true,
+    ownsCatalog: true,
     onZoneLoad: (ok) => ops.zoneReload(ok),
     onSkippedRecord: () => ops.skipped('record'),
   });

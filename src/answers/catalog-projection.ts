@@ -8,7 +8,7 @@ import type { ReverseNames } from './reverse-names.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
 import { planAnswers, weightOf } from './answer-plan.js';
-import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './records.js';
+import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
 const SOURCE_RANK: Record<Instance['source'], number> = { zonefile: 0, kubernetes: 1, rest: 2 };

@@ -1,7 +1,7 @@
 import { RRType, Rcode } from '../wire/constants.js';
 import { isAtOrBelow } from '../wire/name.js';
 import type { EncodedRecord } from '../wire/rdata.js';
-import { refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './records.js';
+import { refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
 

@@ -1,7 +1,7 @@
 import { RRType } from '../wire/constants.js';
 import { isAtOrBelow, keyOf, parentKey } from '../wire/name.js';
 import { ipv4Rdata, ipv6Rdata, record } from '../wire/rdata.js';
-import { refillableSet, type NameNode, type RRSet, type RRSetLookup } from './records.js';
+import { refillableSet, type NameNode, type RRSet, type RRSetLookup } from './name-table.js';
 
 /** The reverse name of an address: 10.0.0.7 → 7.0.0.10.in-addr.arpa., fd00::7 → 32 nibbles .ip6.arpa. */
 export function reverseName(address: string): string {

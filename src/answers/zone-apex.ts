@@ -1,7 +1,7 @@
 import { RRType } from '../wire/constants.js';
 import { keyToText } from '../wire/name.js';
 import { encodeTail, record, soaMinimum, soaRdata, type EncodedRecord } from '../wire/rdata.js';
-import { fixedSet, type RRSet } from './records.js';
+import { fixedSet, type RRSet } from './name-table.js';
 
 /** What every negative answer of a zone needs: its apex key and the SOA for the authority section. */
 export interface ZoneApex {

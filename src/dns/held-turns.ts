@@ -1,4 +1,4 @@
-import type { RRSet } from '../answers/records.js';
+import type { RRSet } from '../answers/name-table.js';
 
 /** A truncated UDP answer is retried over TCP at once (glibc, dig, resolvers): a turn is held this long. */
 const HOLD_MS = 3000;

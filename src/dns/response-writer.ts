@@ -2,7 +2,7 @@ import type { Random } from '../answers/random.js';
 import type { Resolution } from '../answers/resolver.js';
 import { weightedOrder } from '../answers/weighted-order.js';
 import { roundRobinInZone, roundRobinOrder, roundRobinPeek, rotationFrom, uniformOrder, zoneFirst } from '../answers/policy-order.js';
-import { LB_ROUND_ROBIN, LB_WEIGHTED, type DrawGroup, type RRSet } from '../answers/records.js';
+import { LB_ROUND_ROBIN, LB_WEIGHTED, type DrawGroup, type RRSet } from '../answers/name-table.js';
 import { HeldTurns } from './held-turns.js';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from '../wire/constants.js';
 import type { ParsedQuery } from '../wire/query.js';

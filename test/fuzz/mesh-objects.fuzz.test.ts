@@ -7,7 +7,7 @@ import { parsePolicyAnnotations } from '../../src/sources/kubernetes/policy-anno
 import { Catalog } from '../../src/catalog/catalog.js';
 import { CatalogProjection } from '../../src/answers/catalog-projection.js';
 import { keyOf } from '../../src/wire/name.js';
-import type { NameTable } from '../../src/answers/records.js';
+import type { NameTable } from '../../src/answers/name-table.js';
 import { instance } from '../support/instances.js';
 import { fuzzRuns, fuzzSeed } from '../support/fuzz-settings.js';
 

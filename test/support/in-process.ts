@@ -2,7 +2,7 @@ import { BlockList } from 'node:net';
 import { pino } from 'pino';
 import { CatalogProjection } from '../../src/answers/catalog-projection.js';
 import { seededRandom } from '../../src/answers/random.js';
-import type { NameTable } from '../../src/answers/records.js';
+import type { NameTable } from '../../src/answers/name-table.js';
 import { Resolver } from '../../src/answers/resolver.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { QueryHandler, type Forwarder } from '../../src/dns/query-handler.js';

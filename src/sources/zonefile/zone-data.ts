@@ -1,4 +1,4 @@
-import { fixedSet, RRSets } from '../../answers/records.js';
+import { fixedSet, RRSets } from '../../answers/name-table.js';
 import type { StaticZone } from '../../answers/resolver.js';
 import { apexFromSoa, generatedApex } from '../../answers/zone-apex.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';

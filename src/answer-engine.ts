@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DnsMetrics } from './observability/dns-metrics.js';
 import { CatalogProjection } from './answers/catalog-projection.js';
 import { seededRandom, unpredictableRandom } from './answers/random.js';
-import type { NameTable } from './answers/records.js';
+import type { NameTable } from './answers/name-table.js';
 import { Resolver } from './answers/resolver.js';
 import { ReverseNames, reverseZoneOf } from './answers/reverse-names.js';
 import { ClientZones } from './answers/client-zones.js';
@@ -38,7 +38,7 @@ export function chooseUpstreams(config: Config, listeners: readonly ListenAddres
   return usable;
 }
 
-export interface DnsPlane {
+export interface AnswerEngine {
   readonly resolver: Resolver;
   readonly projection: CatalogProjection;
   readonly zones: ZoneDirectory;
@@ -53,7 +53,7 @@ export interface DnsPlane {
  * What a SIGHUP changes in a process that answers (the single process, or each worker): the log level, the query
  * log, forwarding, and the zone files read again. One place for both, so they cannot drift apart.
  */
-export function applyLiveSettings(plane: DnsPlane, next: Config, listeners: readonly ListenAddress[], logger: Logger, metrics: DnsMetrics | undefined): void {
+export function applyLiveSettings(plane: AnswerEngine, next: Config, listeners: readonly ListenAddress[], logger: Logger, metrics: DnsMetrics | undefined): void {
   logger.level = next.logLevel;
   if (metrics !== undefined) metrics.queryLog.rate = next.queryLogRate;
   plane.applyForwarding(next, listeners);
@@ -67,12 +67,12 @@ export function applyLiveSettings(plane: DnsPlane, next: Config, listeners: read
  * primary of a worker pool builds one too, for zone-file services and panic
  * state, without listeners.
  */
-export function createDnsPlane(
+export function createAnswerEngine(
   config: Config,
   logger: Logger,
   catalog: Catalog,
-  opts: { observer?: QueryObserver; zonesFeedCatalog: boolean; onZoneLoad?: (ok: boolean) => void; onSkippedRecord?: () => void },
-): DnsPlane {
+  opts: { observer?: QueryObserver; ownsCatalog: boolean; onZoneLoad?: (ok: boolean) => void; onSkippedRecord?: () => void },
+): AnswerEngine {
   const dynamicNames: NameTable = new Map();
   const meshZones = zoneKeys(config.domains);
   const reverseZones = config.reverseCidrs.map((cidr) => keyOf(reverseZoneOf(cidr)));
@@ -86,17 +86,17 @@ export function createDnsPlane(
     allUnhealthy: config.allUnhealthy,
     onPanic: (service, panic, mode) => {
       // Workers apply the same catalog: only the process that owns it speaks of it.
-      if (!opts.zonesFeedCatalog) return;
+      if (!opts.ownsCatalog) return;
       if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
       else logger.info({ service }, 'service left panic mode');
     },
     onFailover: (service, backup) => {
-      if (!opts.zonesFeedCatalog) return;
+      if (!opts.ownsCatalog) return;
       if (backup !== undefined) logger.warn({ service, backup }, 'no instance to answer: failing over to a backup service');
       else logger.info({ service }, 'failover ended: answering the service\'s own instances');
     },
     onSkipped: ({ service, instance, reason }) => {
-      if (!opts.zonesFeedCatalog) return;
+      if (!opts.ownsCatalog) return;
       opts.onSkippedRecord?.();
       logger.error({ service, instance, problem: reason }, 'record left out of the answers; the rest of the service is answered');
     },
@@ -111,7 +111,7 @@ export function createDnsPlane(
     logger,
     onSnapshot: (snapshot) => {
       resolver.setStaticZones(snapshot.zones);
-      if (opts.zonesFeedCatalog) {
+      if (opts.ownsCatalog) {
         try {
           catalog.replaceSource('zonefile', snapshot.instances);
         } catch (err) {
@@ -121,7 +121,7 @@ export function createDnsPlane(
       loaded = true;
     },
     onLoad: opts.onZoneLoad,
-    quiet: !opts.zonesFeedCatalog,
+    quiet: !opts.ownsCatalog,
   });
   zones.start();
 

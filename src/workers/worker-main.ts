@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, register } from 'prom-client';
 import { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/config.js';
-import { applyLiveSettings, createDnsPlane, listenDns } from '../dns-plane.js';
+import { applyLiveSettings, createAnswerEngine, listenDns } from '../answer-engine.js';
 import { DnsMetrics } from '../observability/dns-metrics.js';
 import { applyChanges, applySnapshot, type StateMessage, type WorkerMessage } from './replication.js';
 
@@ -20,7 +20,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   new AggregatorRegistry();
   const metrics = new DnsMetrics(register, { rate: config.queryLogRate, logger });
   const catalog = new Catalog();
-  const plane = createDnsPlane(config, logger, catalog, { observer: metrics, zonesFeedCatalog: false });
+  const plane = createAnswerEngine(config, logger, catalog, { observer: metrics, ownsCatalog: false });
   let stopping = false;
   let listeners: Awaited<ReturnType<typeof listenDns>> | undefined;
   const stop = async (): Promise<void> => {
