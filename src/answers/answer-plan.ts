@@ -2,7 +2,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { failoverKey, type LoadBalancer, type TrafficPolicy } from '../catalog/policy.js';
 import type { SplitBackend, TrafficSplit } from '../catalog/split.js';
 import { isAnswerable, isPanicCandidate, type Instance, type Service } from '../catalog/types.js';
-import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from '../health/soft-weight.js';
+import { DEFAULT_SOFT_WEIGHT, effectiveWeight, type SoftWeight } from './soft-weight.js';
 
 /**
  * The answer plan: which instances a service's names answer, and with what weight each, decided in one place

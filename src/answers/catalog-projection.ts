@@ -3,7 +3,7 @@ import { dnsNameOf, type Instance, type Service } from '../catalog/types.js';
 import { RRType } from '../wire/constants.js';
 import { childKey, nameToWire, wireKey } from '../wire/name.js';
 import { addressRecord, record, srvRecord, type EncodedRecord } from '../wire/rdata.js';
-import { DEFAULT_SOFT_WEIGHT, type SoftWeight } from '../health/soft-weight.js';
+import { DEFAULT_SOFT_WEIGHT, type SoftWeight } from './soft-weight.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Catalog } from '../catalog/catalog.js';
-import type { SoftWeight } from '../health/soft-weight.js';
+import type { SoftWeight } from '../answers/soft-weight.js';
 import { CONSOLE_PAGE } from './console-page.js';
 import { serviceView, type ServiceView } from './console-view.js';
 

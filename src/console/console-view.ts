@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { dnsNameOf, instanceState } from '../catalog/types.js';
-import type { SoftWeight } from '../health/soft-weight.js';
+import type { SoftWeight } from '../answers/soft-weight.js';
 import { firstAnswerShares, planAnswers } from '../answers/answer-plan.js';
 import { splitView, type SplitView } from '../catalog/split-view.js';
 import { serviceRef } from '../catalog/split.js';

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../catalog/catalog.js';
 import type { InstanceSource } from '../catalog/types.js';
-import { checkKind, type CheckKind, type CheckSpec } from './check-spec.js';
+import { checkKind, type CheckKind, type CheckSpec } from '../catalog/check-spec.js';
 import { HealthTracker } from './health-tracker.js';
 import { ProbeScheduler, type SchedulerStats } from './probe-scheduler.js';
 import type { ProbeResult } from './probes.js';

@@ -1,4 +1,4 @@
-import type { CheckSpec } from './check-spec.js';
+import type { CheckSpec } from '../catalog/check-spec.js';
 import { GrpcProbes } from './grpc-probe.js';
 import { probeHttp, probeTcp, type ProbeResult } from './probes.js';
 

@@ -1,5 +1,5 @@
 import type { Instance, InstancePort } from '../catalog/types.js';
-import type { CheckSpec } from '../health/check-spec.js';
+import type { CheckSpec } from '../catalog/check-spec.js';
 
 
 /** A REST registration as the stores keep it: everything needed to rebuild the catalog instance after a restart. */

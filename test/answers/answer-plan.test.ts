@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { firstAnswerShares, planAnswers } from '../../src/answers/answer-plan.js';
 import { serviceView } from '../../src/console/console-view.js';
 import type { TrafficPolicy } from '../../src/catalog/policy.js';
-import { DEFAULT_SOFT_WEIGHT } from '../../src/health/soft-weight.js';
+import { DEFAULT_SOFT_WEIGHT } from '../../src/answers/soft-weight.js';
 import { core } from '../support/in-process.js';
 import { instance } from '../support/instances.js';
 

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HealthTracker, WINDOW } from '../../src/health/health-tracker.js';
-import { effectiveWeight, logistic } from '../../src/health/soft-weight.js';
+import { effectiveWeight, logistic } from '../../src/answers/soft-weight.js';
 
 test('down after unhealthyThreshold consecutive failures, up after healthyThreshold successes (hysteresis)', () => {
   const t = new HealthTracker(2, 3);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProbeScheduler } from '../../src/health/probe-scheduler.js';
 import type { ProbeResult } from '../../src/health/probes.js';
-import type { CheckSpec } from '../../src/health/check-spec.js';
+import type { CheckSpec } from '../../src/catalog/check-spec.js';
 
 const check = (intervalMs: number, http = 'http://x/'): CheckSpec => ({ http, intervalMs, timeoutMs: intervalMs / 2, healthyThreshold: 1, unhealthyThreshold: 1 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

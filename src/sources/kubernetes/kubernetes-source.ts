@@ -4,7 +4,7 @@ import type { Catalog } from '../../catalog/catalog.js';
 import type { HealthState, Instance } from '../../catalog/types.js';
 import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
 import type { HealthMonitor } from '../../health/health-monitor.js';
-import type { CheckSpec } from '../../health/check-spec.js';
+import type { CheckSpec } from '../../catalog/check-spec.js';
 import type { ProbeAnnotation } from './annotations.js';
 import { inScope, PAGE, Reflector, type ListPage, type ReflectorSpec } from './reflector.js';
 import { convertNode, convertPod, convertService, convertSlice, type SlimEndpoint, type SlimNode, type SlimPod, type SlimService, type SlimSlice } from './slim-objects.js';

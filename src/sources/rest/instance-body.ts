@@ -1,7 +1,7 @@
 import { parseDuration } from '../../config/duration.js';
 import type { InstancePort } from '../../catalog/types.js';
 import { compact, type Registration } from '../../store/registration.js';
-import type { CheckSpec } from '../../health/check-spec.js';
+import type { CheckSpec } from '../../catalog/check-spec.js';
 import { FieldError } from './field-error.js';
 import { PORT_NAME_PATTERN } from './registration-rules.js';
 

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import { isExpired, keyOfRegistration, removalDelayMs, registrationKey, serialize, toInstance, type Registration } from '../../store/registration.js';
 import type { RegistrationStore, StoreEvent } from '../../store/store.js';
-import type { CheckSpec } from '../../health/check-spec.js';
+import type { CheckSpec } from '../../catalog/check-spec.js';
 import { registrationProblem } from './registration-rules.js';
 import type { TrafficPolicy } from '../../catalog/policy.js';
 

@@ -11,7 +11,7 @@ import { policyBodySchema, toPolicy, type PolicyBody } from './policy-body.js';
 import { instanceState } from '../../catalog/types.js';
 import { splitView } from '../../catalog/split-view.js';
 import { firstAnswerShares, planAnswers } from '../../answers/answer-plan.js';
-import type { SoftWeight } from '../../health/soft-weight.js';
+import type { SoftWeight } from '../../answers/soft-weight.js';
 
 export interface RestRoutesOptions {
   registry: RestRegistry;
