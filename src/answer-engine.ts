@@ -1,4 +1,6 @@
 import type { Logger } from 'pino';
+import { ZoneSerials } from './answers/zone-serials.js';
+import { Notifier } from './dns/notifier.js';
 import type { DnsMetrics } from './observability/dns-metrics.js';
 import { CatalogProjection } from './answers/catalog-projection.js';
 import { seededRandom, unpredictableRandom } from './answers/random.js';
@@ -44,6 +46,11 @@ export interface AnswerEngine {
   readonly zones: ZoneDirectory;
   readonly handler: QueryHandler;
   readonly upstreams: Upstream[];
+  /** The mesh zones' SOA serials (transfers, NOTIFY). */
+  readonly serials: ZoneSerials;
+  readonly notifier: Notifier;
+  /** A worker takes its primary's serials. */
+  setSerials(entries: readonly (readonly [string, number])[]): void;
   zonesLoaded(): boolean;
   /** Re-applies forwarding settings from a reloaded config. */
   applyForwarding(next: Config, listeners: readonly ListenAddress[]): void;
@@ -73,6 +80,9 @@ export function createAnswerEngine(
   catalog: Catalog,
   opts: { observer?: QueryObserver; ownsCatalog: boolean; onZoneLoad?: (ok: boolean) => void; onSkippedRecord?: () => void },
 ): AnswerEngine {
+  // Mesh zone serials: the process that owns the catalog stamps each change and keeps the last across restarts;
+  // workers take the primary's (replication).
+  const serials = opts.ownsCatalog ? ZoneSerials.inDataDir(zoneKeys(config.domains), config.dataDir) : new ZoneSerials(zoneKeys(config.domains), undefined);
   const dynamicNames: NameTable = new Map();
   const meshZones = zoneKeys(config.domains);
   const reverseZones = config.reverseCidrs.map((cidr) => keyOf(reverseZoneOf(cidr)));
@@ -111,6 +121,8 @@ export function createAnswerEngine(
     logger,
     onSnapshot: (snapshot) => {
       resolver.setStaticZones(snapshot.zones);
+      // A zone file's SOA carries the file's serial: a mesh zone's is the catalog's.
+      for (const apex of resolver.zoneApexes()) serials.patch(apex);
       if (opts.ownsCatalog) {
         try {
           catalog.replaceSource('zonefile', snapshot.instances);
@@ -124,6 +136,17 @@ export function createAnswerEngine(
     quiet: !opts.ownsCatalog,
   });
   zones.start();
+
+  const notifier = new Notifier(config.notify, (key) => resolver.zoneApexes().find((a) => a.key === key), logger);
+  if (opts.ownsCatalog) {
+    // Every change of what the zones serve: a new serial in each mesh zone (after the name tables were rebuilt),
+    // and the secondaries told.
+    catalog.onChange(() => {
+      serials.bump();
+      for (const apex of resolver.zoneApexes()) serials.patch(apex);
+      notifier.changed(meshZones);
+    });
+  }
 
   const makeForwarder = (c: Config, list: Upstream[]): UpstreamForwarder | undefined =>
     list.length === 0
@@ -148,6 +171,7 @@ export function createAnswerEngine(
     answerLimit: config.answerLimit,
     // Asked only for prefer-zone sets; the ranges may come later, from Kubernetes Nodes.
     zoneOf: (address, family) => clientZones.zoneOf(address, family),
+    transferAllowed: config.transferAllow.length === 0 ? undefined : allowList(config.transferAllow),
   });
   return {
     resolver,
@@ -156,6 +180,12 @@ export function createAnswerEngine(
     handler,
     upstreams,
     zonesLoaded: () => loaded,
+    serials,
+    notifier,
+    setSerials: (entries) => {
+      serials.set(entries);
+      for (const apex of resolver.zoneApexes()) serials.patch(apex);
+    },
     applyForwarding: (next, listeners) => handler.setForwarding(makeForwarder(next, chooseUpstreams(next, listeners, logger)), allowList(next.forwardAllow)),
   };
 }

@@ -131,13 +131,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kubernetes.start();
   }
 
-  const pool = pooled ? new WorkerPool(config.workers, catalog, logger, config.dns.some((a) => a.port === 0)) : undefined;
+  const pool = pooled ? new WorkerPool(config.workers, catalog, logger, config.dns.some((a) => a.port === 0), () => plane.serials.entries()) : undefined;
   let listeners: DnsListeners | undefined;
   const stopAll = async (): Promise<void> => {
     stopped = true;
     kubernetes?.stop();
     await Promise.all([listeners?.stop(3000), pool?.stop(5000)]);
     zones.stop();
+    plane.notifier.stop();
+    plane.serials.save();
     health?.stop();
     await registry.stop().catch(() => undefined);
   };

@@ -151,6 +151,17 @@ export class NamesBelowService {
     return false;
   }
 
+  /** Every instance name (its first label, as a key) and its address records: for zone transfers. */
+  *instanceEntries(): Generator<[string, AddressRecords]> {
+    yield* pairs(this.instances);
+  }
+
+  /** Every SRV name's labels (`_<proto>`, `_<port>`, as keys) and its set: for zone transfers. */
+  *srvEntries(): Generator<[string, string, RRSet]> {
+    const list = this.srv;
+    for (let i = 0; i < list.length; i += 3) yield [list[i] as string, list[i + 1] as string, list[i + 2] as RRSet];
+  }
+
   srvSet(protoLabel: string, portLabel: string): RRSet | undefined {
     const list = this.srv;
     for (let i = 0; i < list.length; i += 3) if (list[i] === protoLabel && list[i + 1] === portLabel) return list[i + 2] as RRSet;

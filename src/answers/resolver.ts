@@ -4,6 +4,7 @@ import type { EncodedRecord } from '../wire/rdata.js';
 import { refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
+import { zoneRecords, type ZoneRecord } from './zone-content.js';
 
 /** Static data of one zone: its apex and every name in it (empty non-terminals included). */
 export interface StaticZone {
@@ -139,6 +140,11 @@ export class Resolver {
   staticTypes(key: string): number[] {
     const node = this.staticNames.get(key);
     return node === undefined ? [] : [...node.rrsets.values()].map((set) => set.type);
+  }
+
+  /** A zone's records as a transfer sends them (all but its SOA): zone files first, then the catalog's names. */
+  zoneContent(apex: ZoneApex): ZoneRecord[] {
+    return zoneRecords(apex, this.staticNames, this.dynamicNames);
   }
 
   zoneApexes(): readonly ZoneApex[] {

@@ -52,6 +52,10 @@ export interface Config {
   /** Given --ns-address values; empty: derived from the listeners (see nameServerAddresses). */
   readonly nsAddresses: readonly string[];
   readonly forwardAllow: readonly string[];
+  /** --transfer-allow: CIDRs that may transfer the zones. */
+  readonly transferAllow: readonly string[];
+  /** --notify: secondaries told of changes. */
+  readonly notify: readonly Upstream[];
   readonly forwardTimeoutMs: number;
   readonly forwardCacheEntries: number;
   readonly forwardMaxConcurrent: number;
@@ -207,6 +211,9 @@ function validate(raw: Raw): Config {
   const forwardAllow = raw.get('forward-allow')!;
   const blocks = new BlockList();
   for (const cidr of forwardAllow) wrap(() => addCidr(blocks, cidr));
+  const transferAllow = raw.get('transfer-allow') ?? [];
+  for (const cidr of transferAllow) wrap(() => addCidr(new BlockList(), cidr, '--transfer-allow'));
+  const notify = (raw.get('notify') ?? []).map((n) => wrap(() => parseHostPort(n, '--notify', 53)));
   const rrlExempt = raw.get('rrl-exempt') ?? [];
   for (const cidr of rrlExempt) wrap(() => addCidr(new BlockList(), cidr, '--rrl-exempt'));
   const logLevel = one(raw, 'log-level')!;
@@ -289,6 +296,8 @@ function validate(raw: Raw): Config {
       return a;
     }),
     forwardAllow,
+    transferAllow,
+    notify,
     forwardTimeoutMs: duration(raw, 'forward-timeout'),
     forwardCacheEntries: integer(raw, 'forward-cache', 0, 10_000_000),
     forwardMaxConcurrent: integer(raw, 'forward-max-concurrent', 1, 100_000),

@@ -4,6 +4,8 @@ import { RRClass, RRType, Rcode } from '../wire/constants.js';
 import { emptyQuery, ParseOutcome, parseQuery, type ParsedQuery } from '../wire/query.js';
 import type { Random } from '../answers/random.js';
 import type { BlockList } from 'node:net';
+import type { ZoneApex } from '../answers/zone-apex.js';
+import { ixfrClientSerial, transferMessages } from './zone-transfer.js';
 
 /** Forwards a query for a name outside our zones; resolves to the upstream's answer (our client's ID restored) or null. */
 export interface Forwarder {
@@ -24,6 +26,8 @@ export interface QueryHandlerOptions {
   answerLimit?: number;
   /** --client-zone: a client address's zone, for services with locality prefer-zone. */
   zoneOf?: (address: string, family: 'ipv4' | 'ipv6') => string | undefined;
+  /** --transfer-allow: who may transfer the zones (AXFR, IXFR over TCP); absent or empty: nobody. */
+  transferAllowed?: BlockList;
 }
 
 /** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
@@ -60,7 +64,7 @@ export class QueryHandler {
     this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key), opts.answerLimit ?? 0, opts.zoneOf);
   }
 
-  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | null | Promise<Buffer | null> {
+  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | Buffer[] | null | Promise<Buffer | null> {
     this.started = performance.now();
     this.client = clientAddress;
     this.zone = '';
@@ -92,14 +96,29 @@ export class QueryHandler {
     this.zone = res.zone === null ? '' : res.zone.key;
     if (res.outcome === Outcome.Outside) return this.outside(msg, q, tcp, clientAddress, family);
     // QTYPE OPT is a type no name has: NODATA, as Knot answers it (falls through to the resolver).
-    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
-      // Zone transfers are not offered: the data is live, not a versioned zone.
-      return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
-    }
+    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.transfer(msg, q, res.zone, tcp, clientAddress, family);
     writer.clientAddress = clientAddress;
     writer.clientFamily = family;
     writer.tcp = tcp;
     return this.done(writer.answer(msg, q, res, responseLimit(q, tcp)), tcp, q, res.rcode);
+  }
+
+  /**
+   * AXFR and IXFR: over TCP, from a client --transfer-allow lets in, for a zone apex we serve (a generated
+   * reverse zone has no content of its own to send). IXFR from a serial at or past ours is the SOA alone (up to
+   * date); any other is the whole zone (RFC 1995 §4: no history is kept). Everything else is REFUSED.
+   */
+  private transfer(msg: Buffer, q: ParsedQuery, zone: ZoneApex | null, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Buffer[] {
+    const allowed = this.opts.transferAllowed;
+    if (!tcp || zone === null || zone.reverse === true || q.key !== zone.key || allowed === undefined || !allowed.check(address, family)) {
+      return this.done(this.writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+    }
+    const serial = zone.soa.records[0]!.tail.readUInt32BE(zone.soa.records[0]!.tail.length - 20);
+    const client = q.qtype === RRType.IXFR ? ixfrClientSerial(msg, q) : undefined;
+    const upToDate = client !== undefined && ((serial - client) | 0) <= 0;
+    const messages = transferMessages(msg, q, zone, upToDate ? null : this.opts.resolver.zoneContent(zone));
+    this.done(messages[0]!, tcp, q, Rcode.NOERROR);
+    return messages;
   }
 
   private outside(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Promise<Buffer | null> {

@@ -204,7 +204,9 @@ class Connection {
     }
     if (reply === null) return;
     if (!(reply instanceof Promise)) {
-      this.write(reply);
+      // A zone transfer is several messages, each framed on its own.
+      if (Array.isArray(reply)) for (const m of reply) this.write(m);
+      else this.write(reply);
       return;
     }
     this.inFlight++;

@@ -63,7 +63,8 @@ export class UdpListener {
     }
     if (reply === null) return;
     if (!(reply instanceof Promise)) {
-      this.send(socket, reply, rinfo);
+      // Several messages answer only a zone transfer, which is TCP's alone.
+      if (!Array.isArray(reply)) this.send(socket, reply, rinfo);
       return;
     }
     this.pending++;

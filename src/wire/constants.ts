@@ -31,7 +31,7 @@ export const Rcode = {
   BADVERS: 16,
 } as const;
 
-export const Opcode = { QUERY: 0 } as const;
+export const Opcode = { QUERY: 0, NOTIFY: 4 } as const;
 
 export const HEADER_SIZE = 12;
 /** Largest UDP payload we accept and advertise (DNS flag day 2020 recommendation). */

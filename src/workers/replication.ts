@@ -38,6 +38,8 @@ export interface ServiceSnapshot {
 export interface CatalogMessage {
   readonly type: 'catalog';
   readonly seq: number;
+  /** The mesh zones' SOA serials after these changes (transfers and NOTIFY carry the primary's). */
+  readonly serials?: readonly (readonly [string, number])[];
   readonly services: ServiceSnapshot[];
   /** Keys ("ns/name") of services that no longer exist. */
   readonly removed: string[];
@@ -61,6 +63,7 @@ export interface ClientNamespacesMessage {
 export interface SnapshotMessage {
   readonly type: 'snapshot';
   readonly seq: number;
+  readonly serials?: readonly (readonly [string, number])[];
   readonly services: ServiceSnapshot[];
   readonly ranges: readonly ZoneRange[];
   readonly entries: ReadonlyMap<string, string>;
@@ -91,12 +94,19 @@ function serviceSnapshots(catalog: Catalog, keys: Iterable<string>): { services:
   return { services, removed };
 }
 
-export function changesOf(catalog: Catalog, keys: Iterable<string>, seq: number): CatalogMessage {
-  return { type: 'catalog', seq, ...serviceSnapshots(catalog, keys) };
+export function changesOf(catalog: Catalog, keys: Iterable<string>, seq: number, serials?: readonly (readonly [string, number])[]): CatalogMessage {
+  return { type: 'catalog', seq, ...serviceSnapshots(catalog, keys), ...(serials === undefined ? {} : { serials }) };
 }
 
-export function snapshotOf(catalog: Catalog, seq: number): SnapshotMessage {
-  return { type: 'snapshot', seq, services: serviceSnapshots(catalog, catalog.keys()).services, ranges: catalog.clientZoneRanges(), entries: catalog.clientNamespaces() };
+export function snapshotOf(catalog: Catalog, seq: number, serials?: readonly (readonly [string, number])[]): SnapshotMessage {
+  return {
+    type: 'snapshot',
+    seq,
+    services: serviceSnapshots(catalog, catalog.keys()).services,
+    ranges: catalog.clientZoneRanges(),
+    entries: catalog.clientNamespaces(),
+    ...(serials === undefined ? {} : { serials }),
+  };
 }
 
 function applyService(catalog: Catalog, s: ServiceSnapshot): void {

@@ -37,6 +37,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   const apply = async (m: StateMessage): Promise<void> => {
     if (m.type === 'snapshot') {
       await applySnapshot(catalog, m);
+      if (m.serials !== undefined) plane.setSerials(m.serials);
       seq = m.seq;
       awaitingSnapshot = false;
       if (listeners === undefined) await listen();
@@ -53,7 +54,10 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       return;
     }
     seq = m.seq;
-    if (m.type === 'catalog') applyChanges(catalog, m);
+    if (m.type === 'catalog') {
+      applyChanges(catalog, m);
+      if (m.serials !== undefined) plane.setSerials(m.serials);
+    }
     else if (m.type === 'client-zones') catalog.setClientZoneRanges(m.ranges);
     else catalog.setClientNamespaces(m.entries);
   };

@@ -34,6 +34,8 @@ export class WorkerPool {
     private readonly logger: Logger,
     /** Some --dns port is 0: the first worker must bind alone so the others can join the port it got. */
     private readonly ephemeralPorts = true,
+    /** The mesh zones' serials, sent with the state (workers answer SOA and transfers with the primary's). */
+    private readonly serials: () => readonly (readonly [string, number])[] = () => [],
   ) {
     // Changes are batched per tick: a Kubernetes re-list of 10,000 Services is a few messages, not 10,000.
     catalog.onChange((keys) => {
@@ -44,7 +46,7 @@ export class WorkerPool {
       setImmediate(() => {
         this.flushScheduled = false;
         if (this.pending.size === 0) return;
-        const message = changesOf(catalog, this.pending, ++this.seq);
+        const message = changesOf(catalog, this.pending, ++this.seq, this.serials());
         this.pending.clear();
         this.broadcast(message);
       });
@@ -66,7 +68,7 @@ export class WorkerPool {
    * after it keeps every worker's sequence unbroken.
    */
   private sendSnapshot(worker: Worker): void {
-    worker.send(snapshotOf(this.catalog, this.seq));
+    worker.send(snapshotOf(this.catalog, this.seq, this.serials()));
     this.following.add(worker);
   }
 

@@ -15,14 +15,48 @@ export class KnotServer {
     private readonly proc: ChildProcess,
   ) {}
 
+  /**
+   * Knot as a secondary of `primary` (HOST@PORT) for `zone`: it transfers the zone at start and again on each
+   * NOTIFY from the primary's address; resolves once it answers `probe`.
+   */
+  static async secondary(zone: string, primary: string, port: number, probe: string): Promise<KnotServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'meshdns-knot-secondary-'));
+    const conf = [
+      'server:',
+      `  listen: 127.0.0.1@${port}`,
+      `  rundir: "${dir}"`,
+      'database:',
+      `  storage: "${dir}"`,
+      'remote:',
+      '  - id: primary',
+      `    address: ${primary}`,
+      'acl:',
+      '  - id: notify-from-primary',
+      `    address: ${primary.split('@')[0]}`,
+      '    action: notify',
+      'template:',
+      '  - id: default',
+      `    storage: "${dir}"`,
+      '    file: "%s.zone"',
+      'zone:',
+      `  - domain: ${zone}`,
+      '    master: primary',
+      '    acl: notify-from-primary',
+      'log:',
+      '  - target: stderr',
+      '    any: error',
+    ].join('\n');
+    return KnotServer.run(dir, port, conf + '\n', probe);
+  }
+
   /** Starts knotd with these zones (origin → zone file text) and waits until it answers `probe` (a name with an A record). */
   static async start(zones: Record<string, string>, probe: string, extraConfig = ''): Promise<KnotServer> {
     const dir = mkdtempSync(join(tmpdir(), 'meshdns-knot-'));
     const port = await freePort();
     for (const [origin, text] of Object.entries(zones)) writeFileSync(join(dir, `${origin}.zone`), text);
-    const conf = join(dir, 'knot.conf');
-    writeFileSync(
-      conf,
+    return KnotServer.run(
+      dir,
+      port,
       [
         'server:',
         `  listen: 127.0.0.1@${port}`,
@@ -40,7 +74,13 @@ export class KnotServer {
         '    any: error',
         extraConfig,
       ].join('\n') + '\n',
+      probe,
     );
+  }
+
+  private static async run(dir: string, port: number, config: string, probe: string): Promise<KnotServer> {
+    const conf = join(dir, 'knot.conf');
+    writeFileSync(conf, config);
     const proc = spawn('knotd', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
     for (let i = 0; i < 100; i++) {
       try {

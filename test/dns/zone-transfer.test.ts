@@ -1,0 +1,90 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { dig } from '../support/dig.js';
+import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
+import { freePort } from '../support/free-port.js';
+import { KnotServer } from '../support/knot.js';
+import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
+import { api, instancePath } from '../support/rest-client.js';
+import { within } from '../support/poll.js';
+
+/**
+ * Issue 27 (first part): meshdns as the primary of a real Knot DNS secondary. Knot transfers the mesh zone
+ * (AXFR; its IXFR gets the whole zone), answers what meshdns answers (sets, not order), and follows changes by
+ * NOTIFY within seconds; transfers are refused to clients --transfer-allow does not list, and over UDP.
+ */
+let s: MeshdnsProcess;
+let knot: KnotServer;
+let knotPort: number;
+
+before(async () => {
+  knotPort = await freePort();
+  s = await startMeshdns(['--upstream', 'none', '--transfer-allow', '127.0.0.0/8', '--notify', `127.0.0.1:${knotPort}`]);
+  for (const [id, address, weight] of [['a', '10.97.0.1', 70], ['b', '10.97.0.2', 30]] as const) {
+    assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'cart', id), { address, weight, ports: [{ name: 'http', port: 8080 }] })).status, 200);
+  }
+  knot = await KnotServer.secondary('linkerd.local', `127.0.0.1@${s.dnsPort}`, knotPort, 'cart.shop.linkerd.local');
+});
+after(async () => {
+  await knot?.stop();
+  await s.stop();
+});
+
+const sorted = (lines: string[]): string[] => lines.map((l) => l.split(/\s+/).filter((_, i) => i !== 1).join(' ').toLowerCase()).sort();
+
+test('Knot, as a secondary, answers what meshdns answers: services, SRV, instance names, zone-file records, the SOA serial', async () => {
+  for (const [name, type] of [
+    ['cart.shop.linkerd.local', 'A'],
+    ['_http._tcp.cart.shop.linkerd.local', 'SRV'],
+    ['a.cart.shop.linkerd.local', 'A'],
+    ['web.default.linkerd.local', 'A'],
+    ['_http._tcp.web.default.linkerd.local', 'SRV'],
+    ['linkerd.local', 'NS'],
+    ['linkerd.local', 'SOA'],
+  ] as const) {
+    const [ours, theirs] = await Promise.all([dig(s.dnsPort, ['+norecurse', name, type]), dig(knot.port, ['+norecurse', name, type])]);
+    assert.equal(theirs.status, 'NOERROR', `${name} ${type} at Knot:\n${theirs.raw}`);
+    assert.deepEqual(sorted(theirs.answer), sorted(ours.answer), `${name} ${type}`);
+  }
+  const nx = await dig(knot.port, ['+norecurse', 'nothing.shop.linkerd.local', 'A']);
+  assert.equal(nx.status, 'NXDOMAIN');
+});
+
+test('a registration, a drain and a deregistration reach the secondary by NOTIFY within seconds; the serial grows', async () => {
+  const serial = async (port: number): Promise<number> => Number((await dig(port, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]);
+  const before = await serial(s.dnsPort);
+  assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'new', 'n1'), { address: '10.97.1.1', ports: [] })).status, 200);
+  assert.ok((await serial(s.dnsPort)) > before);
+  await within(8000, async () => (await dig(knot.port, ['+short', 'new.shop.linkerd.local'])).raw.trim() === '10.97.1.1', 200);
+  assert.equal(await serial(knot.port), await serial(s.dnsPort));
+  // A drain (weight 0) leaves the answers of the secondary too.
+  assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'cart', 'b'), { address: '10.97.0.2', weight: 0, ports: [{ name: 'http', port: 8080 }] })).status, 200);
+  await within(8000, async () => (await dig(knot.port, ['+short', 'cart.shop.linkerd.local'])).raw.trim() === '10.97.0.1', 200);
+  assert.equal((await api(s.httpPort, 'DELETE', instancePath('shop', 'new', 'n1'))).status, 204);
+  await within(8000, async () => (await dig(knot.port, ['new.shop.linkerd.local'])).status === 'NXDOMAIN', 200);
+});
+
+function digRaw(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve) => execFile('dig', ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=1', ...args], (_err, stdout) => resolve(stdout)));
+}
+
+test('AXFR: the SOA first and last; IXFR from the current serial is the SOA alone; over UDP, or to a client not allowed, REFUSED', async () => {
+  const axfr = (await digRaw(s.dnsPort, ['linkerd.local', 'AXFR'])).split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+  assert.match(axfr[0]!, /^linkerd\.local\.\s+\d+\s+IN\s+SOA/);
+  assert.match(axfr.at(-1)!, /^linkerd\.local\.\s+\d+\s+IN\s+SOA/);
+  assert.ok(axfr.some((l) => /^cart\.shop\.linkerd\.local\.\s+\d+\s+IN\s+A\s+10\.97\.0\.1$/.test(l)));
+  const current = Number(axfr[0]!.split(/\s+/)[6]);
+  const ixfr = (await digRaw(s.dnsPort, ['linkerd.local', `IXFR=${current}`])).split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+  assert.equal(ixfr.length, 1, ixfr.join('\n'));
+  const older = (await digRaw(s.dnsPort, ['linkerd.local', `IXFR=${current - 1}`])).split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+  assert.ok(older.length > 3, 'an older serial gets the whole zone');
+  const udp = await udpExchange(s.dnsPort, buildQuery('linkerd.local', { type: 251 }));
+  assert.equal(decode(udp!).header.rcode, 5, 'IXFR over UDP: REFUSED (secondaries go to TCP)');
+  const closed = await startMeshdns(['--upstream', 'none']);
+  try {
+    assert.match(await digRaw(closed.dnsPort, ['linkerd.local', 'AXFR']), /Transfer failed/);
+  } finally {
+    await closed.stop();
+  }
+});
