@@ -6,50 +6,19 @@
  * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_PER_SERVICE, BENCH_WORKERS,
  * BENCH_REVERSE=off to measure without the PTR table)
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { pino } from 'pino';
-import { serialize, type Registration } from '../../src/store/registration.js';
-import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { childrenOf, rssMb } from './proc.js';
 import { freePort } from '../support/free-port.js';
+import { filledDataDir } from '../support/filled-store.js';
 
 const instances = Number(process.env.BENCH_INSTANCES ?? 100_000);
 const workers = process.env.BENCH_WORKERS;
 const reverse = process.env.BENCH_REVERSE ?? 'on';
 const perService = Number(process.env.BENCH_PER_SERVICE ?? 3);
-const dataDir = mkdtempSync(join(tmpdir(), 'meshdns-scale-'));
-
 // Fill the store the way meshdns would, in one transaction (the setup is not what is measured).
-const store = new SqliteStore(dataDir, pino({ level: 'silent' }));
-await store.open();
-await store.close();
-const db = new DatabaseSync(join(dataDir, 'registrations.db'));
-const insert = db.prepare('INSERT INTO registrations (key, body) VALUES (?, ?)');
-db.exec('BEGIN');
-{
-  for (let i = 0; i < instances; i++) {
-    const r: Registration = {
-      namespace: `ns-${Math.floor(i / perService) % 100}`,
-      service: `svc-${Math.floor(i / perService)}`,
-      id: `i${i % perService}`,
-      address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
-      ports: [{ name: 'http', port: 8080, protocol: 'tcp' }],
-      weight: [50, 30, 20][i % 3]!,
-      metadata: {},
-      registeredAt: Date.now(),
-      heartbeatAt: Date.now(),
-    };
-    insert.run(`${r.namespace}/${r.service}/${r.id}`, serialize(r));
-  }
-}
-db.exec('COMMIT');
-db.close();
+const dataDir = filledDataDir(instances, perService);
 
 const t0 = Date.now();
 // startMeshdns runs Node with the flags `npm start` and the image use (package.json, Dockerfile).

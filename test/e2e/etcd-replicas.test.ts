@@ -1,7 +1,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
-import { EtcdServer } from '../support/etcd.js';
+import { etcdReplicas, type EtcdServer } from '../support/etcd.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { within } from '../support/poll.js';
@@ -9,20 +9,13 @@ import { within } from '../support/poll.js';
 let etcd: EtcdServer;
 let a: MeshdnsProcess;
 let b: MeshdnsProcess;
-const prefix = `/meshdns-e2e/${Date.now()}/`;
-const replicaArgs = (): string[] => ['--upstream', 'none', '--store', 'etcd', '--etcd', etcd.url, '--etcd-prefix', prefix];
+let replicaArgs: () => string[];
+let stopAll: () => Promise<void>;
 
 before(async () => {
-  etcd = await EtcdServer.start();
-  a = await startMeshdns(replicaArgs());
-  b = await startMeshdns(replicaArgs());
-  for (const s of [a, b]) await within(5000, async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status === 200);
+  ({ etcd, a, b, args: replicaArgs, stop: stopAll } = await etcdReplicas('meshdns-e2e'));
 });
-after(async () => {
-  await a.stop();
-  await b.stop();
-  await etcd.kill();
-});
+after(() => stopAll());
 
 const answers = async (s: MeshdnsProcess, name: string): Promise<string[]> =>
   decode((await udpExchange(s.dnsPort, buildQuery(name)))!).answers.map((x) => x.address!);

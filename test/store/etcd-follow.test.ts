@@ -2,8 +2,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
-import { EtcdServer } from '../support/etcd.js';
-import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
+import { etcdReplicas, type EtcdServer } from '../support/etcd.js';
+import type { MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { within } from '../support/poll.js';
 
@@ -11,20 +11,15 @@ import { within } from '../support/poll.js';
 let etcd: EtcdServer;
 let a: MeshdnsProcess;
 let b: MeshdnsProcess;
-const prefix = `/meshdns-follow/${Date.now()}/`;
-const replicaArgs = (): string[] => ['--upstream', 'none', '--store', 'etcd', '--etcd', etcd.url, '--etcd-prefix', prefix];
+let prefix: string;
+let stopAll: () => Promise<void>;
 
 before(async () => {
-  etcd = await EtcdServer.start();
-  a = await startMeshdns(replicaArgs());
-  b = await startMeshdns(replicaArgs());
-  for (const s of [a, b]) await within(5000, async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status === 200);
+  ({ etcd, a, b, prefix, stop: stopAll } = await etcdReplicas('meshdns-follow'));
 });
 after(async () => {
   b.proc.kill('SIGCONT');
-  await a.stop();
-  await b.stop();
-  await etcd.kill();
+  await stopAll();
 });
 
 /** etcd's own API (its gRPC gateway: what etcdctl calls), for what an operator or another tool does to the store. */

@@ -4,6 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
+import { startMeshdns, type MeshdnsProcess } from './meshdns-process.js';
+import { within } from './poll.js';
 
 /** A real etcd (Debian etcd-server) on free loopback ports with its own data dir; restartable on the same ports and data. */
 export class EtcdServer {
@@ -80,4 +82,29 @@ function portOpen(port: number): Promise<boolean> {
     });
     socket.on('error', () => resolve(false));
   });
+}
+
+/**
+ * Two meshdns replicas sharing a real etcd under a prefix of their own, both ready (the setup of the replica
+ * tests). `stop` stops the replicas and etcd.
+ */
+export async function etcdReplicas(prefixName: string): Promise<{ etcd: EtcdServer; a: MeshdnsProcess; b: MeshdnsProcess; prefix: string; args: () => string[]; stop: () => Promise<void> }> {
+  const etcd = await EtcdServer.start();
+  const prefix = `/${prefixName}/${Date.now()}/`;
+  const args = (): string[] => ['--upstream', 'none', '--store', 'etcd', '--etcd', etcd.url, '--etcd-prefix', prefix];
+  const a = await startMeshdns(args());
+  const b = await startMeshdns(args());
+  for (const s of [a, b]) await within(5000, async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status === 200);
+  return {
+    etcd,
+    a,
+    b,
+    prefix,
+    args,
+    stop: async () => {
+      await a.stop();
+      await b.stop();
+      await etcd.kill();
+    },
+  };
 }
