@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ZoneSerials } from './answers/zone-serials.js';
 import { Notifier } from './dns/notifier.js';
+import { readTsigKeyFile } from './config/tsig-key-file.js';
 import type { DnsMetrics } from './observability/dns-metrics.js';
 import { CatalogProjection } from './answers/catalog-projection.js';
 import { seededRandom, unpredictableRandom } from './answers/random.js';
@@ -137,7 +138,8 @@ export function createAnswerEngine(
   });
   zones.start();
 
-  const notifier = new Notifier(config.notify, (key) => resolver.zoneApexes().find((a) => a.key === key), logger);
+  const tsigKey = config.tsigKeyFile === undefined ? undefined : readTsigKeyFile(config.tsigKeyFile);
+  const notifier = new Notifier(config.notify, (key) => resolver.zoneApexes().find((a) => a.key === key), logger, tsigKey);
   if (opts.ownsCatalog) {
     // Every change of what the zones serve: a new serial in each mesh zone (after the name tables were rebuilt),
     // and the secondaries told.
@@ -172,6 +174,7 @@ export function createAnswerEngine(
     // Asked only for prefer-zone sets; the ranges may come later, from Kubernetes Nodes.
     zoneOf: (address, family) => clientZones.zoneOf(address, family),
     transferAllowed: config.transferAllow.length === 0 ? undefined : allowList(config.transferAllow),
+    tsigKey,
   });
   return {
     resolver,

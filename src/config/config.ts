@@ -56,6 +56,8 @@ export interface Config {
   readonly transferAllow: readonly string[];
   /** --notify: secondaries told of changes. */
   readonly notify: readonly Upstream[];
+  /** --tsig-key-file: the key transfers and NOTIFYs are signed with. */
+  readonly tsigKeyFile: string | undefined;
   readonly forwardTimeoutMs: number;
   readonly forwardCacheEntries: number;
   readonly forwardMaxConcurrent: number;
@@ -298,6 +300,7 @@ function validate(raw: Raw): Config {
     forwardAllow,
     transferAllow,
     notify,
+    tsigKeyFile: one(raw, 'tsig-key-file'),
     forwardTimeoutMs: duration(raw, 'forward-timeout'),
     forwardCacheEntries: integer(raw, 'forward-cache', 0, 10_000_000),
     forwardMaxConcurrent: integer(raw, 'forward-max-concurrent', 1, 100_000),
@@ -371,7 +374,10 @@ export function allowList(cidrs: readonly string[]): BlockList {
   return blocks;
 }
 
-/** The flags whose value differs between two configs and that a SIGHUP cannot apply (FlagSpec.live): they need a restart. */
+/**
+ * The settings whose value differs between two configs and that a SIGHUP cannot apply (FlagSpec.live): they need
+ * a restart. Named as the config file spells them (`ttl`, not `--ttl`): the file is what the operator just edited.
+ */
 export function flagsNeedingRestart(running: Config, next: Config): string[] {
-  return FLAGS.filter((f) => f.live !== true && JSON.stringify(running.settings.get(f.name)) !== JSON.stringify(next.settings.get(f.name))).map((f) => `--${f.name}`);
+  return FLAGS.filter((f) => f.live !== true && JSON.stringify(running.settings.get(f.name)) !== JSON.stringify(next.settings.get(f.name))).map((f) => f.name);
 }

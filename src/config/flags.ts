@@ -57,6 +57,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'forward-allow', arg: 'CIDR', repeatable: true, default: ['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', 'fc00::/7', 'fe80::/10'], help: 'clients allowed to have names forwarded (never an open resolver)', live: true },
   { name: 'transfer-allow', arg: 'CIDR', repeatable: true, default: [], help: 'clients that may transfer the zones (AXFR, IXFR over TCP); none: transfers are REFUSED' },
   { name: 'notify', arg: 'HOST:PORT', repeatable: true, default: [], help: 'a secondary to NOTIFY when a mesh zone changes (at most once a second a zone, retried until answered)' },
+  { name: 'tsig-key-file', arg: 'FILE', repeatable: false, default: undefined, help: 'BIND key file (tsig-keygen): transfers need a valid TSIG with this key, NOTIFYs are signed with it' },
   { name: 'forward-timeout', arg: 'DURATION', repeatable: false, default: '2s', help: 'how long to wait for one upstream before trying the next', live: true },
   { name: 'forward-max-concurrent', arg: 'N', repeatable: false, default: '1000', help: 'forwarded queries waiting on upstreams at most; more are REFUSED at once', live: true },
   { name: 'forward-cache', arg: 'ENTRIES', repeatable: false, default: '10000', help: 'forwarded answers kept (by their TTL, at most 1h); 0 turns the cache off', live: true },

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Upstream } from '../config/listen-address.js';
 import { Flag, HEADER_SIZE, Opcode, RRType } from '../wire/constants.js';
 import type { ZoneApex } from '../answers/zone-apex.js';
+import { signRequest, type TsigKey } from '../wire/tsig.js';
 
 /** A zone is announced at most this often: a burst of changes is one NOTIFY (the secondary transfers the lot). */
 const COALESCE_MS = 1000;
@@ -38,6 +39,8 @@ export class Notifier {
     private readonly targets: readonly Upstream[],
     private readonly apexOf: (zoneKey: string) => ZoneApex | undefined,
     private readonly logger: Logger,
+    /** --tsig-key-file: NOTIFYs are signed with it. */
+    private readonly key?: TsigKey,
   ) {}
 
   /** The zones changed: each is announced within a second. */
@@ -83,7 +86,8 @@ export class Notifier {
       if (reply.length >= HEADER_SIZE && reply.readUInt16BE(0) === id && (reply[2]! & 0x80) !== 0 && ((reply[2]! >> 3) & 0x0f) === Opcode.NOTIFY) finish(true);
     });
     socket.on('error', () => finish(false));
-    socket.send(notifyMessage(apex, id), target.port, target.host);
+    const message = notifyMessage(apex, id);
+    socket.send(this.key === undefined ? message : signRequest(message, this.key, Math.floor(Date.now() / 1000)), target.port, target.host);
   }
 
   stop(): void {

@@ -6,6 +6,8 @@ import type { Random } from '../answers/random.js';
 import type { BlockList } from 'node:net';
 import type { ZoneApex } from '../answers/zone-apex.js';
 import { ixfrClientSerial, transferMessages } from './zone-transfer.js';
+import { wireToText } from '../wire/name.js';
+import { findTsig, signAnswer, TsigError, tsigRecordSize, verifyRequest, type TsigKey } from '../wire/tsig.js';
 
 /** Forwards a query for a name outside our zones; resolves to the upstream's answer (our client's ID restored) or null. */
 export interface Forwarder {
@@ -28,6 +30,8 @@ export interface QueryHandlerOptions {
   zoneOf?: (address: string, family: 'ipv4' | 'ipv6') => string | undefined;
   /** --transfer-allow: who may transfer the zones (AXFR, IXFR over TCP); absent or empty: nobody. */
   transferAllowed?: BlockList;
+  /** --tsig-key-file: transfers need a request signed with this key, and are answered signed. */
+  tsigKey?: TsigKey;
 }
 
 /** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
@@ -91,12 +95,19 @@ export class QueryHandler {
     if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) {
       return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
     }
+    if (q.signed) return this.signedRequest(msg, q, tcp, clientAddress, family);
     this.opts.resolver.client = clientAddress;
     const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
     this.zone = res.zone === null ? '' : res.zone.key;
     if (res.outcome === Outcome.Outside) return this.outside(msg, q, tcp, clientAddress, family);
     // QTYPE OPT is a type no name has: NODATA, as Knot answers it (falls through to the resolver).
-    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) return this.transfer(msg, q, res.zone, tcp, clientAddress, family);
+    if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
+      // With --tsig-key-file a transfer must be signed (this request was not).
+      if (this.opts.tsigKey !== undefined) return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+      const messages = this.transfer(msg, q, res.zone, tcp, clientAddress, family);
+      this.done(messages[0]!, tcp, q, messages[0]![3]! & 0xf);
+      return messages.length === 1 ? messages[0]! : messages;
+    }
     writer.clientAddress = clientAddress;
     writer.clientFamily = family;
     writer.tcp = tcp;
@@ -108,17 +119,52 @@ export class QueryHandler {
    * reverse zone has no content of its own to send). IXFR from a serial at or past ours is the SOA alone (up to
    * date); any other is the whole zone (RFC 1995 §4: no history is kept). Everything else is REFUSED.
    */
-  private transfer(msg: Buffer, q: ParsedQuery, zone: ZoneApex | null, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Buffer[] {
+  private transfer(msg: Buffer, q: ParsedQuery, zone: ZoneApex | null, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer[] {
     const allowed = this.opts.transferAllowed;
     if (!tcp || zone === null || zone.reverse === true || q.key !== zone.key || allowed === undefined || !allowed.check(address, family)) {
-      return this.done(this.writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+      return [this.writer.error(msg, q, Rcode.REFUSED, q.edns)];
     }
     const serial = zone.soa.records[0]!.tail.readUInt32BE(zone.soa.records[0]!.tail.length - 20);
     const client = q.qtype === RRType.IXFR ? ixfrClientSerial(msg, q) : undefined;
     const upToDate = client !== undefined && ((serial - client) | 0) <= 0;
-    const messages = transferMessages(msg, q, zone, upToDate ? null : this.opts.resolver.zoneContent(zone));
-    this.done(messages[0]!, tcp, q, Rcode.NOERROR);
-    return messages;
+    return transferMessages(msg, q, zone, upToDate ? null : this.opts.resolver.zoneContent(zone));
+  }
+
+  /**
+   * A request with a TSIG (RFC 8945): a secondary's SOA check, a transfer, dig -y. Verified against
+   * --tsig-key-file (no key, or another: NOTAUTH/BADKEY; a wrong MAC: NOTAUTH/BADSIG; out of the fudge:
+   * NOTAUTH/BADTIME) and answered signed. A signed request for a name outside our zones is not forwarded: the
+   * key is ours, not the upstream's.
+   */
+  private signedRequest(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Buffer[] {
+    const key = this.opts.tsigKey;
+    const now = Math.floor(Date.now() / 1000);
+    const verdict = key === undefined ? undefined : verifyRequest(msg, key, now);
+    if (key === undefined || verdict === undefined || !verdict.ok) {
+      const refusal = this.writer.error(msg, q, Rcode.NOTAUTH, false);
+      const tsig = verdict?.tsig ?? findTsig(msg);
+      // The error's TSIG names the request's key; BADKEY and BADSIG carry no MAC (§5.2), BADTIME is signed.
+      const errorKey: TsigKey = { name: tsig === undefined ? '.' : wireToText(tsig.keyName), algorithm: key?.algorithm ?? 'hmac-sha256', secret: key?.secret ?? Buffer.alloc(0) };
+      const error = verdict !== undefined && !verdict.ok ? verdict.error : TsigError.BADKEY;
+      const signed = tsig === undefined ? refusal : signAnswer([refusal], errorKey, tsig.mac, now, error)[0]!;
+      return this.done(signed, tcp, q, Rcode.NOTAUTH);
+    }
+    this.opts.resolver.client = address;
+    const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
+    this.zone = res.zone === null ? '' : res.zone.key;
+    let unsigned: Buffer[];
+    if (res.outcome === Outcome.Outside) unsigned = [this.writer.error(msg, q, Rcode.REFUSED, q.edns)];
+    else if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) unsigned = this.transfer(msg, q, res.zone, tcp, address, family);
+    else {
+      const writer = this.writer;
+      writer.clientAddress = address;
+      writer.clientFamily = family;
+      writer.tcp = tcp;
+      unsigned = [writer.answer(msg, q, res, responseLimit(q, tcp) - tsigRecordSize(key))];
+    }
+    const messages = signAnswer(unsigned, key, verdict.tsig.mac, now);
+    this.done(messages[0]!, tcp, q, messages[0]![3]! & 0xf);
+    return messages.length === 1 ? messages[0]! : messages;
   }
 
   private outside(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Promise<Buffer | null> {

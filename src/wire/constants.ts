@@ -12,6 +12,7 @@ export const RRType = {
   AAAA: 28,
   SRV: 33,
   OPT: 41,
+  TSIG: 250,
   IXFR: 251,
   AXFR: 252,
   ANY: 255,
@@ -27,6 +28,7 @@ export const Rcode = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  NOTAUTH: 9,
   /** Extended rcode (needs OPT): upper 8 bits 1, lower 4 bits 0. */
   BADVERS: 16,
 } as const;

@@ -35,6 +35,8 @@ export interface ParsedQuery {
   ednsVersion: number;
   ednsUdpSize: number;
   ednsDo: boolean;
+  /** A TSIG record is present (RFC 8945): the request is signed, and its answer must be. */
+  signed: boolean;
 }
 
 export function emptyQuery(): ParsedQuery {
@@ -52,6 +54,7 @@ export function emptyQuery(): ParsedQuery {
     ednsVersion: 0,
     ednsUdpSize: 0,
     ednsDo: false,
+    signed: false,
   };
 }
 
@@ -68,6 +71,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
   q.ednsVersion = 0;
   q.ednsUdpSize = 0;
   q.ednsDo = false;
+  q.signed = false;
   if (msg.length < HEADER_SIZE) {
     q.outcome = ParseOutcome.Drop;
     return q;
@@ -150,6 +154,8 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
       q.ednsUdpSize = msg.readUInt16BE(o + 2);
       q.ednsVersion = msg[o + 5]!;
       q.ednsDo = (msg[o + 6]! & 0x80) !== 0;
+    } else if (type === RRType.TSIG) {
+      q.signed = true;
     }
     o += 10 + rdlen;
   }

@@ -19,7 +19,7 @@ export class KnotServer {
    * Knot as a secondary of `primary` (HOST@PORT) for `zone`: it transfers the zone at start and again on each
    * NOTIFY from the primary's address; resolves once it answers `probe`.
    */
-  static async secondary(zone: string, primary: string, port: number, probe: string): Promise<KnotServer> {
+  static async secondary(zone: string, primary: string, port: number, probe: string, key?: { name: string; algorithm: string; secret: string }): Promise<KnotServer> {
     const dir = mkdtempSync(join(tmpdir(), 'meshdns-knot-secondary-'));
     const conf = [
       'server:',
@@ -27,12 +27,15 @@ export class KnotServer {
       `  rundir: "${dir}"`,
       'database:',
       `  storage: "${dir}"`,
+      ...(key === undefined ? [] : ['key:', `  - id: ${key.name}`, `    algorithm: ${key.algorithm}`, `    secret: ${key.secret}`]),
       'remote:',
       '  - id: primary',
       `    address: ${primary}`,
+      ...(key === undefined ? [] : [`    key: ${key.name}`]),
       'acl:',
       '  - id: notify-from-primary',
       `    address: ${primary.split('@')[0]}`,
+      ...(key === undefined ? [] : [`    key: ${key.name}`]),
       '    action: notify',
       'template:',
       '  - id: default',
