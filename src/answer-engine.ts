@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ZoneSerials } from './answers/zone-serials.js';
+import { ZoneHistory } from './answers/zone-history.js';
 import { Notifier } from './dns/notifier.js';
 import { readTsigKeyFile } from './config/tsig-key-file.js';
 import type { DnsMetrics } from './observability/dns-metrics.js';
@@ -50,8 +51,8 @@ export interface AnswerEngine {
   /** The mesh zones' SOA serials (transfers, NOTIFY). */
   readonly serials: ZoneSerials;
   readonly notifier: Notifier;
-  /** A worker takes its primary's serials. */
-  setSerials(entries: readonly (readonly [string, number])[]): void;
+  /** A worker takes its primary's serials; `snapshot`: after a whole snapshot (the zones' history starts over). */
+  setSerials(entries: readonly (readonly [string, number])[], snapshot?: boolean): void;
   zonesLoaded(): boolean;
   /** Re-applies forwarding settings from a reloaded config. */
   applyForwarding(next: Config, listeners: readonly ListenAddress[]): void;
@@ -91,8 +92,22 @@ export function createAnswerEngine(
   const resolver = new Resolver(dynamicNames, reverse);
   // Consumer routes: the namespace of the Pod at the client's address (Pods are watched when routes need them).
   resolver.namespaceOf = (address) => catalog.clientNamespaceOf(address);
+  // What changed between serials, for IXFR: kept only where transfers are allowed (it costs each rebuild a diff).
+  const history = config.transferAllow.length > 0 ? new ZoneHistory() : undefined;
+  /** Serials moved (a change stamped, or a primary's taken): the records gathered since are that version step. */
+  const serialsMoved = (before: ReadonlyMap<string, number>, restart: boolean): void => {
+    for (const apex of resolver.zoneApexes()) serials.patch(apex);
+    if (history === undefined) return;
+    for (const zoneKey of meshZones) {
+      const from = before.get(zoneKey);
+      const to = serials.serialOf(zoneKey);
+      if (restart || from === undefined || to === undefined) history.reset(zoneKey);
+      else history.commit(zoneKey, from, to);
+    }
+  };
   const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
     reverse,
+    onRebuilt: history === undefined ? undefined : (zoneKey, svcKey, before, after) => history.rebuilt(zoneKey, svcKey, before, after),
     soft: { k: config.healthK, theta: config.healthTheta },
     allUnhealthy: config.allUnhealthy,
     onPanic: (service, panic, mode) => {
@@ -122,8 +137,9 @@ export function createAnswerEngine(
     logger,
     onSnapshot: (snapshot) => {
       resolver.setStaticZones(snapshot.zones);
-      // A zone file's SOA carries the file's serial: a mesh zone's is the catalog's.
-      for (const apex of resolver.zoneApexes()) serials.patch(apex);
+      // A zone file's SOA carries the file's serial: a mesh zone's is the catalog's. Zone-file records are not
+      // tracked one by one: the history starts over (an IXFR from before is answered with the whole zone).
+      serialsMoved(new Map(serials.entries()), true);
       if (opts.ownsCatalog) {
         try {
           catalog.replaceSource('zonefile', snapshot.instances);
@@ -144,8 +160,9 @@ export function createAnswerEngine(
     // Every change of what the zones serve: a new serial in each mesh zone (after the name tables were rebuilt),
     // and the secondaries told.
     catalog.onChange(() => {
+      const before = new Map(serials.entries());
       serials.bump();
-      for (const apex of resolver.zoneApexes()) serials.patch(apex);
+      serialsMoved(before, false);
       notifier.changed(meshZones);
     });
   }
@@ -175,6 +192,7 @@ export function createAnswerEngine(
     zoneOf: (address, family) => clientZones.zoneOf(address, family),
     transferAllowed: config.transferAllow.length === 0 ? undefined : allowList(config.transferAllow),
     tsigKey,
+    zoneChanges: history === undefined ? undefined : (zoneKey, since) => history.since(zoneKey, since),
   });
   return {
     resolver,
@@ -185,9 +203,10 @@ export function createAnswerEngine(
     zonesLoaded: () => loaded,
     serials,
     notifier,
-    setSerials: (entries) => {
+    setSerials: (entries, snapshot = false) => {
+      const before = new Map(serials.entries());
       serials.set(entries);
-      for (const apex of resolver.zoneApexes()) serials.patch(apex);
+      serialsMoved(before, snapshot);
     },
     applyForwarding: (next, listeners) => handler.setForwarding(makeForwarder(next, chooseUpstreams(next, listeners, logger)), allowList(next.forwardAllow)),
   };

@@ -114,6 +114,8 @@ export class CatalogProjection {
       reverse?: ReverseNames;
       /** Told once of each record that could not be built and was left out (the rest is answered). */
       onSkipped?: (skipped: { service: string; instance: string | undefined; reason: string }) => void;
+      /** Told, per mesh zone, what a service's node was before and is after a rebuild (the zones' history, for IXFR). */
+      onRebuilt?: (zoneKey: string, svcKey: string, before: NameNode | undefined, after: NameNode | undefined) => void;
     } = {},
   ) {
     this.soft = opts.soft ?? DEFAULT_SOFT_WEIGHT;
@@ -129,6 +131,19 @@ export class CatalogProjection {
   }
 
   private rebuild(key: string): void {
+    const told = this.opts.onRebuilt;
+    if (told === undefined) {
+      this.rebuildNodes(key);
+      return;
+    }
+    const slash = key.indexOf('/');
+    const svcKeys = this.zoneKeys.map((zoneKey) => serviceKeys(key.slice(0, slash), key.slice(slash + 1), zoneKey).svcKey);
+    const before = svcKeys.map((svcKey) => this.table.get(svcKey));
+    this.rebuildNodes(key);
+    for (const [i, svcKey] of svcKeys.entries()) told(this.zoneKeys[i]!, svcKey, before[i], this.table.get(svcKey));
+  }
+
+  private rebuildNodes(key: string): void {
     // A service with no instances at all still answers when its policy names backups (failover) or it is a split's apex.
     const routed = this.catalog.policyOf(key).failover.length > 0 || this.catalog.splitOf(key) !== undefined || this.catalog.isDeclared(key);
     const svc = this.catalog.getByKey(key) ?? (routed ? emptyService(key) : undefined);

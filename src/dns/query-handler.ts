@@ -5,7 +5,8 @@ import { emptyQuery, ParseOutcome, parseQuery, type ParsedQuery } from '../wire/
 import type { Random } from '../answers/random.js';
 import type { BlockList } from 'node:net';
 import type { ZoneApex } from '../answers/zone-apex.js';
-import { ixfrClientSerial, transferMessages } from './zone-transfer.js';
+import { incrementalMessages, ixfrClientSerial, transferMessages } from './zone-transfer.js';
+import type { ZoneChange } from '../answers/zone-history.js';
 import { wireToText } from '../wire/name.js';
 import { findTsig, signAnswer, TsigError, tsigRecordSize, verifyRequest, type TsigKey } from '../wire/tsig.js';
 
@@ -32,6 +33,8 @@ export interface QueryHandlerOptions {
   transferAllowed?: BlockList;
   /** --tsig-key-file: transfers need a request signed with this key, and are answered signed. */
   tsigKey?: TsigKey;
+  /** The zone's version steps since a serial, when kept that far back (IXFR); absent: IXFR sends the whole zone. */
+  zoneChanges?: (zoneKey: string, since: number) => readonly ZoneChange[] | undefined;
 }
 
 /** Counts outcomes for metrics; called once per answered query, so it must be cheap. */
@@ -117,7 +120,8 @@ export class QueryHandler {
   /**
    * AXFR and IXFR: over TCP, from a client --transfer-allow lets in, for a zone apex we serve (a generated
    * reverse zone has no content of its own to send). IXFR from a serial at or past ours is the SOA alone (up to
-   * date); any other is the whole zone (RFC 1995 §4: no history is kept). Everything else is REFUSED.
+   * date); from a serial the zone history reaches, the changes since; any other, the whole zone (RFC 1995 §4).
+   * Everything else is REFUSED.
    */
   private transfer(msg: Buffer, q: ParsedQuery, zone: ZoneApex | null, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer[] {
     const allowed = this.opts.transferAllowed;
@@ -127,6 +131,14 @@ export class QueryHandler {
     const serial = zone.soa.records[0]!.tail.readUInt32BE(zone.soa.records[0]!.tail.length - 20);
     const client = q.qtype === RRType.IXFR ? ixfrClientSerial(msg, q) : undefined;
     const upToDate = client !== undefined && ((serial - client) | 0) <= 0;
+    const steps = client === undefined || upToDate ? undefined : this.opts.zoneChanges?.(zone.key, client);
+    if (steps !== undefined && steps.length > 0 && steps[steps.length - 1]!.to === serial) {
+      const resolver = this.opts.resolver;
+      return incrementalMessages(msg, q, zone, steps, (r) => {
+        const fixed = resolver.staticTypes(r.owner.toString('latin1'));
+        return fixed.length === 0 || (!fixed.includes(r.tail.readUInt16BE(0)) && !fixed.includes(RRType.CNAME));
+      });
+    }
     return transferMessages(msg, q, zone, upToDate ? null : this.opts.resolver.zoneContent(zone));
   }
 

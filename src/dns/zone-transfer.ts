@@ -1,12 +1,14 @@
 import type { ZoneRecord } from '../answers/zone-content.js';
+import type { ZoneChange } from '../answers/zone-history.js';
 import type { ZoneApex } from '../answers/zone-apex.js';
 import { Flag, HEADER_SIZE, RRType } from '../wire/constants.js';
 import { skipWireName } from '../wire/name.js';
 import type { ParsedQuery } from '../wire/query.js';
 
 /**
- * Zone transfers on the wire: AXFR (RFC 5936) and IXFR answered with the whole zone (RFC 1995 §4: allowed when
- * no history is kept) of the zone content answers/zone-content.ts gives, SOA first and last.
+ * Zone transfers on the wire: AXFR (RFC 5936) of the zone content answers/zone-content.ts gives, SOA first and
+ * last; IXFR (RFC 1995) as the changes since the client's serial when answers/zone-history.ts reaches back that
+ * far, else as the whole zone (RFC 1995 §4 allows it).
  */
 
 /** Records per message are added until a message would pass this: well under 64 KiB, as BIND and Knot size them. */
@@ -17,10 +19,39 @@ const MESSAGE_TARGET = 16 * 1024;
  * message only (RFC 5936 §2.2).
  */
 export function transferMessages(msg: Buffer, q: ParsedQuery, apex: ZoneApex, records: readonly ZoneRecord[] | null): Buffer[] {
-  const soaOwner = Buffer.from(apex.key, 'latin1');
-  const soa: ZoneRecord = { owner: soaOwner, tail: apex.soa.records[0]!.tail };
+  const soa = soaRecord(apex);
   // null: an IXFR from a secondary that is up to date gets the SOA alone (RFC 1995 §4).
-  const all: ZoneRecord[] = records === null ? [soa] : [soa, ...records, soa];
+  return framed(msg, q, records === null ? [soa] : [soa, ...records, soa]);
+}
+
+/** The zone's SOA record, with another serial when one is given (the versions an incremental transfer names). */
+function soaRecord(apex: ZoneApex, serial?: number): ZoneRecord {
+  const current = apex.soa.records[0]!.tail;
+  const tail = serial === undefined ? current : Buffer.from(current);
+  if (serial !== undefined) tail.writeUInt32BE(serial, tail.length - 20);
+  return { owner: Buffer.from(apex.key, 'latin1'), tail };
+}
+
+/**
+ * An incremental transfer (RFC 1995 §4): the current SOA; per version step the old SOA, the records removed, the
+ * new SOA, the records added; the current SOA again. `served` says whether a catalog record is one the zone serves
+ * (the zone files' records take precedence over the catalog's).
+ */
+export function incrementalMessages(msg: Buffer, q: ParsedQuery, apex: ZoneApex, steps: readonly ZoneChange[], served: (r: ZoneRecord) => boolean): Buffer[] {
+  const current = soaRecord(apex);
+  const all: ZoneRecord[] = [current];
+  for (const step of steps) {
+    all.push(soaRecord(apex, step.from));
+    for (const r of step.removed) if (served(r)) all.push(r);
+    all.push(soaRecord(apex, step.to));
+    for (const r of step.added) if (served(r)) all.push(r);
+  }
+  all.push(current);
+  return framed(msg, q, all);
+}
+
+/** Records as DNS messages of about MESSAGE_TARGET each, the question in the first only. */
+function framed(msg: Buffer, q: ParsedQuery, all: readonly ZoneRecord[]): Buffer[] {
   const messages: Buffer[] = [];
   let parts: Buffer[] = [];
   let size = 0;

@@ -37,7 +37,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   const apply = async (m: StateMessage): Promise<void> => {
     if (m.type === 'snapshot') {
       await applySnapshot(catalog, m);
-      if (m.serials !== undefined) plane.setSerials(m.serials);
+      if (m.serials !== undefined) plane.setSerials(m.serials, true);
       seq = m.seq;
       awaitingSnapshot = false;
       if (listeners === undefined) await listen();

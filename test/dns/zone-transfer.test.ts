@@ -10,8 +10,8 @@ import { api, instancePath } from '../support/rest-client.js';
 import { within } from '../support/poll.js';
 
 /**
- * Issue 27 (first part): meshdns as the primary of a real Knot DNS secondary. Knot transfers the mesh zone
- * (AXFR; its IXFR gets the whole zone), answers what meshdns answers (sets, not order), and follows changes by
+ * Issue 27: meshdns as the primary of a real Knot DNS secondary. Knot transfers the mesh zone (AXFR, then
+ * IXFR: the changes since its serial), answers what meshdns answers (sets, not order), and follows changes by
  * NOTIFY within seconds; transfers are refused to clients --transfer-allow does not list, and over UDP.
  */
 let s: MeshdnsProcess;
@@ -77,8 +77,8 @@ test('AXFR: the SOA first and last; IXFR from the current serial is the SOA alon
   const current = Number(axfr[0]!.split(/\s+/)[6]);
   const ixfr = (await digRaw(s.dnsPort, ['linkerd.local', `IXFR=${current}`])).split('\n').filter((l) => l !== '' && !l.startsWith(';'));
   assert.equal(ixfr.length, 1, ixfr.join('\n'));
-  const older = (await digRaw(s.dnsPort, ['linkerd.local', `IXFR=${current - 1}`])).split('\n').filter((l) => l !== '' && !l.startsWith(';'));
-  assert.ok(older.length > 3, 'an older serial gets the whole zone');
+  const older = (await digRaw(s.dnsPort, ['linkerd.local', 'IXFR=1'])).split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+  assert.ok(older.length > 3 && older.some((l) => /^web\.default\.linkerd\.local\./.test(l)), 'a serial the history does not reach gets the whole zone');
   const udp = await udpExchange(s.dnsPort, buildQuery('linkerd.local', { type: 251 }));
   assert.equal(decode(udp!).header.rcode, 5, 'IXFR over UDP: REFUSED (secondaries go to TCP)');
   const closed = await startMeshdns(['--upstream', 'none']);
@@ -87,4 +87,53 @@ test('AXFR: the SOA first and last; IXFR from the current serial is the SOA alon
   } finally {
     await closed.stop();
   }
+});
+
+const records = (text: string): string[] => text.split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+const soaSerial = (line: string): number => Number(line.split(/\s+/)[6]);
+
+async function transferCounts(): Promise<{ ixfr: number; axfr: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
+  const count = (qtype: string): number =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('meshdns_dns_requests_total{') && l.includes(`qtype="${qtype}"`))
+      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+  return { ixfr: count('IXFR'), axfr: count('AXFR') };
+}
+
+test('IXFR from a serial the history reaches: the changes since, step by step (RFC 1995 §4); Knot follows by IXFR alone', async () => {
+  const soaNow = async (): Promise<number> => Number((await dig(s.dnsPort, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]);
+  await within(8000, async () => (await dig(knot.port, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2] === String(await soaNow()), 200);
+  const s0 = await soaNow();
+  const counted = await transferCounts();
+  assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'ixfr', 'x1'), { address: '10.97.2.1', ports: [{ name: 'http', port: 80 }] })).status, 200);
+  const s1 = await soaNow();
+  assert.ok(s1 > s0);
+  const one = records(await digRaw(s.dnsPort, ['linkerd.local', `IXFR=${s0}`]));
+  // SOA(now), SOA(s0), nothing removed, SOA(s1), the added records, SOA(now).
+  assert.equal(soaSerial(one[0]!), s1);
+  assert.equal(soaSerial(one[1]!), s0);
+  assert.equal(soaSerial(one[2]!), s1);
+  assert.equal(soaSerial(one.at(-1)!), s1);
+  const added = one.slice(3, -1).map((l) => l.split(/\s+/).filter((_, i) => i !== 1).join(' ')).sort();
+  assert.deepEqual(added, [
+    '_http._tcp.ixfr.shop.linkerd.local. IN SRV 0 100 80 x1.ixfr.shop.linkerd.local.',
+    'ixfr.shop.linkerd.local. IN A 10.97.2.1',
+    'x1.ixfr.shop.linkerd.local. IN A 10.97.2.1',
+  ]);
+  assert.equal((await api(s.httpPort, 'DELETE', instancePath('shop', 'ixfr', 'x1'))).status, 204);
+  const s2 = await soaNow();
+  const two = records(await digRaw(s.dnsPort, ['linkerd.local', `IXFR=${s0}`]));
+  const soas = two.filter((l) => /\sSOA\s/.test(l)).map(soaSerial);
+  assert.deepEqual(soas, [s2, s0, s1, s1, s2, s2], two.join('\n'));
+  // The removal step names what went: the records the first step added.
+  const removedAt = two.findIndex((l, i) => i > 3 && soaSerial(l) === s1 && /\sSOA\s/.test(l));
+  assert.ok(two.slice(removedAt + 1, -2).some((l) => /^ixfr\.shop\.linkerd\.local\.\s+\d+\s+IN\s+A\s+10\.97\.2\.1$/.test(l)), two.join('\n'));
+  // Knot, told by NOTIFY, follows both changes by IXFR: no whole-zone transfer was asked for since.
+  await within(8000, async () => soaSerial(`x x x x x x ${(await dig(knot.port, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]}`) === s2, 200);
+  assert.equal((await dig(knot.port, ['ixfr.shop.linkerd.local'])).status, 'NXDOMAIN');
+  const after = await transferCounts();
+  assert.ok(after.ixfr > counted.ixfr, `Knot asked IXFR (${JSON.stringify({ counted, after })})`);
+  assert.equal(after.axfr, counted.axfr, 'and never fell back to AXFR');
 });

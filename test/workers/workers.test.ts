@@ -96,3 +96,31 @@ test('--workers 2: Kubernetes splits, policies and Node zones reach the workers'
     await kube.stop();
   }
 });
+
+test('--workers 2: SOA serials and IXFR history are the same whichever worker the secondary reaches', async () => {
+  const { execFile } = await import('node:child_process');
+  const digRaw = (port: number, args: string[]): Promise<string> =>
+    new Promise((resolve) => execFile('dig', ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=1', ...args], (_err, stdout) => resolve(stdout)));
+  const s = await startMeshdns(['--upstream', 'none', '--workers', '2', '--transfer-allow', '127.0.0.0/8']);
+  try {
+    const soa = async (): Promise<number> => Number((await digRaw(s.dnsPort, ['+short', 'linkerd.local', 'SOA'])).trim().split(/\s+/)[2]);
+    const s0 = await soa();
+    assert.equal((await api(s.httpPort, 'PUT', instancePath('pool', 'ix', 'a'), { address: '10.61.0.1', ports: [] })).status, 200);
+    // Every worker holds the new serial (each UDP query reaches one of them).
+    let s1 = 0;
+    await within(5000, async () => {
+      const seen = new Set(await Promise.all(Array.from({ length: 12 }, soa)));
+      s1 = [...seen][0]!;
+      return seen.size === 1 && s1 > s0;
+    }, 50);
+    // Transfers over TCP are spread over the workers: each answers IXFR from s0 with the one step.
+    for (let i = 0; i < 6; i++) {
+      const lines = (await digRaw(s.dnsPort, ['linkerd.local', `IXFR=${s0}`])).split('\n').filter((l) => l !== '' && !l.startsWith(';'));
+      const serials = lines.filter((l) => /\sSOA\s/.test(l)).map((l) => Number(l.split(/\s+/)[6]));
+      assert.deepEqual(serials, [s1, s0, s1, s1], lines.join('\n'));
+      assert.ok(lines.some((l) => /^ix\.pool\.linkerd\.local\.\s+\d+\s+IN\s+A\s+10\.61\.0\.1$/.test(l)));
+    }
+  } finally {
+    await s.stop();
+  }
+});

@@ -1,0 +1,90 @@
+import type { NameNode } from './name-table.js';
+import type { ZoneRecord } from './zone-content.js';
+import type { EncodedRecord } from '../wire/rdata.js';
+
+/** Versions kept per zone, and records across them: an IXFR from older than that gets the whole zone. */
+const MAX_VERSIONS = 64;
+const MAX_RECORDS = 100_000;
+
+/** One version step of a zone: what went and what came between two serials. */
+export interface ZoneChange {
+  readonly from: number;
+  readonly to: number;
+  readonly removed: readonly ZoneRecord[];
+  readonly added: readonly ZoneRecord[];
+}
+
+/** Every record a service node answers with, under its owner names (its own, its instances', its SRV names). */
+function nodeRecords(svcKey: string, node: NameNode | undefined): Map<string, ZoneRecord> {
+  const out = new Map<string, ZoneRecord>();
+  if (node === undefined) return out;
+  const add = (owner: string, records: readonly { readonly tail: Buffer }[]): void => {
+    const name = Buffer.from(owner, 'latin1');
+    for (const r of records) out.set(owner + r.tail.toString('latin1'), { owner: name, tail: r.tail });
+  };
+  for (const set of node.rrsets.values()) add(svcKey, set.records);
+  const below = node.below;
+  if (below === undefined) return out;
+  for (const [label, records] of below.instanceEntries()) add(label + svcKey, Array.isArray(records) ? (records as readonly EncodedRecord[]) : [records as EncodedRecord]);
+  for (const [proto, port, set] of below.srvEntries()) add(port + proto + svcKey, set.records);
+  return out;
+}
+
+/**
+ * The changes of each mesh zone between serials, for IXFR (RFC 1995): gathered from the services the catalog
+ * rebuilt (their names' records before and after), one version per serial. Bounded; a zone-file reload starts
+ * the history over (its records are not tracked one by one).
+ */
+export class ZoneHistory {
+  private readonly versions = new Map<string, ZoneChange[]>();
+  private readonly pending = new Map<string, { removed: Map<string, ZoneRecord>; added: Map<string, ZoneRecord> }>();
+
+  /** A service's node in a zone was rebuilt: what its names answered before and answer now. */
+  rebuilt(zoneKey: string, svcKey: string, before: NameNode | undefined, after: NameNode | undefined): void {
+    if (before === after) return;
+    const old = nodeRecords(svcKey, before);
+    const now = nodeRecords(svcKey, after);
+    let p = this.pending.get(zoneKey);
+    if (p === undefined) this.pending.set(zoneKey, (p = { removed: new Map(), added: new Map() }));
+    for (const [k, r] of old) {
+      if (now.has(k)) continue;
+      // Added earlier in this same version and gone again: nothing to tell.
+      if (!p.added.delete(k)) p.removed.set(k, r);
+    }
+    for (const [k, r] of now) {
+      if (old.has(k)) continue;
+      if (!p.removed.delete(k)) p.added.set(k, r);
+    }
+  }
+
+  /** The zone went from serial `from` to `to`: what was gathered since the last version is that step. */
+  commit(zoneKey: string, from: number, to: number): void {
+    const p = this.pending.get(zoneKey);
+    this.pending.delete(zoneKey);
+    let list = this.versions.get(zoneKey);
+    if (list === undefined) this.versions.set(zoneKey, (list = []));
+    if (from === to) return;
+    list.push({ from, to, removed: p === undefined ? [] : [...p.removed.values()], added: p === undefined ? [] : [...p.added.values()] });
+    let records = list.reduce((sum, c) => sum + c.removed.length + c.added.length, 0);
+    while (list.length > MAX_VERSIONS || (records > MAX_RECORDS && list.length > 1)) {
+      const gone = list.shift()!;
+      records -= gone.removed.length + gone.added.length;
+    }
+  }
+
+  /** Start over: the zone changed in a way not tracked record by record (a zone file reloaded). */
+  reset(zoneKey: string): void {
+    this.versions.delete(zoneKey);
+    this.pending.delete(zoneKey);
+  }
+
+  /** The steps from a client's serial to now, oldest first, when the history reaches back that far. */
+  since(zoneKey: string, clientSerial: number): readonly ZoneChange[] | undefined {
+    const list = this.versions.get(zoneKey) ?? [];
+    const start = list.findIndex((c) => c.from === clientSerial);
+    if (start < 0) return undefined;
+    // Every step since must chain (a reset or a serial adopted from a zone file breaks the chain).
+    for (let i = start + 1; i < list.length; i++) if (list[i]!.from !== list[i - 1]!.to) return undefined;
+    return list.slice(start);
+  }
+}
