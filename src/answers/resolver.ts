@@ -143,7 +143,7 @@ export class Resolver {
   }
 
   /** A zone's records as a transfer sends them (all but its SOA): zone files first, then the catalog's names. */
-  zoneContent(apex: ZoneApex): ZoneRecord[] {
+  zoneContent(apex: ZoneApex): Iterable<ZoneRecord> {
     return zoneRecords(apex, this.staticNames, this.dynamicNames);
   }
 

@@ -37,15 +37,17 @@ function nodeRecords(svcKey: string, node: NameNode | undefined): Map<string, Zo
  */
 export class ZoneHistory {
   private readonly versions = new Map<string, ZoneChange[]>();
-  private readonly pending = new Map<string, { removed: Map<string, ZoneRecord>; added: Map<string, ZoneRecord> }>();
+  private readonly pending = new Map<string, { removed: Map<string, ZoneRecord>; added: Map<string, ZoneRecord>; overflow: boolean }>();
 
   /** A service's node in a zone was rebuilt: what its names answered before and answer now. */
   rebuilt(zoneKey: string, svcKey: string, before: NameNode | undefined, after: NameNode | undefined): void {
     if (before === after) return;
+    let p = this.pending.get(zoneKey);
+    if (p === undefined) this.pending.set(zoneKey, (p = { removed: new Map(), added: new Map(), overflow: false }));
+    // A step this large (the first load of a large catalog) is not kept: the whole zone costs no more to send.
+    if (p.overflow) return;
     const old = nodeRecords(svcKey, before);
     const now = nodeRecords(svcKey, after);
-    let p = this.pending.get(zoneKey);
-    if (p === undefined) this.pending.set(zoneKey, (p = { removed: new Map(), added: new Map() }));
     for (const [k, r] of old) {
       if (now.has(k)) continue;
       // Added earlier in this same version and gone again: nothing to tell.
@@ -54,6 +56,11 @@ export class ZoneHistory {
     for (const [k, r] of now) {
       if (old.has(k)) continue;
       if (!p.removed.delete(k)) p.added.set(k, r);
+    }
+    if (p.removed.size + p.added.size > MAX_RECORDS) {
+      p.overflow = true;
+      p.removed.clear();
+      p.added.clear();
     }
   }
 
@@ -64,6 +71,11 @@ export class ZoneHistory {
     let list = this.versions.get(zoneKey);
     if (list === undefined) this.versions.set(zoneKey, (list = []));
     if (from === to) return;
+    if (p?.overflow === true) {
+      // The step is not kept, so no serial before it can be reached: an IXFR from one gets the whole zone.
+      list.length = 0;
+      return;
+    }
     list.push({ from, to, removed: p === undefined ? [] : [...p.removed.values()], added: p === undefined ? [] : [...p.added.values()] });
     let records = list.reduce((sum, c) => sum + c.removed.length + c.added.length, 0);
     while (list.length > MAX_VERSIONS || (records > MAX_RECORDS && list.length > 1)) {

@@ -8,7 +8,11 @@ import type { ZoneApex } from '../answers/zone-apex.js';
 import { incrementalMessages, ixfrClientSerial, transferMessages } from './zone-transfer.js';
 import type { ZoneChange } from '../answers/zone-history.js';
 import { wireToText } from '../wire/name.js';
-import { findTsig, signAnswer, TsigError, tsigRecordSize, verifyRequest, type TsigKey } from '../wire/tsig.js';
+import { MessageStream } from './message-stream.js';
+import { findTsig, signAnswer, signEach, TsigError, tsigRecordSize, verifyRequest, type TsigKey } from '../wire/tsig.js';
+
+/** What the metrics are told a transfer answered with (its messages are made as the connection takes them). */
+const NO_MESSAGE = Buffer.alloc(0);
 
 /** Forwards a query for a name outside our zones; resolves to the upstream's answer (our client's ID restored) or null. */
 export interface Forwarder {
@@ -71,7 +75,7 @@ export class QueryHandler {
     this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key), opts.answerLimit ?? 0, opts.zoneOf);
   }
 
-  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | Buffer[] | null | Promise<Buffer | null> {
+  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | MessageStream | null | Promise<Buffer | null> {
     this.started = performance.now();
     this.client = clientAddress;
     this.zone = '';
@@ -107,9 +111,10 @@ export class QueryHandler {
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
       // With --tsig-key-file a transfer must be signed (this request was not).
       if (this.opts.tsigKey !== undefined) return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
-      const messages = this.transfer(msg, q, res.zone, tcp, clientAddress, family);
-      this.done(messages[0]!, tcp, q, messages[0]![3]! & 0xf);
-      return messages.length === 1 ? messages[0]! : messages;
+      const reply = this.transfer(msg, q, res.zone, tcp, clientAddress, family);
+      if (reply === undefined) return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+      this.done(NO_MESSAGE, tcp, q, Rcode.NOERROR);
+      return new MessageStream(reply[Symbol.iterator]());
     }
     writer.clientAddress = clientAddress;
     writer.clientFamily = family;
@@ -121,12 +126,12 @@ export class QueryHandler {
    * AXFR and IXFR: over TCP, from a client --transfer-allow lets in, for a zone apex we serve (a generated
    * reverse zone has no content of its own to send). IXFR from a serial at or past ours is the SOA alone (up to
    * date); from a serial the zone history reaches, the changes since; any other, the whole zone (RFC 1995 §4).
-   * Everything else is REFUSED.
+   * Everything else is REFUSED (undefined).
    */
-  private transfer(msg: Buffer, q: ParsedQuery, zone: ZoneApex | null, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer[] {
+  private transfer(msg: Buffer, q: ParsedQuery, zone: ZoneApex | null, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Iterable<Buffer> | undefined {
     const allowed = this.opts.transferAllowed;
     if (!tcp || zone === null || zone.reverse === true || q.key !== zone.key || allowed === undefined || !allowed.check(address, family)) {
-      return [this.writer.error(msg, q, Rcode.REFUSED, q.edns)];
+      return undefined;
     }
     const serial = zone.soa.records[0]!.tail.readUInt32BE(zone.soa.records[0]!.tail.length - 20);
     const client = q.qtype === RRType.IXFR ? ixfrClientSerial(msg, q) : undefined;
@@ -148,7 +153,7 @@ export class QueryHandler {
    * NOTAUTH/BADTIME) and answered signed. A signed request for a name outside our zones is not forwarded: the
    * key is ours, not the upstream's.
    */
-  private signedRequest(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Buffer[] {
+  private signedRequest(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | MessageStream {
     const key = this.opts.tsigKey;
     const now = Math.floor(Date.now() / 1000);
     const verdict = key === undefined ? undefined : verifyRequest(msg, key, now);
@@ -164,19 +169,24 @@ export class QueryHandler {
     this.opts.resolver.client = address;
     const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
     this.zone = res.zone === null ? '' : res.zone.key;
-    let unsigned: Buffer[];
-    if (res.outcome === Outcome.Outside) unsigned = [this.writer.error(msg, q, Rcode.REFUSED, q.edns)];
-    else if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) unsigned = this.transfer(msg, q, res.zone, tcp, address, family);
+    let unsigned: Buffer;
+    const transfer = q.qtype === RRType.AXFR || q.qtype === RRType.IXFR;
+    const messages = transfer && res.outcome !== Outcome.Outside ? this.transfer(msg, q, res.zone, tcp, address, family) : undefined;
+    if (messages !== undefined) {
+      this.done(NO_MESSAGE, tcp, q, Rcode.NOERROR);
+      // The request's MAC is read from the connection's buffer: copied before the messages are made.
+      return new MessageStream(signEach(messages, key, Buffer.from(verdict.tsig.mac), now));
+    }
+    if (res.outcome === Outcome.Outside || transfer) unsigned = this.writer.error(msg, q, Rcode.REFUSED, q.edns);
     else {
       const writer = this.writer;
       writer.clientAddress = address;
       writer.clientFamily = family;
       writer.tcp = tcp;
-      unsigned = [writer.answer(msg, q, res, responseLimit(q, tcp) - tsigRecordSize(key))];
+      unsigned = writer.answer(msg, q, res, responseLimit(q, tcp) - tsigRecordSize(key));
     }
-    const messages = signAnswer(unsigned, key, verdict.tsig.mac, now);
-    this.done(messages[0]!, tcp, q, messages[0]![3]! & 0xf);
-    return messages.length === 1 ? messages[0]! : messages;
+    const signed = signAnswer([unsigned], key, verdict.tsig.mac, now)[0]!;
+    return this.done(signed, tcp, q, signed[3]! & 0xf);
   }
 
   private outside(msg: Buffer, q: ParsedQuery, tcp: boolean, address: string, family: 'ipv4' | 'ipv6'): Buffer | Promise<Buffer | null> {

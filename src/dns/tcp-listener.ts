@@ -1,3 +1,4 @@
+import { MessageStream } from './message-stream.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { QueryHandler } from './query-handler.js';
 import type { ListenAddress } from '../config/listen-address.js';
@@ -23,6 +24,8 @@ const MAX_QUEUED_BYTES = 256 * 1024;
 
 /** Forwarded queries one connection may have waiting; further reads wait for them. */
 const MAX_IN_FLIGHT = 64;
+/** A zone transfer writes for this long, then lets other work run (a 100,000-instance zone takes ~0.5 s). */
+const TRANSFER_SLICE_MS = 2;
 
 /**
  * DNS over TCP (RFC 1035 §4.2.2, RFC 7766): two-octet length framing, any
@@ -204,9 +207,11 @@ class Connection {
     }
     if (reply === null) return;
     if (!(reply instanceof Promise)) {
-      // A zone transfer is several messages, each framed on its own.
-      if (Array.isArray(reply)) for (const m of reply) this.write(m);
-      else this.write(reply);
+      // A zone transfer is several messages, each framed on its own, made as the socket takes them.
+      if (reply instanceof MessageStream) {
+        this.inFlight++;
+        this.pump(reply.messages);
+      } else this.write(reply);
       return;
     }
     this.inFlight++;
@@ -220,6 +225,39 @@ class Connection {
         if (this.inFlight < MAX_IN_FLIGHT && this.socket.writableLength <= MAX_QUEUED_BYTES) this.socket.resume();
         this.maybeEnd();
       });
+  }
+
+  /**
+   * Writes a transfer's messages for at most TRANSFER_SLICE_MS at a time, then lets other work run (other
+   * connections' queries, UDP answers) and goes on, after the socket drains when the client reads slowly.
+   */
+  private pump(messages: Iterator<Buffer>): void {
+    const until = performance.now() + TRANSFER_SLICE_MS;
+    for (;;) {
+      if (this.socket.destroyed) return;
+      let next: IteratorResult<Buffer>;
+      try {
+        next = messages.next();
+      } catch {
+        this.socket.destroy(); // a bug must cost this transfer, never the listener
+        return;
+      }
+      if (next.done === true) {
+        this.inFlight--;
+        if (this.inFlight < MAX_IN_FLIGHT && this.socket.writableLength <= MAX_QUEUED_BYTES) this.socket.resume();
+        this.maybeEnd();
+        return;
+      }
+      this.write(next.value);
+      if (this.socket.writableLength > MAX_QUEUED_BYTES) {
+        this.socket.once('drain', () => this.pump(messages));
+        return;
+      }
+      if (performance.now() > until) {
+        setImmediate(() => this.pump(messages));
+        return;
+      }
+    }
   }
 
   private write(reply: Buffer): void {

@@ -1,3 +1,4 @@
+import { MessageStream } from './message-stream.js';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { QueryHandler } from './query-handler.js';
 import type { ListenAddress } from '../config/listen-address.js';
@@ -64,7 +65,7 @@ export class UdpListener {
     if (reply === null) return;
     if (!(reply instanceof Promise)) {
       // Several messages answer only a zone transfer, which is TCP's alone.
-      if (!Array.isArray(reply)) this.send(socket, reply, rinfo);
+      if (!(reply instanceof MessageStream)) this.send(socket, reply, rinfo);
       return;
     }
     this.pending++;

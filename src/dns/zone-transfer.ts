@@ -18,10 +18,16 @@ const MESSAGE_TARGET = 16 * 1024;
  * The transfer as DNS messages (each to be framed on TCP): SOA, the records, SOA; the question in the first
  * message only (RFC 5936 §2.2).
  */
-export function transferMessages(msg: Buffer, q: ParsedQuery, apex: ZoneApex, records: readonly ZoneRecord[] | null): Buffer[] {
+export function transferMessages(msg: Buffer, q: ParsedQuery, apex: ZoneApex, records: Iterable<ZoneRecord> | null): Iterable<Buffer> {
   const soa = soaRecord(apex);
   // null: an IXFR from a secondary that is up to date gets the SOA alone (RFC 1995 §4).
-  return framed(msg, q, records === null ? [soa] : [soa, ...records, soa]);
+  return framed(msg, q, records === null ? [soa] : bracketed(soa, records));
+}
+
+function* bracketed(soa: ZoneRecord, records: Iterable<ZoneRecord>): Generator<ZoneRecord> {
+  yield soa;
+  yield* records;
+  yield soa;
 }
 
 /** The zone's SOA record, with another serial when one is given (the versions an incremental transfer names). */
@@ -37,7 +43,7 @@ function soaRecord(apex: ZoneApex, serial?: number): ZoneRecord {
  * new SOA, the records added; the current SOA again. `served` says whether a catalog record is one the zone serves
  * (the zone files' records take precedence over the catalog's).
  */
-export function incrementalMessages(msg: Buffer, q: ParsedQuery, apex: ZoneApex, steps: readonly ZoneChange[], served: (r: ZoneRecord) => boolean): Buffer[] {
+export function incrementalMessages(msg: Buffer, q: ParsedQuery, apex: ZoneApex, steps: readonly ZoneChange[], served: (r: ZoneRecord) => boolean): Iterable<Buffer> {
   const current = soaRecord(apex);
   const all: ZoneRecord[] = [current];
   for (const step of steps) {
@@ -50,34 +56,39 @@ export function incrementalMessages(msg: Buffer, q: ParsedQuery, apex: ZoneApex,
   return framed(msg, q, all);
 }
 
-/** Records as DNS messages of about MESSAGE_TARGET each, the question in the first only. */
-function framed(msg: Buffer, q: ParsedQuery, all: readonly ZoneRecord[]): Buffer[] {
-  const messages: Buffer[] = [];
+/** Records as DNS messages of about MESSAGE_TARGET each, the question in the first only, made as they are read. */
+function framed(msg: Buffer, q: ParsedQuery, all: Iterable<ZoneRecord>): Iterable<Buffer> {
+  // The request is the connection's read buffer and the parsed query is reused by the next one: keep what the
+  // messages need now, before they are made.
+  return frames(Buffer.from(msg.subarray(HEADER_SIZE, q.questionEnd)), q.id, q.flags & Flag.CD, all);
+}
+
+function* frames(question: Buffer, id: number, cd: number, all: Iterable<ZoneRecord>): Generator<Buffer> {
+  let first = true;
   let parts: Buffer[] = [];
   let size = 0;
   let count = 0;
-  const flush = (): void => {
-    const first = messages.length === 0;
-    const question = first ? msg.subarray(HEADER_SIZE, q.questionEnd) : Buffer.alloc(0);
+  const message = (): Buffer => {
     const header = Buffer.alloc(HEADER_SIZE);
-    header.writeUInt16BE(q.id, 0);
-    header.writeUInt16BE(Flag.QR | Flag.AA | (q.flags & Flag.CD), 2);
+    header.writeUInt16BE(id, 0);
+    header.writeUInt16BE(Flag.QR | Flag.AA | cd, 2);
     header.writeUInt16BE(first ? 1 : 0, 4);
     header.writeUInt16BE(count, 6);
-    messages.push(Buffer.concat([header, question, ...parts]));
+    const out = Buffer.concat(first ? [header, question, ...parts] : [header, ...parts]);
+    first = false;
     parts = [];
     size = 0;
     count = 0;
+    return out;
   };
   for (const r of all) {
     const length = r.owner.length + r.tail.length;
-    if (count > 0 && size + length > MESSAGE_TARGET) flush();
+    if (count > 0 && size + length > MESSAGE_TARGET) yield message();
     parts.push(r.owner, r.tail);
     size += length;
     count++;
   }
-  flush();
-  return messages;
+  yield message();
 }
 
 /** An IXFR query's SOA serial (the secondary's), read from its authority section; undefined when there is none. */

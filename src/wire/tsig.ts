@@ -181,19 +181,24 @@ function appendRecord(msg: Buffer, record: Buffer): Buffer {
  * failed verification (BADSIG and BADKEY unsigned, with an empty MAC; BADTIME signed, with the server's time).
  */
 export function signAnswer(messages: readonly Buffer[], key: TsigKey, requestMac: Buffer, nowSeconds: number, error: number = TsigError.NOERROR): Buffer[] {
-  const out: Buffer[] = [];
+  return [...signEach(messages, key, requestMac, nowSeconds, error)];
+}
+
+/** signAnswer for messages made as they are sent (a zone transfer): each signed as it is taken. */
+export function* signEach(messages: Iterable<Buffer>, key: TsigKey, requestMac: Buffer, nowSeconds: number, error: number = TsigError.NOERROR): Generator<Buffer> {
   let prior = requestMac;
-  for (const [i, msg] of messages.entries()) {
+  let i = 0;
+  for (const msg of messages) {
     const otherData = error === TsigError.BADTIME ? Buffer.alloc(6) : Buffer.alloc(0);
     if (error === TsigError.BADTIME) otherData.writeUIntBE(nowSeconds, 0, 6);
     const v: Variables = { keyName: nameToWire(key.name.endsWith('.') ? key.name : `${key.name}.`), algorithm: nameToWire(`${key.algorithm}.`), timeSigned: nowSeconds, fudge: 300, error, otherData };
     const originalId = msg.readUInt16BE(0);
     const unsignedError = error === TsigError.BADSIG || error === TsigError.BADKEY;
     const mac = unsignedError ? Buffer.alloc(0) : hmac(key, [withLength(prior), msg, variables(v, i > 0)]);
-    out.push(appendRecord(msg, tsigRecord(key, v, originalId, mac)));
+    yield appendRecord(msg, tsigRecord(key, v, originalId, mac));
     prior = mac;
+    i++;
   }
-  return out;
 }
 
 /** Signs a request (a NOTIFY): the message and the TSIG variables. */

@@ -48,3 +48,16 @@ test('bounded: the oldest versions go first', () => {
   assert.equal(h.since(zone, 0), undefined);
   assert.equal(h.since(zone, 36)!.length, 64);
 });
+
+test('a step over the bound (a large catalog loading) is not kept: the history starts after it', () => {
+  const h = new ZoneHistory();
+  h.commit(zone, 1, 2);
+  const many = Array.from({ length: 400 }, (_, i) => `10.1.${i >> 8}.${i & 255}`);
+  for (let k = 0; k < 300; k++) h.rebuilt(zone, `${k}${svc}`, undefined, node(...many));
+  h.commit(zone, 2, 3);
+  assert.equal(h.since(zone, 1), undefined);
+  assert.equal(h.since(zone, 2), undefined);
+  h.rebuilt(zone, svc, undefined, node('10.0.0.9'));
+  h.commit(zone, 3, 4);
+  assert.equal(h.since(zone, 3)!.length, 1);
+});

@@ -137,3 +137,30 @@ test('IXFR from a serial the history reaches: the changes since, step by step (R
   assert.ok(after.ixfr > counted.ixfr, `Knot asked IXFR (${JSON.stringify({ counted, after })})`);
   assert.equal(after.axfr, counted.axfr, 'and never fell back to AXFR');
 });
+
+test('named-checkzone accepts the transferred zone; Knot restarted after 1,000 changes catches up', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { execFileSync } = await import('node:child_process');
+  const file = join(mkdtempSync(join(tmpdir(), 'meshdns-axfr-')), 'linkerd.local.zone');
+  writeFileSync(file, await digRaw(s.dnsPort, ['+nocmd', '+nostats', 'linkerd.local', 'AXFR']));
+  const checked = execFileSync('named-checkzone', ['linkerd.local', file], { encoding: 'utf8' });
+  assert.match(checked, /loaded serial \d+\nOK/);
+
+  const stopped = knot;
+  await stopped.stop();
+  for (let i = 0; i < 1000; i++) {
+    const r = await api(s.httpPort, 'PUT', instancePath('bulk', `svc-${i % 50}`, `i${i}`), { address: `10.96.${i >> 8}.${i & 255}`, ports: [] });
+    assert.equal(r.status, 200);
+  }
+  const ours = Number((await dig(s.dnsPort, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]);
+  knot = await stopped.restart('cart.shop.linkerd.local');
+  // Knot checks the primary's SOA at start (its refresh) and transfers what it missed.
+  await within(15_000, async () => Number((await dig(knot.port, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]) === ours, 200);
+  for (const i of [0, 499, 999]) {
+    assert.equal((await dig(knot.port, ['+short', `i${i}.svc-${i % 50}.bulk.linkerd.local`])).raw.trim(), `10.96.${i >> 8}.${i & 255}`);
+  }
+  const [a, b] = await Promise.all([dig(s.dnsPort, ['+norecurse', 'svc-7.bulk.linkerd.local', 'A']), dig(knot.port, ['+norecurse', 'svc-7.bulk.linkerd.local', 'A'])]);
+  assert.deepEqual(sorted(b.answer), sorted(a.answer));
+});

@@ -1,3 +1,4 @@
+import { MessageStream } from '../../src/dns/message-stream.js';
 import { BlockList } from 'node:net';
 import { pino } from 'pino';
 import { CatalogProjection } from '../../src/answers/catalog-projection.js';
@@ -35,7 +36,7 @@ export function core(opts: { zone?: string; origin?: string; seed?: number; forw
   const raw = (msg: Buffer, tcp = false, address = '127.0.0.1'): Buffer | null => {
     const r = handler.handle(msg, tcp, address, 'ipv4');
     if (r instanceof Promise) throw new Error('unexpected forward');
-    if (Array.isArray(r)) throw new Error('unexpected zone transfer');
+    if (r instanceof MessageStream) throw new Error('unexpected zone transfer');
     return r;
   };
   const query = (name: string, q: QueryOptions = {}, tcp = false): Decoded => {

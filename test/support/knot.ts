@@ -1,5 +1,5 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './free-port.js';
@@ -95,6 +95,12 @@ export class KnotServer {
     }
     proc.kill('SIGKILL');
     throw new Error('knotd did not start');
+  }
+
+  /** Stops knotd and starts it again on the same directory (its zones and journal kept), as a restart does. */
+  async restart(probe: string): Promise<KnotServer> {
+    await this.stop();
+    return KnotServer.run(this.dir, this.port, readFileSync(join(this.dir, 'knot.conf'), 'utf8'), probe);
   }
 
   async stop(): Promise<void> {
