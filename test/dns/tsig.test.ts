@@ -108,6 +108,30 @@ test('Knot and BIND transfer with the key and follow a change by signed NOTIFY; 
   assert.match(await digRaw(['-y', `hmac-sha256:transfer:${wrong}`, 'linkerd.local', 'AXFR']), /Transfer failed|BADSIG|tsig/i);
 });
 
+test('a probe failure leaves both secondaries within 2 s (signed NOTIFY, signed IXFR)', async () => {
+  const { createServer } = await import('node:http');
+  let healthy = true;
+  const health = createServer((_req, res) => {
+    res.statusCode = healthy ? 200 : 503;
+    res.end();
+  });
+  await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
+  const port = (health.address() as { port: number }).port;
+  try {
+    const check = { http: `http://127.0.0.1:${port}/healthz`, interval: '200ms', timeout: '150ms', healthyThreshold: 1, unhealthyThreshold: 1 };
+    assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'probed', 'p1'), { address: '10.98.1.1', ports: [], check })).status, 200);
+    assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'probed', 'p2'), { address: '10.98.1.2', ports: [] })).status, 200);
+    const answers = async (port: number): Promise<string> => (await dig(port, ['+short', 'probed.shop.linkerd.local'])).raw.trim().split('\n').sort().join(',');
+    await within(10_000, async () => (await answers(knot.port)) === '10.98.1.1,10.98.1.2' && (await answers(namedPort)) === '10.98.1.1,10.98.1.2', 100);
+    healthy = false;
+    const failed = Date.now();
+    await within(2_000, async () => (await answers(knot.port)) === '10.98.1.2' && (await answers(namedPort)) === '10.98.1.2', 50);
+    assert.ok(Date.now() - failed <= 2_000);
+  } finally {
+    health.close();
+  }
+});
+
 test('a key file that is broken stops the start with one line that names the flag', async () => {
   const broken = join(dir, 'broken.key');
   writeFileSync(broken, `key "transfer" { algorithm hmac-md5; secret "${secret}"; };`);
