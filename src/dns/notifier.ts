@@ -8,6 +8,11 @@ import { signRequest, type TsigKey } from '../wire/tsig.js';
 
 /** A zone is announced at most this often: a burst of changes is one NOTIFY (the secondary transfers the lot). */
 const COALESCE_MS = 1000;
+/**
+ * A change is announced this long after it at the soonest: the changes of one burst (a batch, a Kubernetes
+ * re-list) go in one NOTIFY, and with --workers the workers have applied the change before the secondary asks.
+ */
+const SETTLE_MS = 50;
 /** Retries of an unanswered NOTIFY back off from this to the cap (RFC 1996 §3.6 leaves the schedule to us). */
 const FIRST_RETRY_MS = 2000;
 const MAX_RETRY_MS = 60_000;
@@ -43,16 +48,22 @@ export class Notifier {
     private readonly key?: TsigKey,
   ) {}
 
-  /** The zones changed: each is announced within a second. */
+  /** When each zone was last announced (ms since the epoch). */
+  private readonly lastAnnounced = new Map<string, number>();
+
+  /** The zones changed: each is announced 50 ms later, or a second after its last NOTIFY when that is later. */
   changed(zoneKeys: readonly string[]): void {
     if (this.targets.length === 0 || this.stopped) return;
+    const now = Date.now();
     for (const key of zoneKeys) {
       if (this.timers.has(key)) continue;
+      const wait = Math.max(SETTLE_MS, (this.lastAnnounced.get(key) ?? -Infinity) + COALESCE_MS - now);
       const timer = setTimeout(() => {
         this.timers.delete(key);
+        this.lastAnnounced.set(key, Date.now());
         const apex = this.apexOf(key);
         if (apex !== undefined) for (const t of this.targets) this.send(apex, t, FIRST_RETRY_MS, 1);
-      }, COALESCE_MS);
+      }, wait);
       timer.unref();
       this.timers.set(key, timer);
     }

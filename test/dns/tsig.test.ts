@@ -90,11 +90,18 @@ function digRaw(args: string[]): Promise<string> {
   return new Promise((resolve) => execFile('dig', ['@127.0.0.1', '-p', String(s.dnsPort), '+time=2', '+tries=1', ...args], (_err, stdout) => resolve(stdout)));
 }
 
-test('Knot and BIND transfer with the key and follow a change by signed NOTIFY; dig -y transfers; unsigned or wrongly signed requests are refused', async () => {
+test('Knot and BIND transfer with the key and follow a registration, a drain and a deregistration within 2 s by signed NOTIFY; dig -y transfers; unsigned or wrongly signed requests are refused', async () => {
   assert.equal((await dig(knot.port, ['+short', 'cart.shop.linkerd.local'])).raw.trim(), '10.98.0.1');
   assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'cart', 'b'), { address: '10.98.0.2', ports: [{ name: 'http', port: 8080 }] })).status, 200);
   const both = async (port: number): Promise<boolean> => (await dig(port, ['+short', 'cart.shop.linkerd.local'])).raw.trim().split('\n').sort().join(',') === '10.98.0.1,10.98.0.2';
-  await within(10_000, async () => (await both(knot.port)) && (await both(namedPort)), 200);
+  await within(2_000, async () => (await both(knot.port)) && (await both(namedPort)), 50);
+  // A drain and a deregistration reach both within 2 s too.
+  assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'cart', 'b'), { address: '10.98.0.2', weight: 0, ports: [{ name: 'http', port: 8080 }] })).status, 200);
+  const only = async (port: number): Promise<boolean> => (await dig(port, ['+short', 'cart.shop.linkerd.local'])).raw.trim() === '10.98.0.1';
+  await within(2_000, async () => (await only(knot.port)) && (await only(namedPort)), 50);
+  assert.equal((await api(s.httpPort, 'DELETE', instancePath('shop', 'cart', 'b'))).status, 204);
+  const gone = async (port: number): Promise<boolean> => (await dig(port, ['b.cart.shop.linkerd.local'])).status === 'NXDOMAIN';
+  await within(2_000, async () => (await gone(knot.port)) && (await gone(namedPort)), 50);
   const signed = await digRaw(['-y', `hmac-sha256:transfer:${secret}`, 'linkerd.local', 'AXFR']);
   assert.match(signed, /cart\.shop\.linkerd\.local\.\s+\d+\s+IN\s+A\s+10\.98\.0\.1/);
   assert.doesNotMatch(signed, /failed|tsig verify failure/i);
