@@ -94,14 +94,17 @@ export function createAnswerEngine(
   resolver.namespaceOf = (address) => catalog.clientNamespaceOf(address);
   // What changed between serials, for IXFR: kept only where transfers are allowed (it costs each rebuild a diff).
   const history = config.transferAllow.length > 0 ? new ZoneHistory() : undefined;
-  /** Serials moved (a change stamped, or a primary's taken): the records gathered since are that version step. */
-  const serialsMoved = (before: ReadonlyMap<string, number>, restart: boolean): void => {
+  /**
+   * Serials moved (a change stamped, or a primary's taken): the records gathered since are the version step from
+   * the serials `before`; undefined: the history starts over.
+   */
+  const serialsMoved = (before: ReadonlyMap<string, number> | undefined): void => {
     for (const apex of resolver.zoneApexes()) serials.patch(apex);
     if (history === undefined) return;
     for (const zoneKey of meshZones) {
-      const from = before.get(zoneKey);
+      const from = before?.get(zoneKey);
       const to = serials.serialOf(zoneKey);
-      if (restart || from === undefined || to === undefined) history.reset(zoneKey);
+      if (from === undefined || to === undefined) history.reset(zoneKey);
       else history.commit(zoneKey, from, to);
     }
   };
@@ -139,7 +142,7 @@ export function createAnswerEngine(
       resolver.setStaticZones(snapshot.zones);
       // A zone file's SOA carries the file's serial: a mesh zone's is the catalog's. Zone-file records are not
       // tracked one by one: the history starts over (an IXFR from before is answered with the whole zone).
-      serialsMoved(new Map(serials.entries()), true);
+      serialsMoved(undefined);
       if (opts.ownsCatalog) {
         try {
           catalog.replaceSource('zonefile', snapshot.instances);
@@ -162,7 +165,7 @@ export function createAnswerEngine(
     catalog.onChange(() => {
       const before = new Map(serials.entries());
       serials.bump();
-      serialsMoved(before, false);
+      serialsMoved(before);
       notifier.changed(meshZones);
     });
   }
@@ -206,7 +209,7 @@ export function createAnswerEngine(
     setSerials: (entries, snapshot = false) => {
       const before = new Map(serials.entries());
       serials.set(entries);
-      serialsMoved(before, snapshot);
+      serialsMoved(snapshot ? undefined : before);
     },
     applyForwarding: (next, listeners) => handler.setForwarding(makeForwarder(next, chooseUpstreams(next, listeners, logger)), allowList(next.forwardAllow)),
   };

@@ -4,7 +4,7 @@ import type { EncodedRecord } from '../wire/rdata.js';
 import { refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
-import { zoneRecords, type ZoneRecord } from './zone-content.js';
+import { servedBesideZoneFiles, zoneRecords, type ZoneRecord } from './zone-content.js';
 
 /** Static data of one zone: its apex and every name in it (empty non-terminals included). */
 export interface StaticZone {
@@ -140,6 +140,11 @@ export class Resolver {
   staticTypes(key: string): number[] {
     const node = this.staticNames.get(key);
     return node === undefined ? [] : [...node.rrsets.values()].map((set) => set.type);
+  }
+
+  /** Whether the catalog's record of this name and type is served beside the zone files' (an IXFR step's filter). */
+  servedBesideZoneFiles(key: string, type: number): boolean {
+    return servedBesideZoneFiles(this.staticNames, key, type);
   }
 
   /** A zone's records as a transfer sends them (all but its SOA): zone files first, then the catalog's names. */

@@ -26,39 +26,45 @@ export interface ZoneRecord {
 export function zoneRecords(apex: ZoneApex, staticNames: NameTable, dynamicNames: NameTable): Iterable<ZoneRecord> {
   const fixed = [...staticNames].filter(([key]) => isAtOrBelow(key, apex.key));
   const dynamic = [...dynamicNames].filter(([key]) => isAtOrBelow(key, apex.key));
-  return records(fixed, dynamic);
+  return records(new Map(fixed), dynamic);
 }
 
-function* records(fixed: readonly (readonly [string, NameNode])[], dynamic: readonly (readonly [string, NameNode])[]): Generator<ZoneRecord> {
-  const fixedTypes = new Map<string, Set<number>>();
+function* records(fixed: NameTable, dynamic: readonly (readonly [string, NameNode])[]): Generator<ZoneRecord> {
   for (const [key, node] of fixed) {
-    const types = new Set<number>();
     const owner = Buffer.from(key, 'latin1');
-    for (const set of node.rrsets.values()) {
-      types.add(set.type);
-      if (set.type === RRType.SOA) continue;
-      for (const r of set.records) yield { owner, tail: r.tail };
-    }
-    fixedTypes.set(key, types);
+    for (const set of node.rrsets.values()) if (set.type !== RRType.SOA) for (const r of set.records) yield { owner, tail: r.tail };
   }
-  const served = (owner: string, type: number): boolean => {
-    const types = fixedTypes.get(owner);
-    return types === undefined || (!types.has(type) && !types.has(RRType.CNAME));
-  };
   for (const [key, node] of dynamic) {
-    const owner = Buffer.from(key, 'latin1');
-    for (const set of node.rrsets.values()) if (served(key, set.type)) for (const r of set.records) yield { owner, tail: r.tail };
-    const below = node.below;
-    if (below === undefined) continue;
-    // A service's names below its own (instance and SRV names) live in its node, not in the table.
-    for (const [label, recs] of below.instanceEntries()) {
-      const name = label + key;
-      const nameWire = Buffer.from(name, 'latin1');
-      for (const r of Array.isArray(recs) ? (recs as readonly EncodedRecord[]) : [recs as EncodedRecord]) if (served(name, r.type)) yield { owner: nameWire, tail: r.tail };
-    }
-    for (const [proto, port, set] of below.srvEntries()) {
-      const name = port + proto + key;
-      if (served(name, set.type)) for (const r of set.records) yield { owner: Buffer.from(name, 'latin1'), tail: r.tail };
-    }
+    for (const r of nodeRecords(key, node)) if (servedBesideZoneFiles(fixed, r.name, r.tail.readUInt16BE(0))) yield r;
+  }
+}
+
+/**
+ * Whether a catalog record of this name and type is served where the zone files have the name too: a type the
+ * zone files give is theirs (answers prefer them), and a zone-file CNAME owns its name alone.
+ */
+export function servedBesideZoneFiles(staticNames: NameTable, key: string, type: number): boolean {
+  const node = staticNames.get(key);
+  return node === undefined || (node.rrsets.get(type) === undefined && node.rrsets.get(RRType.CNAME) === undefined);
+}
+
+/**
+ * Every record a name-table node answers with, under its owner names: its own and, for a service, its instance
+ * and SRV names (they live in its node, not in the table). `name` is the owner as a table key.
+ */
+export function* nodeRecords(key: string, node: NameNode): Generator<ZoneRecord & { readonly name: string }> {
+  const owner = Buffer.from(key, 'latin1');
+  for (const set of node.rrsets.values()) for (const r of set.records) yield { name: key, owner, tail: r.tail };
+  const below = node.below;
+  if (below === undefined) return;
+  for (const [label, recs] of below.instanceEntries()) {
+    const name = label + key;
+    const nameWire = Buffer.from(name, 'latin1');
+    for (const r of Array.isArray(recs) ? (recs as readonly EncodedRecord[]) : [recs as EncodedRecord]) yield { name, owner: nameWire, tail: r.tail };
+  }
+  for (const [proto, port, set] of below.srvEntries()) {
+    const name = port + proto + key;
+    const nameWire = Buffer.from(name, 'latin1');
+    for (const r of set.records) yield { name, owner: nameWire, tail: r.tail };
   }
 }

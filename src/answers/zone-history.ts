@@ -1,6 +1,5 @@
 import type { NameNode } from './name-table.js';
-import type { ZoneRecord } from './zone-content.js';
-import type { EncodedRecord } from '../wire/rdata.js';
+import { nodeRecords, type ZoneRecord } from './zone-content.js';
 
 /** Versions kept per zone, and records across them: an IXFR from older than that gets the whole zone. */
 const MAX_VERSIONS = 64;
@@ -14,19 +13,11 @@ export interface ZoneChange {
   readonly added: readonly ZoneRecord[];
 }
 
-/** Every record a service node answers with, under its owner names (its own, its instances', its SRV names). */
-function nodeRecords(svcKey: string, node: NameNode | undefined): Map<string, ZoneRecord> {
+/** A service node's records keyed by owner and content (a record is the same record when both are). */
+function recordsByIdentity(svcKey: string, node: NameNode | undefined): Map<string, ZoneRecord> {
   const out = new Map<string, ZoneRecord>();
   if (node === undefined) return out;
-  const add = (owner: string, records: readonly { readonly tail: Buffer }[]): void => {
-    const name = Buffer.from(owner, 'latin1');
-    for (const r of records) out.set(owner + r.tail.toString('latin1'), { owner: name, tail: r.tail });
-  };
-  for (const set of node.rrsets.values()) add(svcKey, set.records);
-  const below = node.below;
-  if (below === undefined) return out;
-  for (const [label, records] of below.instanceEntries()) add(label + svcKey, Array.isArray(records) ? (records as readonly EncodedRecord[]) : [records as EncodedRecord]);
-  for (const [proto, port, set] of below.srvEntries()) add(port + proto + svcKey, set.records);
+  for (const r of nodeRecords(svcKey, node)) out.set(r.name + r.tail.toString('latin1'), { owner: r.owner, tail: r.tail });
   return out;
 }
 
@@ -46,8 +37,8 @@ export class ZoneHistory {
     if (p === undefined) this.pending.set(zoneKey, (p = { removed: new Map(), added: new Map(), overflow: false }));
     // A step this large (the first load of a large catalog) is not kept: the whole zone costs no more to send.
     if (p.overflow) return;
-    const old = nodeRecords(svcKey, before);
-    const now = nodeRecords(svcKey, after);
+    const old = recordsByIdentity(svcKey, before);
+    const now = recordsByIdentity(svcKey, after);
     for (const [k, r] of old) {
       if (now.has(k)) continue;
       // Added earlier in this same version and gone again: nothing to tell.

@@ -1,6 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ZoneApex } from './zone-apex.js';
+import { setSoaSerial, soaSerial } from '../wire/rdata.js';
 
 /**
  * The SOA serial of each mesh zone, which grows with every change of what the zone serves (what secondaries
@@ -66,16 +67,15 @@ export class ZoneSerials {
     // goes on from: a secondary that holds the file's zone must never see the serial go back.
     const written = apex.soa.records[0]?.tail;
     if (written !== undefined) {
-      const given = written.readUInt32BE(written.length - 20);
+      const given = soaSerial(written);
       if (given > serial) {
         serial = given;
         this.serials.set(apex.key, serial);
         this.scheduleSave();
       }
     }
-    // SOA RDATA ends with SERIAL REFRESH RETRY EXPIRE MINIMUM, 4 octets each: the serial is 20 octets from the end.
-    for (const r of apex.soa.records) r.tail.writeUInt32BE(serial, r.tail.length - 20);
-    apex.negativeSoaTail.writeUInt32BE(serial, apex.negativeSoaTail.length - 20);
+    for (const r of apex.soa.records) setSoaSerial(r.tail, serial);
+    setSoaSerial(apex.negativeSoaTail, serial);
   }
 
   private scheduleSave(): void {

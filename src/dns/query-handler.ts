@@ -8,6 +8,7 @@ import type { ZoneApex } from '../answers/zone-apex.js';
 import { incrementalMessages, ixfrClientSerial, transferMessages } from './zone-transfer.js';
 import type { ZoneChange } from '../answers/zone-history.js';
 import { wireToText } from '../wire/name.js';
+import { soaSerial } from '../wire/rdata.js';
 import { MessageStream } from './message-stream.js';
 import { findTsig, signAnswer, signEach, TsigError, tsigRecordSize, verifyRequest, type TsigKey } from '../wire/tsig.js';
 
@@ -133,16 +134,13 @@ export class QueryHandler {
     if (!tcp || zone === null || zone.reverse === true || q.key !== zone.key || allowed === undefined || !allowed.check(address, family)) {
       return undefined;
     }
-    const serial = zone.soa.records[0]!.tail.readUInt32BE(zone.soa.records[0]!.tail.length - 20);
+    const serial = soaSerial(zone.soa.records[0]!.tail);
     const client = q.qtype === RRType.IXFR ? ixfrClientSerial(msg, q) : undefined;
     const upToDate = client !== undefined && ((serial - client) | 0) <= 0;
     const steps = client === undefined || upToDate ? undefined : this.opts.zoneChanges?.(zone.key, client);
     if (steps !== undefined && steps.length > 0 && steps[steps.length - 1]!.to === serial) {
       const resolver = this.opts.resolver;
-      return incrementalMessages(msg, q, zone, steps, (r) => {
-        const fixed = resolver.staticTypes(r.owner.toString('latin1'));
-        return fixed.length === 0 || (!fixed.includes(r.tail.readUInt16BE(0)) && !fixed.includes(RRType.CNAME));
-      });
+      return incrementalMessages(msg, q, zone, steps, (r) => resolver.servedBesideZoneFiles(r.owner.toString('latin1'), r.tail.readUInt16BE(0)));
     }
     return transferMessages(msg, q, zone, upToDate ? null : this.opts.resolver.zoneContent(zone));
   }
@@ -169,7 +167,6 @@ export class QueryHandler {
     this.opts.resolver.client = address;
     const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
     this.zone = res.zone === null ? '' : res.zone.key;
-    let unsigned: Buffer;
     const transfer = q.qtype === RRType.AXFR || q.qtype === RRType.IXFR;
     const messages = transfer && res.outcome !== Outcome.Outside ? this.transfer(msg, q, res.zone, tcp, address, family) : undefined;
     if (messages !== undefined) {
@@ -177,14 +174,11 @@ export class QueryHandler {
       // The request's MAC is read from the connection's buffer: copied before the messages are made.
       return new MessageStream(signEach(messages, key, Buffer.from(verdict.tsig.mac), now));
     }
-    if (res.outcome === Outcome.Outside || transfer) unsigned = this.writer.error(msg, q, Rcode.REFUSED, q.edns);
-    else {
-      const writer = this.writer;
-      writer.clientAddress = address;
-      writer.clientFamily = family;
-      writer.tcp = tcp;
-      unsigned = writer.answer(msg, q, res, responseLimit(q, tcp) - tsigRecordSize(key));
-    }
+    const writer = this.writer;
+    writer.clientAddress = address;
+    writer.clientFamily = family;
+    writer.tcp = tcp;
+    const unsigned = res.outcome === Outcome.Outside || transfer ? writer.error(msg, q, Rcode.REFUSED, q.edns) : writer.answer(msg, q, res, responseLimit(q, tcp) - tsigRecordSize(key));
     const signed = signAnswer([unsigned], key, verdict.tsig.mac, now)[0]!;
     return this.done(signed, tcp, q, signed[3]! & 0xf);
   }

@@ -3,6 +3,7 @@ import type { ZoneChange } from '../answers/zone-history.js';
 import type { ZoneApex } from '../answers/zone-apex.js';
 import { Flag, HEADER_SIZE, RRType } from '../wire/constants.js';
 import { skipWireName } from '../wire/name.js';
+import { setSoaSerial } from '../wire/rdata.js';
 import type { ParsedQuery } from '../wire/query.js';
 
 /**
@@ -34,7 +35,7 @@ function* bracketed(soa: ZoneRecord, records: Iterable<ZoneRecord>): Generator<Z
 function soaRecord(apex: ZoneApex, serial?: number): ZoneRecord {
   const current = apex.soa.records[0]!.tail;
   const tail = serial === undefined ? current : Buffer.from(current);
-  if (serial !== undefined) tail.writeUInt32BE(serial, tail.length - 20);
+  if (serial !== undefined) setSoaSerial(tail, serial);
   return { owner: Buffer.from(apex.key, 'latin1'), tail };
 }
 

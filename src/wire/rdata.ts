@@ -140,6 +140,16 @@ export function soaRdata(f: SoaFields): Buffer {
   return out;
 }
 
+/** SOA RDATA ends with SERIAL REFRESH RETRY EXPIRE MINIMUM, 4 octets each: the serial is 20 octets from the end. */
+export function soaSerial(tail: Buffer): number {
+  return tail.readUInt32BE(tail.length - 20);
+}
+
+/** Writes the serial of an encoded SOA tail in place. */
+export function setSoaSerial(tail: Buffer, serial: number): void {
+  tail.writeUInt32BE(serial, tail.length - 20);
+}
+
 /** SOA MINIMUM of an encoded SOA tail: the last four octets (RFC 2308 negative TTL). */
 export function soaMinimum(tail: Buffer): number {
   return tail.readUInt32BE(tail.length - 4);

@@ -149,9 +149,13 @@ export function verifyRequest(msg: Buffer, key: TsigKey, nowSeconds: number): Ve
   return { ok: true, tsig };
 }
 
+/** Our TSIG variables for a message we sign: the key's name and algorithm, the time, a fudge of 300 s. */
+function ourVariables(key: TsigKey, nowSeconds: number, error: number, otherData: Buffer = Buffer.alloc(0)): Variables {
+  return { keyName: nameToWire(key.name.endsWith('.') ? key.name : `${key.name}.`), algorithm: nameToWire(`${key.algorithm}.`), timeSigned: nowSeconds, fudge: 300, error, otherData };
+}
+
 /** The TSIG record to append, and its MAC (the next message of an answer is signed over it). */
-function tsigRecord(key: TsigKey, v: Variables, originalId: number, mac: Buffer): Buffer {
-  const algorithm = nameToWire(`${key.algorithm}.`);
+function tsigRecord(v: Variables, originalId: number, mac: Buffer): Buffer {
   const fixed = Buffer.alloc(10);
   fixed.writeUIntBE(v.timeSigned, 0, 6);
   fixed.writeUInt16BE(v.fudge, 6);
@@ -160,13 +164,13 @@ function tsigRecord(key: TsigKey, v: Variables, originalId: number, mac: Buffer)
   trailer.writeUInt16BE(originalId, 0);
   trailer.writeUInt16BE(v.error, 2);
   trailer.writeUInt16BE(v.otherData.length, 4);
-  const rdata = Buffer.concat([algorithm, fixed, mac, trailer, v.otherData]);
+  const rdata = Buffer.concat([v.algorithm, fixed, mac, trailer, v.otherData]);
   const head = Buffer.alloc(10);
   head.writeUInt16BE(TSIG_TYPE, 0);
   head.writeUInt16BE(CLASS_ANY, 2);
   head.writeUInt32BE(0, 4);
   head.writeUInt16BE(rdata.length, 8);
-  return Buffer.concat([nameToWire(key.name.endsWith('.') ? key.name : `${key.name}.`), head, rdata]);
+  return Buffer.concat([v.keyName, head, rdata]);
 }
 
 function appendRecord(msg: Buffer, record: Buffer): Buffer {
@@ -186,30 +190,29 @@ export function signAnswer(messages: readonly Buffer[], key: TsigKey, requestMac
 
 /** signAnswer for messages made as they are sent (a zone transfer): each signed as it is taken. */
 export function* signEach(messages: Iterable<Buffer>, key: TsigKey, requestMac: Buffer, nowSeconds: number, error: number = TsigError.NOERROR): Generator<Buffer> {
+  const otherData = Buffer.alloc(error === TsigError.BADTIME ? 6 : 0);
+  if (error === TsigError.BADTIME) otherData.writeUIntBE(nowSeconds, 0, 6);
+  const v = ourVariables(key, nowSeconds, error, otherData);
+  const unsignedError = error === TsigError.BADSIG || error === TsigError.BADKEY;
   let prior = requestMac;
-  let i = 0;
+  let first = true;
   for (const msg of messages) {
-    const otherData = error === TsigError.BADTIME ? Buffer.alloc(6) : Buffer.alloc(0);
-    if (error === TsigError.BADTIME) otherData.writeUIntBE(nowSeconds, 0, 6);
-    const v: Variables = { keyName: nameToWire(key.name.endsWith('.') ? key.name : `${key.name}.`), algorithm: nameToWire(`${key.algorithm}.`), timeSigned: nowSeconds, fudge: 300, error, otherData };
-    const originalId = msg.readUInt16BE(0);
-    const unsignedError = error === TsigError.BADSIG || error === TsigError.BADKEY;
-    const mac = unsignedError ? Buffer.alloc(0) : hmac(key, [withLength(prior), msg, variables(v, i > 0)]);
-    yield appendRecord(msg, tsigRecord(key, v, originalId, mac));
+    const mac = unsignedError ? Buffer.alloc(0) : hmac(key, [withLength(prior), msg, variables(v, !first)]);
+    yield appendRecord(msg, tsigRecord(v, msg.readUInt16BE(0), mac));
     prior = mac;
-    i++;
+    first = false;
   }
 }
 
-/** Signs a request (a NOTIFY): the message and the TSIG variables. */
 /** The size of the TSIG record signAnswer appends: an answer keeps this much room below the client's limit. */
 export function tsigRecordSize(key: TsigKey): number {
-  const macSize = { 'hmac-sha256': 32, 'hmac-sha384': 48, 'hmac-sha512': 64 }[key.algorithm];
-  return nameToWire(key.name.endsWith('.') ? key.name : `${key.name}.`).length + 10 + nameToWire(`${key.algorithm}.`).length + 10 + macSize + 6 + 6;
+  const macSize = createHmac(HASHES[key.algorithm], '').digest().length;
+  return tsigRecord(ourVariables(key, 0, TsigError.NOERROR), 0, Buffer.alloc(macSize)).length;
 }
 
+/** Signs a request (a NOTIFY): the message and the TSIG variables. */
 export function signRequest(msg: Buffer, key: TsigKey, nowSeconds: number): Buffer {
-  const v: Variables = { keyName: nameToWire(key.name.endsWith('.') ? key.name : `${key.name}.`), algorithm: nameToWire(`${key.algorithm}.`), timeSigned: nowSeconds, fudge: 300, error: 0, otherData: Buffer.alloc(0) };
+  const v = ourVariables(key, nowSeconds, TsigError.NOERROR);
   const mac = hmac(key, [msg, variables(v, false)]);
-  return appendRecord(msg, tsigRecord(key, v, msg.readUInt16BE(0), mac));
+  return appendRecord(msg, tsigRecord(v, msg.readUInt16BE(0), mac));
 }
