@@ -18,6 +18,27 @@ import {
 import { inScope, PAGE, type ListPage, type Reflector, type ReflectorSpec } from './reflector.js';
 import { resolveSplits } from './split-resolver.js';
 
+/**
+ * A reflector's handlers that keep `map` equal to the watched objects in namespace scope `ns` (a re-list drops
+ * what it no longer lists), telling `changed` after each change.
+ */
+function mirrorInto<T>(map: Map<string, T>, ns: string | undefined, changed: () => void): Pick<ReflectorSpec<T>, 'onReplace' | 'onUpsert' | 'onDelete'> {
+  return {
+    onReplace: (all) => {
+      for (const key of [...map.keys()]) if (inScope(key, ns) && !all.has(key)) map.delete(key);
+      for (const [key, value] of all) map.set(key, value);
+      changed();
+    },
+    onUpsert: (key, value) => {
+      map.set(key, value);
+      changed();
+    },
+    onDelete: (key) => {
+      if (map.delete(key)) changed();
+    },
+  };
+}
+
 export interface MeshTrafficOptions {
   kubeConfig: KubeConfig;
   catalog: Catalog;
@@ -249,18 +270,7 @@ export class MeshTraffic {
           this.opts.reflector<SlimReferenceGrant>({
             ...common,
             convert: convertReferenceGrant,
-            onReplace: (all) => {
-              for (const key of [...grants.keys()]) if (inScope(key, ns) && !all.has(key)) grants.delete(key);
-              for (const [key, value] of all) grants.set(key, value);
-              this.opts.onSplitsChanged();
-            },
-            onUpsert: (key, value) => {
-              grants.set(key, value);
-              this.opts.onSplitsChanged();
-            },
-            onDelete: (key) => {
-              if (grants.delete(key)) this.opts.onSplitsChanged();
-            },
+            ...mirrorInto(grants, ns, () => this.opts.onSplitsChanged()),
           }) as Reflector<unknown>,
         );
         continue;
@@ -280,18 +290,7 @@ export class MeshTraffic {
         this.opts.reflector<SlimRoute>({
           ...common,
           convert,
-          onReplace: (all) => {
-            for (const key of [...routes.keys()]) if (inScope(key, ns) && !all.has(key)) routes.delete(key);
-            for (const [key, value] of all) routes.set(key, value);
-            this.opts.onSplitsChanged();
-          },
-          onUpsert: (key, value) => {
-            routes.set(key, value);
-            this.opts.onSplitsChanged();
-          },
-          onDelete: (key) => {
-            if (routes.delete(key)) this.opts.onSplitsChanged();
-          },
+          ...mirrorInto(routes, ns, () => this.opts.onSplitsChanged()),
         }) as Reflector<unknown>,
       );
     }
