@@ -51,6 +51,11 @@ export interface AnswerEngine {
   /** The mesh zones' SOA serials (transfers, NOTIFY). */
   readonly serials: ZoneSerials;
   readonly notifier: Notifier;
+  /**
+   * A serial another replica of a shared store stamped: taken when above ours (secondaries told). False when not
+   * (nothing to pass on).
+   */
+  adoptSerial(zoneKey: string, serial: number): boolean;
   /** A worker takes its primary's serials; `snapshot`: after a whole snapshot (the zones' history starts over). */
   setSerials(entries: readonly (readonly [string, number])[], snapshot?: boolean): void;
   zonesLoaded(): boolean;
@@ -155,7 +160,6 @@ export function createAnswerEngine(
     onLoad: opts.onZoneLoad,
     quiet: !opts.ownsCatalog,
   });
-  zones.start();
 
   const tsigKey = config.tsigKeyFile === undefined ? undefined : readTsigKeyFile(config.tsigKeyFile);
   const notifier = new Notifier(config.notify, (key) => resolver.zoneApexes().find((a) => a.key === key), logger, tsigKey);
@@ -169,6 +173,10 @@ export function createAnswerEngine(
       notifier.changed(meshZones);
     });
   }
+  // Zone files load (synchronously) only now: the catalog change of their services is stamped like every other;
+  // loaded before the listener above, their records were served under the first serial and yet counted as the
+  // next serial's additions (Knot refused that IXFR step and fell back to AXFR).
+  zones.start();
 
   const makeForwarder = (c: Config, list: Upstream[]): UpstreamForwarder | undefined =>
     list.length === 0
@@ -206,6 +214,13 @@ export function createAnswerEngine(
     zonesLoaded: () => loaded,
     serials,
     notifier,
+    adoptSerial: (zoneKey, serial) => {
+      const before = new Map(serials.entries());
+      if (!serials.raise(zoneKey, serial)) return false;
+      serialsMoved(before);
+      notifier.changed([zoneKey]);
+      return true;
+    },
     setSerials: (entries, snapshot = false) => {
       const before = new Map(serials.entries());
       serials.set(entries);

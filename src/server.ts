@@ -98,7 +98,20 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   });
 
   const meshZones = zoneKeys(config.domains);
-  const registry = new RestRegistry({ store: openStore(config, logger, (reason) => ops.storeResync(config.store, reason)), catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones });
+  const pool = pooled ? new WorkerPool(config.workers, catalog, logger, config.dns.some((a) => a.port === 0), () => plane.serials.entries()) : undefined;
+  const store = openStore(config, logger, (reason) => ops.storeResync(config.store, reason));
+  // Replicas of one etcd store share their zone serials (the largest stamped wins), so a secondary that moves from
+  // one replica to another never sees the serial go back. The plane stamped its serials before this listener runs.
+  const sharedSerials = store.serials;
+  if (sharedSerials !== undefined) {
+    sharedSerials.onSerial((zoneKey, serial) => {
+      if (plane.adoptSerial(zoneKey, serial)) pool?.sendSerials();
+    });
+    catalog.onChange(() => {
+      for (const [zoneKey, serial] of plane.serials.entries()) sharedSerials.publish(zoneKey, serial);
+    });
+  }
+  const registry = new RestRegistry({ store, catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones });
   parts.registry = registry;
   let stopped = false;
   let attempted!: () => void;
@@ -131,7 +144,6 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     kubernetes.start();
   }
 
-  const pool = pooled ? new WorkerPool(config.workers, catalog, logger, config.dns.some((a) => a.port === 0), () => plane.serials.entries()) : undefined;
   let listeners: DnsListeners | undefined;
   const stopAll = async (): Promise<void> => {
     stopped = true;

@@ -52,6 +52,15 @@ export class ZoneSerials {
     for (const [key, serial] of entries) if (this.serials.has(key)) this.serials.set(key, serial);
   }
 
+  /** Another replica stamped a larger serial (a shared store): ours goes on from it. False when it is not larger. */
+  raise(zoneKey: string, serial: number): boolean {
+    const own = this.serials.get(zoneKey);
+    if (own === undefined || serial <= own) return false;
+    this.serials.set(zoneKey, serial >>> 0);
+    this.scheduleSave();
+    return true;
+  }
+
   /** Every mesh zone changed (a service's names are in each): a new serial for each. */
   bump(): void {
     const now = Math.floor(this.now() / 1000);

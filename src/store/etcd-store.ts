@@ -5,6 +5,7 @@ import { deserialize, removalDelayMs, keyOfRegistration, serialize, type Registr
 import { StoreUnavailableError, type RegistrationStore, type StoredPolicy, type StoreEvent } from './store.js';
 import { parsePolicy, type TrafficPolicy } from '../catalog/policy.js';
 import { EtcdChannels } from './etcd-channels.js';
+import { EtcdSerials, SERIAL_SEGMENT } from './etcd-serials.js';
 
 const POLICY_SEGMENT = '_policy/';
 
@@ -54,6 +55,7 @@ export class EtcdStore implements RegistrationStore {
   private readonly leases = new Map<string, string>();
   private loadedPolicies: StoredPolicy[] = [];
   private readonly channels = new EtcdChannels();
+  readonly serials: EtcdSerials;
 
   constructor(private readonly opts: EtcdStoreOptions) {
     this.client = new Etcd3({
@@ -67,6 +69,7 @@ export class EtcdStore implements RegistrationStore {
       faultHandling: { host: () => noop, global: noop },
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + opts.callTimeoutMs }),
     });
+    this.serials = new EtcdSerials(this.client, opts.prefix, opts.logger);
   }
 
   private keyOf(namespace: string, service: string, id: string): string {
@@ -104,6 +107,7 @@ export class EtcdStore implements RegistrationStore {
     const policies: StoredPolicy[] = [];
     const invalid = new Map<string, string>();
     for (const kv of kvs) {
+      if (this.serials.seen(kv)) continue;
       const policy = this.parsePolicyKv(kv);
       if (policy !== null) {
         if (policy?.policy !== undefined) policies.push(policy as StoredPolicy);
@@ -119,6 +123,7 @@ export class EtcdStore implements RegistrationStore {
       .create();
     this.watcher = watcher;
     watcher.on('put', (kv) => {
+      if (this.serials.seen(kv)) return;
       const policy = this.parsePolicyKv(kv);
       if (policy !== null) {
         if (policy !== undefined) this.emit({ kind: 'policy', ...policy });
@@ -129,6 +134,8 @@ export class EtcdStore implements RegistrationStore {
     });
     watcher.on('delete', (kv) => {
       const key = kv.key.toString().slice(this.opts.prefix.length);
+      // A zone serial is never deleted by meshdns; one deleted by hand is simply raised again by the next stamp.
+      if (key.startsWith(SERIAL_SEGMENT)) return;
       if (key.startsWith(POLICY_SEGMENT)) {
         const [namespace = '', service = ''] = key.slice(POLICY_SEGMENT.length).split('/');
         this.emit({ kind: 'policy', namespace, service, policy: undefined });
@@ -298,6 +305,7 @@ export class EtcdStore implements RegistrationStore {
 
   async close(): Promise<void> {
     this.stopped = true;
+    this.serials.stop();
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     await this.watcher?.cancel().catch(() => undefined);
     this.client.close();

@@ -18,6 +18,18 @@ export interface StoredPolicy {
   readonly policy: TrafficPolicy;
 }
 
+/**
+ * The mesh zones' SOA serials, shared by replicas of one store (etcd) so that a secondary that follows one replica
+ * and then another never sees a serial go back: each replica publishes what it stamps, the largest is kept, and
+ * every replica adopts a larger one it sees.
+ */
+export interface SharedSerials {
+  /** A serial this replica stamped (coalesced; kept only when larger than the one stored). */
+  publish(zoneKey: string, serial: number): void;
+  /** Serials in the store: those there at open and every one published since, by any replica. */
+  onSerial(listener: (zoneKey: string, serial: number) => void): void;
+}
+
 /** The store cannot take writes right now (etcd unreachable, disk full or read-only): the API answers 503. */
 export class StoreUnavailableError extends Error {}
 
@@ -38,6 +50,8 @@ export interface RegistrationStore {
   putPolicy(namespace: string, service: string, policy: TrafficPolicy): Promise<void>;
   /** Resolves false when the service had no stored policy. */
   deletePolicy(namespace: string, service: string): Promise<boolean>;
+  /** Zone serials shared between replicas; undefined where one process owns the store (SQLite). */
+  readonly serials?: SharedSerials;
   /** Changes from elsewhere (other replicas). The SQLite store has none. */
   onRemoteChange(listener: (event: StoreEvent) => void): void;
   /** False while a shared store's changes are not being followed (etcd: re-listing after a lost watch). */

@@ -59,6 +59,11 @@ export class WorkerPool {
     });
   }
 
+  /** The serials moved without a catalog change (adopted from another replica): workers answer SOA with them. */
+  sendSerials(): void {
+    if (this.following.size > 0) this.broadcast(changesOf(this.catalog, [], ++this.seq, this.serials()));
+  }
+
   private broadcast(message: StateMessage): void {
     for (const w of this.following) if (w.isConnected()) w.send(message);
   }

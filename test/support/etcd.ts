@@ -88,10 +88,10 @@ function portOpen(port: number): Promise<boolean> {
  * Two meshdns replicas sharing a real etcd under a prefix of their own, both ready (the setup of the replica
  * tests). `stop` stops the replicas and etcd.
  */
-export async function etcdReplicas(prefixName: string): Promise<{ etcd: EtcdServer; a: MeshdnsProcess; b: MeshdnsProcess; prefix: string; args: () => string[]; stop: () => Promise<void> }> {
+export async function etcdReplicas(prefixName: string, extraArgs: readonly string[] = []): Promise<{ etcd: EtcdServer; a: MeshdnsProcess; b: MeshdnsProcess; prefix: string; args: () => string[]; stop: () => Promise<void> }> {
   const etcd = await EtcdServer.start();
   const prefix = `/${prefixName}/${Date.now()}/`;
-  const args = (): string[] => ['--upstream', 'none', '--store', 'etcd', '--etcd', etcd.url, '--etcd-prefix', prefix];
+  const args = (): string[] => ['--upstream', 'none', '--store', 'etcd', '--etcd', etcd.url, '--etcd-prefix', prefix, ...extraArgs];
   const a = await startMeshdns(args());
   const b = await startMeshdns(args());
   for (const s of [a, b]) await within(5000, async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status === 200);

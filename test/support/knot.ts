@@ -16,11 +16,14 @@ export class KnotServer {
   ) {}
 
   /**
-   * Knot as a secondary of `primary` (HOST@PORT) for `zone`: it transfers the zone at start and again on each
-   * NOTIFY from the primary's address; resolves once it answers `probe`.
+   * Knot as a secondary of `primary` (HOST@PORT, or several: tried in order, as Knot's `master` list is) for
+   * `zone`: it transfers the zone at start and again on each NOTIFY from a primary's address; resolves once it
+   * answers `probe`.
    */
-  static async secondary(zone: string, primary: string, port: number, probe: string, key?: { name: string; algorithm: string; secret: string }): Promise<KnotServer> {
+  static async secondary(zone: string, primary: string | readonly string[], port: number, probe: string, key?: { name: string; algorithm: string; secret: string }): Promise<KnotServer> {
     const dir = mkdtempSync(join(tmpdir(), 'meshdns-knot-secondary-'));
+    const primaries = typeof primary === 'string' ? [primary] : primary;
+    const keyLine = key === undefined ? [] : [`    key: ${key.name}`];
     const conf = [
       'server:',
       `  listen: 127.0.0.1@${port}`,
@@ -29,13 +32,11 @@ export class KnotServer {
       `  storage: "${dir}"`,
       ...(key === undefined ? [] : ['key:', `  - id: ${key.name}`, `    algorithm: ${key.algorithm}`, `    secret: ${key.secret}`]),
       'remote:',
-      '  - id: primary',
-      `    address: ${primary}`,
-      ...(key === undefined ? [] : [`    key: ${key.name}`]),
+      ...primaries.flatMap((p, i) => [`  - id: primary${i}`, `    address: ${p}`, ...keyLine]),
       'acl:',
       '  - id: notify-from-primary',
-      `    address: ${primary.split('@')[0]}`,
-      ...(key === undefined ? [] : [`    key: ${key.name}`]),
+      `    address: [${[...new Set(primaries.map((p) => p.split('@')[0]))].join(', ')}]`,
+      ...keyLine,
       '    action: notify',
       'template:',
       '  - id: default',
@@ -43,11 +44,11 @@ export class KnotServer {
       '    file: "%s.zone"',
       'zone:',
       `  - domain: ${zone}`,
-      '    master: primary',
+      `    master: [${primaries.map((_, i) => `primary${i}`).join(', ')}]`,
       '    acl: notify-from-primary',
       'log:',
       '  - target: stderr',
-      '    any: error',
+      `    any: ${process.env.KNOT_LOG ?? 'error'}`,
     ].join('\n');
     return KnotServer.run(dir, port, conf + '\n', probe);
   }
