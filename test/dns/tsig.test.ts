@@ -13,7 +13,7 @@ import { KnotServer } from '../support/knot.js';
 import { runCli, startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { within } from '../support/poll.js';
-import { buildQuery } from '../support/dns-client.js';
+import { buildQuery, frame, tcpExchange, udpExchange } from '../support/dns-client.js';
 
 /**
  * Issue 27: TSIG (RFC 8945) on transfers and NOTIFY, with the key file `tsig-keygen` writes, against real
@@ -80,6 +80,26 @@ test('sign and verify in-process: a good MAC passes; another key, a changed byte
   // An answer's messages chain: each is signed over the previous MAC.
   const [first, second] = signAnswer([buildQuery('a.linkerd.local'), buildQuery('b.linkerd.local')], key, findTsig(request)!.mac, now);
   assert.notDeepEqual(findTsig(first!)!.mac, findTsig(second!)!.mac);
+});
+
+test('a request signed ten minutes off (a secondary with a wrong clock), over TCP and UDP: NOTAUTH/BADTIME, signed, with the server time', async () => {
+  const now = Math.floor(Date.now() / 1000);
+  for (const skew of [-600, 600]) {
+    const axfr = signRequest(buildQuery('linkerd.local', { type: 252 }), key, now + skew);
+    const [overTcp] = await tcpExchange(s.dnsPort, [frame(axfr)], 1);
+    const soa = signRequest(buildQuery('linkerd.local', { type: 6 }), key, now + skew);
+    const overUdp = (await udpExchange(s.dnsPort, soa, 2000))!;
+    for (const reply of [overTcp!, overUdp]) {
+      assert.equal(reply[3]! & 0xf, 9, 'NOTAUTH');
+      assert.equal(reply.readUInt16BE(6), 0, 'no answer records');
+      const tsig = findTsig(reply)!;
+      assert.equal(tsig.error, TsigError.BADTIME);
+      // RFC 8945 §5.2.3: signed (a MAC of the algorithm's size), the server's time in Other Data for the client to see.
+      assert.equal(tsig.mac.length, 32);
+      assert.equal(tsig.otherData.length, 6);
+      assert.ok(Math.abs(tsig.otherData.readUIntBE(0, 6) - now) <= 5);
+    }
+  }
 });
 
 function pick(v: ReturnType<typeof verifyRequest>): { ok: boolean; error?: number } {
