@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ZoneSerials } from './answers/zone-serials.js';
 import { ZoneHistory } from './answers/zone-history.js';
+import { ClientClusters } from './answers/client-clusters.js';
 import { Notifier } from './dns/notifier.js';
 import { readTsigKeyFile } from './config/tsig-key-file.js';
 import type { DnsMetrics } from './observability/dns-metrics.js';
@@ -118,6 +119,7 @@ export function createAnswerEngine(
     onRebuilt: history === undefined ? undefined : (zoneKey, svcKey, before, after) => history.rebuilt(zoneKey, svcKey, before, after),
     soft: { k: config.healthK, theta: config.healthTheta },
     allUnhealthy: config.allUnhealthy,
+    multiCluster: config.kubernetesClusters.length > 0 || config.clientClusters.length > 0,
     onPanic: (service, panic, mode) => {
       // Workers apply the same catalog: only the process that owns it speaks of it.
       if (!opts.ownsCatalog) return;
@@ -191,7 +193,14 @@ export function createAnswerEngine(
   const upstreams = chooseUpstreams(config, config.dns, logger);
   const clientZones = new ClientZones(config.clientZones);
   clientZones.setLearnt(catalog.clientZoneRanges());
-  catalog.onClientZoneRanges((ranges) => clientZones.setLearnt(ranges));
+  // The same Node ranges place clients in their clusters (policy clusters).
+  const clientClusters = new ClientClusters(config.clusterName, config.clientClusters);
+  clientClusters.setNodeRanges(catalog.clientZoneRanges());
+  catalog.onClientZoneRanges((ranges) => {
+    clientZones.setLearnt(ranges);
+    clientClusters.setNodeRanges(ranges);
+  });
+  resolver.clusterOf = (address) => clientClusters.clusterOf(address);
   const handler = new QueryHandler({
     resolver,
     random: config.seed === undefined ? unpredictableRandom() : seededRandom(config.seed),

@@ -9,7 +9,7 @@ import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
 import { HealthMonitor } from './health/health-monitor.js';
-import type { KubernetesSource } from './sources/kubernetes/kubernetes-source.js';
+import { KubernetesClusters, type SourceFactory } from './sources/kubernetes/kubernetes-clusters.js';
 import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
 import { kubernetesMetrics } from './observability/kubernetes-metrics.js';
 import type { ZoneDirectory } from './sources/zonefile/zone-directory.js';
@@ -64,17 +64,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metrics = pooled ? undefined : new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
   // The parts the gauges read at scrape time, once they exist (the metrics come first, so that every part can
   // count its own events from the start).
-  const parts: { zones?: ZoneDirectory; kubernetes?: KubernetesSource; registry?: RestRegistry; plane?: ReturnType<typeof createAnswerEngine> } = {};
+  const parts: { zones?: ZoneDirectory; clusters?: KubernetesClusters; registry?: RestRegistry; plane?: ReturnType<typeof createAnswerEngine> } = {};
   const ops = opsMetrics(
     metricsRegistry,
     () => parts.zones?.errors.size ?? 0,
-    () => (parts.kubernetes === undefined || parts.kubernetes.synced ? 1 : 0),
+    () => parts.clusters?.syncStates() ?? [[config.clusterName, 1]],
     () => parts.registry?.invalid.size ?? 0,
     () => parts.plane?.projection.failingOver.size ?? 0,
     () => (parts.registry === undefined || parts.registry.following ? 1 : 0),
   );
 
-  ops.initialize(config.store, kube !== undefined);
+  const watchesKubernetes = kube !== undefined || config.kubernetesClusters.length > 0;
+  ops.initialize(config.store, kube === undefined ? config.kubernetesClusters.map((c) => c.name) : [config.clusterName, ...config.kubernetesClusters.map((c) => c.name)]);
   const catalog = new Catalog({
     onRejected: (r) => {
       ops.skipped('instance');
@@ -120,34 +121,48 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // SQLite opens in milliseconds: wait for that first attempt, so what is stored is answered from the first query.
   if (config.store === 'sqlite') await firstAttempt;
 
-  let kubernetes: KubernetesSource | undefined;
-  if (kube !== undefined) {
+  let clusters: KubernetesClusters | undefined;
+  if (watchesKubernetes) {
     const { KubernetesSource } = await import('./sources/kubernetes/kubernetes-source.js');
-    kubernetes = new KubernetesSource({
-      kubeConfig: kube.config,
-      catalog,
-      health,
-      logger,
-      namespaces: config.namespaces,
-      labelSelector: config.kubernetesLabelSelector,
-      podWeights: config.kubernetesPodWeights,
-      meshObjects: config.kubernetesMeshObjects,
-      discoveryIntervalMs: config.kubernetesDiscoveryIntervalMs,
-      nodes: config.kubernetesNodes,
-      clusterDomain: config.clusterDomain,
-      metrics: { ...kubernetesMetrics(metricsRegistry), error: (resource, stage) => ops.kubernetesError(resource, stage) },
-    });
-    parts.kubernetes = kubernetes;
-    logger.info({ kubeconfig: describeKubeConfig(kube.source) }, 'Kubernetes source enabled');
-    const plain = plainHttpServers(kube.config);
-    if (plain.length > 0) logger.warn({ servers: plain }, 'the Kubernetes API server is plain HTTP (as kubectl proxy serves it): no TLS protects that connection');
-    kubernetes.start();
+    const forCluster = kubernetesMetrics(metricsRegistry);
+    const makeSource: SourceFactory = (kubeConfig, cluster, log) =>
+      new KubernetesSource({
+        kubeConfig,
+        catalog,
+        health,
+        logger: log,
+        namespaces: config.namespaces,
+        labelSelector: config.kubernetesLabelSelector,
+        podWeights: config.kubernetesPodWeights,
+        meshObjects: config.kubernetesMeshObjects,
+        discoveryIntervalMs: config.kubernetesDiscoveryIntervalMs,
+        nodes: config.kubernetesNodes,
+        clusterDomain: config.clusterDomain,
+        ...(cluster === undefined ? {} : { cluster }),
+        metrics: { ...forCluster(cluster ?? config.clusterName), error: (resource, stage) => ops.kubernetesError(resource, stage, cluster ?? config.clusterName) },
+      });
+    const local = kube === undefined ? undefined : makeSource(kube.config, undefined, logger);
+    clusters = new KubernetesClusters(config.clusterName, local, catalog, logger, makeSource);
+    parts.clusters = clusters;
+    if (kube !== undefined) {
+      logger.info({ kubeconfig: describeKubeConfig(kube.source), cluster: config.clusterName }, 'Kubernetes source enabled');
+      const plain = plainHttpServers(kube.config);
+      if (plain.length > 0) logger.warn({ servers: plain }, 'the Kubernetes API server is plain HTTP (as kubectl proxy serves it): no TLS protects that connection');
+    }
+    try {
+      await clusters.start(config.kubernetesClusters);
+    } catch (err) {
+      stopped = true;
+      health?.stop();
+      await registry.stop().catch(() => undefined);
+      throw err;
+    }
   }
 
   let listeners: DnsListeners | undefined;
   const stopAll = async (): Promise<void> => {
     stopped = true;
-    kubernetes?.stop();
+    clusters?.stop();
     await Promise.all([listeners?.stop(3000), pool?.stop(5000)]);
     zones.stop();
     plane.notifier.stop();
@@ -180,7 +195,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       () => (plane.zonesLoaded() ? null : 'zone files not loaded'),
       () => (registry.loaded ? null : `registrations not loaded from the ${config.store} store`),
       () => (!registry.loaded || registry.following ? null : `the ${config.store} store is not being followed (re-listing after a watch that could not resume); other replicas' changes are not applied yet`),
-      () => (kubernetes === undefined || kubernetes.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
+      () => (clusters === undefined || clusters.synced ? null : 'Kubernetes: first list of Services and EndpointSlices not done'),
       () => (pool === undefined || pool.ready ? null : 'DNS workers not all listening'),
     ],
     onRefused: (r) => {
@@ -269,6 +284,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         logger.error({ err: (err as Error).message }, 'could not re-read the API tokens or the TLS certificate; keeping the ones in force');
       }
       applyLiveSettings(plane, next, bound, logger, metrics);
+      // Clusters added or dropped start or stop now (their kubeconfigs are read first; a bad one is logged).
+      if (clusters !== undefined) void clusters.reload(next.kubernetesClusters);
       pool?.reload(next);
       // What the flag table does not mark live is wired into listeners, stores and sources at start.
       return flagsNeedingRestart(config, next);

@@ -1,14 +1,14 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { dnsNameOf, type Instance, type Service } from '../catalog/types.js';
+import { nameLabelsOf, type Instance, type Service } from '../catalog/types.js';
 import { RRType } from '../wire/constants.js';
 import { childKey, nameToWire, wireKey } from '../wire/name.js';
 import { addressRecord, record, srvRecord, type EncodedRecord } from '../wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, type SoftWeight } from './soft-weight.js';
 import type { ReverseNames } from './reverse-names.js';
-import type { TrafficPolicy } from '../catalog/policy.js';
+import { clustersOf, type TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
-import { planAnswers, weightOf } from './answer-plan.js';
-import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
+import { planAnswers, weightOf, type PlanState } from './answer-plan.js';
+import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
 
 /** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
 const SOURCE_RANK: Record<Instance['source'], number> = { zonefile: 0, kubernetes: 1, rest: 2 };
@@ -35,6 +35,19 @@ interface Answering {
   readonly policy: TrafficPolicy;
   /** Split backends whose subsets have load balancers of their own: each instance's group, each group's policy. */
   readonly groups?: { readonly of: ReadonlyMap<Instance, number>; readonly policies: readonly number[] };
+  readonly state: PlanState;
+}
+
+/** Which clusters' instances a node answers: every cluster's (undefined), or one cluster's ('' the local one), or none. */
+type ClusterFilter = string | typeof NO_CLUSTER | undefined;
+const NO_CLUSTER = Symbol('no cluster');
+
+/** An instance's cluster as a byCluster key ('' the local one). */
+const clusterKeyOf = (i: Instance): string => i.cluster ?? '';
+
+/** An instance's name labels below its service, as they start a lookup key: `<name>` or `<name>.<cluster>`. */
+function instanceLabel(i: Instance): string {
+  return childKey(nameLabelsOf(i), '');
 }
 
 const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIGHTED, 'round-robin': LB_ROUND_ROBIN, random: LB_RANDOM };
@@ -44,7 +57,7 @@ const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIG
 function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, EncodedRecord>, ownerOf?: (i: Instance) => string): Map<string, EncodedRecord | EncodedRecord[]> {
   const byLabel = new Map<string, EncodedRecord | EncodedRecord[]>();
   for (const inst of instances) {
-    const label = (ownerOf === undefined ? '' : ownerOf(inst)) + wireLabel(dnsNameOf(inst));
+    const label = (ownerOf === undefined ? '' : ownerOf(inst)) + instanceLabel(inst);
     const seen = byLabel.get(label);
     const rec = addressOf.get(inst)!;
     byLabel.set(label, seen === undefined ? rec : Array.isArray(seen) ? [...seen, rec] : [seen, rec]);
@@ -114,6 +127,8 @@ export class CatalogProjection {
       reverse?: ReverseNames;
       /** Told once of each record that could not be built and was left out (the rest is answered). */
       onSkipped?: (skipped: { service: string; instance: string | undefined; reason: string }) => void;
+      /** Clients may be in other clusters (--kubernetes-cluster, --client-cluster): local-only answers them apart even for a local service. */
+      multiCluster?: boolean;
       /** Told, per mesh zone, what a service's node was before and is after a rebuild (the zones' history, for IXFR). */
       onRebuilt?: (zoneKey: string, svcKey: string, before: NameNode | undefined, after: NameNode | undefined) => void;
     } = {},
@@ -169,7 +184,7 @@ export class CatalogProjection {
     this.drop(key);
     // PTR targets are the instance names in the first mesh zone: the instances its node was built from.
     const first = nodes[0];
-    this.opts.reverse?.setService(key, first === undefined ? [] : first.instances.map((inst) => ({ address: inst.address, targetKey: childKey([dnsNameOf(inst)], first.svcKey) })));
+    this.opts.reverse?.setService(key, first === undefined ? [] : first.instances.map((inst) => ({ address: inst.address, targetKey: childKey(nameLabelsOf(inst), first.svcKey) })));
     for (const { nsKey, svcKey, node } of nodes) {
       this.table.set(svcKey, node);
       this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);
@@ -197,7 +212,7 @@ export class CatalogProjection {
   private nodeOf(key: string, svc: Service, zoneKey: string, svcKey: string): { node: NameNode; instances: readonly Instance[] } {
     const split = this.catalog.splitOf(key);
     const everyone = split === undefined || split.backends.length === 0 ? undefined : split;
-    const built = this.buildNode(key, svc, zoneKey, svcKey, everyone, true);
+    const built = this.withClusters(key, svc, zoneKey, svcKey, everyone, this.buildNode(key, svc, zoneKey, svcKey, everyone, true));
     if (split?.consumers === undefined || split.consumers.length === 0 || svc.alias !== undefined) return built;
     // Consumer routes: the same names as the clients of each such namespace see them, with their split.
     const consumers = new Map<string, NameNode>();
@@ -207,16 +222,47 @@ export class CatalogProjection {
     return { node: { ...built.node, consumers }, instances: built.instances };
   }
 
-  /** A service's node with the given split in force (none: its own instances); `main` records failover and panic. */
-  private buildNode(key: string, svc: Service, zoneKey: string, svcKey: string, split: TrafficSplit | undefined, main: boolean): { node: NameNode; instances: readonly Instance[] } {
+  /**
+   * The node with the nodes of each cluster's clients beside it (policy `clusters`), when the service spans
+   * clusters or answers only a client's own: prefer-local gives a cluster's clients that cluster's plan while it
+   * has answerable instances of its own (else every cluster's, the node everyone gets); local-only gives it that
+   * cluster's plan whatever it holds (its failover backups, panic or nothing), and the clients of a cluster without
+   * instances nothing; all needs none.
+   */
+  private withClusters(key: string, svc: Service, zoneKey: string, svcKey: string, split: TrafficSplit | undefined, built: { node: NameNode; instances: readonly Instance[] }): { node: NameNode; instances: readonly Instance[] } {
+    if (svc.alias !== undefined) return built;
+    const choice = clustersOf(this.catalog.policyOf(key));
+    if (choice === 'all') return built;
+    const clusters = new Set<string>();
+    for (const i of svc.instances.values()) clusters.add(clusterKeyOf(i));
+    if (choice === 'prefer-local' && clusters.size <= 1) return built;
+    if (choice === 'local-only') {
+      // One cluster watched and nothing registered for another: every client is the local cluster's.
+      if (this.opts.multiCluster !== true && [...clusters].every((c) => c === '')) return built;
+      clusters.add('');
+    }
+    const byCluster = new Map<string, NameNode>();
+    for (const cluster of clusters) {
+      const variant = this.buildNode(key, svc, zoneKey, svcKey, split, false, cluster);
+      if (choice === 'local-only' || variant.state === 'own' || variant.state === 'split') byCluster.set(cluster, variant.node);
+    }
+    if (choice === 'local-only') byCluster.set(OTHER_CLUSTERS, this.buildNode(key, svc, zoneKey, svcKey, split, false, NO_CLUSTER).node);
+    return byCluster.size === 0 ? built : { node: { ...built.node, byCluster }, instances: built.instances };
+  }
+
+  /**
+   * A service's node with the given split in force (none: its own instances); `main` records failover and panic;
+   * `cluster`: the answers from that cluster's instances only (names are every cluster's whatever it is).
+   */
+  private buildNode(key: string, svc: Service, zoneKey: string, svcKey: string, split: TrafficSplit | undefined, main: boolean, cluster?: ClusterFilter): { node: NameNode; instances: readonly Instance[]; state: PlanState } {
     if (svc.alias !== undefined) {
       // An ExternalName service: a CNAME and nothing else at its name.
       const target = nameToWire(svc.alias);
       const rec = record(RRType.CNAME, this.ttl, target, wireKey(target));
-      return { node: { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) }, instances: [] };
+      return { node: { rrsets: new RRSets([[RRType.CNAME, fixedSet(RRType.CNAME, [rec])]]) }, instances: [], state: 'none' };
     }
     const instances = this.usable(key, svc, svcKey);
-    const answer = this.answering(key, zoneKey, split, main);
+    const answer = this.answering(key, zoneKey, split, main, cluster);
     const ownerOf = (inst: Instance): string => answer.owners?.get(inst) ?? svcKey;
 
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
@@ -245,7 +291,7 @@ export class CatalogProjection {
     const srv = new Map<string, SrvDraft>();
     const answered = new Set(answer.instances);
     for (const inst of answer.owners === undefined ? instances : [...instances, ...answer.instances]) {
-      const label = wireLabel(dnsNameOf(inst));
+      const label = instanceLabel(inst);
       for (const port of inst.ports) {
         let entry: SrvDraft | undefined;
         try {
@@ -268,13 +314,13 @@ export class CatalogProjection {
         entry.targets.add(target);
         const weight = this.answerWeight(inst, answer);
         // The glue is the instance name's own records: nothing copied per SRV record.
-        entry.records.push(srvRecord(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, childKey([dnsNameOf(inst)], ownerOf(inst)), glue.get(glueKey(inst, label))!));
+        entry.records.push(srvRecord(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, label + ownerOf(inst), glue.get(glueKey(inst, label))!));
         entry.members.push(inst);
       }
     }
     const srvList: (string | RRSet)[] = [];
     for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, e.members, answer));
-    return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) }, instances };
+    return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) }, instances, state: answer.state };
   }
 
   /**
@@ -283,12 +329,13 @@ export class CatalogProjection {
    * are recorded as dependencies whatever happens, so a change to one rebuilds this service too; `main` (the
    * node every client gets) records failover and panic.
    */
-  private answering(key: string, zoneKey: string, split: TrafficSplit | undefined, main: boolean): Answering {
-    const plan = planAnswers(
-      { catalog: this.catalog, soft: this.soft, allUnhealthy: this.allUnhealthy, usable: (k, svc) => this.usable(k, svc, serviceKeys(svc.namespace, svc.name, zoneKey).svcKey) },
-      key,
-      split,
-    );
+  private answering(key: string, zoneKey: string, split: TrafficSplit | undefined, main: boolean, cluster?: ClusterFilter): Answering {
+    const usable = (k: string, svc: Service): Instance[] => {
+      const all = this.usable(k, svc, serviceKeys(svc.namespace, svc.name, zoneKey).svcKey);
+      // A cluster's clients: that cluster's instances, of this service, its backups and its split backends alike.
+      return cluster === undefined ? all : cluster === NO_CLUSTER ? [] : all.filter((i) => clusterKeyOf(i) === cluster);
+    };
+    const plan = planAnswers({ catalog: this.catalog, soft: this.soft, allUnhealthy: this.allUnhealthy, usable }, key, split);
     this.track(key, plan.dependsOn);
     if (main) {
       this.setFailover(key, plan.failoverTo);
@@ -307,7 +354,7 @@ export class CatalogProjection {
             }),
           );
     const groups = plan.groupPolicies === undefined ? undefined : { of: new Map(plan.members.map((m) => [m.instance, m.group])), policies: plan.groupPolicies.map((lb) => LB_OF[lb]) };
-    return { instances, weights, policy: plan.policy, ...(owners === undefined ? {} : { owners }), ...(groups === undefined ? {} : { groups }) };
+    return { instances, weights, policy: plan.policy, state: plan.state, ...(owners === undefined ? {} : { owners }), ...(groups === undefined ? {} : { groups }) };
   }
 
   /** An instance's weight in this answer: the plan's (its split share, else its own probe-shaded weight). */
@@ -362,14 +409,14 @@ export class CatalogProjection {
     const owner = new Map<string, Instance['source']>();
     const out: Instance[] = [];
     for (const inst of ranked) {
-      const name = dnsNameOf(inst);
+      const name = nameLabelsOf(inst).join('.');
       const claimed = owner.get(name);
       if (claimed !== undefined && claimed !== inst.source) {
         this.skipped(key, inst.id, `instance name "${name}" belongs to a ${claimed} instance, which takes precedence over ${inst.source}`);
         continue;
       }
       try {
-        childKey([name], svcKey);
+        childKey(nameLabelsOf(inst), svcKey);
       } catch (err) {
         this.skipped(key, inst.id, (err as Error).message);
         continue;

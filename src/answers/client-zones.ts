@@ -42,6 +42,8 @@ export class ClientZones {
 function toRanges(entries: readonly { cidr: string; zone: string }[], rank: number): Range[] {
   const out: Range[] = [];
   for (const { cidr, zone } of entries) {
+    // A Node with no zone label places clients in its cluster, in no zone.
+    if (zone === '') continue;
     const [address, prefixText] = cidr.split('/') as [string, string];
     const family = isIP(address);
     const prefix = Number(prefixText);

@@ -113,7 +113,16 @@ export interface NameNode {
    * split. Absent on all but the few services that have one; other clients get this node.
    */
   readonly consumers?: ReadonlyMap<string, NameNode>;
+  /**
+   * The service's node as the clients of each cluster see it (policy `clusters`), keyed by cluster ('' the
+   * local one; OTHER_CLUSTERS for clients of a cluster without instances under local-only). Absent when the
+   * service is answered alike for every client (one cluster, or `clusters: all`).
+   */
+  readonly byCluster?: ReadonlyMap<string, NameNode>;
 }
+
+/** The byCluster key of clients whose cluster has no node of its own (local-only: nothing of theirs to answer). */
+export const OTHER_CLUSTERS = '\u0000other';
 
 /** An instance's address records: one, or an endpoint's A and AAAA under one name. */
 export type AddressRecords = EncodedRecord | readonly EncodedRecord[];
@@ -132,11 +141,26 @@ export class NamesBelowService {
   private readonly index: Map<string, AddressRecords> | null;
 
   /** instances: [label, records, label, records, ...]; srv: [proto, port, set, proto, port, set, ...] */
+  /** Cluster labels (wire form) of other clusters' instance names `<name>.<cluster>`: empty non-terminals. */
+  private readonly clusters: readonly string[] | null;
+
   constructor(
     private readonly instances: readonly (string | AddressRecords)[],
     private readonly srv: readonly (string | RRSet)[],
   ) {
     this.index = instances.length / 2 > INDEX_FROM ? new Map(pairs(instances)) : null;
+    let clusters: Set<string> | null = null;
+    for (let i = 0; i < instances.length; i += 2) {
+      const label = instances[i] as string;
+      const cut = label.charCodeAt(0) + 1;
+      if (cut < label.length) (clusters ??= new Set()).add(label.slice(cut));
+    }
+    this.clusters = clusters === null ? null : [...clusters];
+  }
+
+  /** Whether `<label>.<svc>` is a cluster's empty non-terminal (above its instances' names). */
+  hasCluster(label: string): boolean {
+    return this.clusters !== null && this.clusters.includes(label);
   }
 
   instance(label: string): AddressRecords | undefined {

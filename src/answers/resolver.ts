@@ -1,7 +1,7 @@
 import { RRType, Rcode } from '../wire/constants.js';
 import { isAtOrBelow } from '../wire/name.js';
 import type { EncodedRecord } from '../wire/rdata.js';
-import { refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
+import { OTHER_CLUSTERS, refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
 import { servedBesideZoneFiles, zoneRecords, type ZoneRecord } from './zone-content.js';
@@ -64,20 +64,29 @@ export class Resolver {
    */
   private dynamicNode(name: string): NameNode | undefined {
     const node = this.dynamicNames.get(name);
-    if (node !== undefined) return node.consumers === undefined ? node : this.forClient(node);
+    if (node !== undefined) return node.consumers === undefined && node.byCluster === undefined ? node : this.forClient(node);
     const cut = name.charCodeAt(0) + 1;
     if (cut >= name.length) return undefined;
     const first = name.slice(0, cut);
     const parent = name.slice(cut);
     if (name.charCodeAt(1) !== UNDERSCORE) {
-      const records = this.dynamicNames.get(parent)?.below?.instance(first);
+      const below = this.dynamicNames.get(parent)?.below;
+      if (below !== undefined) {
+        const records = below.instance(first);
+        if (records !== undefined) return this.instanceNode.fill(records);
+        return below.hasCluster(first) ? EMPTY_NODE : undefined;
+      }
+      // Another cluster's instance: <name>.<cluster>.<svc>, two labels below the service.
+      const cutParent = parent.charCodeAt(0) + 1;
+      if (cutParent >= parent.length) return undefined;
+      const records = this.dynamicNames.get(parent.slice(cutParent))?.below?.instance(name.slice(0, cut + cutParent));
       return records === undefined ? undefined : this.instanceNode.fill(records);
     }
     if (this.dynamicNames.get(parent)?.below?.hasProtocol(first)) return EMPTY_NODE;
     const cut2 = parent.charCodeAt(0) + 1;
     if (cut2 >= parent.length) return undefined;
     const service = this.dynamicNames.get(parent.slice(cut2));
-    const set = (service?.consumers === undefined ? service : this.forClient(service))?.below?.srvSet(parent.slice(0, cut2), first);
+    const set = (service === undefined || (service.consumers === undefined && service.byCluster === undefined) ? service : this.forClient(service))?.below?.srvSet(parent.slice(0, cut2), first);
     return set === undefined ? undefined : this.srvNode.fill(set);
   }
 
@@ -86,10 +95,22 @@ export class Resolver {
   /** The namespace of the Pod at a client address, when Pods are known (the catalog's). */
   namespaceOf: (address: string) => string | undefined = () => undefined;
 
-  /** A service node with consumer splits: the one of the client's namespace, else the node everyone gets. */
+  /** The cluster of a client address ('' the local one), from Nodes and --client-cluster. */
+  clusterOf: (address: string) => string = () => '';
+
+  /**
+   * A service node as this client sees it: its namespace's consumer split, else the node everyone gets; then,
+   * when the service spans clusters, the node of the client's cluster.
+   */
   private forClient(node: NameNode): NameNode {
-    const ns = this.namespaceOf(this.client);
-    return (ns === undefined ? undefined : node.consumers!.get(ns)) ?? node;
+    let chosen = node;
+    if (node.consumers !== undefined) {
+      const ns = this.namespaceOf(this.client);
+      chosen = (ns === undefined ? undefined : node.consumers.get(ns)) ?? node;
+    }
+    const byCluster = chosen.byCluster;
+    if (byCluster === undefined) return chosen;
+    return byCluster.get(this.clusterOf(this.client)) ?? byCluster.get(OTHER_CLUSTERS) ?? chosen;
   }
 
   /** Zone-file wildcard names (`*.<name>`): none, the usual case, keeps NXDOMAIN a single lookup. */

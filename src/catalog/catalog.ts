@@ -1,7 +1,7 @@
 import { assertValidInstance, instanceProblem } from './validate.js';
 import { DEFAULT_POLICY, type TrafficPolicy } from './policy.js';
 import { backendsOf, type TrafficSplit } from './split.js';
-import { instanceKey, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
+import { instanceKey, keyOfInstance, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
 
@@ -11,7 +11,10 @@ export type PolicySource = 'rest' | 'kubernetes';
 /** A client address range and its zone (a Node's podCIDR and its topology.kubernetes.io/zone label). */
 export interface ZoneRange {
   readonly cidr: string;
+  /** The Node's zone label; empty when it has none. */
   readonly zone: string;
+  /** The cluster whose Node it is (undefined: the local one). */
+  readonly cluster?: string;
 }
 
 interface MutableService {
@@ -162,10 +165,19 @@ export class Catalog {
     return this.zoneRanges;
   }
 
-  setClientZoneRanges(ranges: readonly ZoneRange[]): void {
-    if (JSON.stringify(ranges) === JSON.stringify(this.zoneRanges)) return;
-    this.zoneRanges = ranges;
-    for (const l of this.zoneListeners) l(ranges);
+  /** Each cluster's Node ranges (key '' for the local cluster): every watched cluster places its own clients. */
+  private readonly rangesByCluster = new Map<string, readonly ZoneRange[]>();
+
+  /** One cluster's ranges (undefined: the local one's); without a cluster, as a worker's primary sends them, all. */
+  setClientZoneRanges(ranges: readonly ZoneRange[], cluster?: string | null): void {
+    let merged: readonly ZoneRange[] = ranges;
+    if (cluster !== null) {
+      this.rangesByCluster.set(cluster ?? '', ranges);
+      merged = [...this.rangesByCluster.values()].flat();
+    }
+    if (JSON.stringify(merged) === JSON.stringify(this.zoneRanges)) return;
+    this.zoneRanges = merged;
+    for (const l of this.zoneListeners) l(merged);
   }
 
   onClientZoneRanges(listener: (ranges: readonly ZoneRange[]) => void): void {
@@ -185,9 +197,17 @@ export class Catalog {
   }
 
   /** Pod address → namespace, replaced whole (the Kubernetes source, or a worker's primary). */
-  setClientNamespaces(entries: ReadonlyMap<string, string>): void {
-    this.podNamespaces = entries;
-    for (const l of this.namespaceListeners) l(entries);
+  private readonly namespacesByCluster = new Map<string, ReadonlyMap<string, string>>();
+
+  /** One cluster's (undefined: the local one's); null: the whole map, as a worker's primary sends it. */
+  setClientNamespaces(entries: ReadonlyMap<string, string>, cluster?: string | null): void {
+    let merged = entries;
+    if (cluster !== null) {
+      this.namespacesByCluster.set(cluster ?? '', entries);
+      merged = this.namespacesByCluster.size === 1 ? entries : new Map([...this.namespacesByCluster.values()].flatMap((m) => [...m]));
+    }
+    this.podNamespaces = merged;
+    for (const l of this.namespaceListeners) l(merged);
   }
 
   onClientNamespaces(listener: (entries: ReadonlyMap<string, string>) => void): void {
@@ -197,7 +217,7 @@ export class Catalog {
   upsert(namespace: string, service: string, instance: Instance): void {
     assertValidInstance(namespace, service, instance);
     const svc = this.ensure(namespace, service);
-    const key = instanceKey(instance.source, instance.id);
+    const key = keyOfInstance(instance);
     svc.instances.set(key, keepProbe(svc.instances.get(key), instance));
     this.emit(new Set([serviceKey(namespace, service)]));
   }
@@ -206,10 +226,10 @@ export class Catalog {
    * Records what probes say. Announces a change only when the verdict or the
    * score moved; the last result alone is kept quietly (it is for the API).
    */
-  setProbe(namespace: string, service: string, source: InstanceSource, id: string, probe: ProbeHealth | undefined): boolean {
+  setProbe(namespace: string, service: string, source: InstanceSource, id: string, probe: ProbeHealth | undefined, cluster?: string): boolean {
     const key = serviceKey(namespace, service);
     const svc = this.services.get(key);
-    const iKey = instanceKey(source, id);
+    const iKey = instanceKey(source, id, cluster);
     const current = svc?.instances.get(iKey);
     if (svc === undefined || current === undefined) return false;
     const { probe: _old, ...rest } = current;
@@ -289,15 +309,16 @@ export class Catalog {
    * whose EndpointSlices changed), announcing the service once, and only if
    * something differs.
    */
-  replaceService(namespace: string, service: string, source: InstanceSource, given: readonly Instance[]): void {
+  replaceService(namespace: string, service: string, source: InstanceSource, given: readonly Instance[], cluster?: string): void {
     for (const i of given) {
-      if (i.source !== source) throw new Error(`instance ${i.id} is from ${i.source}, not ${source}`);
+      if (i.source !== source || i.cluster !== cluster) throw new Error(`instance ${i.id} is from ${i.source} ${i.cluster ?? ''}, not ${source} ${cluster ?? ''}`);
     }
     const instances = given.filter((i) => this.holdable(namespace, service, i));
     const key = serviceKey(namespace, service);
-    const prefix = `${source}/`;
+    // What one source holds for one cluster: another cluster's instances of the same service stay.
+    const prefix = instanceKey(source, '', cluster);
     const svc = this.services.get(key);
-    const incoming = new Map(instances.map((i) => [instanceKey(source, i.id), i]));
+    const incoming = new Map(instances.map((i) => [keyOfInstance(i), i]));
     let changed = false;
     if (svc !== undefined) {
       for (const [iKey, inst] of svc.instances) {
@@ -321,6 +342,21 @@ export class Catalog {
       this.dropIfEmpty(key, svc);
     }
     if (changed) this.emit(new Set([key]));
+  }
+
+  /** Every instance another cluster's Kubernetes source gave (the cluster is no longer watched). */
+  dropCluster(cluster: string): void {
+    const prefix = instanceKey('kubernetes', '', cluster);
+    const changed = new Set<string>();
+    for (const [key, svc] of this.services) {
+      for (const iKey of [...svc.instances.keys()]) {
+        if (!iKey.startsWith(prefix)) continue;
+        svc.instances.delete(iKey);
+        changed.add(key);
+      }
+      if (changed.has(key)) this.dropIfEmpty(key, svc);
+    }
+    if (changed.size > 0) this.emit(changed);
   }
 
   /** Makes the service a CNAME to `target` (absolute name), or stops that with undefined. */
@@ -348,7 +384,7 @@ export class Catalog {
       if (this.services.delete(key)) this.emit(new Set([key]));
       return;
     }
-    const instances = new Map(snapshot.instances.map((i) => [instanceKey(i.source, i.id), i]));
+    const instances = new Map(snapshot.instances.map((i) => [keyOfInstance(i), i]));
     this.services.set(key, { namespace: snapshot.namespace, name: snapshot.name, instances, alias: snapshot.alias });
     this.emit(new Set([key]));
   }

@@ -2,6 +2,12 @@
 
 export type LoadBalancer = 'weighted' | 'round-robin' | 'random';
 export type Locality = 'off' | 'prefer-zone';
+/**
+ * Which clusters' instances a client gets (docs/clusters.md): its own cluster's while it has any answerable
+ * (prefer-local), every cluster's together by weight (all), or its own cluster's only (local-only).
+ */
+export type ClusterChoice = 'prefer-local' | 'all' | 'local-only';
+export const CLUSTER_CHOICES: readonly ClusterChoice[] = ['prefer-local', 'all', 'local-only'];
 
 export interface TrafficPolicy {
   readonly loadBalancer: LoadBalancer;
@@ -10,6 +16,12 @@ export interface TrafficPolicy {
   readonly locality: Locality;
   /** Records per A/AAAA/SRV answer at most; 0 = the global --answer-limit. */
   readonly answerLimit: number;
+  /** Absent: prefer-local. */
+  readonly clusters?: ClusterChoice;
+}
+
+export function clustersOf(policy: TrafficPolicy): ClusterChoice {
+  return policy.clusters ?? 'prefer-local';
 }
 
 export const DEFAULT_POLICY: TrafficPolicy = Object.freeze({ loadBalancer: 'weighted', failover: Object.freeze([]) as readonly string[], locality: 'off', answerLimit: 0 });
@@ -38,7 +50,8 @@ export function parsePolicy(namespace: string, service: string, text: string): T
     (p.answerLimit ?? 0) >= 0 &&
     (p.answerLimit ?? 0) <= 65535 &&
     Array.isArray(failover) &&
-    failover.every((f) => isBackupRef(f, namespace, service));
+    failover.every((f) => isBackupRef(f, namespace, service)) &&
+    (p.clusters === undefined || CLUSTER_CHOICES.includes(p.clusters));
   if (!valid) throw new Error(`stored policy of ${namespace}/${service} has an unexpected shape`);
-  return { loadBalancer: p.loadBalancer ?? 'weighted', failover, locality: p.locality ?? 'off', answerLimit: p.answerLimit ?? 0 };
+  return { loadBalancer: p.loadBalancer ?? 'weighted', failover, locality: p.locality ?? 'off', answerLimit: p.answerLimit ?? 0, ...(p.clusters === undefined ? {} : { clusters: p.clusters }) };
 }

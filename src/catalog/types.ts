@@ -41,6 +41,12 @@ export interface Instance {
   /** Kubernetes EndpointSlice hints.forZones: the zones whose clients this endpoint serves (locality uses these, not zone). */
   readonly hintZones?: readonly string[];
   readonly health: HealthState;
+  /**
+   * The cluster it runs in, when not the local one (`--cluster-name`): another watched Kubernetes cluster, or a
+   * REST registration's `cluster`. Its DNS name is then `<name>.<cluster>.<svc>.<ns>.<zone>`, unique across
+   * clusters whose Pod addresses may overlap.
+   */
+  readonly cluster?: string;
   /** Set by the health checker, kept across source updates of the same instance. */
   readonly probe?: ProbeHealth;
 }
@@ -65,8 +71,22 @@ export function serviceKey(namespace: string, name: string): string {
   return `${namespace}/${name}`;
 }
 
-export function instanceKey(source: InstanceSource, id: string): string {
-  return `${source}/${id}`;
+/**
+ * An instance's key in its service. A remote cluster's Kubernetes instances are held apart from the local
+ * cluster's (the same Pod address may be in both); a REST id is unique in its service whatever its cluster.
+ */
+export function instanceKey(source: InstanceSource, id: string, cluster?: string): string {
+  return cluster === undefined || source !== 'kubernetes' ? `${source}/${id}` : `${source}@${cluster}/${id}`;
+}
+
+export function keyOfInstance(i: Instance): string {
+  return instanceKey(i.source, i.id, i.cluster);
+}
+
+/** An instance's name labels below its service: `<name>`, or `<name>`, `<cluster>` for another cluster's. */
+export function nameLabelsOf(i: Instance): string[] {
+  const name = i.name ?? i.id;
+  return i.cluster === undefined ? [name] : [name, i.cluster];
 }
 
 /** Answered instances: healthy by their source and by probes, with a positive weight. */

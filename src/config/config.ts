@@ -46,6 +46,12 @@ export interface Config {
   readonly ttl: number;
   readonly answerLimit: number;
   readonly clientZones: readonly { readonly cidr: string; readonly zone: string }[];
+  /** --cluster-name: the cluster of --kubeconfig. */
+  readonly clusterName: string;
+  /** --kubernetes-cluster: the other clusters watched, each with its kubeconfig. */
+  readonly kubernetesClusters: readonly { readonly name: string; readonly kubeconfig: string }[];
+  /** --client-cluster: client ranges and their clusters, when no Node places a client. */
+  readonly clientClusters: readonly { readonly cidr: string; readonly zone: string }[];
   readonly reverseLookups: boolean;
   /** --reverse-cidr ranges, validated. */
   readonly reverseCidrs: readonly string[];
@@ -275,7 +281,26 @@ function validate(raw: Raw): Config {
       wrap(() => addCidr(new BlockList(), cidr, '--client-zone'));
       return { cidr, zone };
     }),
+    clusterName: clusterLabel(one(raw, 'cluster-name') ?? 'local', '--cluster-name'),
+    kubernetesClusters: (raw.get('kubernetes-cluster') ?? []).map((entry) => {
+      const eq = entry.indexOf('=');
+      if (eq < 0 || eq === entry.length - 1) throw new ConfigError(`--kubernetes-cluster "${entry}": expected NAME=KUBECONFIG, like west=/etc/meshdns/clusters/west.kubeconfig`);
+      return { name: clusterLabel(entry.slice(0, eq), '--kubernetes-cluster'), kubeconfig: entry.slice(eq + 1) };
+    }),
+    clientClusters: (raw.get('client-cluster') ?? []).map((entry) => {
+      const eq = entry.indexOf('=');
+      if (eq < 0) throw new ConfigError(`--client-cluster "${entry}": expected CIDR=NAME, like 10.8.0.0/16=west`);
+      const cidr = entry.slice(0, eq);
+      wrap(() => addCidr(new BlockList(), cidr, '--client-cluster'));
+      return { cidr, zone: clusterLabel(entry.slice(eq + 1), '--client-cluster') };
+    }),
   };
+  // One name, one cluster: two --kubernetes-cluster with one name (or the local one's) would merge two clusters' instances as one's.
+  const clusterNames = new Set([partial.clusterName]);
+  for (const c of partial.kubernetesClusters) {
+    if (clusterNames.has(c.name)) throw new ConfigError(`--kubernetes-cluster ${c.name}: the name is already given to ${c.name === partial.clusterName ? 'the local cluster (--cluster-name)' : 'another --kubernetes-cluster'}; give each cluster its own name`);
+    clusterNames.add(c.name);
+  }
   // One range, one zone: the same CIDR given to two zones would silently pick one of them for its clients.
   const zoneOfCidr = new Map<string, string>();
   for (const { cidr, zone } of partial.clientZones) {
@@ -380,4 +405,10 @@ export function allowList(cidrs: readonly string[]): BlockList {
  */
 export function flagsNeedingRestart(running: Config, next: Config): string[] {
   return FLAGS.filter((f) => f.live !== true && JSON.stringify(running.settings.get(f.name)) !== JSON.stringify(next.settings.get(f.name))).map((f) => f.name);
+}
+
+/** A cluster name is a DNS label: other clusters' instance names are <name>.<cluster>.<svc>.<ns>.<zone>. */
+function clusterLabel(name: string, flag: string): string {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new ConfigError(`${flag} "${name}": a cluster name must be a DNS label (lowercase letters, digits and '-', at most 63)`);
+  return name;
 }

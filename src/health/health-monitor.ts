@@ -11,6 +11,8 @@ export interface InstanceRef {
   readonly service: string;
   readonly source: InstanceSource;
   readonly id: string;
+  /** Another cluster's instance (undefined: the local cluster's). */
+  readonly cluster?: string;
 }
 
 /** Told of every probe, for metrics. */
@@ -49,7 +51,7 @@ export class HealthMonitor {
   }
 
   static keyOf(ref: InstanceRef): string {
-    return `${ref.source}/${ref.namespace}/${ref.service}/${ref.id}`;
+    return `${ref.cluster === undefined ? ref.source : `${ref.source}@${ref.cluster}`}/${ref.namespace}/${ref.service}/${ref.id}`;
   }
 
   track(ref: InstanceRef, check: CheckSpec): void {
@@ -64,7 +66,7 @@ export class HealthMonitor {
     const key = HealthMonitor.keyOf(ref);
     if (!this.tracked.delete(key)) return;
     this.scheduler.remove(key);
-    this.catalog.setProbe(ref.namespace, ref.service, ref.source, ref.id, undefined);
+    this.catalog.setProbe(ref.namespace, ref.service, ref.source, ref.id, undefined, ref.cluster);
   }
 
   stats(): SchedulerStats {
@@ -83,7 +85,7 @@ export class HealthMonitor {
       healthy: t.tracker.healthy,
       score: t.tracker.score,
       lastResult: { ok: result.ok, detail: result.detail, at: result.at, durationMs: result.durationMs },
-    });
+    }, ref.cluster);
     if (wasHealthy !== t.tracker.healthy) {
       this.logger.info(
         { service: `${ref.namespace}/${ref.service}`, id: ref.id, source: ref.source, result: result.detail },

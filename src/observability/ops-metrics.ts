@@ -4,7 +4,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 export interface OpsMetrics {
   storeError(store: string, operation: string): void;
   zoneReload(ok: boolean): void;
-  kubernetesError(resource: string, stage: 'list' | 'watch'): void;
+  kubernetesError(resource: string, stage: 'list' | 'watch', cluster: string): void;
   /** An instance or record left out because it cannot be held or built (the rest is answered). */
   skipped(what: 'instance' | 'record'): void;
   /** A SIGHUP re-read of the API tokens and certificate: applied, or refused (the ones in force stay). */
@@ -14,13 +14,14 @@ export interface OpsMetrics {
   /** A REST write answered (accepted or refused). */
   apiWrite(method: string, status: number): void;
   /** Puts the error series of a store and of the Kubernetes source at 0, so that rates exist before the first error. */
-  initialize(store: string, kubernetes: boolean): void;
+  initialize(store: string, kubernetesClusters: readonly string[]): void;
 }
 
 export function opsMetrics(
   registry: Registry,
   brokenZoneFiles: () => number,
-  kubernetesSynced: () => number,
+  /** Each watched cluster and 1 when its first lists are done (the local cluster alone, 1, when none is watched). */
+  kubernetesSynced: () => readonly (readonly [string, number])[],
   invalidRegistrations: () => number = () => 0,
   failingOver: () => number = () => 0,
   storeFollowing: () => number = () => 1,
@@ -65,7 +66,7 @@ export function opsMetrics(
     labelNames: ['result'],
     registers: [registry],
   });
-  const kube = new Counter({ name: 'meshdns_kubernetes_errors_total', help: 'Failed Kubernetes list or watch requests', labelNames: ['resource', 'stage'], registers: [registry] });
+  const kube = new Counter({ name: 'meshdns_kubernetes_errors_total', help: 'Failed Kubernetes list or watch requests, by cluster', labelNames: ['cluster', 'resource', 'stage'], registers: [registry] });
   new Gauge({
     name: 'meshdns_zone_files_broken',
     help: 'Zone files that currently fail to parse (their last good version is served)',
@@ -76,22 +77,24 @@ export function opsMetrics(
   });
   new Gauge({
     name: 'meshdns_kubernetes_synced',
-    help: '1 when the first list of every watched Kubernetes resource is done (or the source is off), else 0',
+    help: 'By cluster: 1 when the first list of every watched Kubernetes resource is done and the API answers (or the source is off), else 0 (a remote cluster\'s last instances are still answered)',
+    labelNames: ['cluster'],
     registers: [registry],
     collect() {
-      this.set(kubernetesSynced());
+      this.reset();
+      for (const [cluster, synced] of kubernetesSynced()) this.set({ cluster }, synced);
     },
   });
   return {
     storeError: (s, op) => store.inc({ store: s, operation: op }),
     zoneReload: (ok) => reloads.inc({ result: ok ? 'ok' : 'error' }),
-    kubernetesError: (resource, stage) => kube.inc({ resource, stage }),
+    kubernetesError: (resource, stage, cluster) => kube.inc({ cluster, resource, stage }),
     skipped: (what) => skipped.inc({ what }),
     storeResync: (store, reason) => resyncs.inc({ store, reason }),
     apiWrite: (method, status) => writes.inc({ method, status: String(status) }),
-    initialize: (storeKind, kubernetes) => {
+    initialize: (storeKind, clusters) => {
       for (const operation of ['put', 'delete', 'heartbeat']) store.inc({ store: storeKind, operation }, 0);
-      if (kubernetes) for (const resource of ['services', 'endpointslices']) for (const stage of ['list', 'watch'] as const) kube.inc({ resource, stage }, 0);
+      for (const cluster of clusters) for (const resource of ['services', 'endpointslices']) for (const stage of ['list', 'watch'] as const) kube.inc({ cluster, resource, stage }, 0);
     },
     accessReload: (ok) => accessReloads.inc({ result: ok ? 'ok' : 'error' }),
   };

@@ -155,6 +155,6 @@ export async function applySnapshot(catalog: Catalog, message: SnapshotMessage):
     });
     if (i + SNAPSHOT_SLICE < message.services.length) await new Promise((r) => setImmediate(r));
   }
-  catalog.setClientZoneRanges(message.ranges);
-  catalog.setClientNamespaces(message.entries);
+  catalog.setClientZoneRanges(message.ranges, null);
+  catalog.setClientNamespaces(message.entries, null);
 }

@@ -58,8 +58,8 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       applyChanges(catalog, m);
       if (m.serials !== undefined) plane.setSerials(m.serials);
     }
-    else if (m.type === 'client-zones') catalog.setClientZoneRanges(m.ranges);
-    else catalog.setClientNamespaces(m.entries);
+    else if (m.type === 'client-zones') catalog.setClientZoneRanges(m.ranges, null);
+    else catalog.setClientNamespaces(m.entries, null);
   };
   const listen = async (): Promise<void> => {
     try {

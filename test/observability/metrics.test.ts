@@ -37,7 +37,7 @@ test('/metrics after real queries: counters moved, the duration histogram has bu
     assert.ok((m.get('meshdns_catalog_services') ?? 0) >= 3);
     assert.equal(m.get('meshdns_zone_reloads_total{result="ok"}'), 1);
     assert.equal(m.get('meshdns_zone_files_broken'), 0);
-    assert.equal(m.get('meshdns_kubernetes_synced'), 1);
+    assert.equal(m.get('meshdns_kubernetes_synced{cluster="local"}'), 1);
     assert.ok(m.has('process_resident_memory_bytes'));
     // Bounded cardinality: no label value is a query name (the zone label names zones, never names below them).
     assert.doesNotMatch(text.replaceAll('zone="linkerd.local."', ''), /\{[^}]*linkerd\.local/);

@@ -32,6 +32,11 @@ export interface KubernetesSourceOptions {
   nodes?: boolean;
   /** For VirtualService/DestinationRule hosts like web.shop.svc.cluster.local. */
   clusterDomain?: string;
+  /**
+   * Another cluster than the local one (`--kubernetes-cluster NAME=…`): its instances carry the name, and it
+   * gives instances and client ranges only; policies, aliases and mesh objects are the local cluster's.
+   */
+  cluster?: string;
 }
 
 export interface KubernetesMetrics {
@@ -85,6 +90,11 @@ export class KubernetesSource {
 
   get synced(): boolean {
     return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced) && (this.mesh?.synced ?? true);
+  }
+
+  /** Listed, and every list and watch request answered since: false while the cluster's API is down (its last state is still answered). */
+  get connected(): boolean {
+    return this.synced && this.reflectors.every((r) => !r.failing) && this.podReflectors.every((r) => !r.failing);
   }
 
   start(): void {
@@ -159,7 +169,7 @@ export class KubernetesSource {
       'Kubernetes source starting',
     );
     for (const r of this.reflectors) r.start();
-    if (this.opts.meshObjects === true) {
+    if (this.opts.meshObjects === true && this.opts.cluster === undefined) {
       this.mesh = new MeshTraffic({
         kubeConfig: this.opts.kubeConfig,
         catalog: this.opts.catalog,
@@ -358,7 +368,7 @@ export class KubernetesSource {
       const ns = key.slice(0, key.indexOf('/'));
       for (const ip of pod.ips) entries.set(ip, ns);
     }
-    this.opts.catalog.setClientNamespaces(entries);
+    this.opts.catalog.setClientNamespaces(entries, this.opts.cluster);
   }
 
   /** The ids of a Service's endpoints whose Pods carry every one of the labels (an Istio subset). */
@@ -379,9 +389,10 @@ export class KubernetesSource {
   /** Client zones: every Node's pod ranges with its zone label. */
   private applyNodes(): void {
     const ranges: ZoneRange[] = [];
-    for (const node of [...this.nodes.values()]) for (const cidr of node.podCidrs) ranges.push({ cidr, zone: node.zone });
+    const cluster = this.opts.cluster;
+    for (const node of [...this.nodes.values()]) for (const cidr of node.podCidrs) ranges.push({ cidr, zone: node.zone, ...(cluster === undefined ? {} : { cluster }) });
     ranges.sort((a, b) => a.cidr.localeCompare(b.cidr));
-    this.opts.catalog.setClientZoneRanges(ranges);
+    this.opts.catalog.setClientZoneRanges(ranges, cluster);
   }
 
   /** The policy Kubernetes gives a Service: its meshdns.io/ annotations over its DestinationRule's load balancer. */
@@ -406,8 +417,9 @@ export class KubernetesSource {
   private rebuild(key: string): void {
     const [namespace, name] = key.split('/') as [string, string];
     const svc = this.services.get(key);
-    const { catalog } = this.opts;
-    catalog.setAlias(namespace, name, svc?.externalName === undefined ? undefined : this.aliasOf(key, svc.externalName));
+    const { catalog, cluster } = this.opts;
+    const local = cluster === undefined;
+    if (local) catalog.setAlias(namespace, name, svc?.externalName === undefined ? undefined : this.aliasOf(key, svc.externalName));
     const instances: Instance[] = [];
     const checks = new Map<string, CheckSpec>();
     if (svc !== undefined && svc.externalName === undefined) {
@@ -423,10 +435,12 @@ export class KubernetesSource {
         }
       }
     }
-    catalog.replaceService(namespace, name, 'kubernetes', dedupe(instances));
-    // A Service without endpoints still exists: its name is NODATA, not NXDOMAIN (which resolvers cache).
-    catalog.declare(namespace, name, svc !== undefined && (svc.externalName === undefined || catalog.getByKey(key)?.alias === undefined));
-    catalog.setPolicy(namespace, name, this.policyOf(key, svc), 'kubernetes');
+    catalog.replaceService(namespace, name, 'kubernetes', dedupe(instances), cluster);
+    if (local) {
+      // A Service without endpoints still exists: its name is NODATA, not NXDOMAIN (which resolvers cache).
+      catalog.declare(namespace, name, svc !== undefined && (svc.externalName === undefined || catalog.getByKey(key)?.alias === undefined));
+      catalog.setPolicy(namespace, name, this.policyOf(key, svc), 'kubernetes');
+    }
     this.syncProbes(namespace, name, checks);
   }
 
@@ -460,6 +474,7 @@ export class KubernetesSource {
       id,
       name: e.hostname !== undefined && isDnsLabel(e.hostname) ? e.hostname : undefined,
       source: 'kubernetes',
+      ...(this.opts.cluster === undefined ? {} : { cluster: this.opts.cluster }),
       address: e.address,
       ports: slice.ports,
       weight: podWeight ?? slice.weight ?? 100,
@@ -474,8 +489,9 @@ export class KubernetesSource {
     if (health === undefined) return;
     const key = `${namespace}/${service}`;
     const before = this.probed.get(key) ?? new Set<string>();
-    for (const id of before) if (!checks.has(id)) health.untrack({ namespace, service, source: 'kubernetes', id });
-    for (const [id, check] of checks) health.track({ namespace, service, source: 'kubernetes', id }, check);
+    const cluster = this.opts.cluster;
+    for (const id of before) if (!checks.has(id)) health.untrack({ namespace, service, source: 'kubernetes', id, cluster });
+    for (const [id, check] of checks) health.track({ namespace, service, source: 'kubernetes', id, cluster }, check);
     if (checks.size > 0) this.probed.set(key, new Set(checks.keys()));
     else this.probed.delete(key);
   }

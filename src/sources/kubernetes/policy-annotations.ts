@@ -1,10 +1,11 @@
-import { isBackupRef, type LoadBalancer, type Locality, type TrafficPolicy } from '../../catalog/policy.js';
+import { CLUSTER_CHOICES, isBackupRef, type ClusterChoice, type LoadBalancer, type Locality, type TrafficPolicy } from '../../catalog/policy.js';
 
 /** Service annotations that set the fields of a traffic policy (docs/traffic-policy.md). */
 export const LOAD_BALANCER_ANNOTATION = 'meshdns.io/load-balancer';
 export const FAILOVER_ANNOTATION = 'meshdns.io/failover';
 export const LOCALITY_ANNOTATION = 'meshdns.io/locality';
 export const ANSWER_LIMIT_ANNOTATION = 'meshdns.io/answer-limit';
+export const CLUSTERS_ANNOTATION = 'meshdns.io/clusters';
 
 /** What a Service's annotations say of its policy: the fields given and well formed, and why any others were not. */
 export interface AnnotatedPolicy {
@@ -43,6 +44,12 @@ export function parsePolicyAnnotations(annotations: Record<string, string> | und
     any = true;
     if (/^\d{1,5}$/.test(limit) && Number(limit) <= 65535) fields.answerLimit = Number(limit);
     else problems.push(`${ANSWER_LIMIT_ANNOTATION} "${limit}": expected a whole number 0 to 65535`);
+  }
+  const clusters = annotations[CLUSTERS_ANNOTATION]?.trim();
+  if (clusters !== undefined) {
+    any = true;
+    if ((CLUSTER_CHOICES as readonly string[]).includes(clusters)) fields.clusters = clusters as ClusterChoice;
+    else problems.push(`${CLUSTERS_ANNOTATION} "${clusters}": expected prefer-local, all or local-only`);
   }
   return any ? { fields, problems } : undefined;
 }

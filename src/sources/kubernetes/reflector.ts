@@ -64,6 +64,8 @@ export class Reflector<T> {
   private stopped = false;
   private controller: AbortController | undefined;
   synced = false;
+  /** The last list or watch request failed and no later one has succeeded: the API server is down or refusing. */
+  failing = false;
 
   constructor(private readonly opts: ReflectorOptions<T>) {}
 
@@ -94,6 +96,7 @@ export class Reflector<T> {
           await this.list();
           failures = 0;
         } catch (err) {
+          this.failing = true;
           this.opts.onError?.('list');
           this.opts.logger.warn({ resource: this.opts.resource, err: (err as Error).message }, 'Kubernetes list failed; serving the last known state and retrying');
           await backoff();
@@ -135,6 +138,7 @@ export class Reflector<T> {
     } while (token !== undefined && !this.stopped);
     this.opts.onReplace(all);
     this.resourceVersion = rv;
+    this.failing = false;
     if (!this.synced) {
       this.synced = true;
       this.opts.onSynced();
@@ -192,6 +196,7 @@ export class Reflector<T> {
             const status = (err as { statusCode?: number; code?: number } | null)?.statusCode ?? (err as { code?: number } | null)?.code;
             if (gone || status === 410) return finish('gone');
             if (err && !this.stopped) {
+              this.failing = true;
               this.opts.onError?.('watch');
               this.opts.logger.warn({ resource: this.opts.resource, err: (err as Error).message }, 'Kubernetes watch failed; reconnecting with backoff');
               return finish('error');
@@ -202,9 +207,13 @@ export class Reflector<T> {
         .then(
           (controller) => {
             this.controller = controller;
+            this.failing = false;
             if (this.stopped) controller.abort();
           },
-          () => finish('error'),
+          () => {
+            this.failing = true;
+            finish('error');
+          },
         );
     });
   }

@@ -200,7 +200,7 @@ interface NodeJson {
 
 const ZONE_LABELS = ['topology.kubernetes.io/zone', 'failure-domain.beta.kubernetes.io/zone'];
 
-/** Nodes without a zone label or without pod ranges place no client: dropped. */
+/** Nodes without pod ranges or addresses place no client: dropped. One without a zone label places clients in its cluster only (zone ''). */
 export function convertNode(object: unknown): { key: string; value: SlimNode | undefined } | undefined {
   const o = object as NodeJson;
   if (!o?.metadata?.name) return undefined;
@@ -210,5 +210,5 @@ export function convertNode(object: unknown): { key: string; value: SlimNode | u
   for (const a of o.status?.addresses ?? []) {
     if (a.type === 'InternalIP' && a.address !== undefined && isIP(a.address) !== 0) podCidrs.push(`${a.address}/${isIP(a.address) === 6 ? 128 : 32}`);
   }
-  return { key: o.metadata.name, value: zone === undefined || podCidrs.length === 0 ? undefined : { zone, podCidrs } };
+  return { key: o.metadata.name, value: podCidrs.length === 0 ? undefined : { zone: zone ?? '', podCidrs } };
 }

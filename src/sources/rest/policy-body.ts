@@ -12,6 +12,7 @@ export const policyBodySchema = {
     failover: { type: 'array', maxItems: 16, items: { type: 'string', maxLength: 127, pattern: `^${LABEL}\\.${LABEL}$` } },
     locality: { type: 'string', enum: ['off', 'prefer-zone'] },
     answerLimit: { type: 'integer', minimum: 0, maximum: 65535 },
+    clusters: { type: 'string', enum: ['prefer-local', 'all', 'local-only'] },
   },
 } as const;
 
@@ -20,6 +21,7 @@ export interface PolicyBody {
   failover?: string[];
   locality?: TrafficPolicy['locality'];
   answerLimit?: number;
+  clusters?: TrafficPolicy['clusters'];
 }
 
 /** What the schema cannot say: a service may not fail over to itself, nor name a backup twice. */
@@ -29,5 +31,5 @@ export function toPolicy(namespace: string, service: string, body: PolicyBody): 
     if (ref === `${service}.${namespace}`) throw new FieldError(`failover[${i}]`, `"${ref}" is this service itself`);
     if (failover.indexOf(ref) !== i) throw new FieldError(`failover[${i}]`, `"${ref}" is listed twice`);
   });
-  return { loadBalancer: body.loadBalancer ?? 'weighted', failover, locality: body.locality ?? 'off', answerLimit: body.answerLimit ?? 0 };
+  return { loadBalancer: body.loadBalancer ?? 'weighted', failover, locality: body.locality ?? 'off', answerLimit: body.answerLimit ?? 0, ...(body.clusters === undefined ? {} : { clusters: body.clusters }) };
 }

@@ -61,8 +61,8 @@ test('history expired (410 Gone) while an endpoint is deleted: re-list, and the 
   api.expireHistory();
   await within(5000, async () => (await addresses('web.shop.linkerd.local')).join() === '10.40.0.1,10.40.0.2');
   const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
-  assert.match(metrics, /meshdns_kubernetes_watch_restarts_total\{resource="endpointslices",reason="gone"\} [1-9]/);
-  assert.match(metrics, /meshdns_kubernetes_objects\{resource="endpointslices"\} \d+/);
+  assert.match(metrics, /meshdns_kubernetes_watch_restarts_total\{cluster="local",resource="endpointslices",reason="gone"\} [1-9]/);
+  assert.match(metrics, /meshdns_kubernetes_objects\{cluster="local",resource="endpointslices"\} \d+/);
 });
 
 test('mapping: IPv6 slices, hostnames, terminating endpoints, publishNotReadyAddresses, weights, ExternalName', async () => {

@@ -246,5 +246,5 @@ test('a CRD removed: its objects are forgotten and the apex answers its own inst
   await within(3000, async () => (await json('/v1/services/shop/podinfo')).split === undefined);
   assert.deepEqual([...(await firstAnswers('podinfo.shop.linkerd.local', 10)).keys()], ['10.60.0.1']);
   const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
-  assert.match(metrics, /meshdns_kubernetes_objects\{resource="trafficsplits.split.smi-spec.io"\} [1-9]/);
+  assert.match(metrics, /meshdns_kubernetes_objects\{cluster="local",resource="trafficsplits.split.smi-spec.io"\} [1-9]/);
 });

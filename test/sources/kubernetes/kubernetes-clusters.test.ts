@@ -1,0 +1,131 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildQuery, decode, udpExchange } from '../../support/dns-client.js';
+import { dig } from '../../support/dig.js';
+import { endpointSlice, FakeKubeApiServer, node, service } from '../../support/fake-kube-apiserver.js';
+import { runCli, startMeshdns, type MeshdnsProcess } from '../../support/meshdns-process.js';
+import { within } from '../../support/poll.js';
+
+/**
+ * Issue 26: two clusters, each its own API server (the list/watch server, through the real client library): one
+ * service across both, each client answered from its own cluster (placed by the clusters' Nodes), failover to the
+ * other cluster and back, `clusters: all` by weight, and a remote cluster whose API dies keeps being answered.
+ */
+let east: FakeKubeApiServer;
+let west: FakeKubeApiServer;
+let s: MeshdnsProcess;
+
+/** Clients bound to loopback addresses inside each cluster's Node podCIDR. */
+const EAST_CLIENT = '127.0.1.5';
+const WEST_CLIENT = '127.0.2.5';
+
+const ready = async (server: MeshdnsProcess): Promise<boolean> => (await fetch(`http://127.0.0.1:${server.httpPort}/readyz`)).status === 200;
+
+async function addresses(name: string, from: string, server = s): Promise<string[]> {
+  const reply = await udpExchange(server.dnsPort, buildQuery(name), 2000, '127.0.0.1', from);
+  return decode(reply!).answers.map((a) => a.address ?? '').sort();
+}
+
+const eastWeb = (readyFlag = true): ReturnType<typeof endpointSlice> =>
+  endpointSlice('shop', 'web-east', 'web', [
+    { address: '10.61.0.1', ready: readyFlag },
+    { address: '10.61.0.2', ready: readyFlag },
+  ]);
+
+before(async () => {
+  east = await FakeKubeApiServer.start();
+  west = await FakeKubeApiServer.start();
+  east.apply('nodes', node('east-1', 'zone-a', ['127.0.1.0/24']));
+  west.apply('nodes', node('west-1', undefined, ['127.0.2.0/24']));
+  east.apply('services', service('shop', 'web'));
+  east.apply('endpointslices', eastWeb());
+  west.apply('services', service('shop', 'web'));
+  // 10.61.0.1 is in both clusters (overlapping Pod ranges): two instances, two names.
+  west.apply('endpointslices', endpointSlice('shop', 'web-west', 'web', [{ address: '10.62.0.1' }, { address: '10.61.0.1' }]));
+  west.apply('services', service('shop', 'only-west'));
+  west.apply('endpointslices', endpointSlice('shop', 'only-west-1', 'only-west', [{ address: '10.62.1.1' }]));
+  s = await startMeshdns(['--upstream', 'none', '--kubernetes', 'on', '--kubeconfig', east.kubeconfig(), '--cluster-name', 'east', '--kubernetes-cluster', `west=${west.kubeconfig()}`]);
+  await within(5000, () => ready(s));
+  await within(5000, async () => (await addresses('web.shop.linkerd.local', WEST_CLIENT)).join() === '10.61.0.1,10.62.0.1');
+});
+after(async () => {
+  await s?.stop();
+  await east?.stop();
+  await west?.stop();
+});
+
+test('one service across two clusters: each client gets its own cluster\'s instances (placed by the Nodes), others the local cluster\'s', async () => {
+  assert.deepEqual(await addresses('web.shop.linkerd.local', EAST_CLIENT), ['10.61.0.1', '10.61.0.2']);
+  assert.deepEqual(await addresses('web.shop.linkerd.local', WEST_CLIENT), ['10.61.0.1', '10.62.0.1']);
+  // A client no Node places is in the local cluster (--cluster-name).
+  assert.deepEqual(await addresses('web.shop.linkerd.local', '127.0.0.1'), ['10.61.0.1', '10.61.0.2']);
+  // A service only the other cluster has is answered to everyone (prefer-local: nothing local, so the others').
+  assert.deepEqual(await addresses('only-west.shop.linkerd.local', EAST_CLIENT), ['10.62.1.1']);
+});
+
+test('instance names stay unique across clusters: <name>.<cluster>.<svc> for the other cluster\'s, SRV targets with glue', async () => {
+  assert.equal((await dig(s.dnsPort, ['+short', '10-61-0-1.web.shop.linkerd.local'])).raw.trim(), '10.61.0.1');
+  assert.equal((await dig(s.dnsPort, ['+short', '10-61-0-1.west.web.shop.linkerd.local'])).raw.trim(), '10.61.0.1');
+  assert.equal((await dig(s.dnsPort, ['+short', '10-62-0-1.west.web.shop.linkerd.local'])).raw.trim(), '10.62.0.1');
+  // The cluster label is an empty non-terminal (NODATA, not NXDOMAIN); a name in no cluster is NXDOMAIN.
+  const ent = await dig(s.dnsPort, ['west.web.shop.linkerd.local']);
+  assert.equal(ent.status, 'NOERROR');
+  assert.equal(ent.answer.length, 0);
+  assert.equal((await dig(s.dnsPort, ['10-62-0-1.web.shop.linkerd.local'])).status, 'NXDOMAIN');
+  assert.equal((await dig(s.dnsPort, ['10-62-0-1.north.web.shop.linkerd.local'])).status, 'NXDOMAIN');
+  const srv = await dig(s.dnsPort, ['-b', WEST_CLIENT, '_http._tcp.web.shop.linkerd.local', 'SRV']);
+  assert.deepEqual(srv.answer.map((l) => l.split(/\s+/).slice(4).join(' ')).sort(), ['0 100 8080 10-61-0-1.west.web.shop.linkerd.local.', '0 100 8080 10-62-0-1.west.web.shop.linkerd.local.']);
+  assert.ok(srv.additional.some((l) => /^10-62-0-1\.west\.web\.shop\.linkerd\.local\.\s+\d+\s+IN\s+A\s+10\.62\.0\.1$/.test(l)), srv.raw);
+});
+
+test('all of a cluster\'s endpoints unready: its clients fail over to the other cluster within a second, and back', async () => {
+  east.apply('endpointslices', eastWeb(false));
+  const took = await within(1000, async () => (await addresses('web.shop.linkerd.local', EAST_CLIENT)).join() === '10.61.0.1,10.62.0.1');
+  assert.ok(took < 1000);
+  east.apply('endpointslices', eastWeb(true));
+  await within(1000, async () => (await addresses('web.shop.linkerd.local', EAST_CLIENT)).join() === '10.61.0.1,10.61.0.2');
+});
+
+test('clusters: all (the meshdns.io/clusters annotation) merges both clusters by weight: shares within a few points over 2,000 answers', async () => {
+  east.apply('services', service('shop', 'web', { annotations: { 'meshdns.io/clusters': 'all' } }));
+  await within(2000, async () => (await addresses('web.shop.linkerd.local', EAST_CLIENT)).length === 3);
+  const first = new Map<string, number>();
+  for (let i = 0; i < 2000; i++) {
+    const reply = decode((await udpExchange(s.dnsPort, buildQuery('web.shop.linkerd.local'), 2000, '127.0.0.1', EAST_CLIENT))!);
+    const a = reply.answers[0]!.address!;
+    first.set(a, (first.get(a) ?? 0) + 1);
+  }
+  // Four instances of equal weight, two per cluster; 10.61.0.1 is in both, one record (RFC 2181 §5): three records.
+  const share = (a: string): number => (first.get(a) ?? 0) / 2000;
+  assert.ok(Math.abs(share('10.62.0.1') - 1 / 3) < 0.05, JSON.stringify([...first]));
+  assert.ok(Math.abs(share('10.61.0.2') - 1 / 3) < 0.05, JSON.stringify([...first]));
+  east.apply('services', service('shop', 'web'));
+  await within(2000, async () => (await addresses('web.shop.linkerd.local', EAST_CLIENT)).join() === '10.61.0.1,10.61.0.2');
+});
+
+test('the other cluster\'s API dies: its instances are still answered, /readyz stays 200, the metric says the cluster is not synced', async () => {
+  await west.stop();
+  await within(5000, async () => /meshdns_kubernetes_synced\{cluster="west"\} 0/.test(await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()), 100);
+  assert.deepEqual(await addresses('web.shop.linkerd.local', WEST_CLIENT), ['10.61.0.1', '10.62.0.1']);
+  assert.deepEqual(await addresses('only-west.shop.linkerd.local', EAST_CLIENT), ['10.62.1.1']);
+  assert.equal(await ready(s), true);
+  assert.match(await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text(), /meshdns_kubernetes_synced\{cluster="east"\} 1/);
+  // A restart while it is down is ready within seconds (the local cluster alone decides readiness).
+  const again = await startMeshdns(['--upstream', 'none', '--kubernetes', 'on', '--kubeconfig', east.kubeconfig(), '--cluster-name', 'east', '--kubernetes-cluster', `west=${west.kubeconfig()}`]);
+  try {
+    const took = await within(5000, () => ready(again), 50);
+    assert.ok(took < 5000);
+    assert.deepEqual(await addresses('web.shop.linkerd.local', EAST_CLIENT, again), ['10.61.0.1', '10.61.0.2']);
+  } finally {
+    await again.stop();
+  }
+});
+
+test('two clusters with one name, or a cluster name that is not a DNS label: the start stops with one line naming the flag', async () => {
+  const twice = await runCli(['serve', '--upstream', 'none', '--cluster-name', 'east', '--kubernetes-cluster', `east=${east.kubeconfig()}`, '--dns', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  assert.notEqual(twice.code, 0);
+  assert.match(twice.stderr, /--kubernetes-cluster east: the name is already given to the local cluster/);
+  const bad = await runCli(['serve', '--upstream', 'none', '--kubernetes-cluster', `West_1=${east.kubeconfig()}`, '--dns', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /--kubernetes-cluster "West_1": a cluster name must be a DNS label/);
+});
