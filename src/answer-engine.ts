@@ -2,6 +2,9 @@ import type { Logger } from 'pino';
 import { ZoneSerials } from './answers/zone-serials.js';
 import { ZoneHistory } from './answers/zone-history.js';
 import { ClientClusters } from './answers/client-clusters.js';
+import { clusterSetZone } from './answers/clusterset-zone.js';
+import type { ClusterSetService } from './catalog/clusterset.js';
+import type { StaticZone } from './answers/resolver.js';
 import { Notifier } from './dns/notifier.js';
 import { readTsigKeyFile } from './config/tsig-key-file.js';
 import type { DnsMetrics } from './observability/dns-metrics.js';
@@ -138,6 +141,21 @@ export function createAnswerEngine(
     },
   });
   let loaded = false;
+  // The static zones: the zone files' and, with --clusterset-domain, the cluster-set zone built from ServiceImports.
+  let fileZones: readonly StaticZone[] = [];
+  let clusterSet: StaticZone | undefined;
+  const setStatic = (): void => resolver.setStaticZones(clusterSet === undefined ? fileZones : [...fileZones.filter((z) => z.apex.key !== clusterSet!.apex.key), clusterSet]);
+  if (config.clustersetDomain !== undefined) {
+    const domainKey = keyOf(config.clustersetDomain);
+    const build = (services: readonly ClusterSetService[]): void => {
+      const built = clusterSetZone(domainKey, services, config.ttl);
+      clusterSet = built.zone;
+      reverse?.setService('\u0000clusterset', built.ptr);
+      setStatic();
+    };
+    build(catalog.clusterSet());
+    catalog.onClusterSet(build);
+  }
   const zones = new ZoneDirectory({
     dir: config.zonesDir,
     meshZones,
@@ -146,7 +164,8 @@ export function createAnswerEngine(
     reverseZones,
     logger,
     onSnapshot: (snapshot) => {
-      resolver.setStaticZones(snapshot.zones);
+      fileZones = snapshot.zones;
+      setStatic();
       // A zone file's SOA carries the file's serial: a mesh zone's is the catalog's. Zone-file records are not
       // tracked one by one: the history starts over (an IXFR from before is answered with the whole zone).
       serialsMoved(undefined);
@@ -162,6 +181,7 @@ export function createAnswerEngine(
     onLoad: opts.onZoneLoad,
     quiet: !opts.ownsCatalog,
   });
+  zones.start();
 
   const tsigKey = config.tsigKeyFile === undefined ? undefined : readTsigKeyFile(config.tsigKeyFile);
   const notifier = new Notifier(config.notify, (key) => resolver.zoneApexes().find((a) => a.key === key), logger, tsigKey);
@@ -175,10 +195,12 @@ export function createAnswerEngine(
       notifier.changed(meshZones);
     });
   }
-  // Zone files load (synchronously) only now: the catalog change of their services is stamped like every other;
-  // loaded before the listener above, their records were served under the first serial and yet counted as the
-  // next serial's additions (Knot refused that IXFR step and fell back to AXFR).
-  zones.start();
+  // The zone files loaded above (synchronously, before the listener) are the first version, served under the
+  // zone file's serial: what their load gathered is not a step to the next (counted as the next serial's additions,
+  // Knot refused that IXFR step and fell back to AXFR).
+  for (const zoneKey of meshZones) history?.reset(zoneKey);
+  // Each mesh zone is announced once loaded, as BIND and Knot announce theirs at start.
+  if (opts.ownsCatalog) notifier.changed(meshZones);
 
   const makeForwarder = (c: Config, list: Upstream[]): UpstreamForwarder | undefined =>
     list.length === 0

@@ -112,7 +112,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       for (const [zoneKey, serial] of plane.serials.entries()) sharedSerials.publish(zoneKey, serial);
     });
   }
-  const registry = new RestRegistry({ store, catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones });
+  const registry = new RestRegistry({ store, catalog, deregisterAfterMs: config.deregisterAfterMs, logger, probes: health, zoneKeys: meshZones, localCluster: config.clusterName });
   parts.registry = registry;
   let stopped = false;
   let attempted!: () => void;
@@ -138,7 +138,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         discoveryIntervalMs: config.kubernetesDiscoveryIntervalMs,
         nodes: config.kubernetesNodes,
         clusterDomain: config.clusterDomain,
-        ...(cluster === undefined ? {} : { cluster }),
+        ...(cluster === undefined ? { clusterSet: config.clustersetDomain !== undefined } : { cluster }),
         metrics: { ...forCluster(cluster ?? config.clusterName), error: (resource, stage) => ops.kubernetesError(resource, stage, cluster ?? config.clusterName) },
       });
     const local = kube === undefined ? undefined : makeSource(kube.config, undefined, logger);
@@ -217,6 +217,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         soft: { k: config.healthK, theta: config.healthTheta },
         allUnhealthy: config.allUnhealthy,
         onWrite: (method, status) => ops.apiWrite(method, status),
+        clusterName: config.clusterName,
+        clusters: () => clusters?.states() ?? [],
       });
       registerConsoleRoutes(app, {
         catalog,

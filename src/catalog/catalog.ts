@@ -1,6 +1,7 @@
 import { assertValidInstance, instanceProblem } from './validate.js';
 import { DEFAULT_POLICY, type TrafficPolicy } from './policy.js';
 import { backendsOf, type TrafficSplit } from './split.js';
+import type { ClusterSetService } from './clusterset.js';
 import { instanceKey, keyOfInstance, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
@@ -182,6 +183,24 @@ export class Catalog {
 
   onClientZoneRanges(listener: (ranges: readonly ZoneRange[]) => void): void {
     this.zoneListeners.push(listener);
+  }
+
+  private clusterSetServices: readonly ClusterSetService[] = [];
+  private readonly clusterSetListeners: ((services: readonly ClusterSetService[]) => void)[] = [];
+
+  /** The services imported into the cluster set (MCS API), served under --clusterset-domain. */
+  clusterSet(): readonly ClusterSetService[] {
+    return this.clusterSetServices;
+  }
+
+  /** Replaced whole (the local cluster's ServiceImports, or a worker's primary). */
+  setClusterSet(services: readonly ClusterSetService[]): void {
+    this.clusterSetServices = services;
+    for (const l of this.clusterSetListeners) l(services);
+  }
+
+  onClusterSet(listener: (services: readonly ClusterSetService[]) => void): void {
+    this.clusterSetListeners.push(listener);
   }
 
   private podNamespaces: ReadonlyMap<string, string> = new Map();

@@ -50,6 +50,8 @@ export interface Config {
   readonly clusterName: string;
   /** --kubernetes-cluster: the other clusters watched, each with its kubeconfig. */
   readonly kubernetesClusters: readonly { readonly name: string; readonly kubeconfig: string }[];
+  /** --clusterset-domain: the zone ServiceImports are served under; undefined: off. */
+  readonly clustersetDomain: string | undefined;
   /** --client-cluster: client ranges and their clusters, when no Node places a client. */
   readonly clientClusters: readonly { readonly cidr: string; readonly zone: string }[];
   readonly reverseLookups: boolean;
@@ -282,6 +284,7 @@ function validate(raw: Raw): Config {
       return { cidr, zone };
     }),
     clusterName: clusterLabel(one(raw, 'cluster-name') ?? 'local', '--cluster-name'),
+    clustersetDomain: clustersetDomainOf(one(raw, 'clusterset-domain') ?? 'clusterset.local'),
     kubernetesClusters: (raw.get('kubernetes-cluster') ?? []).map((entry) => {
       const eq = entry.indexOf('=');
       if (eq < 0 || eq === entry.length - 1) throw new ConfigError(`--kubernetes-cluster "${entry}": expected NAME=KUBECONFIG, like west=/etc/meshdns/clusters/west.kubeconfig`);
@@ -295,6 +298,9 @@ function validate(raw: Raw): Config {
       return { cidr, zone: clusterLabel(entry.slice(eq + 1), '--client-cluster') };
     }),
   };
+  if (partial.clustersetDomain !== undefined && domains.includes(partial.clustersetDomain)) {
+    throw new ConfigError(`--clusterset-domain ${partial.clustersetDomain} is also a --domain; the cluster-set zone needs a name of its own (or --clusterset-domain off)`);
+  }
   // One name, one cluster: two --kubernetes-cluster with one name (or the local one's) would merge two clusters' instances as one's.
   const clusterNames = new Set([partial.clusterName]);
   for (const c of partial.kubernetesClusters) {
@@ -410,5 +416,13 @@ export function flagsNeedingRestart(running: Config, next: Config): string[] {
 /** A cluster name is a DNS label: other clusters' instance names are <name>.<cluster>.<svc>.<ns>.<zone>. */
 function clusterLabel(name: string, flag: string): string {
   if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(name)) throw new ConfigError(`${flag} "${name}": a cluster name must be a DNS label (lowercase letters, digits and '-', at most 63)`);
+  return name;
+}
+
+/** --clusterset-domain: a DNS name (not one of the mesh zones, checked where both are known), or off. */
+function clustersetDomainOf(text: string): string | undefined {
+  if (text === 'off') return undefined;
+  const name = text.toLowerCase().replace(/\.$/, '');
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/.test(name)) throw new ConfigError(`--clusterset-domain "${text}": expected a DNS name like clusterset.local, or off`);
   return name;
 }

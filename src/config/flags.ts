@@ -41,6 +41,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'cluster-name', arg: 'NAME', repeatable: false, default: 'local', help: 'name of the cluster of --kubeconfig (or in-cluster): its instances keep plain names, other clusters\' are <name>.<cluster>' },
   { name: 'kubernetes-cluster', arg: 'NAME=KUBECONFIG', repeatable: true, default: [], help: 'another cluster to watch (Services, EndpointSlices, Nodes), with its kubeconfig; same namespace/name is one service across clusters (added or dropped on SIGHUP)', live: true },
   { name: 'client-cluster', arg: 'CIDR=NAME', repeatable: true, default: [], help: 'clients in CIDR are in cluster NAME when no watched Node places them (policy clusters)' },
+  { name: 'clusterset-domain', arg: 'NAME|off', repeatable: false, default: 'clusterset.local', help: 'serve the local cluster\'s ServiceImports (Multi-Cluster Services API) under this zone as KEP-1645 specifies; off: not served' },
   { name: 'cluster-domain', arg: 'NAME', repeatable: false, default: 'cluster.local', help: 'the cluster\'s DNS domain, for VirtualService hosts like web.shop.svc.cluster.local' },
   { name: 'upstream', arg: 'HOST[:PORT]', repeatable: true, default: undefined, help: 'resolver for names outside the mesh zones (default: /etc/resolv.conf; "none" refuses them)', live: true },
   { name: 'http-request-timeout', arg: 'DURATION', repeatable: false, default: '10s', help: 'an HTTP request must arrive whole within this; slower ones get 408' },

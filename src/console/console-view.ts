@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { dnsNameOf, instanceState } from '../catalog/types.js';
+import { instanceState, nameLabelsOf } from '../catalog/types.js';
 import type { SoftWeight } from '../answers/soft-weight.js';
 import { firstAnswerShares, planAnswers } from '../answers/answer-plan.js';
 import { splitView, type SplitView } from '../catalog/split-view.js';
@@ -13,6 +13,8 @@ export interface InstanceView {
   address: string;
   ports: string;
   zone: string | null;
+  /** Another cluster's instance: that cluster (null: the local cluster, or a zone file). */
+  cluster: string | null;
   state: string;
   score: number | null;
   lastProbe: string | null;
@@ -74,11 +76,13 @@ export function serviceView(catalog: Catalog, key: string, soft: SoftWeight, all
     instances: instances
       .map((i) => ({
         id: i.id,
-        name: dnsNameOf(i),
+        // Its name below the service: another cluster's is <name>.<cluster>.
+        name: nameLabelsOf(i).join('.'),
         source: i.source,
         address: i.address,
         ports: i.ports.map((p) => `${p.name} ${p.port}/${p.protocol}`).join(', '),
         zone: i.zone ?? null,
+        cluster: i.cluster ?? null,
         state: instanceState(i),
         score: i.probe?.score ?? null,
         lastProbe: i.probe?.lastResult === undefined ? null : `${i.probe.lastResult.ok ? 'ok' : 'failed'}: ${i.probe.lastResult.detail}`,

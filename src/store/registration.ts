@@ -11,6 +11,8 @@ export interface Registration {
   readonly ports: readonly InstancePort[];
   readonly weight: number;
   readonly zone?: string;
+  /** The cluster (site) it runs in, as the registration said; absent: the local cluster. */
+  readonly cluster?: string;
   /** Heartbeat TTL; absent for registrations that live until deleted. */
   readonly ttlMs?: number;
   readonly check?: CheckSpec;
@@ -43,7 +45,8 @@ export function removalDelayMs(r: Registration, deregisterAfterMs: number): numb
   return (r.ttlMs ?? 0) + deregisterAfterMs;
 }
 
-export function toInstance(r: Registration, now: number): Instance {
+/** The catalog's instance; `localCluster` (--cluster-name): a registration that names it is the local cluster's. */
+export function toInstance(r: Registration, now: number, localCluster?: string): Instance {
   return {
     id: r.id,
     source: 'rest',
@@ -51,6 +54,7 @@ export function toInstance(r: Registration, now: number): Instance {
     ports: r.ports,
     weight: r.weight,
     zone: r.zone,
+    ...(r.cluster === undefined || r.cluster === localCluster ? {} : { cluster: r.cluster }),
     health: isExpired(r, now) ? 'unhealthy' : 'healthy',
   };
 }

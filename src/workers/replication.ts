@@ -2,6 +2,7 @@ import type { Catalog, ZoneRange } from '../catalog/catalog.js';
 import type { Instance } from '../catalog/types.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
+import type { ClusterSetService } from '../catalog/clusterset.js';
 
 /**
  * The replication protocol between the primary and its DNS workers (`--workers N`), in order:
@@ -9,7 +10,7 @@ import type { TrafficSplit } from '../catalog/split.js';
  *   worker → primary  hello                 its catalog and name tables exist; it wants the state
  *   primary → worker  snapshot (seq n)      everything: services, client zones, client namespaces
  *   worker → primary  listening (seq n)     applied, then bound (or joined) the shared port: answering now
- *   primary → worker  catalog / client-zones / client-namespaces (seq n+1, n+2, …)   changes, in order
+ *   primary → worker  catalog / client-zones / client-namespaces / cluster-set (seq n+1, n+2, …)   changes, in order
  *   worker → primary  resync (expected, got)  a change arrived out of order: it wants a fresh snapshot
  *   primary → worker  snapshot (seq m)      …which it applies while answering from its last consistent state
  *   worker → primary  applied (seq m)
@@ -59,6 +60,13 @@ export interface ClientNamespacesMessage {
   readonly entries: ReadonlyMap<string, string>;
 }
 
+/** The services imported into the cluster set (MCS API), sent whole when they change. */
+export interface ClusterSetMessage {
+  readonly type: 'cluster-set';
+  readonly seq: number;
+  readonly services: readonly ClusterSetService[];
+}
+
 /** Everything a worker answers from, as of `seq`. */
 export interface SnapshotMessage {
   readonly type: 'snapshot';
@@ -67,9 +75,10 @@ export interface SnapshotMessage {
   readonly services: ServiceSnapshot[];
   readonly ranges: readonly ZoneRange[];
   readonly entries: ReadonlyMap<string, string>;
+  readonly clusterSet: readonly ClusterSetService[];
 }
 
-export type StateMessage = SnapshotMessage | CatalogMessage | ClientZonesMessage | ClientNamespacesMessage;
+export type StateMessage = SnapshotMessage | CatalogMessage | ClientZonesMessage | ClientNamespacesMessage | ClusterSetMessage;
 
 /** Messages a worker sends to its primary. */
 export type WorkerMessage =
@@ -105,6 +114,7 @@ export function snapshotOf(catalog: Catalog, seq: number, serials?: readonly (re
     services: serviceSnapshots(catalog, catalog.keys()).services,
     ranges: catalog.clientZoneRanges(),
     entries: catalog.clientNamespaces(),
+    clusterSet: catalog.clusterSet(),
     ...(serials === undefined ? {} : { serials }),
   };
 }
@@ -157,4 +167,5 @@ export async function applySnapshot(catalog: Catalog, message: SnapshotMessage):
   }
   catalog.setClientZoneRanges(message.ranges, null);
   catalog.setClientNamespaces(message.entries, null);
+  catalog.setClusterSet(message.clusterSet);
 }

@@ -59,6 +59,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       if (m.serials !== undefined) plane.setSerials(m.serials);
     }
     else if (m.type === 'client-zones') catalog.setClientZoneRanges(m.ranges, null);
+    else if (m.type === 'cluster-set') catalog.setClusterSet(m.services);
     else catalog.setClientNamespaces(m.entries, null);
   };
   const listen = async (): Promise<void> => {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import type { Catalog } from '../catalog/catalog.js';
 import type { ListenAddress } from '../config/listen-address.js';
-import { changesOf, snapshotOf, type ClientNamespacesMessage, type ClientZonesMessage, type StateMessage, type WorkerMessage } from './replication.js';
+import { changesOf, snapshotOf, type ClientNamespacesMessage, type ClusterSetMessage, type ClientZonesMessage, type StateMessage, type WorkerMessage } from './replication.js';
 
 export type { WorkerMessage };
 
@@ -53,6 +53,9 @@ export class WorkerPool {
     });
     catalog.onClientZoneRanges((ranges) => {
       if (this.following.size > 0) this.broadcast({ type: 'client-zones', seq: ++this.seq, ranges } satisfies ClientZonesMessage);
+    });
+    catalog.onClusterSet((services) => {
+      if (this.following.size > 0) this.broadcast({ type: 'cluster-set', seq: ++this.seq, services } satisfies ClusterSetMessage);
     });
     catalog.onClientNamespaces((entries) => {
       if (this.following.size > 0) this.broadcast({ type: 'client-namespaces', seq: ++this.seq, entries } satisfies ClientNamespacesMessage);

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { repoRoot, runtimeNodeFlags } from '../support/meshdns-process.js';
-import { MESH_APIS } from '../../src/sources/kubernetes/mesh-apis.js';
+import { MESH_APIS, SERVICE_IMPORT_API } from '../../src/sources/kubernetes/mesh-apis.js';
 import { runInNamespace, waitForDns } from '../support/netns.js';
 
 const dir = join(repoRoot, 'deploy', 'kubernetes');
@@ -61,9 +61,10 @@ test('every overlay renders with kubectl kustomize; the config is generated, so 
     'gateway.networking.k8s.io/grpcroutes,referencegrants:get,list,watch',
     'split.smi-spec.io/trafficsplits:get,list,watch',
     'networking.istio.io/virtualservices,destinationrules:get,list,watch',
+    'multicluster.x-k8s.io/serviceimports:get,list,watch',
   ]);
   // Every group and resource meshdns follows is granted (the source's own list, so a new kind cannot be forgotten).
-  for (const api of MESH_APIS) assert.ok(byKind('ClusterRole').rules.some((r: Doc) => r.apiGroups.includes(api.group) && r.resources.includes(api.plural)), api.kind);
+  for (const api of [...MESH_APIS, SERVICE_IMPORT_API]) assert.ok(byKind('ClusterRole').rules.some((r: Doc) => r.apiGroups.includes(api.group) && r.resources.includes(api.plural)), api.kind);
   const withPods = parseDocs(
     execFileSync('kubectl', ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', join(mkComponentOverlay(), '.')], { encoding: 'utf8' }),
     'overlay with components/pod-weights',

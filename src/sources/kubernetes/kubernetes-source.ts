@@ -11,6 +11,7 @@ import { convertNode, convertPod, convertService, convertSlice, type SlimEndpoin
 import { DEFAULT_POLICY, type LoadBalancer, type TrafficPolicy } from '../../catalog/policy.js';
 import type { ZoneRange } from '../../catalog/catalog.js';
 import { MeshTraffic } from './mesh-traffic.js';
+import { ServiceImports } from './service-imports.js';
 
 export interface KubernetesSourceOptions {
   kubeConfig: KubeConfig;
@@ -37,6 +38,8 @@ export interface KubernetesSourceOptions {
    * gives instances and client ranges only; policies, aliases and mesh objects are the local cluster's.
    */
   cluster?: string;
+  /** Serve the Multi-Cluster Services API's ServiceImports (the local cluster's) under the cluster-set domain. */
+  clusterSet?: boolean;
 }
 
 export interface KubernetesMetrics {
@@ -84,12 +87,14 @@ export class KubernetesSource {
   private nodesDirty = false;
   /** The mesh's traffic objects, with --kubernetes-mesh-objects on. */
   private mesh: MeshTraffic | undefined;
+  /** ServiceImports and their imported EndpointSlices, with a cluster-set domain. */
+  private imports: ServiceImports | undefined;
   lastSync = 0;
 
   constructor(private readonly opts: KubernetesSourceOptions) {}
 
   get synced(): boolean {
-    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced) && (this.mesh?.synced ?? true);
+    return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced) && (this.mesh?.synced ?? true) && (this.imports?.synced ?? true);
   }
 
   /** Listed, and every list and watch request answered since: false while the cluster's API is down (its last state is still answered). */
@@ -139,7 +144,7 @@ export class KubernetesSource {
             : discovery.listNamespacedEndpointSlice({ namespace: ns, limit: PAGE, _continue: token })) as Promise<ListPage>,
         convert: convertSlice,
         onReplace: (all) => {
-          for (const key of [...this.slices.keys()]) if (inScope(key, ns) && !all.has(key)) this.deleteSlice(key);
+          for (const key of [...this.slices.keys(), ...(this.imports?.sliceKeys() ?? [])]) if (inScope(key, ns) && !all.has(key)) this.deleteSlice(key);
           for (const [key, value] of all) this.upsertSlice(key, value);
         },
         onUpsert: (key, value) => this.upsertSlice(key, value),
@@ -169,6 +174,17 @@ export class KubernetesSource {
       'Kubernetes source starting',
     );
     for (const r of this.reflectors) r.start();
+    if (this.opts.clusterSet === true && this.opts.cluster === undefined) {
+      this.imports = new ServiceImports({
+        kubeConfig: this.opts.kubeConfig,
+        logger,
+        namespaces,
+        discoveryIntervalMs: this.opts.discoveryIntervalMs ?? 30_000,
+        reflector: (spec) => this.add({ ...spec, watch }, false),
+        onChange: (services) => this.opts.catalog.setClusterSet(services),
+      });
+      this.imports.start();
+    }
     if (this.opts.meshObjects === true && this.opts.cluster === undefined) {
       this.mesh = new MeshTraffic({
         kubeConfig: this.opts.kubeConfig,
@@ -193,6 +209,7 @@ export class KubernetesSource {
     for (const r of this.reflectors) r.stop();
     for (const r of this.podReflectors) r.stop();
     this.mesh?.stop();
+    this.imports?.stop();
   }
 
   /**
@@ -269,6 +286,13 @@ export class KubernetesSource {
   }
 
   private upsertSlice(key: string, slice: SlimSlice): void {
+    if (slice.imported !== undefined) {
+      // An imported slice belongs to a ServiceImport (clusterset.local), never to the Service of its name.
+      this.deleteSlice(key);
+      this.imports?.setSlice(key, slice);
+      return;
+    }
+    this.imports?.setSlice(key, undefined);
     const previous = this.slices.get(key);
     if (previous !== undefined) this.unlinkSlice(key, previous);
     this.slices.set(key, slice);
@@ -287,6 +311,7 @@ export class KubernetesSource {
   }
 
   private deleteSlice(key: string): void {
+    this.imports?.setSlice(key, undefined);
     const previous = this.slices.get(key);
     if (previous === undefined) return;
     this.slices.delete(key);

@@ -4,7 +4,7 @@ import { ApisApi, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-n
 export interface MeshApi {
   /** `<plural>.<group>`, as the CRD is named: two groups may define one kind (HTTPRoute). */
   readonly id: string;
-  readonly kind: 'HTTPRoute' | 'GRPCRoute' | 'TrafficSplit' | 'VirtualService' | 'DestinationRule' | 'ReferenceGrant';
+  readonly kind: 'HTTPRoute' | 'GRPCRoute' | 'TrafficSplit' | 'VirtualService' | 'DestinationRule' | 'ReferenceGrant' | 'ServiceImport';
   readonly group: string;
   readonly versions: readonly string[];
   readonly plural: string;
@@ -23,6 +23,9 @@ export const MESH_APIS: readonly MeshApi[] = [
   { id: 'destinationrules.networking.istio.io', kind: 'DestinationRule', group: 'networking.istio.io', versions: ['v1', 'v1beta1', 'v1alpha3'], plural: 'destinationrules' },
 ];
 
+/** The Multi-Cluster Services API's ServiceImport (KEP-1645), read from the local cluster for clusterset.local. */
+export const SERVICE_IMPORT_API: MeshApi = { id: 'serviceimports.multicluster.x-k8s.io', kind: 'ServiceImport', group: 'multicluster.x-k8s.io', versions: ['v1beta1', 'v1alpha1'], plural: 'serviceimports' };
+
 /** Which mesh APIs the API server serves now, each with the version to read: id → version. */
 export type ServedMeshApis = Map<string, string>;
 
@@ -32,14 +35,14 @@ export type ServedMeshApis = Map<string, string>;
  * the Gateway API without HTTPRoute). Throws when the API server cannot be asked; the caller keeps what it
  * had.
  */
-export async function discoverMeshApis(kubeConfig: KubeConfig): Promise<ServedMeshApis> {
+export async function discoverMeshApis(kubeConfig: KubeConfig, apis: readonly MeshApi[] = MESH_APIS): Promise<ServedMeshApis> {
   const groups = await kubeConfig.makeApiClient(ApisApi).getAPIVersions();
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const served = new Map<string, Set<string>>();
   for (const g of groups.groups ?? []) served.set(g.name, new Set((g.versions ?? []).map((v) => v.version)));
   const resources = new Map<string, Set<string>>();
   const out: ServedMeshApis = new Map();
-  for (const api of MESH_APIS) {
+  for (const api of apis) {
     const versions = served.get(api.group);
     if (versions === undefined) continue;
     for (const version of api.versions) {

@@ -42,6 +42,12 @@ export interface SlimSlice {
   readonly endpoints: readonly SlimEndpoint[];
   /** Ports left out because no DNS name can carry them (the endpoints keep their other ports): why, each. */
   readonly skippedPorts?: readonly string[];
+  /**
+   * An imported slice of the Multi-Cluster Services API (labelled multicluster.kubernetes.io/service-name): it
+   * belongs to a ServiceImport, not to a Service, and says which cluster its endpoints are in (undefined: the
+   * source-cluster label is missing).
+   */
+  readonly imported?: { readonly sourceCluster: string | undefined };
 }
 
 // The API's JSON (watch events) and the typed client's models share these field names.
@@ -94,7 +100,8 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
   const o = object as SliceJson;
   if (!o?.metadata?.name || !o.metadata.namespace) return undefined;
   const key = keyOf(o.metadata);
-  const service = o.metadata.labels?.['kubernetes.io/service-name'];
+  const importedService = o.metadata.labels?.[MCS_SERVICE_LABEL];
+  const service = importedService ?? o.metadata.labels?.['kubernetes.io/service-name'];
   // FQDN slices and slices of no Service are of no use to DNS answers.
   if (!service || (o.addressType !== 'IPv4' && o.addressType !== 'IPv6')) return { key, value: undefined };
   const ports: InstancePort[] = [];
@@ -135,9 +142,14 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
       probe: parseProbe(o.metadata.annotations),
       endpoints,
       ...(skippedPorts.length > 0 ? { skippedPorts } : {}),
+      ...(importedService === undefined ? {} : { imported: { sourceCluster: o.metadata.labels?.[MCS_SOURCE_CLUSTER_LABEL] || undefined } }),
     },
   };
 }
+
+/** KEP-1645's labels on the EndpointSlices of an imported service. */
+export const MCS_SERVICE_LABEL = 'multicluster.kubernetes.io/service-name';
+export const MCS_SOURCE_CLUSTER_LABEL = 'multicluster.kubernetes.io/source-cluster';
 
 /**
  * A Pod as answers need it: its weight annotation (pod weights), its labels (Istio subsets) and its

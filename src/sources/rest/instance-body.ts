@@ -33,6 +33,7 @@ export const instanceBodySchema = {
     },
     weight: { type: 'integer', minimum: 0, maximum: 65535 },
     zone: { type: 'string', minLength: 1, maxLength: 63 },
+    cluster: { type: 'string', maxLength: 63, pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' },
     ttl: { type: 'string', pattern: DURATION_PATTERN },
     check: {
       type: 'object',
@@ -62,6 +63,7 @@ export interface InstanceBody {
   ports: { name: string; port: number; protocol?: 'tcp' | 'udp' }[];
   weight?: number;
   zone?: string;
+  cluster?: string;
   ttl?: string;
   check?: { http?: string; tcp?: string; grpc?: string; grpcService?: string; grpcTls?: boolean; interval?: string; timeout?: string; healthyThreshold?: number; unhealthyThreshold?: number };
   metadata?: Record<string, string>;
@@ -90,6 +92,7 @@ export function toRegistration(namespace: string, service: string, id: string, b
     ports,
     weight: body.weight ?? 100,
     zone: body.zone,
+    cluster: body.cluster,
     ttlMs,
     check: body.check === undefined ? undefined : toCheck(body.check),
     metadata: body.metadata ?? {},
@@ -158,6 +161,7 @@ export function registrationView(r: Registration): Record<string, unknown> {
     ports: r.ports,
     weight: r.weight,
     ...(r.zone === undefined ? {} : { zone: r.zone }),
+    ...(r.cluster === undefined ? {} : { cluster: r.cluster }),
     ...(r.ttlMs === undefined ? {} : { ttl: durationText(r.ttlMs) }),
     ...(r.check === undefined
       ? {}

@@ -27,6 +27,7 @@ export function registrationProblem(r: Registration, zoneKeys: readonly string[]
   ] as const) {
     if (!isDnsLabel(value)) return new FieldError(field, `"${value}" is not an RFC 1123 DNS label (lowercase letters, digits, "-", at most 63)`);
   }
+  if (r.cluster !== undefined && !isDnsLabel(r.cluster)) return new FieldError('cluster', `"${r.cluster}" is not a DNS label: a cluster name is one (its instances are named <id>.<cluster>.<svc>.<ns>)`);
   const address = addressProblem(r.address);
   if (address !== undefined) return new FieldError('address', address);
   if (!Number.isInteger(r.weight) || r.weight < 0 || r.weight > 65535) return new FieldError('weight', `${r.weight} is not an integer from 0 to 65535`);
@@ -46,7 +47,7 @@ export function registrationProblem(r: Registration, zoneKeys: readonly string[]
   // Every name built from it must fit in 255 octets in every mesh zone (a long --domain leaves less room).
   for (const zoneKey of zoneKeys) {
     try {
-      childKey([r.id, r.service, r.namespace], zoneKey);
+      childKey([r.id, ...(r.cluster === undefined ? [] : [r.cluster]), r.service, r.namespace], zoneKey);
       for (const p of r.ports) childKey([`_${p.name}`, `_${p.protocol}`, r.service, r.namespace], zoneKey);
     } catch {
       return new FieldError('id', `the names of ${r.id}.${r.service}.${r.namespace} would be longer than 255 octets in the zone ${keyToText(zoneKey)}; use shorter names`);

@@ -23,6 +23,8 @@ export interface RestRegistryOptions {
   sweepIntervalMs?: number;
   /** The mesh zones (keys), for checking stored rows as the API checks writes. */
   zoneKeys: readonly string[];
+  /** --cluster-name: a registration whose `cluster` names it is the local cluster's (plain instance names). */
+  localCluster?: string;
 }
 
 /**
@@ -61,7 +63,7 @@ export class RestRegistry {
     }
     this.opts.catalog.replaceSource(
       'rest',
-      all.map((r) => ({ namespace: r.namespace, service: r.service, instance: toInstance(r, now) })),
+      all.map((r) => ({ namespace: r.namespace, service: r.service, instance: toInstance(r, now, this.opts.localCluster) })),
     );
     for (const r of all) this.syncProbe(r);
     for (const p of await this.opts.store.policies()) {
@@ -132,7 +134,7 @@ export class RestRegistry {
     else this.expired.delete(key);
     // Our own etcd writes come back through the watch: nothing to redo.
     if (previous !== undefined && serialize(previous) === serialize(r)) return;
-    this.opts.catalog.upsert(r.namespace, r.service, toInstance(r, now));
+    this.opts.catalog.upsert(r.namespace, r.service, toInstance(r, now, this.opts.localCluster));
     this.syncProbe(r);
   }
 

@@ -28,6 +28,10 @@ export interface RestRoutesOptions {
   allUnhealthy?: 'serve-all' | 'serve-none';
   /** Every write answered, accepted or refused (the metric of writes by status). */
   onWrite?: (method: string, status: number) => void;
+  /** --cluster-name: the cluster of instances that name none. */
+  clusterName?: string;
+  /** Each watched cluster's sync state (GET /v1/clusters); absent without Kubernetes. */
+  clusters?: () => readonly { name: string; local: boolean; synced: boolean; connected: boolean; lastSync: number }[];
 }
 
 interface InstanceParams {
@@ -183,6 +187,12 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
   allowOnly(app, '/v1/services/:ns/:svc', ['GET']);
   allowOnly(app, '/v1/services', ['GET']);
 
+  const localCluster = opts.clusterName ?? 'local';
+  // Each watched cluster and whether its API answers (a remote one that does not is still answered from its last state).
+  app.get('/v1/clusters', { preHandler: mayRead }, async () => ({
+    clusters: (opts.clusters?.() ?? []).map((c) => ({ ...c, lastSync: c.lastSync === 0 ? null : new Date(c.lastSync).toISOString() })),
+  }));
+
   app.get('/v1/services', { preHandler: mayRead }, async () => {
     // Every service: those with instances, and those that so far have only a policy.
     const services = catalog.keys().map((key) => {
@@ -190,12 +200,15 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
       const instances = [...(catalog.getByKey(key)?.instances.values() ?? [])];
       const sources: Record<string, number> = {};
       for (const i of instances) sources[i.source] = (sources[i.source] ?? 0) + 1;
+      const clusters: Record<string, number> = {};
+      for (const i of instances) if (i.source !== 'zonefile') clusters[i.cluster ?? localCluster] = (clusters[i.cluster ?? localCluster] ?? 0) + 1;
       return {
         namespace: key.slice(0, slash),
         name: key.slice(slash + 1),
         instances: instances.length,
         healthy: instances.filter((i) => instanceState(i) === 'healthy').length,
         sources,
+        clusters,
         ...(catalog.hasPolicy(key) ? { policy: catalog.policyOf(key) } : {}),
         ...(catalog.splitOf(key) === undefined ? {} : { split: splitView(catalog, key) }),
       };
@@ -222,6 +235,7 @@ export function registerRestRoutes(app: FastifyInstance, opts: RestRoutesOptions
         weight: i.weight,
         ...(i.zone === undefined ? {} : { zone: i.zone }),
         ...(i.hintZones === undefined ? {} : { hintZones: i.hintZones }),
+        ...(i.source === 'zonefile' ? {} : { cluster: i.cluster ?? localCluster }),
         state: instanceState(i),
         share: Number((shares.get(i) ?? 0).toFixed(4)),
         health: i.health,

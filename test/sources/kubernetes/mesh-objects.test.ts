@@ -110,7 +110,9 @@ test('policy annotations: each field, a bad one reported and left out, the rest 
 
 test('Nodes give zones of pod ranges; EndpointSlice hints.forZones are kept', () => {
   assert.deepEqual(convertNode(node('n1', 'eu-1a', ['10.244.1.0/24', 'fd00:1::/64'])), { key: 'n1', value: { zone: 'eu-1a', podCidrs: ['10.244.1.0/24', 'fd00:1::/64'] } });
-  assert.deepEqual(convertNode(node('n2', undefined, ['10.244.2.0/24'])), { key: 'n2', value: undefined });
+  // No zone label: it places clients in its cluster (several clusters), in no zone.
+  assert.deepEqual(convertNode(node('n2', undefined, ['10.244.2.0/24'])), { key: 'n2', value: { zone: '', podCidrs: ['10.244.2.0/24'] } });
+  assert.deepEqual(convertNode(node('n4', 'eu-1a', [])), { key: 'n4', value: undefined });
   // Host-network clients (NodeLocal DNSCache) query from the Node's own address.
   const withAddress = { ...node('n3', 'eu-1c', ['10.244.3.0/24']), status: { addresses: [{ type: 'InternalIP', address: '192.168.1.3' }, { type: 'Hostname', address: 'n3' }] } };
   assert.deepEqual(convertNode(withAddress)!.value!.podCidrs, ['10.244.3.0/24', '192.168.1.3/32']);
