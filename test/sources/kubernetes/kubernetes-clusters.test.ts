@@ -129,3 +129,69 @@ test('two clusters with one name, or a cluster name that is not a DNS label: the
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--kubernetes-cluster "West_1": a cluster name must be a DNS label/);
 });
+
+test('three clusters by a config file: a cluster added by SIGHUP is watched without a restart, one dropped leaves the answers', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const [a, b, c] = await Promise.all([FakeKubeApiServer.start(), FakeKubeApiServer.start(), FakeKubeApiServer.start()]);
+  for (const [cluster, server, address] of [['a', a, '10.71.0.1'], ['b', b, '10.72.0.1'], ['c', c, '10.73.0.1']] as const) {
+    server.apply('services', service('shop', 'cart'));
+    server.apply('endpointslices', endpointSlice('shop', `cart-${cluster}`, 'cart', [{ address }]));
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'meshdns-clusters-')), 'meshdns.yaml');
+  const config = (remotes: string[]): string => `cluster-name: a\nkubeconfig: ${a.kubeconfig()}\nkubernetes: "on"\nupstream: none\nkubernetes-cluster:\n${remotes.map((r) => `  - ${r}\n`).join('')}`;
+  writeFileSync(file, config([`b=${b.kubeconfig()}`]));
+  const p = await startMeshdns(['--config', file]);
+  try {
+    await within(5000, () => ready(p));
+    // `all` shows every cluster's instances to one client.
+    const all = async (): Promise<string> => {
+      const res = (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/services/shop/cart`)).json()) as { instances: { address: string; cluster: string }[] };
+      return res.instances.map((i) => `${i.cluster}:${i.address}`).sort().join(',');
+    };
+    await within(5000, async () => (await all()) === 'a:10.71.0.1,b:10.72.0.1');
+    writeFileSync(file, config([`b=${b.kubeconfig()}`, `c=${c.kubeconfig()}`]));
+    p.proc.kill('SIGHUP');
+    await within(5000, async () => (await all()) === 'a:10.71.0.1,b:10.72.0.1,c:10.73.0.1', 50);
+    assert.equal((await dig(p.dnsPort, ['+short', '10-73-0-1.c.cart.shop.linkerd.local'])).raw.trim(), '10.73.0.1');
+    const clusters = (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/clusters`)).json()) as { clusters: { name: string; local: boolean; connected: boolean }[] };
+    assert.deepEqual(clusters.clusters.map((x) => `${x.name}:${x.local}:${x.connected}`), ['a:true:true', 'b:false:true', 'c:false:true']);
+    writeFileSync(file, config([`c=${c.kubeconfig()}`]));
+    p.proc.kill('SIGHUP');
+    await within(5000, async () => (await all()) === 'a:10.71.0.1,c:10.73.0.1', 50);
+    assert.equal((await dig(p.dnsPort, ['10-72-0-1.b.cart.shop.linkerd.local'])).status, 'NXDOMAIN');
+    assert.doesNotMatch(p.logs.join('\n'), /needs a restart[^\n]*kubernetes-cluster/);
+  } finally {
+    await p.stop();
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+  }
+});
+
+test('a REST registration in a given cluster (a VM in a site): named <id>.<cluster>, answered to that cluster\'s clients first (--client-cluster)', async () => {
+  const p = await startMeshdns(['--upstream', 'none', '--cluster-name', 'east', '--client-cluster', '127.0.3.0/24=dc1']);
+  try {
+    const put = async (id: string, address: string, cluster?: string): Promise<number> =>
+      (await fetch(`http://127.0.0.1:${p.httpPort}/v1/services/billing/ledger/instances/${id}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address, ports: [], ...(cluster === undefined ? {} : { cluster }) }) })).status;
+    assert.equal(await put('vm1', '10.81.0.1', 'dc1'), 200);
+    assert.equal(await put('pod1', '10.81.1.1'), 200);
+    // Naming the local cluster is the same as naming none.
+    assert.equal(await put('pod2', '10.81.1.2', 'east'), 200);
+    assert.equal(await put('bad', '10.81.1.3', 'DC_1'), 400);
+    assert.equal((await dig(p.dnsPort, ['+short', 'vm1.dc1.ledger.billing.linkerd.local'])).raw.trim(), '10.81.0.1');
+    assert.equal((await dig(p.dnsPort, ['+short', 'pod2.ledger.billing.linkerd.local'])).raw.trim(), '10.81.1.2');
+    assert.deepEqual(await addresses('ledger.billing.linkerd.local', '127.0.3.9', p), ['10.81.0.1']);
+    assert.deepEqual(await addresses('ledger.billing.linkerd.local', '127.0.0.1', p), ['10.81.1.1', '10.81.1.2']);
+    // local-only by the REST policy: dc1's clients never get the local instances, even with dc1's VM drained.
+    assert.equal((await fetch(`http://127.0.0.1:${p.httpPort}/v1/services/billing/ledger/policy`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clusters: 'local-only' }) })).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${p.httpPort}/v1/services/billing/ledger/instances/vm1`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ address: '10.81.0.1', ports: [], cluster: 'dc1', weight: 0 }) })).status, 200);
+    const empty = await dig(p.dnsPort, ['-b', '127.0.3.9', 'ledger.billing.linkerd.local']);
+    assert.equal(empty.status, 'NOERROR');
+    assert.equal(empty.answer.length, 0);
+    assert.deepEqual(await addresses('ledger.billing.linkerd.local', '127.0.0.1', p), ['10.81.1.1', '10.81.1.2']);
+    const view = (await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/services`)).json()) as { services: { name: string; clusters: Record<string, number> }[] };
+    assert.deepEqual(view.services.find((x) => x.name === 'ledger')!.clusters, { dc1: 1, east: 2 });
+  } finally {
+    await p.stop();
+  }
+});
