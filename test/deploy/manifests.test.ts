@@ -33,7 +33,7 @@ function render(overlay: (typeof OVERLAYS)[number]): Doc[] {
 /** An overlay beside the shipped ones that adds the optional components, as a user would write it. */
 function mkComponentOverlay(): string {
   const overlay = mkdtempSync(join(tmpdir(), 'meshdns-overlay-'));
-  const components = ['pod-weights', 'service-monitor', 'prometheus-rule', 'grafana-dashboard', 'hpa', 'https'].map((c) => relative(overlay, join(dir, 'components', c)));
+  const components = ['pod-weights', 'service-monitor', 'prometheus-rule', 'grafana-dashboard', 'hpa', 'https', 'remote-clusters'].map((c) => relative(overlay, join(dir, 'components', c)));
   writeFileSync(join(overlay, 'kustomization.yaml'), `resources: [${relative(overlay, join(dir, 'overlays', 'sqlite'))}]\ncomponents: [${components.join(', ')}]\n`);
   return overlay;
 }
@@ -107,6 +107,7 @@ test('every rendered object, optional components included, validates against the
   const objects = [...rendered.values()].flat();
   objects.push(...parseDocs(execFileSync('kubectl', ['kustomize', '--load-restrictor', 'LoadRestrictionsNone', mkComponentOverlay()], { encoding: 'utf8' }), 'components'));
   objects.push(...load(join(repoRoot, 'deploy', 'pod-dnsconfig.yaml')));
+  objects.push(...parseDocs(execFileSync('kubectl', ['kustomize', join(repoRoot, 'deploy', 'kubernetes', 'remote')], { encoding: 'utf8' }), 'remote'));
   for (const d of objects) {
     await assert.doesNotReject(validateObject(d), `${d.kind} ${d.metadata?.name}`);
   }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import { ConfigError } from '../../config/config.js';
@@ -21,7 +22,8 @@ export type SourceFactory = (kubeConfig: KubeConfig, cluster: string | undefined
  * Clusters named or dropped by a config reload start or stop without a restart.
  */
 export class KubernetesClusters {
-  private readonly remotes = new Map<string, { kubeconfig: string; source: KubernetesSource }>();
+  /** Each remote cluster's source, with its kubeconfig's path and content (a rotated Secret changes the content). */
+  private readonly remotes = new Map<string, { kubeconfig: string; content: string; source: KubernetesSource }>();
 
   constructor(
     private readonly localName: string,
@@ -33,9 +35,9 @@ export class KubernetesClusters {
 
   /** Loads each cluster's kubeconfig first (a bad one stops the start, naming the flag), then starts them all. */
   async start(clusters: readonly WatchedCluster[]): Promise<void> {
-    const loaded = await Promise.all(clusters.map(async (c) => ({ cluster: c, kubeConfig: await loadRemote(c) })));
+    const loaded = await Promise.all(clusters.map(async (c) => ({ cluster: c, ...(await loadRemote(c)) })));
     this.local?.start();
-    for (const { cluster, kubeConfig } of loaded) this.startRemote(cluster, kubeConfig);
+    for (const { cluster, kubeConfig, content } of loaded) this.startRemote(cluster, kubeConfig, content);
   }
 
   /**
@@ -46,13 +48,14 @@ export class KubernetesClusters {
     const wanted = new Map(clusters.map((c) => [c.name, c]));
     for (const [name, held] of [...this.remotes]) {
       const next = wanted.get(name);
-      if (next !== undefined && next.kubeconfig === held.kubeconfig) continue;
       if (next !== undefined) {
-        // Read the new kubeconfig before letting the old connection go.
+        // Read the kubeconfig before letting the old connection go: unchanged (same file, same content), nothing to do.
         try {
-          const kubeConfig = await loadRemote(next);
+          const { kubeConfig, content } = await loadRemote(next);
+          if (next.kubeconfig === held.kubeconfig && content === held.content) continue;
           this.stopRemote(name);
-          this.startRemote(next, kubeConfig);
+          this.startRemote(next, kubeConfig, content);
+          this.logger.info({ cluster: name }, 'cluster kubeconfig changed: reconnected');
         } catch (err) {
           this.logger.error({ cluster: name, err: (err as Error).message }, 'cluster kubeconfig not re-read; the cluster stays watched as it was');
         }
@@ -63,7 +66,8 @@ export class KubernetesClusters {
     for (const c of clusters) {
       if (this.remotes.has(c.name)) continue;
       try {
-        this.startRemote(c, await loadRemote(c));
+        const { kubeConfig, content } = await loadRemote(c);
+        this.startRemote(c, kubeConfig, content);
       } catch (err) {
         this.logger.error({ cluster: c.name, err: (err as Error).message }, 'cluster not added: its kubeconfig cannot be read');
       }
@@ -94,10 +98,10 @@ export class KubernetesClusters {
     for (const { source } of this.remotes.values()) source.stop();
   }
 
-  private startRemote(cluster: WatchedCluster, kubeConfig: KubeConfig): void {
+  private startRemote(cluster: WatchedCluster, kubeConfig: KubeConfig, content: string): void {
     const log = this.logger.child({ cluster: cluster.name });
     const source = this.makeSource(kubeConfig, cluster.name, log);
-    this.remotes.set(cluster.name, { kubeconfig: cluster.kubeconfig, source });
+    this.remotes.set(cluster.name, { kubeconfig: cluster.kubeconfig, content, source });
     const plain = plainHttpServers(kubeConfig);
     if (plain.length > 0) log.warn({ servers: plain }, 'the Kubernetes API server is plain HTTP: no TLS protects that connection');
     log.info({ kubeconfig: cluster.kubeconfig }, 'watching another cluster');
@@ -117,11 +121,15 @@ export class KubernetesClusters {
 }
 
 /** A kubeconfig holds credentials: an error says where the parser stopped, never the lines it quotes. */
-async function loadRemote(c: WatchedCluster): Promise<KubeConfig> {
-  const { existsSync } = await import('node:fs');
-  if (!existsSync(c.kubeconfig)) throw new ConfigError(`--kubernetes-cluster ${c.name}=${c.kubeconfig}: no such file`);
+async function loadRemote(c: WatchedCluster): Promise<{ kubeConfig: KubeConfig; content: string }> {
+  let content: string;
   try {
-    return await loadKubeConfig({ kind: 'file', path: c.kubeconfig });
+    content = await readFile(c.kubeconfig, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`--kubernetes-cluster ${c.name}=${c.kubeconfig}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`}`);
+  }
+  try {
+    return { kubeConfig: await loadKubeConfig({ kind: 'file', path: c.kubeconfig }), content };
   } catch (err) {
     const first = ((err as Error).message ?? '').split('\n')[0]!.trim();
     throw new ConfigError(`--kubernetes-cluster ${c.name}=${c.kubeconfig}: not a usable kubeconfig: ${first}`);

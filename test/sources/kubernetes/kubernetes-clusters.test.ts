@@ -63,6 +63,26 @@ test('one service across two clusters: each client gets its own cluster\'s insta
   assert.deepEqual(await addresses('only-west.shop.linkerd.local', EAST_CLIENT), ['10.62.1.1']);
 });
 
+test('a remote cluster is only listed and watched, for what deploy/kubernetes/remote grants its service account', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { parseAllDocuments } = await import('yaml');
+  const { repoRoot } = await import('../../support/meshdns-process.js');
+  const docs = parseAllDocuments(readFileSync(join(repoRoot, 'deploy', 'kubernetes', 'remote', 'rbac.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string; rules?: { apiGroups: string[]; resources: string[]; verbs: string[] }[] });
+  const rules = docs.find((d) => d.kind === 'ClusterRole')!.rules!;
+  const granted = (group: string, resource: string): boolean => rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes('list') && r.verbs.includes('watch'));
+  assert.ok(west.requests.length > 0);
+  for (const request of west.requests) {
+    const [method, url] = request.split(' ') as [string, string];
+    assert.equal(method, 'GET', request);
+    const path = url.split('?')[0]!;
+    const m = /^\/api\/v1\/(?:namespaces\/[^/]+\/)?([a-z]+)$/.exec(path) ?? /^\/apis\/([a-z0-9.]+)\/v1\/(?:namespaces\/[^/]+\/)?([a-z]+)$/.exec(path);
+    assert.ok(m !== null, `${request}: not a list or watch`);
+    const [group, resource] = m.length === 2 ? ['', m[1]!] : [m[1]!, m[2]!];
+    assert.ok(granted(group, resource), `${request}: not granted by deploy/kubernetes/remote`);
+  }
+});
+
 test('instance names stay unique across clusters: <name>.<cluster>.<svc> for the other cluster\'s, SRV targets with glue', async () => {
   assert.equal((await dig(s.dnsPort, ['+short', '10-61-0-1.web.shop.linkerd.local'])).raw.trim(), '10.61.0.1');
   assert.equal((await dig(s.dnsPort, ['+short', '10-61-0-1.west.web.shop.linkerd.local'])).raw.trim(), '10.61.0.1');
@@ -128,6 +148,19 @@ test('two clusters with one name, or a cluster name that is not a DNS label: the
   const bad = await runCli(['serve', '--upstream', 'none', '--kubernetes-cluster', `West_1=${east.kubeconfig()}`, '--dns', '127.0.0.1:0', '--http', '127.0.0.1:0']);
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /--kubernetes-cluster "West_1": a cluster name must be a DNS label/);
+  const missing = await runCli(['serve', '--upstream', 'none', '--kubernetes-cluster', 'west=/nonexistent/west.kubeconfig', '--dns', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /--kubernetes-cluster west=\/nonexistent\/west.kubeconfig: no such file/);
+  // A broken kubeconfig: the error says where, never the token it holds.
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const file = join(mkdtempSync(join(tmpdir(), 'meshdns-kc-')), 'west.kubeconfig');
+  writeFileSync(file, 'apiVersion: v1\nusers:\n- name: u\n  user:\n    token: sekrit-token-1234\n  : [broken\n');
+  const broken = await runCli(['serve', '--upstream', 'none', '--kubernetes-cluster', `west=${file}`, '--dns', '127.0.0.1:0', '--http', '127.0.0.1:0']);
+  assert.notEqual(broken.code, 0);
+  assert.match(broken.stderr, /--kubernetes-cluster west=\S+: not a usable kubeconfig/);
+  assert.doesNotMatch(broken.stderr + broken.stdout, /sekrit-token-1234/);
 });
 
 test('three clusters by a config file: a cluster added by SIGHUP is watched without a restart, one dropped leaves the answers', async () => {
