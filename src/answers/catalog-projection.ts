@@ -242,11 +242,13 @@ export class CatalogProjection {
       clusters.add('');
     }
     const byCluster = new Map<string, NameNode>();
+    // A view shares the node's instance names (client-independent) and keeps its own answers and SRV sets.
+    const view = (node: NameNode): NameNode => ({ rrsets: node.rrsets, ...(node.below === undefined || built.node.below === undefined ? {} : { below: built.node.below.withSrvOf(node.below) }) });
     for (const cluster of clusters) {
       const variant = this.buildNode(key, svc, zoneKey, svcKey, split, false, cluster);
-      if (choice === 'local-only' || variant.state === 'own' || variant.state === 'split') byCluster.set(cluster, variant.node);
+      if (choice === 'local-only' || variant.state === 'own' || variant.state === 'split') byCluster.set(cluster, view(variant.node));
     }
-    if (choice === 'local-only') byCluster.set(OTHER_CLUSTERS, this.buildNode(key, svc, zoneKey, svcKey, split, false, NO_CLUSTER).node);
+    if (choice === 'local-only') byCluster.set(OTHER_CLUSTERS, view(this.buildNode(key, svc, zoneKey, svcKey, split, false, NO_CLUSTER).node));
     return byCluster.size === 0 ? built : { node: { ...built.node, byCluster }, instances: built.instances };
   }
 

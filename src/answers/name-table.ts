@@ -147,7 +147,14 @@ export class NamesBelowService {
   constructor(
     private readonly instances: readonly (string | AddressRecords)[],
     private readonly srv: readonly (string | RRSet)[],
+    /** Another service node's names (same instances), whose index and cluster labels are taken as they are. */
+    same?: NamesBelowService,
   ) {
+    if (same !== undefined) {
+      this.index = same.index;
+      this.clusters = same.clusters;
+      return;
+    }
     this.index = instances.length / 2 > INDEX_FROM ? new Map(pairs(instances)) : null;
     let clusters: Set<string> | null = null;
     for (let i = 0; i < instances.length; i += 2) {
@@ -156,6 +163,14 @@ export class NamesBelowService {
       if (cut < label.length) (clusters ??= new Set()).add(label.slice(cut));
     }
     this.clusters = clusters === null ? null : [...clusters];
+  }
+
+  /**
+   * These instance names with another answer's SRV sets (a cluster's clients' view of the same service): the names
+   * are client-independent, so the views share them instead of each holding a copy.
+   */
+  withSrvOf(view: NamesBelowService): NamesBelowService {
+    return new NamesBelowService(this.instances, view.srv, this);
   }
 
   /** Whether `<label>.<svc>` is a cluster's empty non-terminal (above its instances' names). */
