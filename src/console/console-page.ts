@@ -25,6 +25,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   .tag { font-size: 11px; font-weight: 500; padding: 1px 6px; border-radius: 10px; background: #eef2f6; color: var(--muted); }
   .tag.failover { background: #fef0c7; color: #93370d; }
   .tag.split { background: #e0eaff; color: #1d3a8a; }
+  .tag.cluster.stale { background: #fee4e2; color: #912018; }
   table.split { margin-bottom: 6px; }
   table { width: 100%; border-collapse: collapse; font-size: 13px; }
   th { text-align: left; color: var(--muted); font-weight: 500; border-bottom: 1px solid var(--line); padding: 4px 6px; }
@@ -41,6 +42,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   <select id="ns" aria-label="namespace"><option value="">all namespaces</option></select>
   <input id="q" type="search" placeholder="filter: service, instance, address, zone" aria-label="filter">
   <span id="status">connecting…</span>
+  <span id="clusters"></span>
 </header>
 <main id="list"><div class="empty">loading…</div></main>
 <script>
@@ -85,6 +87,23 @@ export const CONSOLE_PAGE = `<!doctype html>
       '</td><td><div class="share"><div class="bar" style="width:' + (i.share * 120).toFixed(1) + 'px"></div><span>' + (i.share * 100).toFixed(1) + '%</span></div></td></tr>').join('');
     return '<section class="svc" data-service="' + esc(s.key) + '"><h2>' + esc(s.name) + ' <span class="tag">' + esc(s.namespace) + '</span> ' + tags + '</h2>' + splitRows +
       (s.instances.length ? '<table><thead><tr><th>instance</th><th>address</th><th>ports</th><th>zone</th><th>source</th><th>state</th><th>probe score</th><th>last probe</th><th>share of first answers</th></tr></thead><tbody>' + rows + '</tbody></table>' : '<div class="empty">no instances</div>') + '</section>';
+  }
+
+  // The watched clusters and whether each one's API answers: not catalog events, so asked for every 5 s.
+  async function clusters() {
+    for (;;) {
+      try {
+        const res = await fetch('/v1/clusters', { headers });
+        if (res.ok) {
+          const list = (await res.json()).clusters;
+          $('clusters').innerHTML = list.length < 2 ? '' : list.map((c) => '<span class="tag cluster ' + (c.connected ? 'ok' : 'stale') + '" data-cluster="' + esc(c.name) + '">' + esc(c.name) + (c.local ? ' (local)' : '') + ': ' +
+            (c.connected ? 'synced' : c.synced ? 'API not answering, last state served' : 'not listed yet') + '</span>').join(' ');
+        }
+      } catch {
+        // The next round tries again.
+      }
+      await new Promise((r) => setTimeout(r, 5000));
+    }
   }
 
   function apply(message) {
@@ -137,6 +156,7 @@ export const CONSOLE_PAGE = `<!doctype html>
   $('ns').addEventListener('change', render);
   $('q').addEventListener('input', render);
   follow();
+  clusters();
 })();
 </script>
 </body>

@@ -37,7 +37,7 @@ const answers = async (s: MeshdnsProcess, name: string, from: string): Promise<s
   return reply === null ? [] : decode(reply).answers.map((a) => a.address ?? '');
 };
 
-async function start(apis: FakeKubeApiServer[]): Promise<{ s: MeshdnsProcess; readyMs: number; completeMs: number; rss: number }> {
+async function start(apis: FakeKubeApiServer[]): Promise<{ s: MeshdnsProcess; readyMs: number; completeMs: number; rss: number; heap: number }> {
   const started = Date.now();
   const s = await startMeshdns(['--upstream', 'none', '--kubernetes', 'on', '--kubeconfig', apis[0]!.kubeconfig(), '--cluster-name', 'east', ...apis.slice(1).flatMap((a, k) => ['--kubernetes-cluster', `${CLUSTERS[k + 1]}=${a.kubeconfig()}`])]);
   while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));

@@ -207,7 +207,9 @@ export class Reflector<T> {
         .then(
           (controller) => {
             this.controller = controller;
-            this.failing = false;
+            // The client resolves with the controller also after a request that failed (and already said so):
+            // only a watch still open is one the API server answered.
+            if (!settled) this.failing = false;
             if (this.stopped) controller.abort();
           },
           () => {

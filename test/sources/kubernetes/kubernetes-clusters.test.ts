@@ -126,6 +126,11 @@ test('clusters: all (the meshdns.io/clusters annotation) merges both clusters by
 test('the other cluster\'s API dies: its instances are still answered, /readyz stays 200, the metric says the cluster is not synced', async () => {
   await west.stop();
   await within(5000, async () => /meshdns_kubernetes_synced\{cluster="west"\} 0/.test(await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()), 100);
+  // And it stays so while the API is down (retries do not flip it back).
+  for (let i = 0; i < 5; i++) {
+    await new Promise((r) => setTimeout(r, 300));
+    assert.match(await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text(), /meshdns_kubernetes_synced\{cluster="west"\} 0/);
+  }
   assert.deepEqual(await addresses('web.shop.linkerd.local', WEST_CLIENT), ['10.61.0.1', '10.62.0.1']);
   assert.deepEqual(await addresses('only-west.shop.linkerd.local', EAST_CLIENT), ['10.62.1.1']);
   assert.equal(await ready(s), true);
@@ -226,5 +231,38 @@ test('a REST registration in a given cluster (a VM in a site): named <id>.<clust
     assert.deepEqual(view.services.find((x) => x.name === 'ledger')!.clusters, { dc1: 1, east: 2 });
   } finally {
     await p.stop();
+  }
+});
+
+test('the console (real Chromium) shows each instance\'s cluster and each cluster\'s sync state, a dead API as stale', async () => {
+  const { chromium } = await import('playwright-core');
+  const [a, b] = await Promise.all([FakeKubeApiServer.start(), FakeKubeApiServer.start()]);
+  a.apply('services', service('shop', 'cart'));
+  a.apply('endpointslices', endpointSlice('shop', 'cart-a', 'cart', [{ address: '10.91.0.1' }]));
+  b.apply('services', service('shop', 'cart'));
+  b.apply('endpointslices', endpointSlice('shop', 'cart-b', 'cart', [{ address: '10.92.0.1' }]));
+  const p = await startMeshdns(['--upstream', 'none', '--kubernetes', 'on', '--kubeconfig', a.kubeconfig(), '--cluster-name', 'a', '--kubernetes-cluster', `b=${b.kubeconfig()}`]);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  try {
+    await within(5000, () => ready(p));
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${p.httpPort}/ui/`);
+    await page.waitForSelector('section[data-service="shop/cart"] tr[data-instance="10-92-0-1.b"]', { timeout: 5000 });
+    assert.match((await page.textContent('section[data-service="shop/cart"] tr[data-instance="10-92-0-1.b"]'))!, /kubernetes @b/);
+    assert.doesNotMatch((await page.textContent('section[data-service="shop/cart"] tr[data-instance="10-91-0-1"]'))!, /@/);
+    await page.waitForSelector('#clusters [data-cluster="b"].ok', { timeout: 5000 });
+    assert.match((await page.textContent('#clusters [data-cluster="a"]'))!, /a \(local\): synced/);
+    await b.stop();
+    await page.waitForSelector('#clusters [data-cluster="b"].stale', { timeout: 12_000 }).catch(async (err: unknown) => {
+      throw new Error(`${(err as Error).message}\nclusters: ${await page.innerHTML('#clusters')}\napi: ${await (await fetch(`http://127.0.0.1:${p.httpPort}/v1/clusters`)).text()}`);
+    });
+    assert.match((await page.textContent('#clusters [data-cluster="b"]'))!, /API not answering, last state served/);
+    // Its instance is still there, and still answered.
+    assert.ok(await page.$('section[data-service="shop/cart"] tr[data-instance="10-92-0-1.b"]'));
+  } finally {
+    await browser.close();
+    await p.stop();
+    await a.stop();
+    await b.stop().catch(() => undefined);
   }
 });
