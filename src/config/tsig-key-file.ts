@@ -10,7 +10,7 @@ const ALGORITHMS = new Set<TsigAlgorithm>(['hmac-sha256', 'hmac-sha384', 'hmac-s
  * Errors name the flag, the file and what is wrong, never the secret.
  */
 export function parseTsigKeyFile(text: string, where: string): TsigKey {
-  const clean = text.replace(/(#|\/\/)[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
+  const clean = withoutComments(text);
   const m = /key\s+(?:"([^"]+)"|([A-Za-z0-9._-]+))\s*\{([\s\S]*?)\}\s*;/.exec(clean);
   if (m === null) throw new ConfigError(`${where}: expected a key statement: key "name" { algorithm hmac-sha256; secret "…"; };`);
   const name = (m[1] ?? m[2]!).toLowerCase();
@@ -25,6 +25,34 @@ export function parseTsigKeyFile(text: string, where: string): TsigKey {
   const secret = Buffer.from(secretText.replace(/\s/g, ''), 'base64');
   if (secret.length < 16) throw new ConfigError(`${where}: key "${name}": the secret is shorter than 16 octets`);
   return { name: name.endsWith('.') ? name : `${name}.`, algorithm: algorithm as TsigAlgorithm, secret };
+}
+
+/**
+ * The text without BIND's comments (`#`, `//` to the end of the line, `/* … *\/`), which may only start outside a
+ * quoted string: a base64 secret may hold "//" (about one secret in fifty from tsig-keygen does).
+ */
+function withoutComments(text: string): string {
+  let out = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      out += c;
+      if (c === '"') quoted = false;
+      continue;
+    }
+    if (c === '"') {
+      quoted = true;
+      out += c;
+    } else if (c === '#' || (c === '/' && text[i + 1] === '/')) {
+      while (i + 1 < text.length && text[i + 1] !== '\n') i++;
+    } else if (c === '/' && text[i + 1] === '*') {
+      const end = text.indexOf('*/', i + 2);
+      i = end < 0 ? text.length : end + 1;
+      out += ' ';
+    } else out += c;
+  }
+  return out;
 }
 
 export function readTsigKeyFile(path: string): TsigKey {
