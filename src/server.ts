@@ -8,6 +8,7 @@ import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
+import { memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { KubernetesClusters, type SourceFactory } from './sources/kubernetes/kubernetes-clusters.js';
 import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
@@ -61,6 +62,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metricsRegistry = new Registry();
   // With workers, process and DNS metrics come from them (summed); the primary adds the rest.
   if (!pooled) collectDefaultMetrics({ register: metricsRegistry });
+  registerMemoryLimitMetrics(metricsRegistry, { container: true });
+  // Workers report their own heap limits (summed like the heap they use).
+  if (pooled) metricsRegistry.removeSingleMetric('meshdns_heap_limit_bytes');
   const metrics = pooled ? undefined : new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
   // The parts the gauges read at scrape time, once they exist (the metrics come first, so that every part can
   // count its own events from the start).
@@ -238,6 +242,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     throw new ConfigError(`cannot listen for HTTP on ${formatHostPort(config.http)}: ${(err as Error).message}`);
   }
 
+  const limits = memoryLimits();
   logger.info(
     {
       dns: bound.map(formatHostPort),
@@ -251,6 +256,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       store: config.store,
       registrations: registry.size(),
       kubernetes: kube === undefined ? 'off' : describeKubeConfig(kube.source),
+      memoryLimitMb: limits.containerBytes === undefined ? null : Math.round(limits.containerBytes / 2 ** 20),
+      heapLimitMb: Math.round(limits.heapLimitBytes / 2 ** 20),
     },
     'meshdns listening',
   );

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, register } from 'prom-client';
+import { registerMemoryLimitMetrics } from '../observability/memory-limits.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/config.js';
 import { applyLiveSettings, createAnswerEngine, listenDns } from '../answer-engine.js';
@@ -16,6 +17,7 @@ type PrimaryMessage = StateMessage | { type: 'shutdown' } | { type: 'reload'; co
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   const send = (m: WorkerMessage): void => void process.send?.(m);
   collectDefaultMetrics();
+  registerMemoryLimitMetrics(register, { container: false });
   // Constructing one installs prom-client's handler that answers the primary's metric requests.
   new AggregatorRegistry();
   const metrics = new DnsMetrics(register, { rate: config.queryLogRate, logger });

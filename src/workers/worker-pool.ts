@@ -1,3 +1,4 @@
+import { memoryLimits, workerHeapLimitMb } from '../observability/memory-limits.js';
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
@@ -89,7 +90,10 @@ export class WorkerPool {
    * sockets join.
    */
   start(): Promise<ListenAddress[]> {
-    cluster.setupPrimary({ serialization: 'advanced' });
+    // In a container each worker's heap gets its share of the limit (V8 would give each half of it).
+    const heapMb = workerHeapLimitMb(memoryLimits(), this.count);
+    cluster.setupPrimary({ serialization: 'advanced', ...(heapMb === undefined ? {} : { execArgv: [...process.execArgv, `--max-old-space-size=${heapMb}`] }) });
+    if (heapMb !== undefined) this.logger.info({ workers: this.count, heapLimitMbEach: heapMb }, 'DNS workers share the container\'s memory limit');
     return new Promise((resolve, reject) => {
       if (!this.ephemeralPorts) {
         // Fixed ports: every worker takes its snapshot at once (each applies it on a core of its own).

@@ -28,7 +28,7 @@ export interface MeshdnsProcess {
  * Runs the built CLI (what users run) on free ports and waits for its
  * "meshdns listening" line, which names the ports it bound.
  */
-export async function startMeshdns(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<MeshdnsProcess> {
+export async function startMeshdns(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; /** A command that execs the rest (e.g. into a cgroup). */ wrapper?: readonly string[] } = {}): Promise<MeshdnsProcess> {
   const hasDns = args.includes('--dns');
   const hasHttp = args.includes('--http');
   // Each server gets its own registration store unless the test shares one on purpose.
@@ -39,7 +39,8 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
   // The Node flags users run with (npm start's, the image's), then MESHDNS_NODE_FLAGS: more for a run, e.g.
   // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
   const nodeFlags = [...runtimeNodeFlags, ...(process.env.MESHDNS_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
-  const proc = spawn(process.execPath, [...nodeFlags, ...fullArgs], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = [...(opts.wrapper ?? []), process.execPath, ...nodeFlags, ...fullArgs];
+  const proc = spawn(command[0]!, command.slice(1), { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   let partial = '';

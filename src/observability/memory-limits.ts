@@ -1,0 +1,55 @@
+import { totalmem } from 'node:os';
+import { getHeapStatistics } from 'node:v8';
+import { Gauge, type Registry } from 'prom-client';
+
+/**
+ * The memory a process may use: the container's limit (its cgroup's, as Node reads it: process.constrainedMemory)
+ * and this process's V8 heap limit. Node 24 sizes the heap limit from the cgroup limit by itself (measured: in a
+ * 512 MiB cgroup the old-space limit is 259 MB, about half), so a pod near its limit collects harder instead of
+ * growing into the kernel's OOM killer; meshdns only says what the bound is, and divides the container among
+ * its processes when it runs DNS workers (each is a process with a heap of its own).
+ */
+export interface MemoryLimits {
+  /** The container's (cgroup's) memory limit in bytes; undefined when there is none (below the machine's memory). */
+  readonly containerBytes: number | undefined;
+  /** This process's V8 heap limit in bytes. */
+  readonly heapLimitBytes: number;
+}
+
+export function memoryLimits(): MemoryLimits {
+  const constrained = process.constrainedMemory();
+  const total = totalmem();
+  return { containerBytes: constrained > 0 && constrained < total ? constrained : undefined, heapLimitBytes: getHeapStatistics().heap_size_limit };
+}
+
+/**
+ * The heap limit (MB) each DNS worker gets in a container: three quarters of the container shared by the
+ * primary and the N workers (the rest is code, the young generation, buffers, SQLite), never below 128 MB.
+ * Undefined without a container limit, or when the operator set --max-old-space-size (theirs stands).
+ */
+export function workerHeapLimitMb(limits: MemoryLimits, workers: number, execArgv: readonly string[] = process.execArgv, nodeOptions = process.env.NODE_OPTIONS ?? ''): number | undefined {
+  if (limits.containerBytes === undefined) return undefined;
+  if ([...execArgv, ...nodeOptions.split(/\s+/)].some((a) => a.startsWith('--max-old-space-size'))) return undefined;
+  return Math.max(128, Math.floor((limits.containerBytes * 0.75) / (workers + 1) / 2 ** 20));
+}
+
+/** meshdns_heap_limit_bytes (this process's; with workers, summed like the heap they use) and meshdns_memory_limit_bytes. */
+export function registerMemoryLimitMetrics(registry: Registry, opts: { container: boolean }): void {
+  new Gauge({
+    name: 'meshdns_heap_limit_bytes',
+    help: 'The V8 heap limit of the process (with --workers, of each worker, summed like nodejs_heap_size_used_bytes)',
+    registers: [registry],
+    collect() {
+      this.set(getHeapStatistics().heap_size_limit);
+    },
+  });
+  if (!opts.container) return;
+  new Gauge({
+    name: 'meshdns_memory_limit_bytes',
+    help: 'The container\'s (cgroup\'s) memory limit every meshdns process shares; 0 when there is none',
+    registers: [registry],
+    collect() {
+      this.set(memoryLimits().containerBytes ?? 0);
+    },
+  });
+}
