@@ -8,6 +8,7 @@ import { KnotServer } from '../support/knot.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { within } from '../support/poll.js';
+import { transferCounts } from '../support/transfer-counts.js';
 
 /**
  * Issue 27: meshdns as the primary of a real Knot DNS secondary. Knot transfers the mesh zone (AXFR, then
@@ -92,21 +93,12 @@ test('AXFR: the SOA first and last; IXFR from the current serial is the SOA alon
 const records = (text: string): string[] => text.split('\n').filter((l) => l !== '' && !l.startsWith(';'));
 const soaSerial = (line: string): number => Number(line.split(/\s+/)[6]);
 
-async function transferCounts(): Promise<{ ixfr: number; axfr: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
-  const count = (qtype: string): number =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith('meshdns_dns_requests_total{') && l.includes(`qtype="${qtype}"`))
-      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-  return { ixfr: count('IXFR'), axfr: count('AXFR') };
-}
 
 test('IXFR from a serial the history reaches: the changes since, step by step (RFC 1995 §4); Knot follows by IXFR alone', async () => {
   const soaNow = async (): Promise<number> => Number((await dig(s.dnsPort, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]);
   await within(8000, async () => (await dig(knot.port, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2] === String(await soaNow()), 200);
   const s0 = await soaNow();
-  const counted = await transferCounts();
+  const counted = await transferCounts(s.httpPort);
   assert.equal((await api(s.httpPort, 'PUT', instancePath('shop', 'ixfr', 'x1'), { address: '10.97.2.1', ports: [{ name: 'http', port: 80 }] })).status, 200);
   const s1 = await soaNow();
   assert.ok(s1 > s0);
@@ -133,7 +125,7 @@ test('IXFR from a serial the history reaches: the changes since, step by step (R
   // Knot, told by NOTIFY, follows both changes by IXFR: no whole-zone transfer was asked for since.
   await within(8000, async () => soaSerial(`x x x x x x ${(await dig(knot.port, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]}`) === s2, 200);
   assert.equal((await dig(knot.port, ['ixfr.shop.linkerd.local'])).status, 'NXDOMAIN');
-  const after = await transferCounts();
+  const after = await transferCounts(s.httpPort);
   assert.ok(after.ixfr > counted.ixfr, `Knot asked IXFR (${JSON.stringify({ counted, after })})`);
   assert.equal(after.axfr, counted.axfr, 'and never fell back to AXFR');
 });

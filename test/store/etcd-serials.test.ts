@@ -7,6 +7,7 @@ import { KnotServer } from '../support/knot.js';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { within } from '../support/poll.js';
+import { transferCounts } from '../support/transfer-counts.js';
 
 /**
  * Issue 27: replicas that share an etcd store share their zones' SOA serials, so a secondary that follows one
@@ -33,20 +34,10 @@ after(async () => {
 
 const serial = async (port: number): Promise<number> => Number((await dig(port, ['+short', 'linkerd.local', 'SOA'])).raw.trim().split(/\s+/)[2]);
 
-/** Transfers a replica answered, by type (its request counter). */
-async function transfers(s: MeshdnsProcess): Promise<{ ixfr: number; axfr: number }> {
-  const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
-  const count = (qtype: string): number =>
-    text
-      .split('\n')
-      .filter((l) => l.startsWith('meshdns_dns_requests_total{') && l.includes(`qtype="${qtype}"`))
-      .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-  return { ixfr: count('IXFR'), axfr: count('AXFR') };
-}
 
 test('a burst of writes on both replicas: within a second both serve one serial, the largest either served, and Knot holds it', async () => {
   await within(3000, async () => (await serial(knot.port)) === (await serial(a.dnsPort)), 50);
-  const counted = [await transfers(a), await transfers(b)];
+  const counted = [await transferCounts(a.httpPort), await transferCounts(b.httpPort)];
   let largest = Math.max(await serial(a.dnsPort), await serial(b.dnsPort));
   let sampling = true;
   // Watch both while they change: the serial they settle on must not be below any one of them served.
@@ -75,12 +66,12 @@ test('a burst of writes on both replicas: within a second both serve one serial,
   await within(3000, async () => (await serial(knot.port)) === now, 50);
   // Every step reached Knot as IXFR: a history that counted records served before as added, or a step a replica
   // never had, would have made it fall back to the whole zone.
-  assert.deepEqual([(await transfers(a)).axfr, (await transfers(b)).axfr], counted.map((c) => c.axfr));
+  assert.deepEqual([(await transferCounts(a.httpPort)).axfr, (await transferCounts(b.httpPort)).axfr], counted.map((c) => c.axfr));
 });
 
 test('a secondary moved to the other replica (the first one gone) keeps following by IXFR; the first comes back at the shared serial', async () => {
   await within(3000, async () => (await serial(knot.port)) === (await serial(b.dnsPort)), 50);
-  const counted = await transfers(b);
+  const counted = await transferCounts(b.httpPort);
   const before = await serial(b.dnsPort);
   await a.stop();
   for (let i = 0; i < 3; i++) {
@@ -90,7 +81,7 @@ test('a secondary moved to the other replica (the first one gone) keeps followin
   // Knot tries its first primary, finds it gone, and asks the second from the serial it holds.
   await within(6000, async () => (await dig(knot.port, ['+short', 'api.moved.linkerd.local'])).raw.trim().split('\n').length === 3, 100);
   assert.equal(await serial(knot.port), await serial(b.dnsPort));
-  const after = await transfers(b);
+  const after = await transferCounts(b.httpPort);
   assert.ok(after.ixfr > counted.ixfr, `Knot asked the second replica for IXFR (${JSON.stringify({ counted, after })})`);
   assert.equal(after.axfr, counted.axfr, 'and never for the whole zone');
 
