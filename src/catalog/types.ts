@@ -68,7 +68,8 @@ export function dnsNameOf(instance: Instance): string {
 }
 
 export function serviceKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`;
+  // Joined, not a template: a key kept in maps must be one flat string, not a tree of cons strings.
+  return [namespace, name].join('/');
 }
 
 /**
@@ -76,7 +77,7 @@ export function serviceKey(namespace: string, name: string): string {
  * cluster's (the same Pod address may be in both); a REST id is unique in its service whatever its cluster.
  */
 export function instanceKey(source: InstanceSource, id: string, cluster?: string): string {
-  return cluster === undefined || source !== 'kubernetes' ? `${source}/${id}` : `${source}@${cluster}/${id}`;
+  return cluster === undefined || source !== 'kubernetes' ? [source, id].join('/') : [`${source}@${cluster}`, id].join('/');
 }
 
 export function keyOfInstance(i: Instance): string {

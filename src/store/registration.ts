@@ -22,7 +22,8 @@ export interface Registration {
 }
 
 export function registrationKey(namespace: string, service: string, id: string): string {
-  return `${namespace}/${service}/${id}`;
+  // Joined, not a template: a key kept in maps must be one flat string, not a tree of cons strings.
+  return [namespace, service, id].join('/');
 }
 
 export function keyOfRegistration(r: Registration): string {

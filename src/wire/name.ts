@@ -139,15 +139,19 @@ export function parentKey(key: string): string | undefined {
 
 /** Prepends labels (presentation text, relative) to a wire key. */
 export function childKey(labels: readonly string[], parent: string): string {
-  let out = '';
+  const parts: string[] = [];
+  let length = parent.length;
   for (const l of labels) {
     const lower = l.toLowerCase();
     if (lower.length === 0 || lower.length > MAX_LABEL_LENGTH) throw new NameError(`invalid label "${l}"`);
-    out += String.fromCharCode(lower.length) + lower;
+    parts.push(String.fromCharCode(lower.length), lower);
+    length += lower.length + 1;
   }
-  const key = out + parent;
-  if (key.length > MAX_NAME_WIRE_LENGTH) throw new NameError('name is longer than 255 octets');
-  return key;
+  if (length > MAX_NAME_WIRE_LENGTH) throw new NameError('name is longer than 255 octets');
+  parts.push(parent);
+  // One flat string: `+` would make a tree of cons strings, every node kept as long as the key is (a key per
+  // instance name, service and PTR target: 13 MB of them at 100,000 instances).
+  return parts.join('');
 }
 
 /** Number of labels in a key. */
