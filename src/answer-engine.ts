@@ -9,12 +9,14 @@ import { Notifier } from './dns/notifier.js';
 import { readTsigKeyFile } from './config/tsig-key-file.js';
 import type { DnsMetrics } from './observability/dns-metrics.js';
 import { CatalogProjection } from './answers/catalog-projection.js';
+import { watchPlanStates, type PlanStateView } from './answers/plan-states.js';
+import type { SkippedRecord } from './answers/instance-names.js';
 import { seededRandom, unpredictableRandom } from './answers/random.js';
 import type { NameTable } from './answers/name-table.js';
 import { Resolver } from './answers/resolver.js';
 import { ReverseNames, reverseZoneOf } from './answers/reverse-names.js';
 import { ClientZones } from './answers/client-zones.js';
-import { keyOf } from './wire/name.js';
+import { childKey, keyOf } from './wire/name.js';
 import type { Catalog } from './catalog/catalog.js';
 import { allowList, ConfigError, type Config, type RrlConfig } from './config/config.js';
 import { UpstreamForwarder } from './dns/forward/forwarder.js';
@@ -48,7 +50,8 @@ export function chooseUpstreams(config: Config, listeners: readonly ListenAddres
 
 export interface AnswerEngine {
   readonly resolver: Resolver;
-  readonly projection: CatalogProjection;
+  /** Panic and failover states of the plans (the name tables', or the primary's own without them). */
+  readonly states: PlanStateView;
   readonly zones: ZoneDirectory;
   readonly handler: QueryHandler;
   readonly upstreams: Upstream[];
@@ -89,20 +92,31 @@ export function createAnswerEngine(
   config: Config,
   logger: Logger,
   catalog: Catalog,
-  opts: { observer?: QueryObserver; ownsCatalog: boolean; onZoneLoad?: (ok: boolean) => void; onSkippedRecord?: () => void },
+  opts: {
+    observer?: QueryObserver;
+    ownsCatalog: boolean;
+    /**
+     * False for a worker pool's primary: it answers no DNS, so it builds no name tables (its workers do, each a
+     * replica) and keeps only the plans' panic and failover states and the records that cannot be built.
+     */
+    answers?: boolean;
+    onZoneLoad?: (ok: boolean) => void;
+    onSkippedRecord?: () => void;
+  },
 ): AnswerEngine {
+  const answers = opts.answers ?? true;
   // Mesh zone serials: the process that owns the catalog stamps each change and keeps the last across restarts;
   // workers take the primary's (replication).
   const serials = opts.ownsCatalog ? ZoneSerials.inDataDir(zoneKeys(config.domains), config.dataDir) : new ZoneSerials(zoneKeys(config.domains), undefined);
   const dynamicNames: NameTable = new Map();
   const meshZones = zoneKeys(config.domains);
   const reverseZones = config.reverseCidrs.map((cidr) => keyOf(reverseZoneOf(cidr)));
-  const reverse = config.reverseLookups ? new ReverseNames(config.ttl, reverseZones) : undefined;
+  const reverse = config.reverseLookups && answers ? new ReverseNames(config.ttl, reverseZones) : undefined;
   const resolver = new Resolver(dynamicNames, reverse);
   // Consumer routes: the namespace of the Pod at the client's address (Pods are watched when routes need them).
   resolver.namespaceOf = (address) => catalog.clientNamespaceOf(address);
   // What changed between serials, for IXFR: kept only where transfers are allowed (it costs each rebuild a diff).
-  const history = config.transferAllow.length > 0 ? new ZoneHistory() : undefined;
+  const history = config.transferAllow.length > 0 && answers ? new ZoneHistory() : undefined;
   /**
    * Serials moved (a change stamped, or a primary's taken): the records gathered since are the version step from
    * the serials `before`; undefined: the history starts over.
@@ -117,29 +131,35 @@ export function createAnswerEngine(
       else history.commit(zoneKey, from, to);
     }
   };
-  const projection = new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
-    reverse,
-    onRebuilt: history === undefined ? undefined : (zoneKey, svcKey, before, after) => history.rebuilt(zoneKey, svcKey, before, after),
-    soft: { k: config.healthK, theta: config.healthTheta },
-    allUnhealthy: config.allUnhealthy,
-    multiCluster: config.kubernetesClusters.length > 0 || config.clientClusters.length > 0,
-    onPanic: (service, panic, mode) => {
-      // Workers apply the same catalog: only the process that owns it speaks of it.
-      if (!opts.ownsCatalog) return;
-      if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
-      else logger.info({ service }, 'service left panic mode');
-    },
-    onFailover: (service, backup) => {
-      if (!opts.ownsCatalog) return;
-      if (backup !== undefined) logger.warn({ service, backup }, 'no instance to answer: failing over to a backup service');
-      else logger.info({ service }, 'failover ended: answering the service\'s own instances');
-    },
-    onSkipped: ({ service, instance, reason }) => {
-      if (!opts.ownsCatalog) return;
-      opts.onSkippedRecord?.();
-      logger.error({ service, instance, problem: reason }, 'record left out of the answers; the rest of the service is answered');
-    },
-  });
+  const soft = { k: config.healthK, theta: config.healthTheta };
+  const onPanic = (service: string, panic: boolean, mode: 'serve-all' | 'serve-none'): void => {
+    // Workers apply the same catalog: only the process that owns it speaks of it.
+    if (!opts.ownsCatalog) return;
+    if (panic) logger.warn({ service, mode }, mode === 'serve-all' ? 'every instance fails its probes: answering them all (panic mode)' : 'every instance fails its probes: answering none (--all-unhealthy serve-none)');
+    else logger.info({ service }, 'service left panic mode');
+  };
+  const onFailover = (service: string, backup: string | undefined): void => {
+    if (!opts.ownsCatalog) return;
+    if (backup !== undefined) logger.warn({ service, backup }, 'no instance to answer: failing over to a backup service');
+    else logger.info({ service }, 'failover ended: answering the service\'s own instances');
+  };
+  const onSkipped = ({ service, instance, reason }: SkippedRecord): void => {
+    if (!opts.ownsCatalog) return;
+    opts.onSkippedRecord?.();
+    logger.error({ service, instance, problem: reason }, 'record left out of the answers; the rest of the service is answered');
+  };
+  const states: PlanStateView = answers
+    ? new CatalogProjection(catalog, dynamicNames, meshZones, config.ttl, {
+        reverse,
+        onRebuilt: history === undefined ? undefined : (zoneKey, svcKey, before, after) => history.rebuilt(zoneKey, svcKey, before, after),
+        soft,
+        allUnhealthy: config.allUnhealthy,
+        multiCluster: config.kubernetesClusters.length > 0 || config.clientClusters.length > 0,
+        onPanic,
+        onFailover,
+        onSkipped,
+      })
+    : watchPlanStates(catalog, (namespace, name) => meshZones.map((zoneKey) => childKey([name, namespace], zoneKey)), { soft, allUnhealthy: config.allUnhealthy, onPanic, onFailover, onSkipped });
   let loaded = false;
   // The static zones: the zone files' and, with --clusterset-domain, the cluster-set zone built from ServiceImports.
   let fileZones: readonly StaticZone[] = [];
@@ -238,7 +258,7 @@ export function createAnswerEngine(
   });
   return {
     resolver,
-    projection,
+    states,
     zones,
     handler,
     upstreams,

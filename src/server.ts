@@ -74,7 +74,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     () => parts.zones?.errors.size ?? 0,
     () => parts.clusters?.syncStates() ?? [[config.clusterName, 1]],
     () => parts.registry?.invalid.size ?? 0,
-    () => parts.plane?.projection.failingOver.size ?? 0,
+    () => parts.plane?.states.failingOver.size ?? 0,
     () => (parts.registry === undefined || parts.registry.following ? 1 : 0),
   );
 
@@ -89,6 +89,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const plane = createAnswerEngine(config, logger, catalog, {
     observer: metrics,
     ownsCatalog: true,
+    // With workers the primary answers nothing: they build the name tables, each from its replica.
+    answers: !pooled,
     onZoneLoad: (ok) => ops.zoneReload(ok),
     onSkippedRecord: () => ops.skipped('record'),
   });
@@ -96,7 +98,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const zones = plane.zones;
   parts.zones = zones;
   let health: HealthMonitor | undefined;
-  const probeObserver = registerHealthMetrics(metricsRegistry, catalog, () => plane.projection.inPanic.size, () => health?.stats() ?? { targets: 0, probes: 0, inFlight: 0, queued: 0, lagP99Ms: 0 });
+  const probeObserver = registerHealthMetrics(metricsRegistry, catalog, () => plane.states.inPanic.size, () => health?.stats() ?? { targets: 0, probes: 0, inFlight: 0, queued: 0, lagP99Ms: 0 });
   health = new HealthMonitor(catalog, logger, { concurrency: config.probeConcurrency, observer: probeObserver });
   catalog.onChange((keys) => {
     if (logger.isLevelEnabled('debug')) logger.debug({ services: [...keys].slice(0, 20), count: keys.size }, 'catalog changed');

@@ -8,10 +8,10 @@ import type { ReverseNames } from './reverse-names.js';
 import { clustersOf, type TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
 import { planAnswers, weightOf, type PlanState } from './answer-plan.js';
+import { SkipReporter, srvOwnerKey, usableInstances } from './instance-names.js';
+import { PlanStates } from './plan-states.js';
 import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
 
-/** Which source's instance keeps a name that two sources give (lower first): zone file, Kubernetes, REST. */
-const SOURCE_RANK: Record<Instance['source'], number> = { zonefile: 0, kubernetes: 1, rest: 2 };
 
 /** One SRV name of a service while it is built. */
 interface SrvDraft {
@@ -100,15 +100,18 @@ export class CatalogProjection {
   /** Wall-clock milliseconds of the last change applied, for freshness checks. */
   lastChange = 0;
 
+  /** Panic and failover states, and which services' answers depend on which (what a pool's primary keeps alone). */
+  private readonly states: PlanStates;
   /** Services answered in panic mode (every instance failing its probes). */
-  readonly inPanic = new Set<string>();
-  private readonly soft: SoftWeight;
-  private readonly reported = new Set<string>();
-  /** Failover dependencies: a service's backups, and for each backup the services that name it. */
-  private readonly dependsOn = new Map<string, readonly string[]>();
-  private readonly dependants = new Map<string, Set<string>>();
+  get inPanic(): ReadonlySet<string> {
+    return this.states.inPanic;
+  }
   /** Services answering a backup's instances now, with the backup (`svc.ns`). */
-  readonly failingOver = new Map<string, string>();
+  get failingOver(): ReadonlyMap<string, string> {
+    return this.states.failingOver;
+  }
+  private readonly soft: SoftWeight;
+  private readonly report: SkipReporter;
   private readonly allUnhealthy: 'serve-all' | 'serve-none';
 
   constructor(
@@ -134,12 +137,12 @@ export class CatalogProjection {
     } = {},
   ) {
     this.soft = opts.soft ?? DEFAULT_SOFT_WEIGHT;
+    this.report = new SkipReporter(opts.onSkipped);
     this.allUnhealthy = opts.allUnhealthy ?? 'serve-all';
+    this.states = new PlanStates(this.allUnhealthy, { onPanic: opts.onPanic, onFailover: opts.onFailover });
     catalog.onChange((keys) => {
-      const affected = new Set(keys);
       // A backup's change reaches the services failing over to it as fast as their own changes would.
-      for (const key of keys) for (const dependant of this.dependants.get(key) ?? []) affected.add(dependant);
-      for (const key of affected) this.rebuild(key);
+      for (const key of this.states.affected(keys)) this.rebuild(key);
       this.lastChange = Date.now();
     });
     for (const key of catalog.keys()) this.rebuild(key);
@@ -165,9 +168,7 @@ export class CatalogProjection {
     if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined && !routed)) {
       this.drop(key);
       this.opts.reverse?.setService(key, []);
-      this.track(key, []);
-      this.setFailover(key, undefined);
-      this.setPanic(key, false);
+      this.states.forget(key);
       return;
     }
     // Build before dropping what is answered now: should building fail after all, the last good answers stay.
@@ -302,7 +303,7 @@ export class CatalogProjection {
           entry = srv.get(proto + portLabel);
           if (entry === undefined) {
             // The owner name must fit too, or no query could ever reach it.
-            childKey([`_${port.name}`, `_${port.protocol}`], svcKey);
+            srvOwnerKey(port, svcKey);
             srv.set(proto + portLabel, (entry = { proto, port: portLabel, records: [], members: [], targets: new Set() }));
           }
         } catch (err) {
@@ -338,11 +339,8 @@ export class CatalogProjection {
       return cluster === undefined ? all : cluster === NO_CLUSTER ? [] : all.filter((i) => clusterKeyOf(i) === cluster);
     };
     const plan = planAnswers({ catalog: this.catalog, soft: this.soft, allUnhealthy: this.allUnhealthy, usable }, key, split);
-    this.track(key, plan.dependsOn);
-    if (main) {
-      this.setFailover(key, plan.failoverTo);
-      this.setPanic(key, plan.panic);
-    }
+    this.states.track(key, plan.dependsOn);
+    if (main) this.states.set(key, plan.failoverTo, plan.panic);
     const instances = plan.members.map((m) => m.instance);
     const weights = new Map(plan.members.map((m) => [m.instance, m.weight]));
     const foreign = plan.members.filter((m) => m.service !== key);
@@ -375,72 +373,13 @@ export class CatalogProjection {
     });
   }
 
-  /** Records which backups a service's answers depend on. */
-  private track(key: string, backups: readonly string[]): void {
-    for (const old of this.dependsOn.get(key) ?? []) this.dependants.get(old)?.delete(key);
-    if (backups.length === 0) {
-      this.dependsOn.delete(key);
-      return;
-    }
-    this.dependsOn.set(key, backups);
-    for (const b of backups) {
-      let set = this.dependants.get(b);
-      if (set === undefined) this.dependants.set(b, (set = new Set()));
-      set.add(key);
-    }
-  }
 
-  private setFailover(key: string, backup: string | undefined): void {
-    const current = this.failingOver.get(key);
-    if (current === backup) return;
-    if (backup === undefined) this.failingOver.delete(key);
-    else this.failingOver.set(key, backup);
-    this.opts.onFailover?.(key, backup);
-  }
 
-  /**
-   * The instances this service's names are built from. Sources rank zone file,
-   * Kubernetes, REST: an instance name claimed by a higher source is not
-   * answered for a lower one (two sources must never give one name two
-   * addresses or one SRV set two targets of one name). An instance whose
-   * name cannot be built (too long in this zone) is skipped and reported,
-   * never its whole service; addresses the catalog has already checked.
-   */
   private usable(key: string, svc: Service, svcKey: string): Instance[] {
-    const ranked = [...svc.instances.values()].sort((a, b) => SOURCE_RANK[a.source] - SOURCE_RANK[b.source]);
-    const owner = new Map<string, Instance['source']>();
-    const out: Instance[] = [];
-    for (const inst of ranked) {
-      const name = nameLabelsOf(inst).join('.');
-      const claimed = owner.get(name);
-      if (claimed !== undefined && claimed !== inst.source) {
-        this.skipped(key, inst.id, `instance name "${name}" belongs to a ${claimed} instance, which takes precedence over ${inst.source}`);
-        continue;
-      }
-      try {
-        childKey(nameLabelsOf(inst), svcKey);
-      } catch (err) {
-        this.skipped(key, inst.id, (err as Error).message);
-        continue;
-      }
-      owner.set(name, inst.source);
-      out.push(inst);
-    }
-    return out;
+    return usableInstances(key, svc, svcKey, this.report);
   }
 
-  /** Reports a record not built, once per distinct problem (a rebuild per probe result must not flood the log). */
   private skipped(key: string, id: string | undefined, reason: string): void {
-    const text = `${key}|${id ?? ''}|${reason}`;
-    if (this.reported.has(text)) return;
-    if (this.reported.size < 10_000) this.reported.add(text);
-    this.opts.onSkipped?.({ service: key, instance: id, reason });
-  }
-
-  private setPanic(key: string, panic: boolean): void {
-    if (panic === this.inPanic.has(key)) return;
-    if (panic) this.inPanic.add(key);
-    else this.inPanic.delete(key);
-    this.opts.onPanic?.(key, panic, this.allUnhealthy);
+    this.report.skipped(key, id, reason);
   }
 }

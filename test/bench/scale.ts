@@ -4,7 +4,7 @@
  * have 3 instances (weights 50/30/20) in 100 namespaces; BENCH_PER_SERVICE=1
  * gives every instance a service of its own, the costliest shape.
  * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_PER_SERVICE, BENCH_WORKERS,
- * BENCH_REVERSE=off to measure without the PTR table)
+ * BENCH_REVERSE=off to measure without the PTR table, BENCH_SETTLE_MS to measure later than 1 s after ready)
  */
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
@@ -28,8 +28,10 @@ const s = await startMeshdns(['--upstream', 'none', '--dns', `127.0.0.1:${dnsPor
 while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
 const readyMs = Date.now() - t0;
 const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / perService)}.ns-${Math.floor((instances - 1) / perService) % 100}.linkerd.local`)))!);
-await new Promise((r) => setTimeout(r, 1000));
+// BENCH_SETTLE_MS: wait longer before measuring (what the load's garbage leaves once collected).
+await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE_MS ?? 1000)));
 let rss = rssMb(s.proc.pid!);
+const perProcess = [rss, ...childrenOf(s.proc.pid!).map(rssMb)];
 // With workers, count every process of the tree.
 for (const pid of childrenOf(s.proc.pid!)) rss += rssMb(pid);
 
@@ -51,7 +53,7 @@ console.log(`${instances} stored registrations, ${perService} per service${worke
 console.log(`start to /readyz 200: ${readyMs} ms (answering: ${probe.answers.length} addresses for the last service)`);
 const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
 const mb = (name: string): string => (Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(0);
-console.log(`resident memory (all processes): ${rss.toFixed(0)} MB (main process: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB)`);
+console.log(`resident memory (all processes): ${rss.toFixed(0)} MB${perProcess.length > 1 ? ` (${perProcess.map((m) => m.toFixed(0)).join(' + ')})` : ''} (main process: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB)`);
 console.log(`one change visible after the 200: median ${visible[10]!.toFixed(2)} ms, max ${visible[19]!.toFixed(2)} ms`);
 await s.stop();
 process.exit(0);

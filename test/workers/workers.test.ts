@@ -124,3 +124,24 @@ test('--workers 2: SOA serials and IXFR history are the same whichever worker th
     await s.stop();
   }
 });
+
+test('--workers 2: the primary builds no name tables, yet says once what the plans say: failover (log, metric)', async () => {
+  const s = await startMeshdns(['--upstream', 'none', '--workers', '2']);
+  try {
+    const put = (svc: string, id: string, body: object): Promise<unknown> => api(s.httpPort, 'PUT', instancePath('fo', svc, id), { ports: [], ...body });
+    await put('pay-dr', 'd1', { address: '10.61.1.1' });
+    await put('pay', 'p1', { address: '10.61.0.1' });
+    assert.equal((await api(s.httpPort, 'PUT', '/v1/services/fo/pay/policy', { failover: ['pay-dr.fo'] })).status, 200);
+    // pay drained: its clients get the backup, and the primary (not each worker) says so.
+    await put('pay', 'p1', { address: '10.61.0.1', weight: 0 });
+    await within(2000, async () => decode((await udpExchange(s.dnsPort, buildQuery('pay.fo.linkerd.local')))!).answers[0]?.address === '10.61.1.1');
+    await within(2000, async () => /^meshdns_services_failing_over 1$/m.test(await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()));
+    assert.equal(s.logs.filter((l) => l.includes('failing over to a backup service')).length, 1);
+    const line = JSON.parse(s.logs.find((l) => l.includes('failing over to a backup service'))!) as { service: string; backup: string };
+    assert.deepEqual([line.service, line.backup], ['fo/pay', 'pay-dr.fo']);
+    await put('pay', 'p1', { address: '10.61.0.1', weight: 100 });
+    await within(2000, async () => /^meshdns_services_failing_over 0$/m.test(await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()));
+  } finally {
+    await s.stop();
+  }
+});
