@@ -136,6 +136,9 @@ test('--workers 2: the primary builds no name tables, yet says once what the pla
     await put('pay', 'p1', { address: '10.61.0.1', weight: 0 });
     await within(2000, async () => decode((await udpExchange(s.dnsPort, buildQuery('pay.fo.linkerd.local')))!).answers[0]?.address === '10.61.1.1');
     await within(2000, async () => /^meshdns_services_failing_over 1$/m.test(await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text()));
+    await s.waitForLog(/failing over to a backup service/);
+    // Said once: by the primary, not again by each worker.
+    await new Promise((r) => setTimeout(r, 300));
     assert.equal(s.logs.filter((l) => l.includes('failing over to a backup service')).length, 1);
     const line = JSON.parse(s.logs.find((l) => l.includes('failing over to a backup service'))!) as { service: string; backup: string };
     assert.deepEqual([line.service, line.backup], ['fo/pay', 'pay-dr.fo']);
