@@ -73,7 +73,9 @@ export function planAnswers(ctx: PlanContext, key: string, split: TrafficSplit |
   const usable = (k: string, svc: Service): Instance[] => (ctx.usable === undefined ? [...svc.instances.values()] : ctx.usable(k, svc));
   const svc = catalog.getByKey(key);
   const instances = svc === undefined || svc.alias !== undefined ? [] : usable(key, svc);
-  const dependsOn = [...new Set([...policy.failover.map(failoverKey), ...allBackends(catalog.splitOf(key))])].filter((k) => k !== key);
+  // Every split of the apex counts (the local one and other clusters' for their clients): whichever view is being
+  // planned, a change to any backend rebuilds the apex.
+  const dependsOn = [...new Set([...policy.failover.map(failoverKey), ...allBackends(catalog.splitOf(key)), ...[...catalog.clusterSplitsOf(key).values()].flatMap(allBackends)])].filter((k) => k !== key);
   const own = instances.filter(isAnswerable);
   const base = { policy, panic: false, dependsOn };
 

@@ -163,7 +163,7 @@ export class CatalogProjection {
 
   private rebuildNodes(key: string): void {
     // A service with no instances at all still answers when its policy names backups (failover) or it is a split's apex.
-    const routed = this.catalog.policyOf(key).failover.length > 0 || this.catalog.splitOf(key) !== undefined || this.catalog.isDeclared(key);
+    const routed = this.catalog.policyOf(key).failover.length > 0 || this.catalog.splitOf(key) !== undefined || this.catalog.clusterSplitsOf(key).size > 0 || this.catalog.isDeclared(key);
     const svc = this.catalog.getByKey(key) ?? (routed ? emptyService(key) : undefined);
     if (svc === undefined || (svc.instances.size === 0 && svc.alias === undefined && !routed)) {
       this.drop(key);
@@ -233,23 +233,35 @@ export class CatalogProjection {
   private withClusters(key: string, svc: Service, zoneKey: string, svcKey: string, split: TrafficSplit | undefined, built: { node: NameNode; instances: readonly Instance[] }): { node: NameNode; instances: readonly Instance[] } {
     if (svc.alias !== undefined) return built;
     const choice = clustersOf(this.catalog.policyOf(key));
-    if (choice === 'all') return built;
+    // Another cluster's mesh objects split this service for that cluster's clients; every other client has the local split.
+    const ownSplits = this.catalog.clusterSplitsOf(key);
     const clusters = new Set<string>();
     for (const i of svc.instances.values()) clusters.add(clusterKeyOf(i));
-    if (choice === 'prefer-local' && clusters.size <= 1) return built;
+    // Whether the client's cluster changes what it gets, the splits aside.
+    let chosen = !(choice === 'all' || (choice === 'prefer-local' && clusters.size <= 1));
     if (choice === 'local-only') {
       // One cluster watched and nothing registered for another: every client is the local cluster's.
-      if (this.opts.multiCluster !== true && [...clusters].every((c) => c === '')) return built;
+      if (this.opts.multiCluster !== true && [...clusters].every((c) => c === '')) chosen = false;
       clusters.add('');
     }
+    const targets = new Set<string>(chosen ? clusters : []);
+    for (const c of ownSplits.keys()) targets.add(c);
+    if (targets.size === 0) return built;
     const byCluster = new Map<string, NameNode>();
     // A view shares the node's instance names (client-independent) and keeps its own answers and SRV sets.
     const view = (node: NameNode): NameNode => ({ rrsets: node.rrsets, ...(node.below === undefined || built.node.below === undefined ? {} : { below: built.node.below.withSrvOf(node.below) }) });
-    for (const cluster of clusters) {
-      const variant = this.buildNode(key, svc, zoneKey, svcKey, split, false, cluster);
+    for (const cluster of targets) {
+      const own = ownSplits.get(cluster) ?? split;
+      if (choice === 'all') {
+        byCluster.set(cluster, view(this.buildNode(key, svc, zoneKey, svcKey, own, false).node));
+        continue;
+      }
+      const variant = this.buildNode(key, svc, zoneKey, svcKey, own, false, cluster);
       if (choice === 'local-only' || variant.state === 'own' || variant.state === 'split') byCluster.set(cluster, view(variant.node));
+      // prefer-local with nothing of the client's cluster: every cluster's, by the client's split.
+      else if (own !== split) byCluster.set(cluster, view(this.buildNode(key, svc, zoneKey, svcKey, own, false).node));
     }
-    if (choice === 'local-only') byCluster.set(OTHER_CLUSTERS, view(this.buildNode(key, svc, zoneKey, svcKey, split, false, NO_CLUSTER).node));
+    if (choice === 'local-only' && chosen) byCluster.set(OTHER_CLUSTERS, view(this.buildNode(key, svc, zoneKey, svcKey, split, false, NO_CLUSTER).node));
     return byCluster.size === 0 ? built : { node: { ...built.node, byCluster }, instances: built.instances };
   }
 

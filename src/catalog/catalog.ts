@@ -58,6 +58,8 @@ export class Catalog {
   private readonly policies = { rest: new Map<string, TrafficPolicy>(), kubernetes: new Map<string, TrafficPolicy>() };
   /** Traffic splits by apex service key. */
   private readonly splits = new Map<string, TrafficSplit>();
+  /** Other clusters' splits (their mesh objects), for their own clients: cluster → apex key → split. */
+  private readonly clusterSplits = new Map<string, Map<string, TrafficSplit>>();
   /** For each backend, the apexes whose splits name it (views of an apex change when a backend does). */
   private readonly apexesByBackend = new Map<string, Set<string>>();
   private zoneRanges: readonly ZoneRange[] = [];
@@ -133,27 +135,56 @@ export class Catalog {
     this.emit(new Set([key]));
   }
 
-  splitOf(key: string): TrafficSplit | undefined {
-    return this.splits.get(key);
+  /** The split in force for the local cluster's clients (and every client another cluster's split does not cover); with `cluster`, that cluster's own. */
+  splitOf(key: string, cluster?: string): TrafficSplit | undefined {
+    return cluster === undefined ? this.splits.get(key) : this.clusterSplits.get(cluster)?.get(key);
   }
 
-  /** Makes the service the apex of a traffic split, or ends it (undefined); announces the service. */
-  setSplit(namespace: string, service: string, split: TrafficSplit | undefined): void {
+  /** The splits other clusters' mesh objects give this apex, for their own clients: cluster → split. */
+  clusterSplitsOf(key: string): ReadonlyMap<string, TrafficSplit> {
+    const out = new Map<string, TrafficSplit>();
+    for (const [cluster, splits] of this.clusterSplits) {
+      const split = splits.get(key);
+      if (split !== undefined) out.set(cluster, split);
+    }
+    return out;
+  }
+
+  /**
+   * Makes the service the apex of a traffic split, or ends it (undefined); announces the service. `cluster`:
+   * another cluster's split, in force for that cluster's clients only.
+   */
+  setSplit(namespace: string, service: string, split: TrafficSplit | undefined, cluster?: string): void {
     const key = serviceKey(namespace, service);
-    const previous = this.splits.get(key);
+    let map = this.splits;
+    if (cluster !== undefined) {
+      let own = this.clusterSplits.get(cluster);
+      if (own === undefined) this.clusterSplits.set(cluster, (own = new Map()));
+      map = own;
+    }
+    const previous = map.get(key);
     if (split === undefined) {
-      if (!this.splits.delete(key)) return;
+      if (!map.delete(key)) return;
     } else {
       if (JSON.stringify(previous) === JSON.stringify(split)) return;
-      this.splits.set(key, split);
+      map.set(key, split);
     }
-    for (const b of backendsOf(previous)) this.apexesByBackend.get(b)?.delete(key);
-    for (const b of backendsOf(split)) {
+    const before = this.backendsOfApex(key, previous, cluster);
+    const after = this.backendsOfApex(key, undefined, undefined);
+    for (const b of before) if (!after.has(b)) this.apexesByBackend.get(b)?.delete(key);
+    for (const b of after) {
       let set = this.apexesByBackend.get(b);
       if (set === undefined) this.apexesByBackend.set(b, (set = new Set()));
       set.add(key);
     }
     this.emit(new Set([key]));
+  }
+
+  /** Every backend an apex's splits name (the local one and every cluster's); `replaced`: a split of `cluster` as it was. */
+  private backendsOfApex(key: string, replaced: TrafficSplit | undefined, cluster: string | undefined): Set<string> {
+    const out = new Set<string>(backendsOf(cluster === undefined && replaced !== undefined ? replaced : this.splits.get(key)));
+    for (const [c, splits] of this.clusterSplits) for (const b of backendsOf(c === cluster && replaced !== undefined ? replaced : splits.get(key))) out.add(b);
+    return out;
   }
 
   /** The apexes whose splits name this service as a backend. */
@@ -363,7 +394,7 @@ export class Catalog {
     if (changed) this.emit(new Set([key]));
   }
 
-  /** Every instance another cluster's Kubernetes source gave (the cluster is no longer watched). */
+  /** Every instance and split another cluster's Kubernetes source gave (the cluster is no longer watched). */
   dropCluster(cluster: string): void {
     const prefix = instanceKey('kubernetes', '', cluster);
     const changed = new Set<string>();
@@ -374,6 +405,15 @@ export class Catalog {
         changed.add(key);
       }
       if (changed.has(key)) this.dropIfEmpty(key, svc);
+    }
+    // Its mesh objects' splits go with it.
+    const splits = this.clusterSplits.get(cluster);
+    if (splits !== undefined) {
+      for (const key of [...splits.keys()]) {
+        const slash = key.indexOf('/');
+        this.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined, cluster);
+      }
+      this.clusterSplits.delete(cluster);
     }
     if (changed.size > 0) this.emit(changed);
   }

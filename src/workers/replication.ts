@@ -31,6 +31,8 @@ export interface ServiceSnapshot {
   readonly policy?: TrafficPolicy;
   /** The service's traffic split when it is the apex of one. */
   readonly split?: TrafficSplit;
+  /** Other clusters' splits of it, for their own clients. */
+  readonly clusterSplits?: readonly (readonly [string, TrafficSplit])[];
   /** A source says it exists even without instances. */
   readonly declared?: boolean;
 }
@@ -97,8 +99,11 @@ function serviceSnapshots(catalog: Catalog, keys: Iterable<string>): { services:
     const split = catalog.splitOf(key);
     const slash = key.indexOf('/');
     const declared = catalog.isDeclared(key);
-    if (svc === undefined && policy === undefined && split === undefined && !declared) removed.push(key);
-    else services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split, declared });
+    if (svc === undefined && policy === undefined && split === undefined && !declared && catalog.clusterSplitsOf(key).size === 0) removed.push(key);
+    else {
+      const clusterSplits = [...catalog.clusterSplitsOf(key)];
+      services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split, declared, ...(clusterSplits.length === 0 ? {} : { clusterSplits }) });
+    }
   }
   return { services, removed };
 }
@@ -123,6 +128,9 @@ function applyService(catalog: Catalog, s: ServiceSnapshot): void {
   // The primary sends the policy in force, whichever source set it.
   catalog.setPolicy(s.namespace, s.name, s.policy);
   catalog.setSplit(s.namespace, s.name, s.split);
+  const clusterSplits = new Map(s.clusterSplits ?? []);
+  for (const cluster of catalog.clusterSplitsOf(`${s.namespace}/${s.name}`).keys()) if (!clusterSplits.has(cluster)) catalog.setSplit(s.namespace, s.name, undefined, cluster);
+  for (const [cluster, split] of clusterSplits) catalog.setSplit(s.namespace, s.name, split, cluster);
   catalog.declare(s.namespace, s.name, s.declared === true);
   catalog.restore(`${s.namespace}/${s.name}`, s.instances.length === 0 && s.alias === undefined ? undefined : s);
 }
@@ -131,6 +139,7 @@ function removeService(catalog: Catalog, key: string): void {
   const slash = key.indexOf('/');
   catalog.setPolicy(key.slice(0, slash), key.slice(slash + 1), undefined);
   catalog.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined);
+  for (const cluster of catalog.clusterSplitsOf(key).keys()) catalog.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined, cluster);
   catalog.declare(key.slice(0, slash), key.slice(slash + 1), false);
   catalog.restore(key, undefined);
 }

@@ -34,8 +34,8 @@ export interface KubernetesSourceOptions {
   /** For VirtualService/DestinationRule hosts like web.shop.svc.cluster.local. */
   clusterDomain?: string;
   /**
-   * Another cluster than the local one (`--kubernetes-cluster NAME=…`): its instances carry the name, and it
-   * gives instances and client ranges only; policies, aliases and mesh objects are the local cluster's.
+   * Another cluster than the local one (`--kubernetes-cluster NAME=…`): its instances carry the name; its mesh
+   * objects split services for its own clients; policies and aliases are the local cluster's.
    */
   cluster?: string;
   /** Serve the Multi-Cluster Services API's ServiceImports (the local cluster's) under the cluster-set domain. */
@@ -185,8 +185,9 @@ export class KubernetesSource {
       });
       this.imports.start();
     }
-    if (this.opts.meshObjects === true && this.opts.cluster === undefined) {
+    if (this.opts.meshObjects === true) {
       this.mesh = new MeshTraffic({
+        ...(this.opts.cluster === undefined ? {} : { cluster: this.opts.cluster }),
         kubeConfig: this.opts.kubeConfig,
         catalog: this.opts.catalog,
         logger,

@@ -55,6 +55,8 @@ export interface MeshTrafficOptions {
   onRuleChanged: (serviceKey: string) => void;
   /** Followed and skipped objects by kind, after each resolution (meshdns_mesh_objects). */
   onStates?: (kind: string, state: 'followed' | 'skipped', count: number) => void;
+  /** Another cluster's mesh objects: their splits are in force for that cluster's clients only. */
+  cluster?: string;
 }
 
 /** A list of custom objects as the API server sends it. */
@@ -182,16 +184,16 @@ export class MeshTraffic {
     }
     for (const [apex, split] of splits) {
       this.applied.add(apex);
-      if (JSON.stringify(catalog.splitOf(apex)) === JSON.stringify(split)) continue;
+      if (JSON.stringify(catalog.splitOf(apex, this.opts.cluster)) === JSON.stringify(split)) continue;
       const [ns, name] = apex.split('/') as [string, string];
-      catalog.setSplit(ns, name, split);
+      catalog.setSplit(ns, name, split, this.opts.cluster);
       logger.info({ service: apex, split: split.backends.map((b) => ({ service: b.service, weight: b.weight, ...(b.subset === undefined ? {} : { subset: b.subset.name, members: b.subset.members.length }) })), rule: split.rule, from: split.origin, consumers: split.consumers?.map((c) => c.namespace) }, 'traffic split applied');
     }
     for (const apex of [...this.applied]) {
       if (splits.has(apex)) continue;
       this.applied.delete(apex);
       const [ns, name] = apex.split('/') as [string, string];
-      catalog.setSplit(ns, name, undefined);
+      catalog.setSplit(ns, name, undefined, this.opts.cluster);
       logger.info({ service: apex }, 'traffic split ended');
     }
     // Each problem once while it lasts: a resync must not repeat it; fixed and broken again logs again.

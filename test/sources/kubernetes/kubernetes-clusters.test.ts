@@ -76,7 +76,9 @@ test('a remote cluster is only listed and watched, for what deploy/kubernetes/re
     const [method, url] = request.split(' ') as [string, string];
     assert.equal(method, 'GET', request);
     const path = url.split('?')[0]!;
-    const m = /^\/api\/v1\/(?:namespaces\/[^/]+\/)?([a-z]+)$/.exec(path) ?? /^\/apis\/([a-z0-9.]+)\/v1\/(?:namespaces\/[^/]+\/)?([a-z]+)$/.exec(path);
+    // API discovery is every account's (system:discovery): /api, /apis and /apis/<group>/<version>.
+    if (/^\/apis?(?:\/[a-z0-9.-]+\/[a-z0-9]+)?$/.test(path)) continue;
+    const m = /^\/api\/v1\/(?:namespaces\/[^/]+\/)?([a-z]+)$/.exec(path) ?? /^\/apis\/([a-z0-9.-]+)\/[a-z0-9]+\/(?:namespaces\/[^/]+\/)?([a-z]+)$/.exec(path);
     assert.ok(m !== null, `${request}: not a list or watch`);
     const [group, resource] = m.length === 2 ? ['', m[1]!] : [m[1]!, m[2]!];
     assert.ok(granted(group, resource), `${request}: not granted by deploy/kubernetes/remote`);
@@ -264,5 +266,35 @@ test('the console (real Chromium) shows each instance\'s cluster and each cluste
     await p.stop();
     await a.stop();
     await b.stop().catch(() => undefined);
+  }
+});
+
+for (const workers of [[], ['--workers', '2']]) test(`each cluster's mesh objects split a service for its own clients; a cluster without one follows the local cluster's${workers.length > 0 ? ' (--workers 2: the splits reach the workers)' : ''}`, async () => {
+  const { crdResource, httpRoute, MESH_CRDS } = await import('../../support/fake-kube-apiserver.js');
+  const [a, b] = await Promise.all([FakeKubeApiServer.start(), FakeKubeApiServer.start()]);
+  const ROUTES = crdResource(MESH_CRDS.httproutes);
+  for (const [server, net, nodeCidr] of [[a, 95, '127.0.1.0/24'], [b, 96, '127.0.2.0/24']] as const) {
+    server.installCrd(MESH_CRDS.httproutes);
+    server.apply('nodes', node(`n-${net}`, undefined, [nodeCidr]));
+    for (const [name, host] of [['web', 0], ['web-v1', 1], ['web-v2', 2]] as const) {
+      server.apply('services', service('shop', name));
+      server.apply('endpointslices', endpointSlice('shop', `${name}-x`, name, [{ address: `10.${net}.${host}.1` }]));
+    }
+  }
+  a.apply(ROUTES, httpRoute('shop', 'web-split', 'web', [['web-v1', 100]]));
+  b.apply(ROUTES, httpRoute('shop', 'web-split', 'web', [['web-v2', 100]]));
+  const p = await startMeshdns(['--upstream', 'none', '--kubernetes', 'on', '--kubeconfig', a.kubeconfig(), '--cluster-name', 'a', '--kubernetes-cluster', `b=${b.kubeconfig()}`, ...workers]);
+  try {
+    await within(5000, () => ready(p));
+    await within(5000, async () => (await addresses('web.shop.linkerd.local', WEST_CLIENT, p)).join() === '10.96.2.1', 50);
+    assert.deepEqual(await addresses('web.shop.linkerd.local', EAST_CLIENT, p), ['10.95.1.1']);
+    assert.deepEqual(await addresses('web.shop.linkerd.local', '127.0.0.1', p), ['10.95.1.1']);
+    // b's route gone: b's clients follow the local cluster's split, answered from b's own instances first.
+    b.remove(ROUTES, 'shop', 'web-split');
+    await within(3000, async () => (await addresses('web.shop.linkerd.local', WEST_CLIENT, p)).join() === '10.96.1.1', 50);
+    assert.deepEqual(await addresses('web.shop.linkerd.local', EAST_CLIENT, p), ['10.95.1.1']);
+  } finally {
+    await p.stop();
+    await Promise.all([a.stop(), b.stop()]);
   }
 });
