@@ -1,4 +1,5 @@
 import { ApisApi, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { PAGE, type ListPage, type ReflectorSpec } from './reflector.js';
 
 /** A mesh traffic object kind meshdns follows, and the API versions it reads, preferred first. */
 export interface MeshApi {
@@ -60,4 +61,29 @@ export async function discoverMeshApis(kubeConfig: KubeConfig, apis: readonly Me
     }
   }
   return out;
+}
+
+/** A list of custom objects as the API server sends it. */
+interface RawListPage {
+  items?: unknown[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+/**
+ * Where a custom resource's reflector lists and watches (all namespaces, or one) and how it lists a page: the part
+ * of a reflector's spec every custom kind shares (mesh objects, ServiceImports).
+ */
+export function customObjectSource(custom: CustomObjectsApi, api: MeshApi, version: string, ns: string | undefined): Pick<ReflectorSpec<unknown>, 'resource' | 'path' | 'list'> {
+  const base = `/apis/${api.group}/${version}`;
+  return {
+    resource: api.id,
+    path: ns === undefined ? `${base}/${api.plural}` : `${base}/namespaces/${ns}/${api.plural}`,
+    list: async (token: string | undefined): Promise<ListPage> => {
+      const page = (await (ns === undefined
+        ? custom.listClusterCustomObject({ group: api.group, version, plural: api.plural, limit: PAGE, _continue: token })
+        : custom.listNamespacedCustomObject({ group: api.group, version, namespace: ns, plural: api.plural, limit: PAGE, _continue: token }))) as RawListPage;
+      // Custom objects come back as the API's raw JSON: `continue`, where typed models say `_continue`.
+      return { items: page.items ?? [], metadata: { resourceVersion: page.metadata?.resourceVersion, _continue: page.metadata?.continue } };
+    },
+  };
 }

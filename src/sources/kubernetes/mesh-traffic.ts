@@ -2,7 +2,7 @@ import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { LoadBalancer } from '../../catalog/policy.js';
-import { discoverMeshApis, MESH_APIS, type MeshApi } from './mesh-apis.js';
+import { customObjectSource, discoverMeshApis, MESH_APIS, type MeshApi } from './mesh-apis.js';
 import {
   convertDestinationRule,
   convertGrpcRoute,
@@ -15,29 +15,9 @@ import {
   type SlimRoute,
   type SlimSubset,
 } from './mesh-objects.js';
-import { inScope, PAGE, type ListPage, type Reflector, type ReflectorSpec } from './reflector.js';
+import { inScope, mirrorInto, type Reflector, type ReflectorSpec } from './reflector.js';
 import { resolveSplits } from './split-resolver.js';
 
-/**
- * A reflector's handlers that keep `map` equal to the watched objects in namespace scope `ns` (a re-list drops
- * what it no longer lists), telling `changed` after each change.
- */
-function mirrorInto<T>(map: Map<string, T>, ns: string | undefined, changed: () => void): Pick<ReflectorSpec<T>, 'onReplace' | 'onUpsert' | 'onDelete'> {
-  return {
-    onReplace: (all) => {
-      for (const key of [...map.keys()]) if (inScope(key, ns) && !all.has(key)) map.delete(key);
-      for (const [key, value] of all) map.set(key, value);
-      changed();
-    },
-    onUpsert: (key, value) => {
-      map.set(key, value);
-      changed();
-    },
-    onDelete: (key) => {
-      if (map.delete(key)) changed();
-    },
-  };
-}
 
 export interface MeshTrafficOptions {
   kubeConfig: KubeConfig;
@@ -57,12 +37,6 @@ export interface MeshTrafficOptions {
   onStates?: (kind: string, state: 'followed' | 'skipped', count: number) => void;
   /** Another cluster's mesh objects: their splits are in force for that cluster's clients only. */
   cluster?: string;
-}
-
-/** A list of custom objects as the API server sends it. */
-interface RawListPage {
-  items?: unknown[];
-  metadata?: { resourceVersion?: string; continue?: string };
 }
 
 /**
@@ -239,18 +213,7 @@ export class MeshTraffic {
     const scopes: (string | undefined)[] = this.opts.namespaces.length === 0 ? [undefined] : [...this.opts.namespaces];
     const reflectors: Reflector<unknown>[] = [];
     for (const ns of scopes) {
-      const base = `/apis/${api.group}/${version}`;
-      const common = {
-        resource: api.id,
-        path: ns === undefined ? `${base}/${api.plural}` : `${base}/namespaces/${ns}/${api.plural}`,
-        list: async (token: string | undefined): Promise<ListPage> => {
-          const page = (await (ns === undefined
-            ? custom.listClusterCustomObject({ group: api.group, version, plural: api.plural, limit: PAGE, _continue: token })
-            : custom.listNamespacedCustomObject({ group: api.group, version, namespace: ns, plural: api.plural, limit: PAGE, _continue: token }))) as RawListPage;
-          // Custom objects come back as the API's raw JSON: `continue`, where typed models say `_continue`.
-          return { items: page.items ?? [], metadata: { resourceVersion: page.metadata?.resourceVersion, _continue: page.metadata?.continue } };
-        },
-      };
+      const common = customObjectSource(custom, api, version, ns);
       if (api.kind === 'DestinationRule') {
         reflectors.push(
           this.opts.reflector<SlimDestinationRule>({

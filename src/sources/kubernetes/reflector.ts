@@ -15,6 +15,27 @@ export function inScope(key: string, ns: string | undefined): boolean {
   return ns === undefined || key.startsWith(`${ns}/`);
 }
 
+/**
+ * A reflector's handlers that keep `map` equal to the watched objects in namespace scope `ns` (a re-list drops
+ * what it no longer lists), telling `changed` after each change.
+ */
+export function mirrorInto<T>(map: Map<string, T>, ns: string | undefined, changed: () => void): Pick<ReflectorSpec<T>, 'onReplace' | 'onUpsert' | 'onDelete'> {
+  return {
+    onReplace: (all) => {
+      for (const key of [...map.keys()]) if (inScope(key, ns) && !all.has(key)) map.delete(key);
+      for (const [key, value] of all) map.set(key, value);
+      changed();
+    },
+    onUpsert: (key, value) => {
+      map.set(key, value);
+      changed();
+    },
+    onDelete: (key) => {
+      if (map.delete(key)) changed();
+    },
+  };
+}
+
 /** What a source tells a reflector: what to list and watch, and where converted objects go. */
 export interface ReflectorSpec<T> {
   resource: string;

@@ -4,8 +4,8 @@ import { isIP } from 'node:net';
 import type { ClusterSetEndpoint, ClusterSetService } from '../../catalog/clusterset.js';
 import type { InstancePort } from '../../catalog/types.js';
 import { addressLabel, isDnsLabel } from '../../catalog/validate.js';
-import { discoverMeshApis, SERVICE_IMPORT_API } from './mesh-apis.js';
-import { PAGE, type ListPage, type Reflector, type ReflectorSpec } from './reflector.js';
+import { customObjectSource, discoverMeshApis, SERVICE_IMPORT_API } from './mesh-apis.js';
+import { mirrorInto, type Reflector, type ReflectorSpec } from './reflector.js';
 import type { SlimSlice } from './slim-objects.js';
 
 /** A ServiceImport as DNS needs it. */
@@ -21,8 +21,6 @@ interface ImportJson {
   metadata?: { name?: string; namespace?: string };
   spec?: { type?: string; ips?: unknown; ports?: { name?: string; port?: number; protocol?: string }[] | null };
 }
-
-type RawListPage = { items?: unknown[]; metadata?: { resourceVersion?: string; continue?: string } };
 
 export interface ServiceImportsOptions {
   kubeConfig: KubeConfig;
@@ -104,36 +102,16 @@ export class ServiceImports {
 
   private startReflectors(version: string): void {
     const custom = this.opts.kubeConfig.makeApiClient(CustomObjectsApi);
-    const { group, plural } = SERVICE_IMPORT_API;
     const scopes: (string | undefined)[] = this.opts.namespaces.length === 0 ? [undefined] : [...this.opts.namespaces];
     for (const ns of scopes) {
-      const base = `/apis/${group}/${version}`;
       const reflector = this.opts.reflector<SlimImport>({
-        resource: SERVICE_IMPORT_API.id,
-        path: ns === undefined ? `${base}/${plural}` : `${base}/namespaces/${ns}/${plural}`,
-        list: async (token): Promise<ListPage> => {
-          const page = (await (ns === undefined
-            ? custom.listClusterCustomObject({ group, version, plural, limit: PAGE, _continue: token })
-            : custom.listNamespacedCustomObject({ group, version, namespace: ns, plural, limit: PAGE, _continue: token }))) as RawListPage;
-          return { items: page.items ?? [], metadata: { resourceVersion: page.metadata?.resourceVersion, _continue: page.metadata?.continue } };
-        },
+        ...customObjectSource(custom, SERVICE_IMPORT_API, version, ns),
         convert: (o) => this.convert(o),
-        onReplace: (all) => {
-          for (const key of [...this.imports.keys()]) if ((ns === undefined || key.startsWith(`${ns}/`)) && !all.has(key)) this.imports.delete(key);
-          for (const [key, value] of all) this.imports.set(key, value);
-          this.changed();
-        },
-        onUpsert: (key, value) => {
-          this.imports.set(key, value);
-          this.changed();
-        },
-        onDelete: (key) => {
-          if (this.imports.delete(key)) this.changed();
-        },
+        ...mirrorInto(this.imports, ns, () => this.changed()),
       });
       this.reflectors.push(reflector as Reflector<unknown>);
     }
-    this.opts.logger.info({ apiVersion: `${group}/${version}` }, 'serving ServiceImports under the cluster-set domain');
+    this.opts.logger.info({ apiVersion: `${SERVICE_IMPORT_API.group}/${version}` }, 'serving ServiceImports under the cluster-set domain');
     for (const r of this.reflectors) r.start();
   }
 
