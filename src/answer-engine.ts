@@ -16,7 +16,7 @@ import type { NameTable } from './answers/name-table.js';
 import { Resolver } from './answers/resolver.js';
 import { ReverseNames, reverseZoneOf } from './answers/reverse-names.js';
 import { ClientZones } from './answers/client-zones.js';
-import { childKey, keyOf } from './wire/name.js';
+import { keyOf } from './wire/name.js';
 import type { Catalog } from './catalog/catalog.js';
 import { allowList, ConfigError, type Config, type RrlConfig } from './config/config.js';
 import { UpstreamForwarder } from './dns/forward/forwarder.js';
@@ -159,13 +159,14 @@ export function createAnswerEngine(
         onFailover,
         onSkipped,
       })
-    : watchPlanStates(catalog, (namespace, name) => meshZones.map((zoneKey) => childKey([name, namespace], zoneKey)), { soft, allUnhealthy: config.allUnhealthy, onPanic, onFailover, onSkipped });
+    : watchPlanStates(catalog, meshZones, { soft, allUnhealthy: config.allUnhealthy, onPanic, onFailover, onSkipped });
   let loaded = false;
   // The static zones: the zone files' and, with --clusterset-domain, the cluster-set zone built from ServiceImports.
   let fileZones: readonly StaticZone[] = [];
   let clusterSet: StaticZone | undefined;
   const setStatic = (): void => resolver.setStaticZones(clusterSet === undefined ? fileZones : [...fileZones.filter((z) => z.apex.key !== clusterSet!.apex.key), clusterSet]);
-  if (config.clustersetDomain !== undefined) {
+  // The cluster-set zone is for answering: a worker pool's primary answers nothing and builds none.
+  if (config.clustersetDomain !== undefined && answers) {
     const domainKey = keyOf(config.clustersetDomain);
     const build = (services: readonly ClusterSetService[]): void => {
       const built = clusterSetZone(domainKey, services, config.ttl);

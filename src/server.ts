@@ -62,9 +62,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const metricsRegistry = new Registry();
   // With workers, process and DNS metrics come from them (summed); the primary adds the rest.
   if (!pooled) collectDefaultMetrics({ register: metricsRegistry });
-  registerMemoryLimitMetrics(metricsRegistry, { container: true });
-  // Workers report their own heap limits (summed like the heap they use).
-  if (pooled) metricsRegistry.removeSingleMetric('meshdns_heap_limit_bytes');
+  // The container's limit from here; heap limits from each process that has a heap of answers (with workers, they
+  // report their own, summed like the heap they use).
+  registerMemoryLimitMetrics(metricsRegistry, { heap: !pooled, container: true });
   const metrics = pooled ? undefined : new DnsMetrics(metricsRegistry, { rate: config.queryLogRate, logger });
   // The parts the gauges read at scrape time, once they exist (the metrics come first, so that every part can
   // count its own events from the start).
@@ -128,6 +128,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   if (config.store === 'sqlite') await firstAttempt;
 
   let clusters: KubernetesClusters | undefined;
+  let listeners: DnsListeners | undefined;
+  const stopAll = async (): Promise<void> => {
+    stopped = true;
+    clusters?.stop();
+    await Promise.all([listeners?.stop(3000), pool?.stop(5000)]);
+    zones.stop();
+    plane.notifier.stop();
+    plane.serials.save();
+    health?.stop();
+    await registry.stop().catch(() => undefined);
+  };
   if (watchesKubernetes) {
     const { KubernetesSource } = await import('./sources/kubernetes/kubernetes-source.js');
     const forCluster = kubernetesMetrics(metricsRegistry);
@@ -158,24 +169,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     try {
       await clusters.start(config.kubernetesClusters);
     } catch (err) {
-      stopped = true;
-      health?.stop();
-      await registry.stop().catch(() => undefined);
+      await stopAll();
       throw err;
     }
   }
-
-  let listeners: DnsListeners | undefined;
-  const stopAll = async (): Promise<void> => {
-    stopped = true;
-    clusters?.stop();
-    await Promise.all([listeners?.stop(3000), pool?.stop(5000)]);
-    zones.stop();
-    plane.notifier.stop();
-    plane.serials.save();
-    health?.stop();
-    await registry.stop().catch(() => undefined);
-  };
   let bound: ListenAddress[];
   try {
     if (pool !== undefined) bound = await pool.start();

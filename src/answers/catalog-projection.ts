@@ -10,8 +10,7 @@ import type { TrafficSplit } from '../catalog/split.js';
 import { planAnswers, weightOf, type PlanState } from './answer-plan.js';
 import { SkipReporter, srvOwnerKey, usableInstances } from './instance-names.js';
 import { PlanStates } from './plan-states.js';
-import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, NamesBelowService, RRSets, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
-
+import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, NamesBelowService, RRSets, serviceKeys, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
 
 /** One SRV name of a service while it is built. */
 interface SrvDraft {
@@ -72,11 +71,6 @@ function emptyService(key: string): Service {
 
 /** Every <ns> name is an empty non-terminal: one shared node. */
 const NON_TERMINAL: NameNode = { rrsets: new RRSets() };
-
-function serviceKeys(namespace: string, name: string, zoneKey: string): { nsKey: string; svcKey: string } {
-  const nsKey = childKey([namespace], zoneKey);
-  return { nsKey, svcKey: childKey([name], nsKey) };
-}
 
 /** A label as it starts a lookup key (length octet first): a one-label key with no parent. */
 function wireLabel(label: string): string {
@@ -385,8 +379,7 @@ export class CatalogProjection {
     });
   }
 
-
-
+  /** The instances this service's names are built from in one zone (instance-names.ts says which, and reports the rest). */
   private usable(key: string, svc: Service, svcKey: string): Instance[] {
     return usableInstances(key, svc, svcKey, this.report);
   }

@@ -1,5 +1,6 @@
 import type { EncodedRecord } from '../wire/rdata.js';
 import type { MemberZone } from './policy-order.js';
+import { childKey } from '../wire/name.js';
 
 /**
  * The precomputed shape of answers. Built when data changes, read per query.
@@ -140,10 +141,10 @@ const INDEX_FROM = 16;
 export class NamesBelowService {
   private readonly index: Map<string, AddressRecords> | null;
 
-  /** instances: [label, records, label, records, ...]; srv: [proto, port, set, proto, port, set, ...] */
   /** Cluster labels (wire form) of other clusters' instance names `<name>.<cluster>`: empty non-terminals. */
   private readonly clusters: readonly string[] | null;
 
+  /** instances: [label, records, label, records, ...]; srv: [proto, port, set, proto, port, set, ...] */
   constructor(
     private readonly instances: readonly (string | AddressRecords)[],
     private readonly srv: readonly (string | RRSet)[],
@@ -265,3 +266,9 @@ function drawGroups(weights: readonly number[], groupOf: readonly number[], poli
 }
 
 export type NameTable = Map<string, NameNode>;
+
+/** A service's keys in a zone: its namespace's `<ns>.<zone>` and its own `<svc>.<ns>.<zone>`. */
+export function serviceKeys(namespace: string, name: string, zoneKey: string): { nsKey: string; svcKey: string } {
+  const nsKey = childKey([namespace], zoneKey);
+  return { nsKey, svcKey: childKey([name], nsKey) };
+}

@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/catalog.js';
 import { planAnswers } from './answer-plan.js';
 import { reportUnbuildable, SkipReporter, type SkippedRecord } from './instance-names.js';
+import { serviceKeys } from './name-table.js';
 import type { SoftWeight } from './soft-weight.js';
 
 export interface PlanStateEvents {
@@ -84,7 +85,7 @@ export class PlanStates implements PlanStateView {
  */
 export function watchPlanStates(
   catalog: Catalog,
-  zoneSvcKeys: (namespace: string, name: string) => string[],
+  zoneKeys: readonly string[],
   opts: { soft?: SoftWeight; allUnhealthy?: 'serve-all' | 'serve-none'; onSkipped?: (skipped: SkippedRecord) => void } & PlanStateEvents,
 ): PlanStateView {
   const allUnhealthy = opts.allUnhealthy ?? 'serve-all';
@@ -96,7 +97,7 @@ export function watchPlanStates(
     states.track(key, plan.dependsOn);
     states.set(key, plan.failoverTo, plan.panic);
     const svc = catalog.getByKey(key);
-    if (svc !== undefined && svc.alias === undefined) for (const svcKey of zoneSvcKeys(svc.namespace, svc.name)) reportUnbuildable(key, svc, svcKey, report);
+    if (svc !== undefined && svc.alias === undefined) for (const zoneKey of zoneKeys) reportUnbuildable(key, svc, serviceKeys(svc.namespace, svc.name, zoneKey).svcKey, report);
   };
   catalog.onChange((keys) => {
     for (const key of states.affected(keys)) replan(key);

@@ -64,7 +64,7 @@ export class Resolver {
    */
   private dynamicNode(name: string): NameNode | undefined {
     const node = this.dynamicNames.get(name);
-    if (node !== undefined) return node.consumers === undefined && node.byCluster === undefined ? node : this.forClient(node);
+    if (node !== undefined) return this.forClient(node);
     const cut = name.charCodeAt(0) + 1;
     if (cut >= name.length) return undefined;
     const first = name.slice(0, cut);
@@ -86,7 +86,7 @@ export class Resolver {
     const cut2 = parent.charCodeAt(0) + 1;
     if (cut2 >= parent.length) return undefined;
     const service = this.dynamicNames.get(parent.slice(cut2));
-    const set = (service === undefined || (service.consumers === undefined && service.byCluster === undefined) ? service : this.forClient(service))?.below?.srvSet(parent.slice(0, cut2), first);
+    const set = (service === undefined ? undefined : this.forClient(service))?.below?.srvSet(parent.slice(0, cut2), first);
     return set === undefined ? undefined : this.srvNode.fill(set);
   }
 
@@ -99,10 +99,12 @@ export class Resolver {
   clusterOf: (address: string) => string = () => '';
 
   /**
-   * A service node as this client sees it: its namespace's consumer split, else the node everyone gets; then,
-   * when the service spans clusters, the node of the client's cluster.
+   * A name-table node as this client sees it: a service's node of its namespace's consumer split, else the node
+   * everyone gets; then, when the service spans clusters, the node of the client's cluster.
    */
   private forClient(node: NameNode): NameNode {
+    // Nearly every node is answered alike for every client.
+    if (node.consumers === undefined && node.byCluster === undefined) return node;
     let chosen = node;
     if (node.consumers !== undefined) {
       const ns = this.namespaceOf(this.client);

@@ -156,21 +156,17 @@ export class Catalog {
    */
   setSplit(namespace: string, service: string, split: TrafficSplit | undefined, cluster?: string): void {
     const key = serviceKey(namespace, service);
-    let map = this.splits;
-    if (cluster !== undefined) {
-      let own = this.clusterSplits.get(cluster);
-      if (own === undefined) this.clusterSplits.set(cluster, (own = new Map()));
-      map = own;
+    let map = cluster === undefined ? this.splits : this.clusterSplits.get(cluster);
+    if (map === undefined) {
+      if (split === undefined) return;
+      this.clusterSplits.set(cluster!, (map = new Map()));
     }
     const previous = map.get(key);
-    if (split === undefined) {
-      if (!map.delete(key)) return;
-    } else {
-      if (JSON.stringify(previous) === JSON.stringify(split)) return;
-      map.set(key, split);
-    }
-    const before = this.backendsOfApex(key, previous, cluster);
-    const after = this.backendsOfApex(key, undefined, undefined);
+    if (split === undefined ? previous === undefined : JSON.stringify(previous) === JSON.stringify(split)) return;
+    const before = this.backendsOfApex(key);
+    if (split === undefined) map.delete(key);
+    else map.set(key, split);
+    const after = this.backendsOfApex(key);
     for (const b of before) if (!after.has(b)) this.apexesByBackend.get(b)?.delete(key);
     for (const b of after) {
       let set = this.apexesByBackend.get(b);
@@ -180,10 +176,10 @@ export class Catalog {
     this.emit(new Set([key]));
   }
 
-  /** Every backend an apex's splits name (the local one and every cluster's); `replaced`: a split of `cluster` as it was. */
-  private backendsOfApex(key: string, replaced: TrafficSplit | undefined, cluster: string | undefined): Set<string> {
-    const out = new Set<string>(backendsOf(cluster === undefined && replaced !== undefined ? replaced : this.splits.get(key)));
-    for (const [c, splits] of this.clusterSplits) for (const b of backendsOf(c === cluster && replaced !== undefined ? replaced : splits.get(key))) out.add(b);
+  /** Every backend an apex's splits name: the local one's and every other cluster's. */
+  private backendsOfApex(key: string): Set<string> {
+    const out = new Set<string>(backendsOf(this.splits.get(key)));
+    for (const splits of this.clusterSplits.values()) for (const b of backendsOf(splits.get(key))) out.add(b);
     return out;
   }
 

@@ -33,23 +33,26 @@ export function workerHeapLimitMb(limits: MemoryLimits, workers: number, execArg
   return Math.max(128, Math.floor((limits.containerBytes * 0.75) / (workers + 1) / 2 ** 20));
 }
 
-/** meshdns_heap_limit_bytes (this process's; with workers, summed like the heap they use) and meshdns_memory_limit_bytes. */
-export function registerMemoryLimitMetrics(registry: Registry, opts: { container: boolean }): void {
-  new Gauge({
-    name: 'meshdns_heap_limit_bytes',
-    help: 'The V8 heap limit of the process (with --workers, of each worker, summed like nodejs_heap_size_used_bytes)',
-    registers: [registry],
-    collect() {
-      this.set(getHeapStatistics().heap_size_limit);
-    },
-  });
-  if (!opts.container) return;
-  new Gauge({
-    name: 'meshdns_memory_limit_bytes',
-    help: 'The container\'s (cgroup\'s) memory limit every meshdns process shares; 0 when there is none',
-    registers: [registry],
-    collect() {
-      this.set(memoryLimits().containerBytes ?? 0);
-    },
-  });
+/** meshdns_heap_limit_bytes (this process's; with workers, each worker's, summed like the heap they use) and meshdns_memory_limit_bytes. */
+export function registerMemoryLimitMetrics(registry: Registry, opts: { heap: boolean; container: boolean }): void {
+  if (opts.heap) {
+    new Gauge({
+      name: 'meshdns_heap_limit_bytes',
+      help: 'The V8 heap limit of the process (with --workers, of each worker, summed like nodejs_heap_size_used_bytes)',
+      registers: [registry],
+      collect() {
+        this.set(getHeapStatistics().heap_size_limit);
+      },
+    });
+  }
+  if (opts.container) {
+    new Gauge({
+      name: 'meshdns_memory_limit_bytes',
+      help: 'The container\'s (cgroup\'s) memory limit every meshdns process shares; 0 when there is none',
+      registers: [registry],
+      collect() {
+        this.set(memoryLimits().containerBytes ?? 0);
+      },
+    });
+  }
 }

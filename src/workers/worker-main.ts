@@ -17,7 +17,7 @@ type PrimaryMessage = StateMessage | { type: 'shutdown' } | { type: 'reload'; co
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   const send = (m: WorkerMessage): void => void process.send?.(m);
   collectDefaultMetrics();
-  registerMemoryLimitMetrics(register, { container: false });
+  registerMemoryLimitMetrics(register, { heap: true, container: false });
   // Constructing one installs prom-client's handler that answers the primary's metric requests.
   new AggregatorRegistry();
   const metrics = new DnsMetrics(register, { rate: config.queryLogRate, logger });
