@@ -27,6 +27,7 @@ import { nameServerAddresses, type ListenAddress } from './config/listen-address
 import { QueryHandler, type QueryObserver } from './dns/query-handler.js';
 import { TcpListener } from './dns/tcp-listener.js';
 import { UdpListener, type UdpRateLimit } from './dns/udp-listener.js';
+import { chooseUdpIo, type UdpIo } from './dns/udp-batch.js';
 import { ResponseRateLimiter } from './dns/rate-limit/response-rate-limiter.js';
 import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
 
@@ -284,6 +285,8 @@ export function createAnswerEngine(
 
 export interface DnsListeners {
   readonly bound: ListenAddress[];
+  /** How UDP is read and written, and why (the addon's path, or why it is not in use). */
+  readonly udpIo: { readonly io: UdpIo; readonly reason: string };
   stop(graceMs: number): Promise<void>;
 }
 
@@ -300,10 +303,17 @@ export async function listenDns(config: Config, handler: QueryHandler, observer?
   };
   const tcpOptions = { idleTimeoutMs: config.tcpIdleTimeoutMs, maxConnections: config.tcpMaxConnections, maxConnectionsPerClient: config.tcpMaxConnectionsPerClient };
   const rateLimit = udpRateLimit(config.rrl, observer);
+  let udpIo: DnsListeners['udpIo'];
+  try {
+    udpIo = chooseUdpIo(config.udpIo);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  observer?.udpIo?.(udpIo.io);
   try {
     for (const address of config.dns) {
       for (let attempt = 1; ; attempt++) {
-        const u = new UdpListener(address, handler, rateLimit, opts.reusePort ?? false);
+        const u = new UdpListener(address, handler, rateLimit, opts.reusePort ?? false, udpIo.io);
         const actual = await u.start();
         const t = new TcpListener({ ...address, port: actual.port }, handler, tcpOptions);
         try {
@@ -324,7 +334,7 @@ export async function listenDns(config: Config, handler: QueryHandler, observer?
     await stop(0);
     throw new ConfigError(`cannot listen for DNS: ${(err as Error).message}`);
   }
-  return { bound, stop };
+  return { bound, udpIo, stop };
 }
 
 /** One limiter for every UDP listener of the process, so a client cannot multiply its allowance by listener. */

@@ -247,6 +247,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       dns: bound.map(formatHostPort),
       http: formatHostPort(httpBound),
       workers: pooled ? config.workers : 1,
+      udpIo: (pooled ? pool?.udpIo : listeners?.udpIo)?.io ?? null,
+      udpIoReason: (pooled ? pool?.udpIo : listeners?.udpIo)?.reason ?? null,
       domains: config.domains,
       zonesDir: config.zonesDir,
       zoneErrors: [...zones.errors.values()],

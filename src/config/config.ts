@@ -55,6 +55,8 @@ export interface Config {
   /** --client-cluster: client ranges and their clusters, when no Node places a client. */
   readonly clientClusters: readonly { readonly cidr: string; readonly zone: string }[];
   readonly reverseLookups: boolean;
+  /** UDP through the native recvmmsg addon, node:dgram, or auto (the addon where it loads). */
+  readonly udpIo: 'auto' | 'recvmmsg' | 'dgram';
   /** --reverse-cidr ranges, validated. */
   readonly reverseCidrs: readonly string[];
   /** Given --ns-address values; empty: derived from the listeners (see nameServerAddresses). */
@@ -348,6 +350,7 @@ function validate(raw: Raw): Config {
     seed: raw.has('seed') ? integer(raw, 'seed', 0, 0xffffffff) : undefined,
     probeConcurrency: integer(raw, 'probe-concurrency', 1, 100_000),
     workers: integer(raw, 'workers', 1, 64),
+    udpIo: choice(raw, 'udp-io', ['auto', 'recvmmsg', 'dgram'] as const),
     shutdownLameduckMs: duration(raw, 'shutdown-lameduck', true),
     healthK: real(raw, 'health-k', 0.1, 1000),
     healthTheta: real(raw, 'health-theta', 0, 1),

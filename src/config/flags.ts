@@ -78,6 +78,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { name: 'health-theta', arg: 'θ', repeatable: false, default: '0.5', help: 'midpoint θ of the soft weight, a probe success ratio in [0,1]' },
   { name: 'all-unhealthy', arg: 'serve-all|serve-none', repeatable: false, default: 'serve-all', help: 'when every instance of a service fails its probes: answer them all (panic) or none' },
   { name: 'shutdown-lameduck', arg: 'DURATION', repeatable: false, default: '5s', help: 'on SIGTERM, fail /readyz at once but keep answering DNS this long (while load balancers stop sending), then drain and exit' },
+  { name: 'udp-io', arg: 'auto|recvmmsg|dgram', repeatable: false, default: 'auto', help: 'how UDP is read and written: recvmmsg/sendmmsg in batches through the native addon (built by npm run build where a C compiler is present), node:dgram a datagram at a time, or auto (the addon where it loads)' },
   { name: 'workers', arg: 'N', repeatable: false, default: '1', help: 'DNS worker processes sharing the listeners (1: answer in the main process; set to the core count for throughput)' },
   { name: 'seed', arg: 'N', repeatable: false, default: undefined, help: 'seed of the weighted-order random source (tests only; default unpredictable)' },
 ];

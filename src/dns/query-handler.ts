@@ -50,6 +50,8 @@ export interface QueryObserver {
   forwarded(ok: boolean): void;
   /** A UDP response held back by response-rate limiting: dropped, or sent truncated. */
   rateLimited(action: 'dropped' | 'slipped'): void;
+  /** Which UDP I/O the listeners use (said once, at start). */
+  udpIo?(io: 'recvmmsg' | 'dgram'): void;
 }
 
 /**
@@ -76,6 +78,7 @@ export class QueryHandler {
     this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key), opts.answerLimit ?? 0, opts.zoneOf);
   }
 
+  /** `msg` is the caller's for this call only (UDP batches reuse it): whatever answers later keeps a copy. */
   handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | MessageStream | null | Promise<Buffer | null> {
     this.started = performance.now();
     this.client = clientAddress;
@@ -188,8 +191,10 @@ export class QueryHandler {
     if (forwarder === undefined || !this.opts.forwardAllowed.check(address, family) || forwarder.overloaded) {
       return this.done(this.writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
     }
-    // The parsed query is reused by the next message: keep what the async path needs.
+    // The parsed query is reused by the next message, and the message may be a view into a batch of datagrams
+    // (udp-batch.ts) that the next batch overwrites: keep copies of what the async path needs.
     const snapshot: ParsedQuery = { ...q };
+    msg = Buffer.from(msg);
     const started = this.started;
     return forwarder.forward(msg, snapshot, tcp).then((answer) => {
       this.opts.observer?.forwarded(answer !== null);

@@ -3,6 +3,7 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { QueryHandler } from './query-handler.js';
 import type { ListenAddress } from '../config/listen-address.js';
 import { RateDecision, truncatedCopy, type ResponseRateLimiter } from './rate-limit/response-rate-limiter.js';
+import { AddressText, loadUdpBatch, type UdpBatchAddon, type UdpBatchHandle, type UdpIo } from './udp-batch.js';
 
 export interface UdpRateLimit {
   readonly limiter: ResponseRateLimiter;
@@ -29,9 +30,17 @@ export class UdpListener {
      * over the sockets, so a worker reads its share directly instead of through a handle shared by the cluster.
      */
     private readonly reusePort = false,
+    /** recvmmsg/sendmmsg through the native addon (chosen at start, see udp-batch.ts), or node:dgram. */
+    private readonly io: UdpIo = 'dgram',
   ) {}
 
+  private batch: { addon: UdpBatchAddon; handle: UdpBatchHandle } | undefined;
+  private readonly addresses = new AddressText();
+  /** Stopping: datagrams still read are dropped, as dgram's path stops listening, while forwards finish. */
+  private draining = false;
+
   start(): Promise<ListenAddress> {
+    if (this.io === 'recvmmsg') return Promise.resolve(this.startBatch());
     return new Promise((resolve, reject) => {
       const socket = createSocket({ type: this.address.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.address.family === 6, reusePort: this.reusePort });
       this.socket = socket;
@@ -52,6 +61,80 @@ export class UdpListener {
         resolve({ host: bound.address, port: bound.port, family: this.address.family });
       });
     });
+  }
+
+  private startBatch(): ListenAddress {
+    const loaded = loadUdpBatch();
+    if (!('addon' in loaded)) throw new Error(loaded.error);
+    const addon = loaded.addon;
+    // The addon writes datagram i at i * SLOT of rx, its [length, port] at meta[2i], its sender at addrs[16i].
+    const rx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
+    const meta = new Int32Array(addon.BATCH * 2);
+    const addrs = new Uint8Array(addon.BATCH * 16);
+    const family = this.address.family === 6 ? 6 : 4;
+    const handle = addon.open(family, this.address.host, this.address.port, this.reusePort, rx, meta, addrs, (count) => this.onBatch(count, rx, meta, addrs));
+    this.batch = { addon, handle };
+    return { host: this.address.host, port: addon.localPort(handle), family: this.address.family };
+  }
+
+  /** Answers datagrams 0..count-1 of a batch; the addon sends the queued answers in one sendmmsg when this returns. */
+  private onBatch(count: number, rx: Buffer, meta: Int32Array, addrs: Uint8Array): void {
+    const batch = this.batch;
+    if (batch === undefined || this.draining) return;
+    const slot = batch.addon.SLOT;
+    const ipv6 = this.address.family === 6;
+    for (let i = 0; i < count; i++) {
+      const start = i * slot;
+      // A view into the batch buffer, valid during this call only: the handler copies what an answer that
+      // comes later (a forwarded query) needs.
+      const msg = rx.subarray(start, start + meta[i * 2]!);
+      const port = meta[i * 2 + 1]!;
+      const address = ipv6 ? this.addresses.ipv6(addrs, i * 16) : this.addresses.ipv4(addrs, i * 16);
+      let reply;
+      try {
+        reply = this.handler.handle(msg, false, address, ipv6 ? 'ipv6' : 'ipv4');
+      } catch {
+        continue; // a bug must cost one answer, never the listener
+      }
+      if (reply === null || reply instanceof MessageStream) continue;
+      if (!(reply instanceof Promise)) {
+        const answer = this.limited(reply, address, ipv6);
+        if (answer !== null) batch.addon.reply(batch.handle, i, answer);
+        continue;
+      }
+      this.pending++;
+      reply
+        .then((later) => {
+          const answer = later === null ? null : this.limited(later, address, ipv6);
+          if (answer !== null && this.batch !== undefined) this.batch.addon.sendTo(this.batch.handle, answer, port, address);
+        })
+        .catch(() => undefined)
+        .finally(() => this.pending--);
+    }
+  }
+
+  /** The answer as response-rate limiting lets it go: whole, truncated (slipped), or not at all. */
+  private limited(reply: Buffer, address: string, ipv6: boolean): Buffer | null {
+    const rateLimit = this.rateLimit;
+    if (rateLimit === undefined) return reply;
+    const decision = rateLimit.limiter.decide(reply, address, ipv6 ? 'ipv6' : 'ipv4', Date.now());
+    if (decision === RateDecision.Drop) {
+      rateLimit.limited('dropped');
+      return null;
+    }
+    if (decision === RateDecision.Slip) {
+      rateLimit.limited('slipped');
+      return truncatedCopy(reply);
+    }
+    return reply;
+  }
+
+  /** What the addon counted: datagrams received, answers sent, answers the kernel refused, batches (recvmmsg only). */
+  batchStats(): { received: number; sent: number; sendErrors: number; batches: number } | undefined {
+    const batch = this.batch;
+    if (batch === undefined) return undefined;
+    const [received, sent, sendErrors, batches] = batch.addon.stats(batch.handle);
+    return { received, sent, sendErrors, batches };
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
@@ -78,23 +161,22 @@ export class UdpListener {
   }
 
   private send(socket: Socket, reply: Buffer, rinfo: RemoteInfo): void {
-    const rateLimit = this.rateLimit;
-    if (rateLimit !== undefined) {
-      const decision = rateLimit.limiter.decide(reply, rinfo.address, rinfo.family === 'IPv6' ? 'ipv6' : 'ipv4', Date.now());
-      if (decision === RateDecision.Drop) {
-        rateLimit.limited('dropped');
-        return;
-      }
-      if (decision === RateDecision.Slip) {
-        rateLimit.limited('slipped');
-        reply = truncatedCopy(reply);
-      }
-    }
-    socket.send(reply, rinfo.port, rinfo.address);
+    const answer = this.limited(reply, rinfo.address, rinfo.family === 'IPv6');
+    if (answer !== null) socket.send(answer, rinfo.port, rinfo.address);
   }
 
   /** Stops receiving; waits (bounded) for forwarded queries still in flight. */
   async stop(graceMs: number): Promise<void> {
+    const batch = this.batch;
+    if (batch !== undefined) {
+      // Like dgram's path: stop reading, let forwarded queries finish (bounded), then close.
+      const deadline = Date.now() + graceMs;
+      this.draining = true;
+      while (this.pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      this.batch = undefined;
+      batch.addon.close(batch.handle);
+      return;
+    }
     const socket = this.socket;
     if (socket === undefined) return;
     socket.removeAllListeners('message');

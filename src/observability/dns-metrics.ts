@@ -1,4 +1,4 @@
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { FoldedHistogram } from './folded-histogram.js';
 import type { Logger } from 'pino';
 import type { QueryObserver } from '../dns/query-handler.js';
@@ -26,6 +26,7 @@ export class DnsMetrics implements QueryObserver {
   /** Zone keys seen, numbered for the child key (a handful: the mesh zones, zone-file zones, none). */
   private readonly zones = new Map<string, number>();
   private readonly durations: FoldedHistogram;
+  private readonly udpIoGauge: Gauge<'io'>;
 
   /** queryLog: log this fraction of queries at info (0 = none: nothing per query on the hot path). */
   constructor(
@@ -84,10 +85,23 @@ export class DnsMetrics implements QueryObserver {
       labelNames: ['action'],
       registers: [registry],
     });
+    this.udpIoGauge = new Gauge({
+      name: 'meshdns_udp_io',
+      help: 'How the UDP listeners read and write: 1 for the one in use (recvmmsg: batches through the native addon; dgram: node:dgram a datagram at a time)',
+      labelNames: ['io'],
+      registers: [registry],
+      // Workers all choose the same on one machine: summed across a pool, it would count workers instead.
+      aggregator: 'max',
+    });
     // Every series at 0 from the start, so rate() and alerts see them before the first event (as CoreDNS does).
     for (const transport of ['udp', 'tcp']) for (const reason of ['short', 'response']) this.drops.inc({ transport, reason }, 0);
     for (const action of ['dropped', 'slipped']) this.limited.inc({ action }, 0);
     for (const result of ['answered', 'failed']) this.forwards.inc({ result }, 0);
+  }
+
+  udpIo(io: 'recvmmsg' | 'dgram'): void {
+    this.udpIoGauge.set({ io }, 1);
+    this.udpIoGauge.set({ io: io === 'recvmmsg' ? 'dgram' : 'recvmmsg' }, 0);
   }
 
   answered(tcp: boolean, q: ParsedQuery, rcode: number, durationMs: number, client: string, zone: string): void {

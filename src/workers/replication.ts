@@ -85,7 +85,7 @@ export type StateMessage = SnapshotMessage | CatalogMessage | ClientZonesMessage
 /** Messages a worker sends to its primary. */
 export type WorkerMessage =
   | { readonly type: 'hello' }
-  | { readonly type: 'listening'; readonly seq: number; readonly bound: import('../config/listen-address.js').ListenAddress[] }
+  | { readonly type: 'listening'; readonly seq: number; readonly bound: import('../config/listen-address.js').ListenAddress[]; readonly udpIo: { readonly io: 'recvmmsg' | 'dgram'; readonly reason: string } }
   | { readonly type: 'applied'; readonly seq: number }
   | { readonly type: 'resync'; readonly expected: number; readonly got: number }
   | { readonly type: 'failed'; readonly message: string };

@@ -73,7 +73,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       send({ type: 'failed', message: (err as Error).message });
       process.exit(2);
     }
-    send({ type: 'listening', seq, bound: listeners.bound });
+    send({ type: 'listening', seq, bound: listeners.bound, udpIo: listeners.udpIo });
   };
   process.on('message', (m: PrimaryMessage | { type?: string }) => {
     const type = m.type;

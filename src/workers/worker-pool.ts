@@ -28,6 +28,8 @@ export class WorkerPool {
   private flushScheduled = false;
   /** The sequence number of the last state message sent (every worker sees the same numbering). */
   private seq = 0;
+  /** How the workers read and write UDP, as the last one to start said. */
+  udpIo: { readonly io: 'recvmmsg' | 'dgram'; readonly reason: string } | undefined;
 
   constructor(
     private readonly count: number,
@@ -126,7 +128,8 @@ export class WorkerPool {
       } else if (m.type === 'listening') {
         this.answering.add(worker);
         const done = m as Extract<WorkerMessage, { type: 'listening' }>;
-        this.logger.info({ pid: worker.process.pid, seq: done.seq, ms: Date.now() - started, services: this.catalog.keys().length }, 'DNS worker holds the catalog and answers');
+        this.udpIo = done.udpIo;
+        this.logger.info({ pid: worker.process.pid, seq: done.seq, ms: Date.now() - started, services: this.catalog.keys().length, udpIo: done.udpIo.io }, 'DNS worker holds the catalog and answers');
         onListening(done.bound);
       } else if (m.type === 'resync') {
         const r = m as Extract<WorkerMessage, { type: 'resync' }>;

@@ -24,10 +24,10 @@ export interface DnsperfResult {
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-dnsperf-'));
 let runs = 0;
 
-export async function dnsperf(port: number, queryFile: string, seconds: number, opts: { extra?: readonly string[]; verbose?: boolean } = {}): Promise<DnsperfResult> {
+export async function dnsperf(port: number, queryFile: string, seconds: number, opts: { extra?: readonly string[]; verbose?: boolean; /** A command that execs dnsperf (e.g. ['taskset', '-c', '1']). */ wrapper?: readonly string[] } = {}): Promise<DnsperfResult> {
   const output = join(dir, `run-${runs++}.out`);
   const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', ...(opts.extra ?? []), ...(opts.verbose ? ['-v'] : [])];
-  const { stdout: times } = await promisify(execFile)('bash', ['-c', 'dnsperf "${@:2}" > "$1"; times', 'dnsperf', output, ...args]);
+  const { stdout: times } = await promisify(execFile)('bash', ['-c', '"${@:2}" > "$1"; times', 'dnsperf', output, ...(opts.wrapper ?? []), 'dnsperf', ...args]);
   const out = readFileSync(output, 'utf8');
   const number = (pattern: RegExp): number => Number(pattern.exec(out)?.[1]);
   // `times` prints the shell's own CPU, then its children's (dnsperf): the last line.
@@ -52,6 +52,6 @@ export function quantile(sortedMs: readonly number[], q: number): number | null 
  * measured round up to a fifth of its QPS and put its p99 at tens of ms. Servers with nothing to warm (Knot) get
  * the same run, so that every server is measured from the same state.
  */
-export async function warmUp(port: number, queryFile: string): Promise<void> {
-  await dnsperf(port, queryFile, 3);
+export async function warmUp(port: number, queryFile: string, opts: { extra?: readonly string[]; wrapper?: readonly string[] } = {}): Promise<void> {
+  await dnsperf(port, queryFile, 3, opts);
 }

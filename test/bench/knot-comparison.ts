@@ -7,14 +7,14 @@
  * meshdns runs twice: --workers 1 and --workers 2. Run: npm run bench
  * (env: BENCH_SECONDS=10, BENCH_ROUNDS=2). Needs knotd and dnsperf (Debian: knot, dnsperf).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../support/free-port.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
 import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { startKnot, writeBenchZone } from './knot-server.js';
 import { dnsperf, quantile, warmUp } from './dnsperf.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -22,39 +22,8 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-bench-'));
 
 const address = benchAddress;
-
-// ---- the data, twice: a zone file for Knot, REST registrations for meshdns
-const zone = ['$ORIGIN linkerd.local.', '$TTL 5', '@ SOA ns.dns hostmaster 1 7200 1800 86400 5', '@ NS ns.dns', 'ns.dns A 127.0.0.1'];
-for (let s = 0; s < SERVICES; s++) {
-  for (let i = 0; i < 3; i++) {
-    zone.push(`svc-${s}.bench A ${address(s, i)}`);
-    zone.push(`_http._tcp.svc-${s}.bench SRV 0 ${WEIGHTS[i]} 8080 i${i}.svc-${s}.bench`);
-    zone.push(`i${i}.svc-${s}.bench A ${address(s, i)}`);
-  }
-}
-writeFileSync(join(dir, 'linkerd.local.zone'), zone.join('\n') + '\n');
-
+writeBenchZone(dir);
 const queryFile = writeQueryFile(dir);
-
-// ---- Knot
-async function startKnot(): Promise<{ port: number; proc: ChildProcess }> {
-  const port = await freePort();
-  const conf = join(dir, 'knot.conf');
-  writeFileSync(
-    conf,
-    `server:\n  listen: 127.0.0.1@${port}\n  rundir: "${dir}"\ndatabase:\n  storage: "${dir}"\ntemplate:\n  - id: default\n    storage: "${dir}"\n    file: "%s.zone"\nzone:\n  - domain: linkerd.local\nlog:\n  - target: stderr\n    any: error\n`,
-  );
-  const proc = spawn('knotd', ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    try {
-      if (execFileSync('dig', ['@127.0.0.1', '-p', String(port), '+short', '+time=1', '+tries=1', 'svc-1.bench.linkerd.local'], { encoding: 'utf8' }).trim()) return { port, proc };
-    } catch {
-      // not up yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('knotd did not start');
-}
 
 interface Result {
   qps: number;
@@ -90,7 +59,7 @@ async function startRegistered(workers: number): Promise<Awaited<ReturnType<type
   return server;
 }
 
-const knot = await startKnot();
+const knot = await startKnot(dir);
 const raw = await startRawLoop();
 const meshdns1 = await startRegistered(1);
 const meshdns2 = await startRegistered(2);

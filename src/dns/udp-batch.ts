@@ -1,0 +1,115 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+/**
+ * The optional native addon (native/udp_batch.c): a UDP socket read with recvmmsg and written with sendmmsg on
+ * Node's own event loop, so that a burst of queries costs one system call each way and one call into JavaScript,
+ * where node:dgram makes a system call, a callback, a Buffer and an address object per datagram and per answer.
+ */
+export interface UdpBatchAddon {
+  /** Datagrams taken per recvmmsg, and the bytes kept for each (a whole UDP datagram fits). */
+  readonly BATCH: number;
+  readonly SLOT: number;
+  open(family: 4 | 6, host: string, port: number, reusePort: boolean, rx: Buffer, meta: Int32Array, addrs: Uint8Array, onBatch: (count: number) => void): UdpBatchHandle;
+  /** Queues an answer to datagram `index` of the batch being handled (copied; sent when onBatch returns). */
+  reply(handle: UdpBatchHandle, index: number, answer: Buffer): void;
+  /** Sends at once: answers that come after the batch (forwarded queries). */
+  sendTo(handle: UdpBatchHandle, answer: Buffer, port: number, address: string): void;
+  localPort(handle: UdpBatchHandle): number;
+  /** [datagrams received, answers sent, answers the kernel refused, batches]. */
+  stats(handle: UdpBatchHandle): [number, number, number, number];
+  close(handle: UdpBatchHandle): void;
+}
+
+declare const handleBrand: unique symbol;
+export type UdpBatchHandle = { readonly [handleBrand]: true };
+
+/** How the UDP listeners read and write: batches through the addon, or node:dgram a datagram at a time. */
+export type UdpIo = 'recvmmsg' | 'dgram';
+
+/** Where `npm run build` puts the addon: dist/native, two levels above both src/dns and dist/dns. */
+export const UDP_BATCH_ADDON_PATH = fileURLToPath(new URL('../../dist/native/udp_batch.node', import.meta.url));
+
+let loaded: { addon: UdpBatchAddon } | { error: string } | undefined;
+
+/** The addon if it was built and loads on this platform, or why not (said at start, in the log and a metric). */
+export function loadUdpBatch(): { addon: UdpBatchAddon } | { error: string } {
+  if (loaded !== undefined) return loaded;
+  if (process.platform !== 'linux') return (loaded = { error: `recvmmsg is Linux's; this is ${process.platform}` });
+  try {
+    loaded = { addon: createRequire(import.meta.url)(UDP_BATCH_ADDON_PATH) as UdpBatchAddon };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    loaded = { error: code === 'MODULE_NOT_FOUND' ? `${UDP_BATCH_ADDON_PATH} was not built (no C compiler at npm run build)` : `${UDP_BATCH_ADDON_PATH}: ${(err as Error).message}` };
+  }
+  return loaded;
+}
+
+/** The I/O the --udp-io setting asks for, on this machine: `auto` takes the addon where it loads. */
+export function chooseUdpIo(setting: 'auto' | UdpIo): { io: UdpIo; reason: string } {
+  if (setting === 'dgram') return { io: 'dgram', reason: '--udp-io dgram' };
+  const addon = loadUdpBatch();
+  if ('addon' in addon) return { io: 'recvmmsg', reason: `native addon ${UDP_BATCH_ADDON_PATH}` };
+  if (setting === 'recvmmsg') throw new Error(`--udp-io recvmmsg: ${addon.error}`);
+  return { io: 'dgram', reason: addon.error };
+}
+
+/** The sender's address as text, remembering the last few: a server's queries come from a handful of resolvers. */
+export class AddressText {
+  private readonly v4 = new Map<number, string>();
+  private readonly v6 = new Map<string, string>();
+
+  ipv4(bytes: Uint8Array, at: number): string {
+    const key = ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
+    let text = this.v4.get(key);
+    if (text === undefined) {
+      text = `${bytes[at]}.${bytes[at + 1]}.${bytes[at + 2]}.${bytes[at + 3]}`;
+      this.remember(this.v4, key, text);
+    }
+    return text;
+  }
+
+  ipv6(bytes: Uint8Array, at: number): string {
+    const key = Buffer.from(bytes.buffer, bytes.byteOffset + at, 16).toString('hex');
+    let text = this.v6.get(key);
+    if (text === undefined) {
+      text = ipv6Text(bytes, at);
+      this.remember(this.v6, key, text);
+    }
+    return text;
+  }
+
+  private remember<K>(map: Map<K, string>, key: K, text: string): void {
+    // Bounded: a flood from spoofed addresses must not grow it; dropping everything is cheaper than an LRU here.
+    if (map.size >= 1024) map.clear();
+    map.set(key, text);
+  }
+}
+
+/** RFC 5952 text (as node:dgram reports it): lowercase, the longest run of two or more zero groups as "::". */
+function ipv6Text(bytes: Uint8Array, at: number): string {
+  const groups: number[] = [];
+  for (let i = 0; i < 8; i++) groups.push((bytes[at + i * 2]! << 8) | bytes[at + i * 2 + 1]!);
+  // IPv4-mapped (::ffff:a.b.c.d), as the kernel and Node write it.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${bytes[at + 12]}.${bytes[at + 13]}.${bytes[at + 14]}.${bytes[at + 15]}`;
+  }
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  const hex = groups.map((g) => g.toString(16));
+  if (bestStart < 0) return hex.join(':');
+  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+}

@@ -1,0 +1,77 @@
+/**
+ * The answer path pinned, against Knot DNS on the same records: each server on core 0 with one answering thread
+ * (Knot `udp-workers: 1`; meshdns `--workers 1`, once with --udp-io recvmmsg and once with --udp-io dgram), dnsperf
+ * on core 1, a fixed rate after a warm-up, rounds alternating. Reports CPU per answered query and p99 latency,
+ * each as a ratio to Knot's in the same run (issue 24's goals: both ≤ 1.25).
+ * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=3). Needs knotd, dnsperf, taskset.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
+import { api, instancePath } from '../support/rest-client.js';
+import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { dnsperf, quantile, warmUp } from './dnsperf.js';
+import { startKnot, writeBenchZone } from './knot-server.js';
+import { processCpuMs } from './proc.js';
+
+const qps = Number(process.env.BENCH_QPS ?? 20_000);
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const serverCore = ['taskset', '-c', '0'];
+const clientCore = ['taskset', '-c', '1'];
+const dir = mkdtempSync(join(tmpdir(), 'meshdns-pinned-'));
+writeBenchZone(dir);
+const queryFile = writeQueryFile(dir);
+
+async function startRegistered(io: string): Promise<MeshdnsProcess> {
+  const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(dir, 'z-')), '--workers', '1', '--udp-io', io], { wrapper: serverCore });
+  for (let s = 0; s < SERVICES; s++) {
+    await Promise.all(WEIGHTS.map((weight, i) => api(server.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: benchAddress(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] })));
+  }
+  return server;
+}
+
+const knot = await startKnot(dir, { workers: 1, wrapper: serverCore });
+const servers: { name: string; port: number; pid: number; idleMs: number }[] = [{ name: 'knot', port: knot.port, pid: knot.proc.pid!, idleMs: 0 }];
+const meshdns: MeshdnsProcess[] = [];
+for (const io of ['recvmmsg', 'dgram']) {
+  const m = await startRegistered(io);
+  meshdns.push(m);
+  servers.push({ name: `meshdns-${io}`, port: m.dnsPort, pid: m.proc.pid!, idleMs: 0 });
+}
+// Every thread of every server on core 0 (Knot's and Node's helper threads too).
+for (const s of servers) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.pid)], { stdio: 'ignore' });
+for (const s of servers) await warmUp(s.port, queryFile, { extra: ['-Q', String(qps)], wrapper: clientCore });
+// What each server spends with no query (timers, GC after the registrations): taken out of every round.
+for (const s of servers) {
+  const before = processCpuMs(s.pid);
+  execFileSync('sleep', [String(seconds)]);
+  s.idleMs = processCpuMs(s.pid) - before;
+}
+console.log(`node ${process.version}; servers on core 0 (one answering thread), dnsperf on core 1; ${qps} QPS, ${seconds} s a round, ${rounds} rounds alternating`);
+const results = new Map<string, { us: number[]; p99: number[] }>(servers.map((s) => [s.name, { us: [], p99: [] }]));
+for (let round = 1; round <= rounds; round++) {
+  for (const s of servers) {
+    const before = processCpuMs(s.pid);
+    const r = await dnsperf(s.port, queryFile, seconds, { extra: ['-Q', String(qps)], verbose: true, wrapper: clientCore });
+    const us = ((processCpuMs(s.pid) - before - s.idleMs) * 1000) / r.completed;
+    const p99 = quantile(r.latenciesMs, 0.99) ?? NaN;
+    results.get(s.name)!.us.push(us);
+    results.get(s.name)!.p99.push(p99);
+    console.log(`round ${round} ${s.name.padEnd(16)} ${us.toFixed(1).padStart(5)} µs CPU a query  p99 ${p99.toFixed(3)} ms  (${r.completed} answered, ${r.lost} lost)`);
+  }
+}
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const knotResult = results.get('knot')!;
+for (const [name, r] of results) {
+  if (name === 'knot') continue;
+  console.log(
+    `${name}: CPU a query ${median(r.us).toFixed(1)} µs = ${(median(r.us) / median(knotResult.us)).toFixed(2)}× Knot's ${median(knotResult.us).toFixed(1)} µs; ` +
+      `p99 ${median(r.p99).toFixed(3)} ms = ${(median(r.p99) / median(knotResult.p99)).toFixed(2)}× Knot's ${median(knotResult.p99).toFixed(3)} ms`,
+  );
+}
+knot.proc.kill();
+for (const m of meshdns) await m.stop();
+process.exit(0);
