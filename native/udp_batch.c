@@ -12,7 +12,7 @@
  *   meta:  Int32Array(BATCH * 2): [length, port] of datagram i
  *   addrs: Uint8Array(BATCH * 16): the sender's address (4 bytes for IPv4, 16 for IPv6)
  *   onBatch(count): answers with reply(handle, i, buffer) for datagram i; the replies are sent when it returns.
- * reply(handle, i, buffer)                  queue an answer to datagram i of the current batch (copied)
+ * reply(handle, i, buffer, length)          queue buffer[0, length) as the answer to datagram i of the batch (copied)
  * sendTo(handle, buffer, port, address)     send now (answers that come later, after a forwarded query)
  * localPort(handle), stats(handle) -> [received, sent, send errors, batches], close(handle)
  */
@@ -302,16 +302,22 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 }
 
 static napi_value reply(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   UdpBatch *s = unwrap(env, argv[0]);
   if (s == NULL) return NULL;
-  int32_t i;
+  int32_t i, wanted;
   void *data;
   size_t length;
   CHECK(napi_get_value_int32(env, argv[1], &i));
   CHECK(napi_get_buffer_info(env, argv[2], &data, &length));
+  CHECK(napi_get_value_int32(env, argv[3], &wanted));
+  if (wanted < 0 || (size_t)wanted > length) {
+    napi_throw_range_error(env, NULL, "udp_batch.reply: length outside the buffer");
+    return NULL;
+  }
+  length = (size_t)wanted;
   if (!s->in_callback || i < 0 || i >= BATCH || length > SLOT || s->tx_count >= BATCH) {
     napi_throw_range_error(env, NULL, "udp_batch.reply: outside the batch");
     return NULL;

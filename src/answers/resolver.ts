@@ -1,3 +1,4 @@
+import { clearForReuse } from './reuse.js';
 import { RRType, Rcode } from '../wire/constants.js';
 import { isAtOrBelow } from '../wire/name.js';
 import type { EncodedRecord } from '../wire/rdata.js';
@@ -199,7 +200,7 @@ export class Resolver {
   }
 
   resolve(key: string, qtype: number, out: Resolution): Resolution {
-    out.sets.length = 0;
+    clearForReuse(out.sets);
     out.negative = false;
     out.rcode = Rcode.NOERROR;
     const zone = this.findZone(key);
@@ -221,7 +222,7 @@ export class Resolver {
     out.outcome = Outcome.Answer;
     let name = key;
     const visited = this.chain;
-    visited.length = 0;
+    clearForReuse(visited);
     for (let step = 0; step <= MAX_CHAIN; step++) {
       const dynamic = zone.reverse === true ? this.reverse?.lookup(name) : this.dynamicNode(name);
       let fixed = this.staticNames.get(name);
@@ -320,8 +321,8 @@ class InstanceName implements NameNode, RRSetLookup {
   private readonly aaaa = refillableSet(RRType.AAAA);
 
   fill(records: AddressRecords): this {
-    this.a.records.length = 0;
-    this.aaaa.records.length = 0;
+    clearForReuse(this.a.records);
+    clearForReuse(this.aaaa.records);
     if (!Array.isArray(records)) this.add(records as EncodedRecord);
     else for (const r of records as readonly EncodedRecord[]) this.add(r);
     return this;

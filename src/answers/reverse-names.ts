@@ -1,3 +1,4 @@
+import { clearForReuse } from './reuse.js';
 import { RRType } from '../wire/constants.js';
 import { isAtOrBelow, keyOf, parentKey } from '../wire/name.js';
 import { ipv4Rdata, ipv6Rdata, record } from '../wire/rdata.js';
@@ -142,7 +143,7 @@ class PtrName implements NameNode, RRSetLookup {
   private readonly set = refillableSet(RRType.PTR);
 
   fill(targets: string | readonly string[], ttl: number): this {
-    this.set.records.length = 0;
+    clearForReuse(this.set.records);
     for (const t of typeof targets === 'string' ? [targets] : targets) this.set.records.push(record(RRType.PTR, ttl, Buffer.from(t, 'latin1'), t));
     return this;
   }

@@ -78,8 +78,12 @@ export class QueryHandler {
     this.writer = new ResponseWriter(opts.random, (key) => opts.resolver.glueFor(key), opts.answerLimit ?? 0, opts.zoneOf);
   }
 
-  /** `msg` is the caller's for this call only (UDP batches reuse it): whatever answers later keeps a copy. */
-  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6'): Buffer | MessageStream | null | Promise<Buffer | null> {
+  /**
+   * `msg` is the caller's for this call only (UDP batches reuse it): whatever answers later keeps a copy.
+   * `lend` (UDP batches, which copy the answer into their send batch at once): an answer from the catalog may be
+   * the writer's scratch buffer itself, `lent`, of which the first `lentLength` bytes are the answer.
+   */
+  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6', lend = false): Buffer | MessageStream | null | Promise<Buffer | null> {
     this.started = performance.now();
     this.client = clientAddress;
     this.zone = '';
@@ -123,7 +127,15 @@ export class QueryHandler {
     writer.clientAddress = clientAddress;
     writer.clientFamily = family;
     writer.tcp = tcp;
-    return this.done(writer.answer(msg, q, res, responseLimit(q, tcp)), tcp, q, res.rcode);
+    return this.done(writer.answer(msg, q, res, responseLimit(q, tcp), lend), tcp, q, res.rcode);
+  }
+
+  /** The buffer a lent answer is in (see handle), and how many bytes of it the answer is. */
+  get lent(): Buffer {
+    return this.writer.lent;
+  }
+  get lentLength(): number {
+    return this.writer.lentLength;
   }
 
   /**

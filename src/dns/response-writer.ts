@@ -1,3 +1,4 @@
+import { clearForReuse } from '../answers/reuse.js';
 import type { Random } from '../answers/random.js';
 import type { Resolution } from '../answers/resolver.js';
 import { weightedOrder } from '../answers/weighted-order.js';
@@ -50,7 +51,28 @@ export class ResponseWriter {
     private readonly zoneOf: (address: string, family: 'ipv4' | 'ipv6') => string | undefined = () => undefined,
   ) {}
 
-  answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): Buffer {
+  /**
+   * The answer. With `lend`, the writer's own scratch buffer is returned and `lentLength` says how much of it is
+   * the answer: valid only until the next message is written (the batch UDP path copies it into the send batch
+   * at once), and one allocation and copy less a query.
+   */
+  answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number, lend = false): Buffer {
+    const length = this.answerLength(msg, q, res, limit);
+    if (lend) {
+      this.lentLength = length;
+      return this.buf;
+    }
+    return this.copyOut(length);
+  }
+
+  /** The scratch buffer that `answer(..., lend)` returns, and the answer's length in it. */
+  get lent(): Buffer {
+    return this.buf;
+  }
+  lentLength = 0;
+
+  /** Writes the answer into the scratch buffer; its length. */
+  private answerLength(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): number {
     const buf = this.buf;
     let rcode = res.rcode;
     let flags = Flag.QR | Flag.AA | (q.flags & (Flag.RD | Flag.CD));
@@ -62,8 +84,8 @@ export class ResponseWriter {
     let nscount = 0;
     let arcount = 0;
     let truncated = false;
-    this.glueAt.length = 0;
-    this.glueRecords.length = 0;
+    clearForReuse(this.glueAt);
+    clearForReuse(this.glueRecords);
 
     let ownerPointer = HEADER_SIZE;
     // The first round-robin set drawn, and whom its turn put first: held for the client if this is truncated.
@@ -165,7 +187,7 @@ export class ResponseWriter {
     }
     if (rcode > 15) rcode = 0; // never happens for answers; extended rcodes go through error()
     this.writeHeader(q.id, flags | (q.opcode << 11) | rcode, q.key === '' ? 0 : 1, ancount, nscount, arcount);
-    return this.copyOut(pos);
+    return pos;
   }
 
   private groupOrder = new Int32Array(8);

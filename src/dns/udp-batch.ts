@@ -11,8 +11,8 @@ export interface UdpBatchAddon {
   readonly BATCH: number;
   readonly SLOT: number;
   open(family: 4 | 6, host: string, port: number, reusePort: boolean, rx: Buffer, meta: Int32Array, addrs: Uint8Array, onBatch: (count: number) => void): UdpBatchHandle;
-  /** Queues an answer to datagram `index` of the batch being handled (copied; sent when onBatch returns). */
-  reply(handle: UdpBatchHandle, index: number, answer: Buffer): void;
+  /** Queues the first `length` bytes of `answer` as the answer to datagram `index` of the batch being handled (copied; sent when onBatch returns). */
+  reply(handle: UdpBatchHandle, index: number, answer: Buffer, length: number): void;
   /** Sends at once: answers that come after the batch (forwarded queries). */
   sendTo(handle: UdpBatchHandle, answer: Buffer, port: number, address: string): void;
   localPort(handle: UdpBatchHandle): number;

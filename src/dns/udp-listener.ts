@@ -83,6 +83,11 @@ export class UdpListener {
     if (batch === undefined || this.draining) return;
     const slot = batch.addon.SLOT;
     const ipv6 = this.address.family === 6;
+    const handler = this.handler;
+    // Answers are copied into the send batch at once, so the handler may lend its scratch buffer: unless rate
+    // limiting, which may keep or truncate an answer, looks at it first.
+    const lend = this.rateLimit === undefined;
+    const lent = handler.lent;
     for (let i = 0; i < count; i++) {
       const start = i * slot;
       // A view into the batch buffer, valid during this call only: the handler copies what an answer that
@@ -92,14 +97,18 @@ export class UdpListener {
       const address = ipv6 ? this.addresses.ipv6(addrs, i * 16) : this.addresses.ipv4(addrs, i * 16);
       let reply;
       try {
-        reply = this.handler.handle(msg, false, address, ipv6 ? 'ipv6' : 'ipv4');
+        reply = handler.handle(msg, false, address, ipv6 ? 'ipv6' : 'ipv4', lend);
       } catch {
         continue; // a bug must cost one answer, never the listener
       }
       if (reply === null || reply instanceof MessageStream) continue;
+      if (reply === lent) {
+        batch.addon.reply(batch.handle, i, reply, handler.lentLength);
+        continue;
+      }
       if (!(reply instanceof Promise)) {
         const answer = this.limited(reply, address, ipv6);
-        if (answer !== null) batch.addon.reply(batch.handle, i, answer);
+        if (answer !== null) batch.addon.reply(batch.handle, i, answer, answer.length);
         continue;
       }
       this.pending++;

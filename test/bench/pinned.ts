@@ -5,7 +5,7 @@
  * each as a ratio to Knot's in the same run (issue 24's goals: both ≤ 1.25).
  * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=3). Needs knotd, dnsperf, taskset.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +33,13 @@ async function startRegistered(io: string): Promise<MeshdnsProcess> {
   return server;
 }
 
+/** The runtime's floor: a pre-encoded answer, no parsing or lookup (raw-udp-loop.ts), through `io`. */
+async function startRawLoop(io: string): Promise<{ port: number; proc: ChildProcess }> {
+  const proc = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', join(import.meta.dirname, 'raw-udp-loop.ts'), '0', io], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())![1]))));
+  return { port, proc };
+}
+
 const knot = await startKnot(dir, { workers: 1, wrapper: serverCore });
 const servers: { name: string; port: number; pid: number; idleMs: number }[] = [{ name: 'knot', port: knot.port, pid: knot.proc.pid!, idleMs: 0 }];
 const meshdns: MeshdnsProcess[] = [];
@@ -40,6 +47,12 @@ for (const io of ['recvmmsg', 'dgram']) {
   const m = await startRegistered(io);
   meshdns.push(m);
   servers.push({ name: `meshdns-${io}`, port: m.dnsPort, pid: m.proc.pid!, idleMs: 0 });
+}
+const rawLoops: ChildProcess[] = [];
+for (const io of ['recvmmsg', 'dgram']) {
+  const raw = await startRawLoop(io);
+  rawLoops.push(raw.proc);
+  servers.push({ name: `raw-loop-${io}`, port: raw.port, pid: raw.proc.pid!, idleMs: 0 });
 }
 // Every thread of every server on core 0 (Knot's and Node's helper threads too).
 for (const s of servers) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.pid)], { stdio: 'ignore' });
@@ -73,5 +86,6 @@ for (const [name, r] of results) {
   );
 }
 knot.proc.kill();
+for (const raw of rawLoops) raw.kill();
 for (const m of meshdns) await m.stop();
 process.exit(0);

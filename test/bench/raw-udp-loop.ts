@@ -1,12 +1,15 @@
 /**
  * The ceiling of the runtime for the benchmark: a Node UDP socket that answers
  * every query with one pre-encoded response (the query's ID copied in), doing
- * no parsing and no lookup. Usage: node --import tsx test/bench/raw-udp-loop.ts PORT
+ * no parsing and no lookup. Usage: node --import tsx test/bench/raw-udp-loop.ts PORT [dgram|recvmmsg]
+ * (recvmmsg: through meshdns's native addon, dist/native/udp_batch.node, as --udp-io recvmmsg reads and writes).
  * Prints "listening PORT" once bound.
  */
 import { createSocket } from 'node:dgram';
+import { loadUdpBatch } from '../../src/dns/udp-batch.js';
 
 const port = Number(process.argv[2] ?? 0);
+const io = process.argv[3] ?? 'dgram';
 // A response the size of a typical meshdns A answer: header, question svc-1.bench.linkerd.local A, three A records.
 const name = Buffer.from('\x05svc-1\x05bench\x07linkerd\x05local\x00', 'latin1');
 const header = Buffer.from([0, 0, 0x84, 0, 0, 1, 0, 3, 0, 0, 0, 0]);
@@ -14,11 +17,28 @@ const question = Buffer.concat([name, Buffer.from([0, 1, 0, 1])]);
 const records = [1, 2, 3].map((i) => Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 100, 1, i]));
 const response = Buffer.concat([header, question, ...records]);
 
-const socket = createSocket('udp4');
-socket.on('message', (msg, rinfo) => {
-  if (msg.length < 2) return;
-  response[0] = msg[0]!;
-  response[1] = msg[1]!;
-  socket.send(response, rinfo.port, rinfo.address);
-});
-socket.bind(port, '127.0.0.1', () => console.log(`listening ${socket.address().port}`));
+if (io === 'recvmmsg') {
+  const loaded = loadUdpBatch();
+  if (!('addon' in loaded)) throw new Error(loaded.error);
+  const addon = loaded.addon;
+  const rx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
+  const meta = new Int32Array(addon.BATCH * 2);
+  const handle = addon.open(4, '127.0.0.1', port, false, rx, meta, new Uint8Array(addon.BATCH * 16), (count) => {
+    for (let i = 0; i < count; i++) {
+      if (meta[i * 2]! < 2) continue;
+      response[0] = rx[i * addon.SLOT]!;
+      response[1] = rx[i * addon.SLOT + 1]!;
+      addon.reply(handle, i, response, response.length);
+    }
+  });
+  console.log(`listening ${addon.localPort(handle)}`);
+} else {
+  const socket = createSocket('udp4');
+  socket.on('message', (msg, rinfo) => {
+    if (msg.length < 2) return;
+    response[0] = msg[0]!;
+    response[1] = msg[1]!;
+    socket.send(response, rinfo.port, rinfo.address);
+  });
+  socket.bind(port, '127.0.0.1', () => console.log(`listening ${socket.address().port}`));
+}
