@@ -9,22 +9,20 @@ export type Random = () => number;
  * ordering does not need.
  */
 export function seededRandom(seed: number): Random {
-  let a = 0x9e3779b9;
-  let b = 0x243f6a88;
-  let c = 0xb7e15162;
-  let d = seed >>> 0;
+  // The state lives in a typed array, not in four captured variables: a closure's variables are boxed, and each
+  // uint32 stored back in them allocated a heap number, four a call, three calls an answer (measured, 2026-11-29).
+  // The arithmetic is modulo 2^32 either way, so the sequence is sfc32's (and the same as before) for every seed.
+  const s = new Int32Array([0x9e3779b9, 0x243f6a88, 0xb7e15162, seed >>> 0]);
   const next = (): number => {
-    a >>>= 0;
-    b >>>= 0;
-    c >>>= 0;
-    d >>>= 0;
-    let t = (a + b) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    d = (d + 1) | 0;
-    t = (t + d) | 0;
-    c = (c + t) | 0;
+    const a = s[0]!;
+    const b = s[1]!;
+    const c = s[2]!;
+    const d = (s[3]! + 1) | 0;
+    s[0] = b ^ (b >>> 9);
+    s[1] = (c + (c << 3)) | 0;
+    s[3] = d;
+    const t = (((a + b) | 0) + d) | 0;
+    s[2] = (((c << 21) | (c >>> 11)) + t) | 0;
     return (t >>> 0) / 4294967296;
   };
   for (let i = 0; i < 15; i++) next();

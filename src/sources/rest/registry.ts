@@ -232,8 +232,11 @@ export class RestRegistry {
   /** Marks missed heartbeats unhealthy (and healed ones healthy); removes long-dead TTL registrations. */
   private async sweep(): Promise<void> {
     const now = this.now();
-    for (const [key, r] of this.registrations) {
+    // values(), not entries: twice a second over every registration, an [key, value] array each was ~30 bytes
+    // a query's worth of garbage at 20k QPS with 3,000 registrations; the key is made only for TTL ones.
+    for (const r of this.registrations.values()) {
       if (r.ttlMs === undefined) continue;
+      const key = keyOfRegistration(r);
       const expired = isExpired(r, now);
       if (expired !== this.expired.has(key)) {
         if (expired) this.expired.add(key);
