@@ -82,12 +82,14 @@ export class QueryHandler {
    * `msg` is the caller's for this call only (UDP batches reuse it): whatever answers later keeps a copy.
    * `lend` (UDP batches, which copy the answer into their send batch at once): an answer from the catalog may be
    * the writer's scratch buffer itself, `lent`, of which the first `lentLength` bytes are the answer.
+   * `length`: the message is the first `length` bytes of `msg` (UDP batches hand their slot, not a view a query:
+   * parsing and the catalog's answer read only those; every other path gets the message cut to size).
    */
-  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6', lend = false): Buffer | MessageStream | null | Promise<Buffer | null> {
+  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6', lend = false, length = msg.length): Buffer | MessageStream | null | Promise<Buffer | null> {
     this.started = performance.now();
     this.client = clientAddress;
     this.zone = '';
-    const q = parseQuery(msg, this.query);
+    const q = parseQuery(msg, this.query, length);
     const writer = this.writer;
     switch (q.outcome) {
       case ParseOutcome.Drop:
@@ -98,29 +100,29 @@ export class QueryHandler {
         return null;
       case ParseOutcome.FormErr:
         // With the OPT of the query when it was read whole (RFC 6891 §7).
-        return this.done(writer.error(msg, q, Rcode.FORMERR, q.edns), tcp, q, Rcode.FORMERR);
+        return this.done(writer.error(whole(msg, length), q, Rcode.FORMERR, q.edns), tcp, q, Rcode.FORMERR);
       case ParseOutcome.NotImp:
-        return this.done(writer.error(msg, q, Rcode.NOTIMP, q.edns), tcp, q, Rcode.NOTIMP);
+        return this.done(writer.error(whole(msg, length), q, Rcode.NOTIMP, q.edns), tcp, q, Rcode.NOTIMP);
       case ParseOutcome.Ok:
         break;
     }
     if (q.edns && q.ednsVersion > 0) {
-      return this.done(writer.error(msg, q, Rcode.BADVERS, true), tcp, q, Rcode.BADVERS);
+      return this.done(writer.error(whole(msg, length), q, Rcode.BADVERS, true), tcp, q, Rcode.BADVERS);
     }
     if (q.qclass !== RRClass.IN && q.qclass !== RRClass.ANY) {
-      return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+      return this.done(writer.error(whole(msg, length), q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
     }
-    if (q.signed) return this.signedRequest(msg, q, tcp, clientAddress, family);
+    if (q.signed) return this.signedRequest(whole(msg, length), q, tcp, clientAddress, family);
     this.opts.resolver.client = clientAddress;
     const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
     this.zone = res.zone === null ? '' : res.zone.key;
-    if (res.outcome === Outcome.Outside) return this.outside(msg, q, tcp, clientAddress, family);
+    if (res.outcome === Outcome.Outside) return this.outside(whole(msg, length), q, tcp, clientAddress, family);
     // QTYPE OPT is a type no name has: NODATA, as Knot answers it (falls through to the resolver).
     if (q.qtype === RRType.AXFR || q.qtype === RRType.IXFR) {
       // With --tsig-key-file a transfer must be signed (this request was not).
-      if (this.opts.tsigKey !== undefined) return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
-      const reply = this.transfer(msg, q, res.zone, tcp, clientAddress, family);
-      if (reply === undefined) return this.done(writer.error(msg, q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+      if (this.opts.tsigKey !== undefined) return this.done(writer.error(whole(msg, length), q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
+      const reply = this.transfer(whole(msg, length), q, res.zone, tcp, clientAddress, family);
+      if (reply === undefined) return this.done(writer.error(whole(msg, length), q, Rcode.REFUSED, q.edns), tcp, q, Rcode.REFUSED);
       this.done(NO_MESSAGE, tcp, q, Rcode.NOERROR);
       return new MessageStream(reply[Symbol.iterator]());
     }
@@ -222,4 +224,9 @@ export class QueryHandler {
     this.opts.observer?.answered(tcp, q, rcode, performance.now() - this.started, this.client, this.zone);
     return response;
   }
+}
+
+/** The message cut to its length: a view made only off the catalog's answer path. */
+function whole(msg: Buffer, length: number): Buffer {
+  return length === msg.length ? msg : msg.subarray(0, length);
 }

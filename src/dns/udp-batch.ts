@@ -10,7 +10,8 @@ export interface UdpBatchAddon {
   /** Datagrams taken per recvmmsg, and the bytes kept for each (a whole UDP datagram fits). */
   readonly BATCH: number;
   readonly SLOT: number;
-  open(family: 4 | 6, host: string, port: number, reusePort: boolean, rx: Buffer, meta: Int32Array, addrs: Uint8Array, onBatch: (count: number) => void): UdpBatchHandle;
+  /** onBatch answers `count` datagrams; it returns true when it left promise jobs, which the addon then runs. */
+  open(family: 4 | 6, host: string, port: number, reusePort: boolean, rx: Buffer, meta: Int32Array, addrs: Uint8Array, onBatch: (count: number) => boolean): UdpBatchHandle;
   /** Queues the first `length` bytes of `answer` as the answer to datagram `index` of the batch being handled (copied; sent when onBatch returns). */
   reply(handle: UdpBatchHandle, index: number, answer: Buffer, length: number): void;
   /** Sends at once: answers that come after the batch (forwarded queries). */

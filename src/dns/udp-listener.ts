@@ -72,16 +72,21 @@ export class UdpListener {
     const meta = new Int32Array(addon.BATCH * 2);
     const addrs = new Uint8Array(addon.BATCH * 16);
     const family = this.address.family === 6 ? 6 : 4;
-    const handle = addon.open(family, this.address.host, this.address.port, this.reusePort, rx, meta, addrs, (count) => this.onBatch(count, rx, meta, addrs));
+    // One view per slot, made once: the handler reads a datagram as the first `length` bytes of its slot.
+    const slots = Array.from({ length: addon.BATCH }, (_, i) => rx.subarray(i * addon.SLOT, (i + 1) * addon.SLOT));
+    const handle = addon.open(family, this.address.host, this.address.port, this.reusePort, rx, meta, addrs, (count) => this.onBatch(count, slots, meta, addrs));
     this.batch = { addon, handle };
     return { host: this.address.host, port: addon.localPort(handle), family: this.address.family };
   }
 
-  /** Answers datagrams 0..count-1 of a batch; the addon sends the queued answers in one sendmmsg when this returns. */
-  private onBatch(count: number, rx: Buffer, meta: Int32Array, addrs: Uint8Array): void {
+  /**
+   * Answers datagrams 0..count-1 of a batch; the addon sends the queued answers in one sendmmsg when this
+   * returns. True when a forwarded query left promise jobs (the addon then runs them at once).
+   */
+  private onBatch(count: number, slots: readonly Buffer[], meta: Int32Array, addrs: Uint8Array): boolean {
     const batch = this.batch;
-    if (batch === undefined || this.draining) return;
-    const slot = batch.addon.SLOT;
+    if (batch === undefined || this.draining) return false;
+    let forwarded = false;
     const ipv6 = this.address.family === 6;
     const handler = this.handler;
     // Answers are copied into the send batch at once, so the handler may lend its scratch buffer: unless rate
@@ -89,15 +94,14 @@ export class UdpListener {
     const lend = this.rateLimit === undefined;
     const lent = handler.lent;
     for (let i = 0; i < count; i++) {
-      const start = i * slot;
-      // A view into the batch buffer, valid during this call only: the handler copies what an answer that
-      // comes later (a forwarded query) needs.
-      const msg = rx.subarray(start, start + meta[i * 2]!);
+      // The datagram is the first `length` bytes of its slot, valid during this call only: the handler copies
+      // what an answer that comes later (a forwarded query) needs.
+      const length = meta[i * 2]!;
       const port = meta[i * 2 + 1]!;
       const address = ipv6 ? this.addresses.ipv6(addrs, i * 16) : this.addresses.ipv4(addrs, i * 16);
       let reply;
       try {
-        reply = handler.handle(msg, false, address, ipv6 ? 'ipv6' : 'ipv4', lend);
+        reply = handler.handle(slots[i]!, false, address, ipv6 ? 'ipv6' : 'ipv4', lend, length);
       } catch {
         continue; // a bug must cost one answer, never the listener
       }
@@ -112,6 +116,7 @@ export class UdpListener {
         continue;
       }
       this.pending++;
+      forwarded = true;
       reply
         .then((later) => {
           const answer = later === null ? null : this.limited(later, address, ipv6);
@@ -120,6 +125,7 @@ export class UdpListener {
         .catch(() => undefined)
         .finally(() => this.pending--);
     }
+    return forwarded;
   }
 
   /** The answer as response-rate limiting lets it go: whole, truncated (slipped), or not at all. */

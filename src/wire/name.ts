@@ -160,17 +160,17 @@ export function labelCount(key: string): number {
 }
 
 /** Skips a possibly compressed name; returns the offset after it or -1 if malformed. */
-export function skipWireName(msg: Buffer, start: number): number {
+export function skipWireName(msg: Buffer, start: number, end = msg.length): number {
   let o = start;
   let total = 0;
   for (;;) {
-    if (o >= msg.length) return -1;
+    if (o >= end) return -1;
     const len = msg[o]!;
     if (len === 0) return o + 1;
     if ((len & 0xc0) === 0xc0) {
       // A pointer ends the name here; where it points is irrelevant to skipping
       // but it must at least lie inside the message and point backwards.
-      if (o + 1 >= msg.length) return -1;
+      if (o + 1 >= end) return -1;
       const target = ((len & 0x3f) << 8) | msg[o + 1]!;
       if (target >= o) return -1;
       return o + 2;

@@ -61,7 +61,8 @@ export function emptyQuery(): ParsedQuery {
 // Scratch for lowercasing the qname without allocating a Buffer per query.
 const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE_LENGTH);
 
-export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
+/** Reads the query in the first `length` bytes of `msg` (all of it by default) into `q`. */
+export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): ParsedQuery {
   q.key = '';
   q.questionEnd = HEADER_SIZE;
   q.qnameLength = 0;
@@ -72,7 +73,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
   q.ednsUdpSize = 0;
   q.ednsDo = false;
   q.signed = false;
-  if (msg.length < HEADER_SIZE) {
+  if (length < HEADER_SIZE) {
     q.outcome = ParseOutcome.Drop;
     return q;
   }
@@ -95,7 +96,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
   // Question name: no compression pointers are possible this early.
   let o = HEADER_SIZE;
   for (;;) {
-    if (o >= msg.length) return formErr(q);
+    if (o >= length) return formErr(q);
     const len = msg[o]!;
     if (len === 0) {
       o += 1;
@@ -105,7 +106,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
     o += len + 1;
     if (o - HEADER_SIZE >= MAX_NAME_WIRE_LENGTH) return formErr(q);
   }
-  if (o + 4 > msg.length) return formErr(q);
+  if (o + 4 > length) return formErr(q);
   const nameLength = o - HEADER_SIZE;
   for (let i = 0; i < nameLength; i++) {
     const c = msg[HEADER_SIZE + i]!;
@@ -125,19 +126,19 @@ export function parseQuery(msg: Buffer, q: ParsedQuery): ParsedQuery {
 
   // Answer and authority sections of a query are normally empty; skip them.
   for (let i = 0; i < ancount + nscount; i++) {
-    o = skipWireName(msg, o);
-    if (o < 0 || o + 10 > msg.length) return formErr(q);
+    o = skipWireName(msg, o, length);
+    if (o < 0 || o + 10 > length) return formErr(q);
     const rdlen = msg.readUInt16BE(o + 8);
     o += 10 + rdlen;
-    if (o > msg.length) return formErr(q);
+    if (o > length) return formErr(q);
   }
   for (let i = 0; i < arcount; i++) {
     const nameStart = o;
-    o = skipWireName(msg, o);
-    if (o < 0 || o + 10 > msg.length) return formErr(q);
+    o = skipWireName(msg, o, length);
+    if (o < 0 || o + 10 > length) return formErr(q);
     const type = msg.readUInt16BE(o);
     const rdlen = msg.readUInt16BE(o + 8);
-    if (o + 10 + rdlen > msg.length) return formErr(q);
+    if (o + 10 + rdlen > length) return formErr(q);
     if (type === RRType.OPT) {
       // RFC 6891 §6.1.1: one OPT at most, owned by the root.
       // A second OPT is FORMERR with the first one's OPT in the response (RFC 6891 §6.1.1, §7).

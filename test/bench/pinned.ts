@@ -3,7 +3,7 @@
  * (Knot `udp-workers: 1`; meshdns `--workers 1`, once with --udp-io recvmmsg and once with --udp-io dgram), dnsperf
  * on core 1, a fixed rate after a warm-up, rounds alternating. Reports CPU per answered query and p99 latency,
  * each as a ratio to Knot's in the same run (issue 24's goals: both ≤ 1.25).
- * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=3). Needs knotd, dnsperf, taskset.
+ * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=7). Needs knotd, dnsperf, taskset.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -18,7 +18,7 @@ import { processCpuMs } from './proc.js';
 
 const qps = Number(process.env.BENCH_QPS ?? 20_000);
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const serverCore = ['taskset', '-c', '0'];
 const clientCore = ['taskset', '-c', '1'];
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-pinned-'));
@@ -76,14 +76,17 @@ for (let round = 1; round <= rounds; round++) {
     console.log(`round ${round} ${s.name.padEnd(16)} ${us.toFixed(1).padStart(5)} µs CPU a query  p99 ${p99.toFixed(3)} ms  (${r.completed} answered, ${r.lost} lost)`);
   }
 }
+// Ratios of each round (servers measured back to back) are steadier than ratios of medians on a shared machine.
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const knotResult = results.get('knot')!;
+const ratios = (xs: number[], knotXs: number[]): string => {
+  const r = xs.map((x, i) => x / knotXs[i]!);
+  return `${median(r).toFixed(2)}× Knot's (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
+};
+console.log(`knot: CPU a query ${median(knotResult.us).toFixed(1)} µs, p99 ${median(knotResult.p99).toFixed(3)} ms (medians)`);
 for (const [name, r] of results) {
   if (name === 'knot') continue;
-  console.log(
-    `${name}: CPU a query ${median(r.us).toFixed(1)} µs = ${(median(r.us) / median(knotResult.us)).toFixed(2)}× Knot's ${median(knotResult.us).toFixed(1)} µs; ` +
-      `p99 ${median(r.p99).toFixed(3)} ms = ${(median(r.p99) / median(knotResult.p99)).toFixed(2)}× Knot's ${median(knotResult.p99).toFixed(3)} ms`,
-  );
+  console.log(`${name}: CPU a query ${median(r.us).toFixed(1)} µs = ${ratios(r.us, knotResult.us)}; p99 ${median(r.p99).toFixed(3)} ms = ${ratios(r.p99, knotResult.p99)}`);
 }
 knot.proc.kill();
 for (const raw of rawLoops) raw.kill();

@@ -30,6 +30,7 @@ if (io === 'recvmmsg') {
       response[1] = rx[i * addon.SLOT + 1]!;
       addon.reply(handle, i, response, response.length);
     }
+    return false;
   });
   console.log(`listening ${addon.localPort(handle)}`);
 } else {
