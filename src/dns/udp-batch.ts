@@ -87,14 +87,18 @@ export class AddressText {
   }
 }
 
-/** RFC 5952 text (as node:dgram reports it): lowercase, the longest run of two or more zero groups as "::". */
-function ipv6Text(bytes: Uint8Array, at: number): string {
+/**
+ * The text node:dgram reports (libuv's inet_ntop, ISC's): lowercase, the first longest run of two or more zero
+ * groups as "::", and the last 32 bits as a dotted quad for IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible
+ * (::a.b.c.d; not :: nor ::1) addresses. Exported for its test.
+ */
+export function ipv6Text(bytes: Uint8Array, at = 0): string {
   const groups: number[] = [];
   for (let i = 0; i < 8; i++) groups.push((bytes[at + i * 2]! << 8) | bytes[at + i * 2 + 1]!);
-  // IPv4-mapped (::ffff:a.b.c.d), as the kernel and Node write it.
-  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
-    return `::ffff:${bytes[at + 12]}.${bytes[at + 13]}.${bytes[at + 14]}.${bytes[at + 15]}`;
-  }
+  const quad = `${bytes[at + 12]}.${bytes[at + 13]}.${bytes[at + 14]}.${bytes[at + 15]}`;
+  const zerosBefore = (n: number): boolean => groups.slice(0, n).every((g) => g === 0);
+  if (zerosBefore(5) && groups[5] === 0xffff) return `::ffff:${quad}`;
+  if (zerosBefore(6) && (groups[6] !== 0 || (groups[7] !== 0 && groups[7] !== 1))) return `::${quad}`;
   let bestStart = -1;
   let bestLength = 1;
   for (let i = 0; i < 8; ) {
