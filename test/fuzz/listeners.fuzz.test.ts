@@ -17,17 +17,23 @@ import { fuzzRuns, fuzzSeed } from '../support/fuzz-settings.js';
  */
 
 let server: MeshdnsProcess;
+/** The same server with UDP through node:dgram: the fuzzer reads both UDP paths (recvmmsg is the default). */
+let dgramServer: MeshdnsProcess;
 before(async () => {
-  server = await startMeshdns(['--upstream', 'none']);
+  server = await startMeshdns(['--upstream', 'none', '--udp-io', 'recvmmsg']);
+  dgramServer = await startMeshdns(['--upstream', 'none', '--udp-io', 'dgram']);
 });
-after(() => server.stop());
+after(async () => {
+  await server.stop();
+  await dgramServer.stop();
+});
 
 const answerable = (m: Buffer): boolean => m.length >= 12 && (m[2]! & 0x80) === 0;
 
-async function stillAnswering(): Promise<void> {
-  const reply = await udpExchange(server.dnsPort, buildQuery('web.default.linkerd.local'));
+async function stillAnswering(target = server): Promise<void> {
+  const reply = await udpExchange(target.dnsPort, buildQuery('web.default.linkerd.local'));
   assert.equal(decode(reply!).answers.length, 2);
-  assert.equal(server.proc.exitCode, null);
+  assert.equal(target.proc.exitCode, null);
 }
 
 /** Fuzzed messages in chunks, so a million of them never sit in memory at once. */
@@ -37,7 +43,9 @@ function* fuzzedChunks(total: number, seed: number, size = 50_000): Generator<Bu
   }
 }
 
-test(`UDP listener: ${fuzzRuns(1_000_000)} fuzzed datagrams, every reply well-formed`, async () => {
+for (const io of ['recvmmsg', 'dgram'] as const) {
+test(`UDP listener (--udp-io ${io}): ${fuzzRuns(1_000_000)} fuzzed datagrams, every reply well-formed`, async () => {
+  const target = io === 'recvmmsg' ? server : dgramServer;
   const socket = createSocket('udp4');
   await new Promise<void>((r) => socket.bind(0, '127.0.0.1', () => r()));
   let replies = 0;
@@ -56,7 +64,7 @@ test(`UDP listener: ${fuzzRuns(1_000_000)} fuzzed datagrams, every reply well-fo
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i]!;
       if (answerable(input)) expected++;
-      socket.send(input, server.dnsPort, '127.0.0.1');
+      socket.send(input, target.dnsPort, '127.0.0.1');
       // Keep a bounded window in flight so the kernel's buffers, not the server, set the pace.
       // (A datagram the kernel dropped never comes back: wait at most 50 ms for the window.)
       if (i % 256 === 255) {
@@ -70,8 +78,9 @@ test(`UDP listener: ${fuzzRuns(1_000_000)} fuzzed datagrams, every reply well-fo
   socket.close();
   assert.deepEqual(bad.slice(0, 3), []);
   assert.ok(replies >= expected * 0.95, `${replies} replies to ${expected} answerable datagrams`);
-  await stillAnswering();
+  await stillAnswering(target);
 });
+}
 
 test(`TCP listener: ${fuzzRuns(250_000)} fuzzed frames over pipelining connections, each answerable one answered well-formed`, async () => {
   for (const inputs of fuzzedChunks(fuzzRuns(250_000), fuzzSeed() + 1000)) await tcpBatches(inputs);
