@@ -2,14 +2,19 @@
 # the optional "node" package (which pins Node 24 on machines whose system Node is older) is left out.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
+# A C compiler for the UDP addon (native/udp_batch.c: recvmmsg/sendmmsg, --udp-io); Node's headers are in the image.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=optional
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build && npm prune --omit=dev --omit=optional
+COPY native ./native
+COPY scripts ./scripts
+# required: an image without the addon would silently answer UDP through node:dgram, a third more CPU a query.
+RUN MESHDNS_NATIVE=required npm run build && npm prune --omit=dev --omit=optional
 
-# Runtime: production dependencies and the compiled server only, as a non-root user (no native addons:
-# the SQLite store is Node's own node:sqlite).
+# Runtime: production dependencies and the compiled server only (dist/ holds the UDP addon, plain C against
+# Node-API and libc: nothing more to install), as a non-root user. The SQLite store is Node's own node:sqlite.
 FROM node:24-bookworm-slim
 WORKDIR /app
 ENV NODE_ENV=production

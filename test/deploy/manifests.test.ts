@@ -246,6 +246,11 @@ test("the Dockerfile's command is the one tested, and its HEALTHCHECK passes aga
   assert.match(dockerfile, /^USER 1000:1000$/m);
   assert.match(dockerfile, /^FROM node:24-/m);
   assert.match(dockerfile, /^EXPOSE 1053\/udp 1053\/tcp 8053\/tcp$/m);
+  // The build stage has a compiler and fails without the UDP addon, which dist/ carries into the runtime stage.
+  assert.match(dockerfile, /apt-get install [^\n]*\bgcc\b/);
+  assert.match(dockerfile, /^COPY native \.\/native$/m);
+  assert.match(dockerfile, /^RUN MESHDNS_NATIVE=required npm run build/m);
+  assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
   const r = await runInNamespace(`
 cd ${repoRoot}
 ${[...entrypoint, ...cmd].map((a) => `'${a}'`).join(' ')} > /dev/null 2>&1 &
