@@ -7,14 +7,14 @@
  * JavaScript side: src/dns/udp-batch.ts. Built by scripts/build-native.mjs (plain C, Node-API plus uv.h), loaded
  * if present; node:dgram is the fallback.
  *
- * open(family, host, port, reusePort, rx, meta, addrs, onBatch) -> handle
+ * open(family, host, port, reusePort, rx, tx, meta, addrs, onBatch) -> handle
  *   rx:    Buffer of BATCH * SLOT bytes; datagram i is written at i * SLOT
- *   meta:  Int32Array(BATCH * 2): [length, port] of datagram i
+ *   tx:    Buffer of BATCH * SLOT bytes; the answer to datagram i is written (by JavaScript) at i * SLOT
+ *   meta:  Int32Array(BATCH * 3): [length, port, answer length] of datagram i; JavaScript sets the answer length
+ *          (0: no answer), and the addon sends those answers with one sendmmsg when onBatch returns
  *   addrs: Uint8Array(BATCH * 16): the sender's address (4 bytes for IPv4, 16 for IPv6)
- *   onBatch(count): answers with reply(handle, i, buffer, length) for datagram i; the replies are sent when it
- *   returns. It returns true when it left promise jobs waiting (then it is called again with count 0 inside a
- *   callback scope, which runs them).
- * reply(handle, i, buffer, length)          queue buffer[0, length) as the answer to datagram i of the batch (copied)
+ *   onBatch(count): answers datagrams 0..count-1. It returns true when it left promise jobs waiting (then it is
+ *   called again with count 0 inside a callback scope, which runs them).
  * sendTo(handle, buffer, port, address)     send now (answers that come later, after a forwarded query)
  * localPort(handle), stats(handle) -> [received, sent, send errors, batches], close(handle)
  */
@@ -46,7 +46,10 @@ typedef struct {
   int finalized;
   napi_env env;
   napi_ref on_batch;
-  napi_ref rx_ref, meta_ref, addrs_ref;
+  napi_ref rx_ref, tx_ref, meta_ref, addrs_ref;
+  /* The handle itself, held while open: an open socket lives until close(), as a dgram socket does, even when
+   * JavaScript keeps no reference to its handle (the raw bench loop did not, and lost its socket to a GC). */
+  napi_ref self_ref;
   napi_async_context async_context;
   uint8_t *rx;
   int32_t *meta;
@@ -54,7 +57,7 @@ typedef struct {
   struct mmsghdr rx_msgs[BATCH];
   struct iovec rx_iov[BATCH];
   struct sockaddr_storage rx_from[BATCH];
-  /* The current batch's answers, copied here so that JavaScript may reuse its buffers at once. */
+  /* The current batch's answers: JavaScript writes answer i at tx + i * SLOT and its length in meta. */
   uint8_t *tx;
   struct mmsghdr tx_msgs[BATCH];
   struct iovec tx_iov[BATCH];
@@ -97,7 +100,6 @@ static void flush(UdpBatch *s) {
 
 static void free_if_done(UdpBatch *s) {
   if (!s->handle_closed || !s->finalized) return;
-  free(s->tx);
   free(s);
 }
 
@@ -113,6 +115,8 @@ static void release(UdpBatch *s) {
   napi_env env = s->env;
   napi_delete_reference(env, s->on_batch);
   napi_delete_reference(env, s->rx_ref);
+  napi_delete_reference(env, s->tx_ref);
+  napi_delete_reference(env, s->self_ref);
   napi_delete_reference(env, s->meta_ref);
   napi_delete_reference(env, s->addrs_ref);
   napi_async_destroy(env, s->async_context);
@@ -131,14 +135,15 @@ static int receive_batch(UdpBatch *s) {
   if (n <= 0) return 0;
   for (int i = 0; i < n; i++) {
     struct sockaddr_storage *from = &s->rx_from[i];
-    s->meta[i * 2] = (int32_t)s->rx_msgs[i].msg_len;
+    s->meta[i * 3] = (int32_t)s->rx_msgs[i].msg_len;
+    s->meta[i * 3 + 2] = 0;
     if (from->ss_family == AF_INET6) {
       struct sockaddr_in6 *a = (struct sockaddr_in6 *)from;
-      s->meta[i * 2 + 1] = ntohs(a->sin6_port);
+      s->meta[i * 3 + 1] = ntohs(a->sin6_port);
       memcpy(s->addrs + i * 16, &a->sin6_addr, 16);
     } else {
       struct sockaddr_in *a = (struct sockaddr_in *)from;
-      s->meta[i * 2 + 1] = ntohs(a->sin_port);
+      s->meta[i * 3 + 1] = ntohs(a->sin_port);
       memcpy(s->addrs + i * 16, &a->sin_addr, 4);
     }
   }
@@ -182,6 +187,15 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
       }
     }
     napi_close_handle_scope(env, scope);
+    for (int i = 0; i < n; i++) {
+      int32_t length = s->meta[i * 3 + 2];
+      if (length <= 0 || length > SLOT) continue;
+      int t = s->tx_count++;
+      s->tx_iov[t].iov_base = s->tx + (size_t)i * SLOT;
+      s->tx_iov[t].iov_len = (size_t)length;
+      s->tx_msgs[t].msg_hdr.msg_name = &s->rx_from[i];
+      s->tx_msgs[t].msg_hdr.msg_namelen = s->rx_msgs[i].msg_hdr.msg_namelen;
+    }
     flush(s);
     if (n < BATCH) break;
   }
@@ -230,11 +244,11 @@ static void finalize(napi_env env, void *data, void *hint) {
 }
 
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 8) {
-    napi_throw_type_error(env, NULL, "udp_batch.open: 8 arguments");
+  if (argc < 9) {
+    napi_throw_type_error(env, NULL, "udp_batch.open: 9 arguments");
     return NULL;
   }
   int32_t family, port;
@@ -245,16 +259,17 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   CHECK(napi_get_value_string_utf8(env, argv[1], host, sizeof host, &host_len));
   CHECK(napi_get_value_int32(env, argv[2], &port));
   CHECK(napi_get_value_bool(env, argv[3], &reuse_port));
-  void *rx, *meta, *addrs;
-  size_t rx_len, meta_len, addrs_len;
+  void *rx, *tx, *meta, *addrs;
+  size_t rx_len, tx_len, meta_len, addrs_len;
   napi_typedarray_type type;
   napi_value ab;
   size_t offset;
   CHECK(napi_get_buffer_info(env, argv[4], &rx, &rx_len));
-  CHECK(napi_get_typedarray_info(env, argv[5], &type, &meta_len, &meta, &ab, &offset));
-  if (type != napi_int32_array || meta_len < BATCH * 2) return throw_errno(env, "udp_batch.open: meta", EINVAL);
-  CHECK(napi_get_typedarray_info(env, argv[6], &type, &addrs_len, &addrs, &ab, &offset));
-  if (type != napi_uint8_array || addrs_len < BATCH * 16 || rx_len < (size_t)BATCH * SLOT) return throw_errno(env, "udp_batch.open: buffers", EINVAL);
+  CHECK(napi_get_buffer_info(env, argv[5], &tx, &tx_len));
+  CHECK(napi_get_typedarray_info(env, argv[6], &type, &meta_len, &meta, &ab, &offset));
+  if (type != napi_int32_array || meta_len < BATCH * 3) return throw_errno(env, "udp_batch.open: meta", EINVAL);
+  CHECK(napi_get_typedarray_info(env, argv[7], &type, &addrs_len, &addrs, &ab, &offset));
+  if (type != napi_uint8_array || addrs_len < BATCH * 16 || rx_len < (size_t)BATCH * SLOT || tx_len < (size_t)BATCH * SLOT) return throw_errno(env, "udp_batch.open: buffers", EINVAL);
 
   struct sockaddr_storage bind_to;
   socklen_t bind_len;
@@ -278,8 +293,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   }
 
   UdpBatch *s = calloc(1, sizeof *s);
-  s->tx = malloc((size_t)BATCH * SLOT);
-  if (s == NULL || s->tx == NULL) {
+  if (s == NULL) {
     close(fd);
     return throw_errno(env, "udp_batch.open", ENOMEM);
   }
@@ -287,6 +301,7 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   s->family = family;
   s->env = env;
   s->rx = rx;
+  s->tx = tx;
   s->meta = meta;
   s->addrs = addrs;
   for (int i = 0; i < BATCH; i++) {
@@ -295,17 +310,17 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     s->rx_msgs[i].msg_hdr.msg_iov = &s->rx_iov[i];
     s->rx_msgs[i].msg_hdr.msg_iovlen = 1;
     s->rx_msgs[i].msg_hdr.msg_name = &s->rx_from[i];
-    s->tx_iov[i].iov_base = s->tx + (size_t)i * SLOT;
     s->tx_msgs[i].msg_hdr.msg_iov = &s->tx_iov[i];
     s->tx_msgs[i].msg_hdr.msg_iovlen = 1;
   }
   napi_value resource_name;
   CHECK(napi_create_string_utf8(env, "meshdns.udp", NAPI_AUTO_LENGTH, &resource_name));
   CHECK(napi_async_init(env, NULL, resource_name, &s->async_context));
-  CHECK(napi_create_reference(env, argv[7], 1, &s->on_batch));
+  CHECK(napi_create_reference(env, argv[8], 1, &s->on_batch));
   CHECK(napi_create_reference(env, argv[4], 1, &s->rx_ref));
-  CHECK(napi_create_reference(env, argv[5], 1, &s->meta_ref));
-  CHECK(napi_create_reference(env, argv[6], 1, &s->addrs_ref));
+  CHECK(napi_create_reference(env, argv[5], 1, &s->tx_ref));
+  CHECK(napi_create_reference(env, argv[6], 1, &s->meta_ref));
+  CHECK(napi_create_reference(env, argv[7], 1, &s->addrs_ref));
   uv_loop_t *loop;
   CHECK(napi_get_uv_event_loop(env, &loop));
   uv_poll_init(loop, &s->poll, fd);
@@ -313,36 +328,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   uv_poll_start(&s->poll, UV_READABLE, on_readable);
   napi_value handle;
   CHECK(napi_create_external(env, s, finalize, NULL, &handle));
+  CHECK(napi_create_reference(env, handle, 1, &s->self_ref));
   return handle;
-}
-
-static napi_value reply(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  UdpBatch *s = unwrap(env, argv[0]);
-  if (s == NULL) return NULL;
-  int32_t i, wanted;
-  void *data;
-  size_t length;
-  CHECK(napi_get_value_int32(env, argv[1], &i));
-  CHECK(napi_get_buffer_info(env, argv[2], &data, &length));
-  CHECK(napi_get_value_int32(env, argv[3], &wanted));
-  if (wanted < 0 || (size_t)wanted > length) {
-    napi_throw_range_error(env, NULL, "udp_batch.reply: length outside the buffer");
-    return NULL;
-  }
-  length = (size_t)wanted;
-  if (!s->in_callback || i < 0 || i >= BATCH || length > SLOT || s->tx_count >= BATCH) {
-    napi_throw_range_error(env, NULL, "udp_batch.reply: outside the batch");
-    return NULL;
-  }
-  int t = s->tx_count++;
-  memcpy(s->tx_iov[t].iov_base, data, length);
-  s->tx_iov[t].iov_len = length;
-  s->tx_msgs[t].msg_hdr.msg_name = &s->rx_from[i];
-  s->tx_msgs[t].msg_hdr.msg_namelen = s->rx_msgs[i].msg_hdr.msg_namelen;
-  return NULL;
 }
 
 static napi_value send_to(napi_env env, napi_callback_info info) {
@@ -413,7 +400,6 @@ static napi_value close_socket(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor properties[] = {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"reply", NULL, reply, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendTo", NULL, send_to, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localPort", NULL, local_port, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -80,12 +80,12 @@ export class QueryHandler {
 
   /**
    * `msg` is the caller's for this call only (UDP batches reuse it): whatever answers later keeps a copy.
-   * `lend` (UDP batches, which copy the answer into their send batch at once): an answer from the catalog may be
-   * the writer's scratch buffer itself, `lent`, of which the first `lentLength` bytes are the answer.
+   * `into` (UDP batches: the datagram's send slot): an answer from the catalog is written there and `into`
+   * returned, its first `writtenLength` bytes the answer; every other answer is a Buffer of its own.
    * `length`: the message is the first `length` bytes of `msg` (UDP batches hand their slot, not a view a query:
    * parsing and the catalog's answer read only those; every other path gets the message cut to size).
    */
-  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6', lend = false, length = msg.length): Buffer | MessageStream | null | Promise<Buffer | null> {
+  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6', into?: Buffer, length = msg.length): Buffer | MessageStream | null | Promise<Buffer | null> {
     this.started = performance.now();
     this.client = clientAddress;
     this.zone = '';
@@ -129,15 +129,12 @@ export class QueryHandler {
     writer.clientAddress = clientAddress;
     writer.clientFamily = family;
     writer.tcp = tcp;
-    return this.done(writer.answer(msg, q, res, responseLimit(q, tcp), lend), tcp, q, res.rcode);
+    return this.done(writer.answer(msg, q, res, responseLimit(q, tcp), into), tcp, q, res.rcode);
   }
 
-  /** The buffer a lent answer is in (see handle), and how many bytes of it the answer is. */
-  get lent(): Buffer {
-    return this.writer.lent;
-  }
-  get lentLength(): number {
-    return this.writer.lentLength;
+  /** How many bytes of `into` the last answer written there took (see handle). */
+  get writtenLength(): number {
+    return this.writer.writtenLength;
   }
 
   /**

@@ -28,7 +28,8 @@ export function responseLimit(q: ParsedQuery, tcp: boolean): number {
  * buffer serves every response; the result is copied out once.
  */
 export class ResponseWriter {
-  private readonly buf = Buffer.allocUnsafe(MAX_MESSAGE);
+  /** Where messages are written: the scratch buffer, or for a moment a UDP batch's send slot (answer's `into`). */
+  private buf: Buffer = Buffer.allocUnsafe(MAX_MESSAGE);
   private order = new Int32Array(64);
   // Additional-section candidates: where the target name was written, and its glue.
   private glueAt: number[] = [];
@@ -52,26 +53,26 @@ export class ResponseWriter {
   ) {}
 
   /**
-   * The answer. With `lend`, the writer's own scratch buffer is returned and `lentLength` says how much of it is
-   * the answer: valid only until the next message is written (the batch UDP path copies it into the send batch
-   * at once), and one allocation and copy less a query.
+   * The answer: a copy out of the scratch buffer, or, given `into` (a UDP batch's send slot, at least
+   * MAX_MESSAGE bytes), written there directly and `into` returned, its first `writtenLength` bytes the answer:
+   * no allocation and no copy a query.
    */
-  answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number, lend = false): Buffer {
-    const length = this.answerLength(msg, q, res, limit);
-    if (lend) {
-      this.lentLength = length;
-      return this.buf;
+  answer(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number, into?: Buffer): Buffer {
+    if (into === undefined) return this.copyOut(this.answerLength(msg, q, res, limit));
+    const scratch = this.buf;
+    this.buf = into;
+    try {
+      this.writtenLength = this.answerLength(msg, q, res, limit);
+    } finally {
+      this.buf = scratch;
     }
-    return this.copyOut(length);
+    return into;
   }
 
-  /** The scratch buffer that `answer(..., lend)` returns, and the answer's length in it. */
-  get lent(): Buffer {
-    return this.buf;
-  }
-  lentLength = 0;
+  /** How much of `into` the last `answer(..., into)` wrote. */
+  writtenLength = 0;
 
-  /** Writes the answer into the scratch buffer; its length. */
+  /** Writes the answer into `this.buf` (the scratch buffer, or a send slot); its length. */
   private answerLength(msg: Buffer, q: ParsedQuery, res: Resolution, limit: number): number {
     const buf = this.buf;
     let rcode = res.rcode;

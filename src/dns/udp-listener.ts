@@ -67,52 +67,55 @@ export class UdpListener {
     const loaded = loadUdpBatch();
     if (!('addon' in loaded)) throw new Error(loaded.error);
     const addon = loaded.addon;
-    // The addon writes datagram i at i * SLOT of rx, its [length, port] at meta[2i], its sender at addrs[16i].
+    // Datagram i arrives in rx slot i and its answer goes out of tx slot i; meta[3i..3i+2] is [length, port,
+    // answer length], addrs[16i..] the sender. One view per slot, made once.
     const rx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
-    const meta = new Int32Array(addon.BATCH * 2);
+    const tx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
+    const slotsOf = (b: Buffer): Buffer[] => Array.from({ length: addon.BATCH }, (_, i) => b.subarray(i * addon.SLOT, (i + 1) * addon.SLOT));
+    const inSlots = slotsOf(rx);
+    const outSlots = slotsOf(tx);
+    const meta = new Int32Array(addon.BATCH * 3);
     const addrs = new Uint8Array(addon.BATCH * 16);
     const family = this.address.family === 6 ? 6 : 4;
-    // One view per slot, made once: the handler reads a datagram as the first `length` bytes of its slot.
-    const slots = Array.from({ length: addon.BATCH }, (_, i) => rx.subarray(i * addon.SLOT, (i + 1) * addon.SLOT));
-    const handle = addon.open(family, this.address.host, this.address.port, this.reusePort, rx, meta, addrs, (count) => this.onBatch(count, slots, meta, addrs));
+    const handle = addon.open(family, this.address.host, this.address.port, this.reusePort, rx, tx, meta, addrs, (count) => this.onBatch(count, inSlots, outSlots, meta, addrs));
     this.batch = { addon, handle };
     return { host: this.address.host, port: addon.localPort(handle), family: this.address.family };
   }
 
   /**
-   * Answers datagrams 0..count-1 of a batch; the addon sends the queued answers in one sendmmsg when this
+   * Answers datagrams 0..count-1 of a batch into their send slots; the addon sends them in one sendmmsg when this
    * returns. True when a forwarded query left promise jobs (the addon then runs them at once).
    */
-  private onBatch(count: number, slots: readonly Buffer[], meta: Int32Array, addrs: Uint8Array): boolean {
+  private onBatch(count: number, inSlots: readonly Buffer[], outSlots: readonly Buffer[], meta: Int32Array, addrs: Uint8Array): boolean {
     const batch = this.batch;
     if (batch === undefined || this.draining) return false;
     let forwarded = false;
     const ipv6 = this.address.family === 6;
     const handler = this.handler;
-    // Answers are copied into the send batch at once, so the handler may lend its scratch buffer: unless rate
-    // limiting, which may keep or truncate an answer, looks at it first.
-    const lend = this.rateLimit === undefined;
-    const lent = handler.lent;
+    // The catalog's answers are written straight into the send slot, unless rate limiting, which may drop or
+    // truncate an answer, has to see it first.
+    const direct = this.rateLimit === undefined;
     for (let i = 0; i < count; i++) {
       // The datagram is the first `length` bytes of its slot, valid during this call only: the handler copies
       // what an answer that comes later (a forwarded query) needs.
-      const length = meta[i * 2]!;
-      const port = meta[i * 2 + 1]!;
+      const length = meta[i * 3]!;
+      const port = meta[i * 3 + 1]!;
       const address = ipv6 ? this.addresses.ipv6(addrs, i * 16) : this.addresses.ipv4(addrs, i * 16);
+      const out = outSlots[i]!;
       let reply;
       try {
-        reply = handler.handle(slots[i]!, false, address, ipv6 ? 'ipv6' : 'ipv4', lend, length);
+        reply = handler.handle(inSlots[i]!, false, address, ipv6 ? 'ipv6' : 'ipv4', direct ? out : undefined, length);
       } catch {
         continue; // a bug must cost one answer, never the listener
       }
       if (reply === null || reply instanceof MessageStream) continue;
-      if (reply === lent) {
-        batch.addon.reply(batch.handle, i, reply, handler.lentLength);
+      if (reply === out) {
+        meta[i * 3 + 2] = handler.writtenLength;
         continue;
       }
       if (!(reply instanceof Promise)) {
         const answer = this.limited(reply, address, ipv6);
-        if (answer !== null) batch.addon.reply(batch.handle, i, answer, answer.length);
+        if (answer !== null) meta[i * 3 + 2] = answer.copy(out);
         continue;
       }
       this.pending++;

@@ -4,7 +4,8 @@
  * pre-encoded packet). 1,000 services × 3 instances (weights 50/30/20, one
  * named port each) are registered through meshdns's REST API and written as a
  * zone file for Knot; dnsperf sends 70% A, 20% SRV, 10% nonexistent names.
- * meshdns runs twice: --workers 1 and --workers 2. Run: npm run bench
+ * meshdns runs three times: --workers 1 and --workers 2 (UDP through the native recvmmsg addon where it is built),
+ * and --workers 1 with --udp-io dgram. Run: npm run bench
  * (env: BENCH_SECONDS=10, BENCH_ROUNDS=2). Needs knotd and dnsperf (Debian: knot, dnsperf).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,8 +46,8 @@ async function startRawLoop(): Promise<{ port: number; proc: ChildProcess }> {
   return { port, proc };
 }
 
-async function startRegistered(workers: number): Promise<Awaited<ReturnType<typeof startMeshdns>>> {
-  const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(tmpdir(), 'meshdns-empty-zones-')), '--workers', String(workers)]);
+async function startRegistered(workers: number, io = 'auto'): Promise<Awaited<ReturnType<typeof startMeshdns>>> {
+  const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(tmpdir(), 'meshdns-empty-zones-')), '--workers', String(workers), '--udp-io', io]);
   const t0 = Date.now();
   for (let s = 0; s < SERVICES; s++) {
     await Promise.all(
@@ -63,6 +64,8 @@ const knot = await startKnot(dir);
 const raw = await startRawLoop();
 const meshdns1 = await startRegistered(1);
 const meshdns2 = await startRegistered(2);
+// UDP through node:dgram (the fallback where the addon is not built), to compare the two paths in one run.
+const meshdns1Dgram = await startRegistered(1, 'dgram');
 console.log(`node ${process.version}; knotd with its default threads; dnsperf -c 8 -q 500, ${seconds} s a run, ${rounds} rounds alternating`);
 
 const fmt = (r: Result): string =>
@@ -77,14 +80,15 @@ const servers = [
   ['raw-node', raw.port],
   ['meshdns-w1', meshdns1.dnsPort],
   ['meshdns-w2', meshdns2.dnsPort],
+  ['w1-dgram', meshdns1Dgram.dnsPort],
 ] as const;
 for (const [, port] of servers) await warmUp(port, queryFile);
 for (const [name, extra, verbose] of runs) {
   const totals: Record<string, number> = {};
   for (let round = 1; round <= rounds; round++) {
     for (const [server, port] of servers) {
-      // The raw loop only speaks UDP.
-      if (server === 'raw-node' && extra.includes('tcp')) continue;
+      // The raw loop only speaks UDP; the dgram run differs from w1 in UDP only.
+      if ((server === 'raw-node' || server === 'w1-dgram') && extra.includes('tcp')) continue;
       const r = await measure(port, extra, verbose);
       totals[server] = (totals[server] ?? 0) + r.qps;
       console.log(`${name.padEnd(12)} round ${round} ${server.padEnd(10)} ${fmt(r)}`);
@@ -92,11 +96,12 @@ for (const [name, extra, verbose] of runs) {
   }
   const ratio = (a: string, b: string): string => (totals[a] === undefined || totals[b] === undefined ? 'n/a' : (totals[a]! / totals[b]!).toFixed(2));
   console.log(
-    `${name.padEnd(12)} QPS ratios: w1/knot ${ratio('meshdns-w1', 'knot')}  w2/knot ${ratio('meshdns-w2', 'knot')}  w1/raw-node ${ratio('meshdns-w1', 'raw-node')}  w2/w1 ${ratio('meshdns-w2', 'meshdns-w1')}`,
+    `${name.padEnd(12)} QPS ratios: w1/knot ${ratio('meshdns-w1', 'knot')}  w2/knot ${ratio('meshdns-w2', 'knot')}  w1/raw-node ${ratio('meshdns-w1', 'raw-node')}  w2/w1 ${ratio('meshdns-w2', 'meshdns-w1')}  w1-dgram/knot ${ratio('w1-dgram', 'knot')}`,
   );
 }
 knot.proc.kill();
 raw.proc.kill();
 await meshdns1.stop();
 await meshdns2.stop();
+await meshdns1Dgram.stop();
 process.exit(0);

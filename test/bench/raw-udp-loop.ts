@@ -22,13 +22,14 @@ if (io === 'recvmmsg') {
   if (!('addon' in loaded)) throw new Error(loaded.error);
   const addon = loaded.addon;
   const rx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
-  const meta = new Int32Array(addon.BATCH * 2);
-  const handle = addon.open(4, '127.0.0.1', port, false, rx, meta, new Uint8Array(addon.BATCH * 16), (count) => {
+  const tx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
+  const meta = new Int32Array(addon.BATCH * 3);
+  const handle = addon.open(4, '127.0.0.1', port, false, rx, tx, meta, new Uint8Array(addon.BATCH * 16), (count) => {
     for (let i = 0; i < count; i++) {
-      if (meta[i * 2]! < 2) continue;
+      if (meta[i * 3]! < 2) continue;
       response[0] = rx[i * addon.SLOT]!;
       response[1] = rx[i * addon.SLOT + 1]!;
-      addon.reply(handle, i, response, response.length);
+      meta[i * 3 + 2] = response.copy(tx, i * addon.SLOT);
     }
     return false;
   });
