@@ -12,10 +12,11 @@ export interface UdpBatchAddon {
   readonly SLOT: number;
   /**
    * Datagram i arrives at rx[i * SLOT], its [length, port, answer length] at meta[3i], its sender at addrs[16i];
-   * onBatch answers `count` of them by writing answer i at tx[i * SLOT] and its length at meta[3i + 2] (0: none),
-   * sent in one sendmmsg when it returns. It returns true when it left promise jobs, which the addon then runs.
+   * onBatch answers datagrams first..first+count-1 (a run of a batch) by writing answer i at tx[i * SLOT] and its
+   * length at meta[3i + 2] (0: none), sent in one sendmmsg when it returns. It returns true when it left promise
+   * jobs, which the addon then runs.
    */
-  open(family: 4 | 6, host: string, port: number, reusePort: boolean, rx: Buffer, tx: Buffer, meta: Int32Array, addrs: Uint8Array, onBatch: (count: number) => boolean): UdpBatchHandle;
+  open(family: 4 | 6, host: string, port: number, reusePort: boolean, rx: Buffer, tx: Buffer, meta: Int32Array, addrs: Uint8Array, onBatch: (count: number, first: number) => boolean): UdpBatchHandle;
   /** Sends at once: answers that come after the batch (forwarded queries). */
   sendTo(handle: UdpBatchHandle, answer: Buffer, port: number, address: string): void;
   localPort(handle: UdpBatchHandle): number;

@@ -77,16 +77,16 @@ export class UdpListener {
     const meta = new Int32Array(addon.BATCH * 3);
     const addrs = new Uint8Array(addon.BATCH * 16);
     const family = this.address.family === 6 ? 6 : 4;
-    const handle = addon.open(family, this.address.host, this.address.port, this.reusePort, rx, tx, meta, addrs, (count) => this.onBatch(count, inSlots, outSlots, meta, addrs));
+    const handle = addon.open(family, this.address.host, this.address.port, this.reusePort, rx, tx, meta, addrs, (count, first) => this.onBatch(first, first + count, inSlots, outSlots, meta, addrs));
     this.batch = { addon, handle };
     return { host: this.address.host, port: addon.localPort(handle), family: this.address.family };
   }
 
   /**
-   * Answers datagrams 0..count-1 of a batch into their send slots; the addon sends them in one sendmmsg when this
-   * returns. True when a forwarded query left promise jobs (the addon then runs them at once).
+   * Answers datagrams first..end-1 of a batch into their send slots; the addon sends them in one sendmmsg when
+   * this returns. True when a forwarded query left promise jobs (the addon then runs them at once).
    */
-  private onBatch(count: number, inSlots: readonly Buffer[], outSlots: readonly Buffer[], meta: Int32Array, addrs: Uint8Array): boolean {
+  private onBatch(first: number, end: number, inSlots: readonly Buffer[], outSlots: readonly Buffer[], meta: Int32Array, addrs: Uint8Array): boolean {
     const batch = this.batch;
     if (batch === undefined || this.draining) return false;
     let forwarded = false;
@@ -95,7 +95,7 @@ export class UdpListener {
     // The catalog's answers are written straight into the send slot, unless rate limiting, which may drop or
     // truncate an answer, has to see it first.
     const direct = this.rateLimit === undefined;
-    for (let i = 0; i < count; i++) {
+    for (let i = first; i < end; i++) {
       // The datagram is the first `length` bytes of its slot, valid during this call only: the handler copies
       // what an answer that comes later (a forwarded query) needs.
       const length = meta[i * 3]!;

@@ -24,8 +24,8 @@ if (io === 'recvmmsg') {
   const rx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
   const tx = Buffer.allocUnsafeSlow(addon.BATCH * addon.SLOT);
   const meta = new Int32Array(addon.BATCH * 3);
-  const handle = addon.open(4, '127.0.0.1', port, false, rx, tx, meta, new Uint8Array(addon.BATCH * 16), (count) => {
-    for (let i = 0; i < count; i++) {
+  const handle = addon.open(4, '127.0.0.1', port, false, rx, tx, meta, new Uint8Array(addon.BATCH * 16), (count, first) => {
+    for (let i = first; i < first + count; i++) {
       if (meta[i * 3]! < 2) continue;
       response[0] = rx[i * addon.SLOT]!;
       response[1] = rx[i * addon.SLOT + 1]!;

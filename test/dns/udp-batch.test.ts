@@ -67,9 +67,9 @@ test('an open addon socket lives until closed, even with no JavaScript reference
   const meta = new Int32Array(addon.BATCH * 3);
   let port = 0;
   const weak = ((): WeakRef<object> => {
-    const handle = addon.open(4, '127.0.0.1', 0, false, rx, tx, meta, new Uint8Array(addon.BATCH * 16), (count) => {
+    const handle = addon.open(4, '127.0.0.1', 0, false, rx, tx, meta, new Uint8Array(addon.BATCH * 16), (count, first) => {
       // Echo: the answer to datagram i is the datagram itself.
-      for (let i = 0; i < count; i++) meta[i * 3 + 2] = rx.copy(tx, i * addon.SLOT, i * addon.SLOT, i * addon.SLOT + meta[i * 3]!);
+      for (let i = first; i < first + count; i++) meta[i * 3 + 2] = rx.copy(tx, i * addon.SLOT, i * addon.SLOT, i * addon.SLOT + meta[i * 3]!);
       return false;
     });
     port = addon.localPort(handle);
