@@ -84,9 +84,11 @@ export class QueryHandler {
    * returned, its first `writtenLength` bytes the answer; every other answer is a Buffer of its own.
    * `length`: the message is the first `length` bytes of `msg` (UDP batches hand their slot, not a view a query:
    * parsing and the catalog's answer read only those; every other path gets the message cut to size).
+   * `readAt`: when the message was read (`performance.now()`), for the duration metric; UDP batches take the time
+   * once a run instead of once a query.
    */
-  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6', into?: Buffer, length = msg.length): Buffer | MessageStream | null | Promise<Buffer | null> {
-    this.started = performance.now();
+  handle(msg: Buffer, tcp: boolean, clientAddress: string, family: 'ipv4' | 'ipv6', into?: Buffer, length = msg.length, readAt = performance.now()): Buffer | MessageStream | null | Promise<Buffer | null> {
+    this.started = readAt;
     this.client = clientAddress;
     this.zone = '';
     const q = parseQuery(msg, this.query, length);

@@ -95,6 +95,8 @@ export class UdpListener {
     // The catalog's answers are written straight into the send slot, unless rate limiting, which may drop or
     // truncate an answer, has to see it first.
     const direct = this.rateLimit === undefined;
+    // The run's datagrams were all read by now: one clock reading for their duration metric, not one each.
+    const readAt = performance.now();
     for (let i = first; i < end; i++) {
       // The datagram is the first `length` bytes of its slot, valid during this call only: the handler copies
       // what an answer that comes later (a forwarded query) needs.
@@ -104,7 +106,7 @@ export class UdpListener {
       const out = outSlots[i]!;
       let reply;
       try {
-        reply = handler.handle(inSlots[i]!, false, address, ipv6 ? 'ipv6' : 'ipv4', direct ? out : undefined, length);
+        reply = handler.handle(inSlots[i]!, false, address, ipv6 ? 'ipv6' : 'ipv4', direct ? out : undefined, length, readAt);
       } catch {
         continue; // a bug must cost one answer, never the listener
       }
