@@ -226,6 +226,16 @@ static UdpBatch *unwrap(napi_env env, napi_value handle) {
   return s;
 }
 
+/* The arguments of a call on a socket: argv[0] is the handle; NULL (with an exception pending) if it is not one. */
+static UdpBatch *socket_call(napi_env env, napi_callback_info info, size_t argc, napi_value *argv) {
+  size_t given = argc;
+  if (napi_get_cb_info(env, info, &given, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "udp_batch: bad arguments");
+    return NULL;
+  }
+  return unwrap(env, argv[0]);
+}
+
 static int parse_address(int family, const char *host, int port, struct sockaddr_storage *out, socklen_t *len) {
   memset(out, 0, sizeof *out);
   if (family == 6) {
@@ -343,10 +353,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
 }
 
 static napi_value send_to(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  UdpBatch *s = unwrap(env, argv[0]);
+  UdpBatch *s = socket_call(env, info, 4, argv);
   if (s == NULL) return NULL;
   void *data;
   size_t length;
@@ -365,10 +373,8 @@ static napi_value send_to(napi_env env, napi_callback_info info) {
 }
 
 static napi_value local_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  UdpBatch *s = unwrap(env, argv[0]);
+  UdpBatch *s = socket_call(env, info, 1, argv);
   if (s == NULL) return NULL;
   struct sockaddr_storage local;
   socklen_t len = sizeof local;
@@ -380,10 +386,8 @@ static napi_value local_port(napi_env env, napi_callback_info info) {
 }
 
 static napi_value stats(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  UdpBatch *s = unwrap(env, argv[0]);
+  UdpBatch *s = socket_call(env, info, 1, argv);
   if (s == NULL) return NULL;
   napi_value result, value;
   double values[4] = {s->received, s->sent, s->send_errors, s->batches};
@@ -396,10 +400,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  UdpBatch *s = unwrap(env, argv[0]);
+  UdpBatch *s = socket_call(env, info, 1, argv);
   if (s == NULL) return NULL;
   s->closing = 1;
   /* Inside onBatch the poll callback is still on the stack: it releases the socket when the batch ends. */
