@@ -17,7 +17,7 @@
  *   when it returns). It returns true when it left promise jobs waiting (then it is called again with count 0
  *   inside a callback scope, which runs them).
  * sendTo(handle, buffer, port, address)     send now (answers that come later, after a forwarded query)
- * localPort(handle), stats(handle) -> [received, sent, send errors, batches], close(handle)
+ * localPort(handle), close(handle)
  */
 #define _GNU_SOURCE
 #include <node_api.h>
@@ -66,7 +66,6 @@ typedef struct {
   struct mmsghdr tx_msgs[BATCH];
   struct iovec tx_iov[BATCH];
   int tx_count;
-  double received, sent, send_errors, batches;
 } UdpBatch;
 
 #define CHECK(call)                                                                          \
@@ -92,11 +91,9 @@ static void flush(UdpBatch *s) {
     if (n < 0) {
       if (errno == EINTR) continue;
       /* A full send buffer or an unreachable client: that answer is lost, as a datagram may be; go on. */
-      s->send_errors++;
       done++;
       continue;
     }
-    s->sent += n;
     done += n;
   }
   s->tx_count = 0;
@@ -151,7 +148,6 @@ static int receive_batch(UdpBatch *s) {
       memcpy(s->addrs + i * 16, &a->sin_addr, 4);
     }
   }
-  s->received += n;
   return n;
 }
 
@@ -205,7 +201,6 @@ static void on_readable(uv_poll_t *poll, int status, int events) {
   for (int round = 0; round < ROUNDS_PER_WAKE && !s->closing; round++) {
     int n = receive_batch(s);
     if (n == 0) break;
-    s->batches++;
     for (int first = 0; first < n && !s->closing; first += RUN) answer_run(s, first, n - first < RUN ? n - first : RUN);
     if (n < BATCH) break;
   }
@@ -367,8 +362,8 @@ static napi_value send_to(napi_env env, napi_callback_info info) {
   struct sockaddr_storage to;
   socklen_t to_len;
   if (!parse_address(s->family, host, port, &to, &to_len)) return throw_errno(env, "udp_batch.sendTo: address", EINVAL);
-  if (sendto(s->fd, data, length, MSG_DONTWAIT, (struct sockaddr *)&to, to_len) < 0) s->send_errors++;
-  else s->sent++;
+  /* A full send buffer or an unreachable client loses this answer, as a datagram may be lost. */
+  (void)sendto(s->fd, data, length, MSG_DONTWAIT, (struct sockaddr *)&to, to_len);
   return NULL;
 }
 
@@ -382,20 +377,6 @@ static napi_value local_port(napi_env env, napi_callback_info info) {
   int port = local.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&local)->sin6_port) : ntohs(((struct sockaddr_in *)&local)->sin_port);
   napi_value result;
   CHECK(napi_create_int32(env, port, &result));
-  return result;
-}
-
-static napi_value stats(napi_env env, napi_callback_info info) {
-  napi_value argv[1];
-  UdpBatch *s = socket_call(env, info, 1, argv);
-  if (s == NULL) return NULL;
-  napi_value result, value;
-  double values[4] = {s->received, s->sent, s->send_errors, s->batches};
-  CHECK(napi_create_array_with_length(env, 4, &result));
-  for (uint32_t i = 0; i < 4; i++) {
-    CHECK(napi_create_double(env, values[i], &value));
-    CHECK(napi_set_element(env, result, i, value));
-  }
   return result;
 }
 
@@ -414,7 +395,6 @@ static napi_value init(napi_env env, napi_value exports) {
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sendTo", NULL, send_to, NULL, NULL, NULL, napi_enumerable, NULL},
       {"localPort", NULL, local_port, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"stats", NULL, stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, close_socket, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_value batch, slot;

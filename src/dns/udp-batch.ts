@@ -20,8 +20,6 @@ export interface UdpBatchAddon {
   /** Sends at once: answers that come after the batch (forwarded queries). */
   sendTo(handle: UdpBatchHandle, answer: Buffer, port: number, address: string): void;
   localPort(handle: UdpBatchHandle): number;
-  /** [datagrams received, answers sent, answers the kernel refused, batches]. */
-  stats(handle: UdpBatchHandle): [number, number, number, number];
   close(handle: UdpBatchHandle): void;
 }
 

@@ -14,8 +14,9 @@ export interface UdpRateLimit {
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
- * DNS over UDP. Answers are sent straight from the message callback; only
- * forwarded queries wait on a promise.
+ * DNS over UDP, on one of two paths: batches through the native addon (recvmmsg, then per run of datagrams one
+ * call here and one sendmmsg; answers written straight into the send slots), or node:dgram, an event and a send
+ * per datagram. Either way answers are made synchronously; only forwarded queries wait on a promise.
  */
 export class UdpListener {
   private socket: Socket | undefined;
@@ -40,7 +41,13 @@ export class UdpListener {
   private draining = false;
 
   start(): Promise<ListenAddress> {
-    if (this.io === 'recvmmsg') return Promise.resolve(this.startBatch());
+    if (this.io === 'recvmmsg') {
+      try {
+        return Promise.resolve(this.startBatch());
+      } catch (err) {
+        return Promise.reject(err as Error); // a port in use: EADDRINUSE, as dgram reports it
+      }
+    }
     return new Promise((resolve, reject) => {
       const socket = createSocket({ type: this.address.family === 6 ? 'udp6' : 'udp4', ipv6Only: this.address.family === 6, reusePort: this.reusePort });
       this.socket = socket;
@@ -147,14 +154,6 @@ export class UdpListener {
       return truncatedCopy(reply);
     }
     return reply;
-  }
-
-  /** What the addon counted: datagrams received, answers sent, answers the kernel refused, batches (recvmmsg only). */
-  batchStats(): { received: number; sent: number; sendErrors: number; batches: number } | undefined {
-    const batch = this.batch;
-    if (batch === undefined) return undefined;
-    const [received, sent, sendErrors, batches] = batch.addon.stats(batch.handle);
-    return { received, sent, sendErrors, batches };
   }
 
   private onMessage(msg: Buffer, rinfo: RemoteInfo): void {
