@@ -76,10 +76,16 @@ typedef struct {
     }                                                                                        \
   } while (0)
 
+/* Throws an Error whose code and message say the errno as Node's own errors do ("bind EADDRINUSE 127.0.0.1:53: ..."). */
 static napi_value throw_errno(napi_env env, const char *what, int err) {
-  char message[256];
-  snprintf(message, sizeof message, "%s: %s", what, strerror(err));
-  const char *code = err == EADDRINUSE ? "EADDRINUSE" : err == EACCES ? "EACCES" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "EUDPBATCH";
+  char code[32], message[320];
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 32))
+  const char *name = strerrorname_np(err);
+  snprintf(code, sizeof code, "%s", name != NULL ? name : "EUDPBATCH");
+#else
+  snprintf(code, sizeof code, "%s", err == EADDRINUSE ? "EADDRINUSE" : err == EACCES ? "EACCES" : err == EADDRNOTAVAIL ? "EADDRNOTAVAIL" : "EUDPBATCH");
+#endif
+  snprintf(message, sizeof message, "%s %s: %s", what, code, strerror(err));
   napi_throw_error(env, code, message);
   return NULL;
 }
@@ -304,7 +310,9 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   if (bind(fd, (struct sockaddr *)&bind_to, bind_len) != 0) {
     int err = errno;
     close(fd);
-    return throw_errno(env, "bind", err);
+    char what[96];
+    snprintf(what, sizeof what, family == 6 ? "bind [%s]:%d" : "bind %s:%d", host, port);
+    return throw_errno(env, what, err);
   }
 
   UdpBatch *s = calloc(1, sizeof *s);
