@@ -61,6 +61,29 @@ export function emptyQuery(): ParsedQuery {
 // Scratch for lowercasing the qname without allocating a Buffer per query.
 const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE_LENGTH);
 
+/**
+ * The keys of recently asked names, by a hash of their lowercased wire bytes: a name asked again (most are) gets
+ * the same string as before, already hashed for the name tables' lookups, instead of a new string to make and
+ * hash. Direct-mapped and fixed in size: a flood of random names only overwrites slots.
+ */
+const KEY_CACHE_SLOTS = 4096;
+const cachedWire: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(KEY_CACHE_SLOTS).fill(undefined);
+const cachedKeys: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
+
+function keyOfScratch(nameLength: number, hash: number): string {
+  const slot = hash & (KEY_CACHE_SLOTS - 1);
+  const wire = cachedWire[slot];
+  if (wire !== undefined && wire.length === nameLength) {
+    let i = 0;
+    while (i < nameLength && wire[i] === scratch[i]) i++;
+    if (i === nameLength) return cachedKeys[slot]!;
+  }
+  const key = scratch.toString('latin1', 0, nameLength);
+  cachedWire[slot] = Uint8Array.prototype.slice.call(scratch, 0, nameLength);
+  cachedKeys[slot] = key;
+  return key;
+}
+
 /** Reads the query in the first `length` bytes of `msg` (all of it by default) into `q`. */
 export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): ParsedQuery {
   q.key = '';
@@ -108,11 +131,14 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
   }
   if (o + 4 > length) return formErr(q);
   const nameLength = o - HEADER_SIZE;
+  let hash = 0x811c9dc5;
   for (let i = 0; i < nameLength; i++) {
     const c = msg[HEADER_SIZE + i]!;
-    scratch[i] = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    const lower = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+    scratch[i] = lower;
+    hash = Math.imul(hash ^ lower, 0x01000193); // FNV-1a
   }
-  q.key = scratch.toString('latin1', 0, nameLength);
+  q.key = keyOfScratch(nameLength, hash >>> 0);
   q.qnameLength = nameLength;
   q.qtype = msg.readUInt16BE(o);
   q.qclass = msg.readUInt16BE(o + 2);

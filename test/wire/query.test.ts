@@ -73,3 +73,19 @@ test('an additional record with a backward pointer is skipped; a forward pointer
   loop[msg.length + 1] = msg.length; // points at itself
   assert.equal(parse(loop).outcome, ParseOutcome.FormErr);
 });
+
+test('the key of a name asked again is the same string; many names and their case variants never get another name\'s key', () => {
+  // Enough names to collide in the recent-keys cache many times over, each asked in two cases, twice.
+  const names = Array.from({ length: 20_000 }, (_, i) => `svc-${i}.ns-${i % 97}.linkerd.local`);
+  const q = emptyQuery();
+  for (let round = 0; round < 2; round++) {
+    for (const [i, name] of names.entries()) {
+      const asked = i % 3 === 0 ? name.toUpperCase() : name;
+      assert.equal(parseQuery(buildQuery(asked), q).key, keyOf(name), asked);
+    }
+  }
+  // The same name twice in a row: the very same string (already hashed for the name tables' lookups).
+  const first = parseQuery(buildQuery('web.default.linkerd.local'), q).key;
+  const again = parseQuery(buildQuery('WEB.default.linkerd.local'), emptyQuery()).key;
+  assert.equal(first, again);
+});
