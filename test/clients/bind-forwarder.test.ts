@@ -36,14 +36,29 @@ zone "linkerd.local" {
 };
 `,
   );
-  named = spawn('named', ['-g', '-4', '-c', join(dir, 'named.conf')], { stdio: 'ignore' });
+  named = spawn('named', ['-g', '-4', '-c', join(dir, 'named.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Ready when named says "running" (-g logs to stderr): it answered version.bind before finishing its start once
+  // under the whole suite's load, then refused the first real query.
+  let log = '';
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`named did not start:\n${log}`)), 10_000);
+    named.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+      if (/\brunning\b/.test(log)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    named.once('exit', (code) => reject(new Error(`named exited (${code}):\n${log}`)));
+  });
+  named.stderr!.resume();
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
       await dig(port, ['+short', 'version.bind', 'TXT', 'CH']);
       break;
     } catch {
-      if (Date.now() > deadline) throw new Error('named did not start');
+      if (Date.now() > deadline) throw new Error('named did not answer');
       await new Promise((r) => setTimeout(r, 100));
     }
   }
