@@ -27,7 +27,7 @@ import { nameServerAddresses, type ListenAddress } from './config/listen-address
 import { QueryHandler, type QueryObserver } from './dns/query-handler.js';
 import { TcpListener } from './dns/tcp-listener.js';
 import { UdpListener, type UdpRateLimit } from './dns/udp-listener.js';
-import { chooseUdpIo, type UdpIo } from './dns/udp-batch.js';
+import { chooseUdpIo, type UdpIoChoice } from './dns/udp-batch.js';
 import { ResponseRateLimiter } from './dns/rate-limit/response-rate-limiter.js';
 import { ZoneDirectory, zoneKeys } from './sources/zonefile/zone-directory.js';
 
@@ -285,8 +285,8 @@ export function createAnswerEngine(
 
 export interface DnsListeners {
   readonly bound: ListenAddress[];
-  /** How UDP is read and written, and why (the addon's path, or why it is not in use). */
-  readonly udpIo: { readonly io: UdpIo; readonly reason: string };
+  /** How UDP is read and written, and why. */
+  readonly udpIo: UdpIoChoice;
   stop(graceMs: number): Promise<void>;
 }
 
@@ -303,7 +303,7 @@ export async function listenDns(config: Config, handler: QueryHandler, observer?
   };
   const tcpOptions = { idleTimeoutMs: config.tcpIdleTimeoutMs, maxConnections: config.tcpMaxConnections, maxConnectionsPerClient: config.tcpMaxConnectionsPerClient };
   const rateLimit = udpRateLimit(config.rrl, observer);
-  let udpIo: DnsListeners['udpIo'];
+  let udpIo: UdpIoChoice;
   try {
     udpIo = chooseUdpIo(config.udpIo);
   } catch (err) {

@@ -242,13 +242,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   }
 
   const limits = memoryLimits();
+  const udpIo = pooled ? pool?.udpIo : listeners?.udpIo;
   logger.info(
     {
       dns: bound.map(formatHostPort),
       http: formatHostPort(httpBound),
       workers: pooled ? config.workers : 1,
-      udpIo: (pooled ? pool?.udpIo : listeners?.udpIo)?.io ?? null,
-      udpIoReason: (pooled ? pool?.udpIo : listeners?.udpIo)?.reason ?? null,
+      udpIo: udpIo?.io ?? null,
+      udpIoReason: udpIo?.reason ?? null,
       domains: config.domains,
       zonesDir: config.zonesDir,
       zoneErrors: [...zones.errors.values()],

@@ -1,3 +1,4 @@
+import type { UdpIo } from './udp-batch.js';
 import { emptyResolution, Outcome, type Resolver } from '../answers/resolver.js';
 import { ResponseWriter, responseLimit } from './response-writer.js';
 import { RRClass, RRType, Rcode } from '../wire/constants.js';
@@ -51,7 +52,7 @@ export interface QueryObserver {
   /** A UDP response held back by response-rate limiting: dropped, or sent truncated. */
   rateLimited(action: 'dropped' | 'slipped'): void;
   /** Which UDP I/O the listeners use (said once, at start). */
-  udpIo?(io: 'recvmmsg' | 'dgram'): void;
+  udpIo?(io: UdpIo): void;
 }
 
 /**

@@ -47,8 +47,14 @@ export function loadUdpBatch(): { addon: UdpBatchAddon } | { error: string } {
   return loaded;
 }
 
+/** The UDP I/O a process uses, and why (the addon's path, or why the addon is not in use). */
+export interface UdpIoChoice {
+  readonly io: UdpIo;
+  readonly reason: string;
+}
+
 /** The I/O the --udp-io setting asks for, on this machine: `auto` takes the addon where it loads. */
-export function chooseUdpIo(setting: 'auto' | UdpIo): { io: UdpIo; reason: string } {
+export function chooseUdpIo(setting: 'auto' | UdpIo): UdpIoChoice {
   if (setting === 'dgram') return { io: 'dgram', reason: '--udp-io dgram' };
   const addon = loadUdpBatch();
   if ('addon' in addon) return { io: 'recvmmsg', reason: `native addon ${UDP_BATCH_ADDON_PATH}` };

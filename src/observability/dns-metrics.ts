@@ -2,6 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { FoldedHistogram } from './folded-histogram.js';
 import type { Logger } from 'pino';
 import type { QueryObserver } from '../dns/query-handler.js';
+import type { UdpIo } from '../dns/udp-batch.js';
 import { typeName } from '../wire/constants.js';
 import { keyToText } from '../wire/name.js';
 import { cacheCounts } from '../dns/forward/response-cache.js';
@@ -99,7 +100,7 @@ export class DnsMetrics implements QueryObserver {
     for (const result of ['answered', 'failed']) this.forwards.inc({ result }, 0);
   }
 
-  udpIo(io: 'recvmmsg' | 'dgram'): void {
+  udpIo(io: UdpIo): void {
     this.udpIoGauge.set({ io }, 1);
     this.udpIoGauge.set({ io: io === 'recvmmsg' ? 'dgram' : 'recvmmsg' }, 0);
   }

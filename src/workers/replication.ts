@@ -85,7 +85,7 @@ export type StateMessage = SnapshotMessage | CatalogMessage | ClientZonesMessage
 /** Messages a worker sends to its primary. */
 export type WorkerMessage =
   | { readonly type: 'hello' }
-  | { readonly type: 'listening'; readonly seq: number; readonly bound: import('../config/listen-address.js').ListenAddress[]; readonly udpIo: { readonly io: 'recvmmsg' | 'dgram'; readonly reason: string } }
+  | { readonly type: 'listening'; readonly seq: number; readonly bound: import('../config/listen-address.js').ListenAddress[]; readonly udpIo: import('../dns/udp-batch.js').UdpIoChoice }
   | { readonly type: 'applied'; readonly seq: number }
   | { readonly type: 'resync'; readonly expected: number; readonly got: number }
   | { readonly type: 'failed'; readonly message: string };
@@ -99,9 +99,9 @@ function serviceSnapshots(catalog: Catalog, keys: Iterable<string>): { services:
     const split = catalog.splitOf(key);
     const slash = key.indexOf('/');
     const declared = catalog.isDeclared(key);
-    if (svc === undefined && policy === undefined && split === undefined && !declared && catalog.clusterSplitsOf(key).size === 0) removed.push(key);
+    const clusterSplits = [...catalog.clusterSplitsOf(key)];
+    if (svc === undefined && policy === undefined && split === undefined && !declared && clusterSplits.length === 0) removed.push(key);
     else {
-      const clusterSplits = [...catalog.clusterSplitsOf(key)];
       services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split, declared, ...(clusterSplits.length === 0 ? {} : { clusterSplits }) });
     }
   }

@@ -1,4 +1,5 @@
 import { memoryLimits, workerHeapLimitMb } from '../observability/memory-limits.js';
+import type { UdpIoChoice } from '../dns/udp-batch.js';
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
@@ -29,7 +30,7 @@ export class WorkerPool {
   /** The sequence number of the last state message sent (every worker sees the same numbering). */
   private seq = 0;
   /** How the workers read and write UDP, as the last one to start said. */
-  udpIo: { readonly io: 'recvmmsg' | 'dgram'; readonly reason: string } | undefined;
+  udpIo: UdpIoChoice | undefined;
 
   constructor(
     private readonly count: number,
