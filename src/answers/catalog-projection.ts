@@ -8,7 +8,7 @@ import type { ReverseNames } from './reverse-names.js';
 import { clustersOf, type TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
 import { planAnswers, weightOf, type PlanState } from './answer-plan.js';
-import { SkipReporter, srvOwnerKey, usableInstances } from './instance-names.js';
+import { SkipReporter, srvOwnerKey, usableInstances, type SkippedRecord } from './instance-names.js';
 import { PlanStates } from './plan-states.js';
 import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, NamesBelowService, RRSets, serviceKeys, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
 
@@ -123,7 +123,7 @@ export class CatalogProjection {
       /** Where PTR records of instance addresses go (reverse lookups); absent: none are built. */
       reverse?: ReverseNames;
       /** Told once of each record that could not be built and was left out (the rest is answered). */
-      onSkipped?: (skipped: { service: string; instance: string | undefined; reason: string }) => void;
+      onSkipped?: (skipped: SkippedRecord) => void;
       /** Clients may be in other clusters (--kubernetes-cluster, --client-cluster): local-only answers them apart even for a local service. */
       multiCluster?: boolean;
       /** Told, per mesh zone, what a service's node was before and is after a rebuild (the zones' history, for IXFR). */
@@ -173,7 +173,7 @@ export class CatalogProjection {
         return { ...keys, ...this.nodeOf(key, svc, zoneKey, keys.svcKey) };
       });
     } catch (err) {
-      this.skipped(key, undefined, `answers not rebuilt, the previous ones stay: ${(err as Error).message}`);
+      this.report.skipped(key, undefined, `answers not rebuilt, the previous ones stay: ${(err as Error).message}`);
       return;
     }
     this.drop(key);
@@ -313,7 +313,7 @@ export class CatalogProjection {
             srv.set(proto + portLabel, (entry = { proto, port: portLabel, records: [], members: [], targets: new Set() }));
           }
         } catch (err) {
-          this.skipped(key, inst.id, `no SRV name for port "${port.name}": ${(err as Error).message}`);
+          this.report.skipped(key, inst.id, `no SRV name for port "${port.name}": ${(err as Error).message}`);
           continue;
         }
         if (!answered.has(inst)) continue;
@@ -382,9 +382,5 @@ export class CatalogProjection {
   /** The instances this service's names are built from in one zone (instance-names.ts says which, and reports the rest). */
   private usable(key: string, svc: Service, svcKey: string): Instance[] {
     return usableInstances(key, svc, svcKey, this.report);
-  }
-
-  private skipped(key: string, id: string | undefined, reason: string): void {
-    this.report.skipped(key, id, reason);
   }
 }

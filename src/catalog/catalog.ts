@@ -155,7 +155,10 @@ export class Catalog {
    * another cluster's split, in force for that cluster's clients only.
    */
   setSplit(namespace: string, service: string, split: TrafficSplit | undefined, cluster?: string): void {
-    const key = serviceKey(namespace, service);
+    this.setSplitOf(serviceKey(namespace, service), split, cluster);
+  }
+
+  private setSplitOf(key: string, split: TrafficSplit | undefined, cluster: string | undefined): void {
     let map = cluster === undefined ? this.splits : this.clusterSplits.get(cluster);
     if (map === undefined) {
       if (split === undefined) return;
@@ -405,10 +408,7 @@ export class Catalog {
     // Its mesh objects' splits go with it.
     const splits = this.clusterSplits.get(cluster);
     if (splits !== undefined) {
-      for (const key of [...splits.keys()]) {
-        const slash = key.indexOf('/');
-        this.setSplit(key.slice(0, slash), key.slice(slash + 1), undefined, cluster);
-      }
+      for (const key of [...splits.keys()]) this.setSplitOf(key, undefined, cluster);
       this.clusterSplits.delete(cluster);
     }
     if (changed.size > 0) this.emit(changed);
