@@ -12,9 +12,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { api, instancePath } from '../support/rest-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
-import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { registerBenchServices, writeQueryFile } from './bench-data.js';
 import { dnsperf, quantile, warmUp } from './dnsperf.js';
 
 const baseline = process.env.BENCH_BASELINE;
@@ -24,7 +23,6 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const workers = process.env.BENCH_WORKERS ?? '1';
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-baseline-'));
-const address = benchAddress;
 
 const queryFile = writeQueryFile(dir);
 
@@ -45,16 +43,11 @@ async function startBaseline(): Promise<{ dnsPort: number; httpPort: number; pro
   return { proc, dnsPort: Number(entry.dns[0]!.split(':').pop()), httpPort: Number(entry.http.split(':').pop()) };
 }
 
-async function register(httpPort: number): Promise<void> {
-  for (let s = 0; s < SERVICES; s++) {
-    await Promise.all(WEIGHTS.map((weight, i) => api(httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] })));
-  }
-}
 
 const before = await startBaseline();
 const after = await startMeshdns(['--upstream', 'none', '--workers', workers, '--zones', mkdtempSync(join(dir, 'z-'))]);
-await register(before.httpPort);
-await register(after.httpPort);
+await registerBenchServices(before.httpPort);
+await registerBenchServices(after.httpPort);
 await warmUp(before.dnsPort, queryFile);
 await warmUp(after.dnsPort, queryFile);
 const nodeVersion = (bin: string): string => execFileSync(bin, ['--version'], { encoding: 'utf8' }).trim();

@@ -1,6 +1,7 @@
 /** The data every answer-path benchmark uses, so their figures compare: 1,000 services × 3 instances and one query mix. */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { api, instancePath } from '../support/rest-client.js';
 
 export const SERVICES = 1000;
 export const WEIGHTS = [50, 30, 20];
@@ -21,4 +22,11 @@ export function writeQueryFile(dir: string): string {
   const file = join(dir, 'queries.txt');
   writeFileSync(file, queries.join('\n') + '\n');
   return file;
+}
+
+/** Registers the bench's services (SERVICES × WEIGHTS instances, one named port each) through meshdns's REST API. */
+export async function registerBenchServices(httpPort: number): Promise<void> {
+  for (let s = 0; s < SERVICES; s++) {
+    await Promise.all(WEIGHTS.map((weight, i) => api(httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: benchAddress(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] })));
+  }
 }

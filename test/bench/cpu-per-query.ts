@@ -5,13 +5,13 @@
  * sustain is far steadier, so it is the figure to compare changes of the answer path by.
  * Run: npm run bench:cpu (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=3)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { api, instancePath } from '../support/rest-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
-import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { registerBenchServices, writeQueryFile } from './bench-data.js';
+import { startRawLoop } from './raw-loop-process.js';
 import { dnsperf } from './dnsperf.js';
 import { processCpuMs } from './proc.js';
 
@@ -23,14 +23,8 @@ const queryFile = writeQueryFile(dir);
 
 
 const meshdns = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(dir, 'z-'))]);
-for (let s = 0; s < SERVICES; s++) {
-  await Promise.all(WEIGHTS.map((weight, i) => api(meshdns.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: benchAddress(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] })));
-}
-const raw = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'raw-udp-loop.ts'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-const rawPort = await new Promise<number>((resolve) => raw.stdout!.on('data', (d: Buffer) => {
-  const m = /listening (\d+)/.exec(d.toString());
-  if (m) resolve(Number(m[1]));
-}));
+await registerBenchServices(meshdns.httpPort);
+const { proc: raw, port: rawPort } = await startRawLoop();
 
 /** One fixed-rate run: CPU microseconds the server spent per completed query. */
 async function run(port: number, pid: number, idleCpu: number): Promise<{ usPerQuery: number; completed: number }> {

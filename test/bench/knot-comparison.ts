@@ -8,13 +8,12 @@
  * and --workers 1 with --udp-io dgram. Run: npm run bench
  * (env: BENCH_SECONDS=10, BENCH_ROUNDS=2). Needs knotd and dnsperf (Debian: knot, dnsperf).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMeshdns } from '../support/meshdns-process.js';
-import { api, instancePath } from '../support/rest-client.js';
-import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { registerBenchServices, SERVICES, writeQueryFile } from './bench-data.js';
+import { startRawLoop } from './raw-loop-process.js';
 import { startKnot, writeBenchZone } from './knot-server.js';
 import { dnsperf, quantile, warmUp } from './dnsperf.js';
 
@@ -22,7 +21,6 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const dir = mkdtempSync(join(tmpdir(), 'meshdns-bench-'));
 
-const address = benchAddress;
 writeBenchZone(dir);
 const queryFile = writeQueryFile(dir);
 
@@ -39,23 +37,10 @@ async function measure(port: number, extra: string[], verbose: boolean): Promise
   return { qps: r.qps, lost: r.lost, avgMs: r.avgMs, p99Ms: quantile(r.latenciesMs, 0.99) };
 }
 
-/** The runtime's ceiling: node (the same binary that runs meshdns) answering one pre-encoded packet. */
-async function startRawLoop(): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'raw-udp-loop.ts'), '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())![1]))));
-  return { port, proc };
-}
-
 async function startRegistered(workers: number, io = 'auto'): Promise<Awaited<ReturnType<typeof startMeshdns>>> {
   const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(tmpdir(), 'meshdns-empty-zones-')), '--workers', String(workers), '--udp-io', io]);
   const t0 = Date.now();
-  for (let s = 0; s < SERVICES; s++) {
-    await Promise.all(
-      WEIGHTS.map((weight, i) =>
-        api(server.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] }),
-      ),
-    );
-  }
+  await registerBenchServices(server.httpPort);
   console.log(`--workers ${workers}: registered ${SERVICES * 3} instances through REST in ${Date.now() - t0} ms`);
   return server;
 }

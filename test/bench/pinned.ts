@@ -5,13 +5,13 @@
  * each as a ratio to Knot's in the same run (issue 24's goals: both ≤ 1.25).
  * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=7). Needs knotd, dnsperf, taskset.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startMeshdns, type MeshdnsProcess } from '../support/meshdns-process.js';
-import { api, instancePath } from '../support/rest-client.js';
-import { benchAddress, SERVICES, WEIGHTS, writeQueryFile } from './bench-data.js';
+import { registerBenchServices, writeQueryFile } from './bench-data.js';
+import { startRawLoop } from './raw-loop-process.js';
 import { dnsperf, quantile, warmUp } from './dnsperf.js';
 import { startKnot, writeBenchZone } from './knot-server.js';
 import { processCpuMs } from './proc.js';
@@ -27,17 +27,8 @@ const queryFile = writeQueryFile(dir);
 
 async function startRegistered(io: string): Promise<MeshdnsProcess> {
   const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(dir, 'z-')), '--workers', '1', '--udp-io', io], { wrapper: serverCore });
-  for (let s = 0; s < SERVICES; s++) {
-    await Promise.all(WEIGHTS.map((weight, i) => api(server.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), { address: benchAddress(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] })));
-  }
+  await registerBenchServices(server.httpPort);
   return server;
-}
-
-/** The runtime's floor: a pre-encoded answer, no parsing or lookup (raw-udp-loop.ts), through `io`. */
-async function startRawLoop(io: string): Promise<{ port: number; proc: ChildProcess }> {
-  const proc = spawn('taskset', ['-c', '0', process.execPath, '--import', 'tsx', join(import.meta.dirname, 'raw-udp-loop.ts'), '0', io], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(Number(/listening (\d+)/.exec(d.toString())![1]))));
-  return { port, proc };
 }
 
 const knot = await startKnot(dir, { workers: 1, wrapper: serverCore });
@@ -49,8 +40,8 @@ for (const io of ['recvmmsg', 'dgram']) {
   servers.push({ name: `meshdns-${io}`, port: m.dnsPort, pid: m.proc.pid!, idleMs: 0 });
 }
 const rawLoops: ChildProcess[] = [];
-for (const io of ['recvmmsg', 'dgram']) {
-  const raw = await startRawLoop(io);
+for (const io of ['recvmmsg', 'dgram'] as const) {
+  const raw = await startRawLoop(io, serverCore);
   rawLoops.push(raw.proc);
   servers.push({ name: `raw-loop-${io}`, port: raw.port, pid: raw.proc.pid!, idleMs: 0 });
 }
