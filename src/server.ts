@@ -106,7 +106,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   const meshZones = zoneKeys(config.domains);
   const pool = pooled ? new WorkerPool(config.workers, catalog, logger, config.dns.some((a) => a.port === 0), () => plane.serials.entries()) : undefined;
-  const store = openStore(config, logger, (reason) => ops.storeResync(config.store, reason));
+  const store = await openStore(config, logger, (reason) => ops.storeResync(config.store, reason));
   // Replicas of one etcd store share their zone serials (the largest stamped wins), so a secondary that moves from
   // one replica to another never sees the serial go back. The plane stamped its serials before this listener runs.
   const sharedSerials = store.serials;

@@ -1,3 +1,4 @@
+import { SharedStrings } from '../catalog/shared-strings.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { nameLabelsOf, type Instance, type Service } from '../catalog/types.js';
 import { RRType } from '../wire/constants.js';
@@ -46,8 +47,11 @@ const clusterKeyOf = (i: Instance): string => i.cluster ?? '';
 
 /** An instance's name labels below its service, as they start a lookup key: `<name>` or `<name>.<cluster>`. */
 function instanceLabel(i: Instance): string {
-  return childKey(nameLabelsOf(i), '');
+  return sharedLabels.of(childKey(nameLabelsOf(i), ''));
 }
+
+/** Instance labels kept once: ids repeat across services (`i0`, `web-1`), and each node keeps its labels. */
+const sharedLabels = new SharedStrings();
 
 const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIGHTED, 'round-robin': LB_ROUND_ROBIN, random: LB_RANDOM };
 

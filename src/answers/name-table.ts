@@ -1,6 +1,7 @@
 import type { EncodedRecord } from '../wire/rdata.js';
 import type { MemberZone } from './policy-order.js';
 import { childKey } from '../wire/name.js';
+import { exactCopy } from './reuse.js';
 
 /**
  * The precomputed shape of answers. Built when data changes, read per query.
@@ -82,7 +83,7 @@ export class RRSets {
   set(type: number, set: RRSet): void {
     const i = this.sets.findIndex((s) => s.type === type);
     if (i >= 0) this.sets[i] = set;
-    else this.sets = [...this.sets, set];
+    else this.sets = exactCopy([...this.sets, set]);
   }
 
   get size(): number {
@@ -144,18 +145,25 @@ export class NamesBelowService {
   /** Cluster labels (wire form) of other clusters' instance names `<name>.<cluster>`: empty non-terminals. */
   private readonly clusters: readonly string[] | null;
 
+  private readonly instances: readonly (string | AddressRecords)[];
+  private readonly srv: readonly (string | RRSet)[];
+
   /** instances: [label, records, label, records, ...]; srv: [proto, port, set, proto, port, set, ...] */
   constructor(
-    private readonly instances: readonly (string | AddressRecords)[],
-    private readonly srv: readonly (string | RRSet)[],
+    instances: readonly (string | AddressRecords)[],
+    srv: readonly (string | RRSet)[],
     /** Another service node's names (same instances), whose index and cluster labels are taken as they are. */
     same?: NamesBelowService,
   ) {
+    // Kept as long as the service is: exact copies, not the builder's arrays with room to grow.
+    this.srv = same === undefined ? exactCopy(srv) : srv;
     if (same !== undefined) {
+      this.instances = same.instances;
       this.index = same.index;
       this.clusters = same.clusters;
       return;
     }
+    this.instances = exactCopy(instances);
     this.index = instances.length / 2 > INDEX_FROM ? new Map(pairs(instances)) : null;
     let clusters: Set<string> | null = null;
     for (let i = 0; i < instances.length; i += 2) {

@@ -1,4 +1,4 @@
-import { clearForReuse } from './reuse.js';
+import { clearForReuse, exactCopy } from './reuse.js';
 import { RRType } from '../wire/constants.js';
 import { isAtOrBelow, keyOf, parentKey } from '../wire/name.js';
 import { ipv4Rdata, ipv6Rdata, record } from '../wire/rdata.js';
@@ -78,7 +78,7 @@ export class ReverseNames {
       this.add(key, t.targetKey);
       kept.push(key);
     }
-    this.byService.set(serviceKey, { targets, keys: kept });
+    this.byService.set(serviceKey, { targets, keys: exactCopy(kept) });
   }
 
   /** The PTR set of a reverse name, encoded now into a node reused from query to query. */

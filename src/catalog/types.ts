@@ -1,4 +1,5 @@
 /** The catalog's vocabulary: what every source turns its facts into. */
+import { SharedStrings } from './shared-strings.js';
 
 export type InstanceSource = 'kubernetes' | 'rest' | 'zonefile';
 
@@ -77,8 +78,10 @@ export function serviceKey(namespace: string, name: string): string {
  * cluster's (the same Pod address may be in both); a REST id is unique in its service whatever its cluster.
  */
 export function instanceKey(source: InstanceSource, id: string, cluster?: string): string {
-  return cluster === undefined || source !== 'kubernetes' ? [source, id].join('/') : [`${source}@${cluster}`, id].join('/');
+  return sharedKeys.of(cluster === undefined || source !== 'kubernetes' ? [source, id].join('/') : [`${source}@${cluster}`, id].join('/'));
 }
+
+const sharedKeys = new SharedStrings();
 
 export function keyOfInstance(i: Instance): string {
   return instanceKey(i.source, i.id, i.cluster);
