@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { nameLabelsOf, type Instance, type Service } from '../catalog/types.js';
 import { RRType } from '../wire/constants.js';
 import { childKey, nameToWire, wireKey } from '../wire/name.js';
-import { addressRecord, record, srvRecord, type EncodedRecord } from '../wire/rdata.js';
+import { record, RecordBlock, type EncodedRecord } from '../wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, type SoftWeight } from './soft-weight.js';
 import type { ReverseNames } from './reverse-names.js';
 import { clustersOf, type TrafficPolicy } from '../catalog/policy.js';
@@ -279,9 +279,11 @@ export class CatalogProjection {
     const ownerOf = (inst: Instance): string => answer.owners?.get(inst) ?? svcKey;
 
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
+    // The node's address and SRV records are written into one block of bytes (a Buffer each cost more than their data: rdata.ts).
+    const block = new RecordBlock();
     const addressOf = new Map<Instance, EncodedRecord>();
-    for (const inst of instances) addressOf.set(inst, addressRecord(inst.address, this.ttl));
-    for (const inst of answer.instances) if (!addressOf.has(inst)) addressOf.set(inst, addressRecord(inst.address, this.ttl));
+    for (const inst of instances) addressOf.set(inst, block.address(inst.address, this.ttl));
+    for (const inst of answer.instances) if (!addressOf.has(inst)) addressOf.set(inst, block.address(inst.address, this.ttl));
 
     const rrsets = new RRSets();
     for (const type of [RRType.A, RRType.AAAA]) {
@@ -327,12 +329,13 @@ export class CatalogProjection {
         entry.targets.add(target);
         const weight = this.answerWeight(inst, answer);
         // The glue is the instance name's own records: nothing copied per SRV record.
-        entry.records.push(srvRecord(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, label + ownerOf(inst), glue.get(glueKey(inst, label))!));
+        entry.records.push(block.srv(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, label + ownerOf(inst), glue.get(glueKey(inst, label))!));
         entry.members.push(inst);
       }
     }
     const srvList: (string | RRSet)[] = [];
     for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, e.members, answer));
+    block.seal();
     return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) }, instances, state: answer.state };
   }
 

@@ -1,6 +1,6 @@
 import { RRType } from '../wire/constants.js';
 import { keyToText } from '../wire/name.js';
-import { encodeTail, record, soaMinimum, soaRdata, type EncodedRecord } from '../wire/rdata.js';
+import { encodeTail, record, soaMinimum, soaRdata, tailOf, type EncodedRecord } from '../wire/rdata.js';
 import { fixedSet, type RRSet } from './name-table.js';
 
 /** What every negative answer of a zone needs: its apex key and the SOA for the authority section. */
@@ -14,9 +14,9 @@ export interface ZoneApex {
 }
 
 export function apexFromSoa(key: string, soa: EncodedRecord): ZoneApex {
-  const ttl = soa.tail.readUInt32BE(4);
-  const negativeTtl = Math.min(ttl, soaMinimum(soa.tail));
-  const rdata = soa.tail.subarray(10);
+  const ttl = tailOf(soa).readUInt32BE(4);
+  const negativeTtl = Math.min(ttl, soaMinimum(tailOf(soa)));
+  const rdata = tailOf(soa).subarray(10);
   return { key, negativeSoaTail: encodeTail(RRType.SOA, negativeTtl, rdata), soa: fixedSet(RRType.SOA, [soa]) };
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ZoneApex } from './zone-apex.js';
-import { setSoaSerial, soaSerial } from '../wire/rdata.js';
+import { setSoaSerial, soaSerial, tailOf } from '../wire/rdata.js';
 
 /**
  * The SOA serial of each mesh zone, which grows with every change of what the zone serves (what secondaries
@@ -74,7 +74,7 @@ export class ZoneSerials {
     if (serial === undefined) return;
     // A zone file's serial above ours (a YYYYMMDDnn serial is above the Unix time) is where the zone's serial
     // goes on from: a secondary that holds the file's zone must never see the serial go back.
-    const written = apex.soa.records[0]?.tail;
+    const written = (apex.soa.records[0] === undefined ? undefined : tailOf(apex.soa.records[0]));
     if (written !== undefined) {
       const given = soaSerial(written);
       if (given > serial) {
@@ -83,7 +83,7 @@ export class ZoneSerials {
         this.scheduleSave();
       }
     }
-    for (const r of apex.soa.records) setSoaSerial(r.tail, serial);
+    for (const r of apex.soa.records) setSoaSerial(tailOf(r), serial);
     setSoaSerial(apex.negativeSoaTail, serial);
   }
 

@@ -5,6 +5,7 @@ import type { Upstream } from '../config/listen-address.js';
 import { Flag, HEADER_SIZE, Opcode, RRType } from '../wire/constants.js';
 import type { ZoneApex } from '../answers/zone-apex.js';
 import { signRequest, type TsigKey } from '../wire/tsig.js';
+import { tailOf } from '../wire/rdata.js';
 
 /** A zone is announced at most this often: a burst of changes is one NOTIFY (the secondary transfers the lot). */
 const COALESCE_MS = 1000;
@@ -28,7 +29,7 @@ export function notifyMessage(apex: ZoneApex, id: number): Buffer {
   const question = Buffer.alloc(4);
   question.writeUInt16BE(RRType.SOA, 0);
   question.writeUInt16BE(1, 2);
-  return Buffer.concat([header, name, question, name, apex.soa.records[0]!.tail]);
+  return Buffer.concat([header, name, question, name, tailOf(apex.soa.records[0]!)]);
 }
 
 /**

@@ -9,7 +9,7 @@ import type { ZoneApex } from '../answers/zone-apex.js';
 import { incrementalMessages, ixfrClientSerial, transferMessages } from './zone-transfer.js';
 import type { ZoneChange } from '../answers/zone-history.js';
 import { wireToText } from '../wire/name.js';
-import { soaSerial } from '../wire/rdata.js';
+import { soaSerial, tailOf } from '../wire/rdata.js';
 import { MessageStream } from './message-stream.js';
 import { findTsig, signAnswer, signEach, TsigError, tsigRecordSize, verifyRequest, type TsigKey } from '../wire/tsig.js';
 
@@ -151,7 +151,7 @@ export class QueryHandler {
     if (!tcp || zone === null || zone.reverse === true || q.key !== zone.key || allowed === undefined || !allowed.check(address, family)) {
       return undefined;
     }
-    const serial = soaSerial(zone.soa.records[0]!.tail);
+    const serial = soaSerial(tailOf(zone.soa.records[0]!));
     const client = q.qtype === RRType.IXFR ? ixfrClientSerial(msg, q) : undefined;
     const upToDate = client !== undefined && ((serial - client) | 0) <= 0;
     const steps = client === undefined || upToDate ? undefined : this.opts.zoneChanges?.(zone.key, client);

@@ -7,7 +7,7 @@ import { LB_ROUND_ROBIN, LB_WEIGHTED, type DrawGroup, type RRSet } from '../answ
 import { HeldTurns } from './held-turns.js';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from '../wire/constants.js';
 import type { ParsedQuery } from '../wire/query.js';
-import type { EncodedRecord } from '../wire/rdata.js';
+import { writeTail, type EncodedRecord } from '../wire/rdata.js';
 
 const OPT_SIZE = 11;
 const MAX_POINTER = 0x3fff;
@@ -117,13 +117,13 @@ export class ResponseWriter {
       let nextOwner = -1;
       for (let i = 0; i < count; i++) {
         const rec = set.records[set.weights !== null ? this.order[i]! : i]!;
-        if (pos + 2 + rec.tail.length > room) {
+        if (pos + 2 + rec.length > room) {
           truncated = true;
           break outer;
         }
         buf[pos] = 0xc0 | (ownerPointer >> 8);
         buf[pos + 1] = ownerPointer & 0xff;
-        rec.tail.copy(buf, pos + 2);
+        writeTail(rec, buf, pos + 2);
         const targetAt = pos + 2 + rec.targetOffset;
         if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
           nextOwner = targetAt;
@@ -133,7 +133,7 @@ export class ResponseWriter {
             this.glueRecords.push(glue);
           }
         }
-        pos += 2 + rec.tail.length;
+        pos += 2 + rec.length;
         ancount++;
       }
       if (set.type === RRType.CNAME) {
@@ -172,12 +172,12 @@ export class ResponseWriter {
         const records = this.glueRecords[g]!;
         const n = Array.isArray(records) ? records.length : 1;
         for (let i = 0; i < n; i++) {
-          const tail = (Array.isArray(records) ? (records as readonly EncodedRecord[])[i]! : (records as EncodedRecord)).tail;
-          if (pos + 2 + tail.length > room) break glue;
+          const rec = Array.isArray(records) ? (records as readonly EncodedRecord[])[i]! : (records as EncodedRecord);
+          if (pos + 2 + rec.length > room) break glue;
           buf[pos] = 0xc0 | (at >> 8);
           buf[pos + 1] = at & 0xff;
-          tail.copy(buf, pos + 2);
-          pos += 2 + tail.length;
+          writeTail(rec, buf, pos + 2);
+          pos += 2 + rec.length;
           arcount++;
         }
       }

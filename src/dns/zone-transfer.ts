@@ -3,7 +3,7 @@ import type { ZoneChange } from '../answers/zone-history.js';
 import type { ZoneApex } from '../answers/zone-apex.js';
 import { Flag, HEADER_SIZE, RRType } from '../wire/constants.js';
 import { skipWireName } from '../wire/name.js';
-import { setSoaSerial } from '../wire/rdata.js';
+import { setSoaSerial, tailOf } from '../wire/rdata.js';
 import type { ParsedQuery } from '../wire/query.js';
 
 /**
@@ -33,7 +33,7 @@ function* bracketed(soa: ZoneRecord, records: Iterable<ZoneRecord>): Generator<Z
 
 /** The zone's SOA record, with another serial when one is given (the versions an incremental transfer names). */
 function soaRecord(apex: ZoneApex, serial?: number): ZoneRecord {
-  const current = apex.soa.records[0]!.tail;
+  const current = tailOf(apex.soa.records[0]!);
   const tail = serial === undefined ? current : Buffer.from(current);
   if (serial !== undefined) setSoaSerial(tail, serial);
   return { owner: Buffer.from(apex.key, 'latin1'), tail };

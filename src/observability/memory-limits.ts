@@ -1,5 +1,6 @@
 import { totalmem } from 'node:os';
-import { getHeapStatistics } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Gauge, type Registry } from 'prom-client';
 
 /**
@@ -55,4 +56,25 @@ export function registerMemoryLimitMetrics(registry: Registry, opts: { heap: boo
       },
     });
   }
+}
+
+let collect: ((options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void) | undefined;
+
+/**
+ * One full collection that compacts the heap and hands its empty pages back, once a large load is applied (the
+ * registrations at start, a DNS worker's first snapshot). A load leaves its garbage in the old generation, and
+ * V8 keeps the pages it grew to: at 100,000 instances the start peaked at 176–246 MB of heap for 138 MB live,
+ * and the resident size stayed at the peak (issue 29). V8's memory reducer does the same only after seconds
+ * of idleness, which a server under queries never has. Node exposes the collector only behind a flag: it is set
+ * for one new context and cleared again. Takes ~60–100 ms at 100,000 instances, before the process is ready.
+ */
+export function compactAfterLoad(): { ms: number; heapUsedMb: number } {
+  if (collect === undefined) {
+    setFlagsFromString('--expose-gc');
+    collect = runInNewContext('gc') as typeof collect;
+    setFlagsFromString('--no-expose-gc');
+  }
+  const started = performance.now();
+  collect!({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+  return { ms: Math.round(performance.now() - started), heapUsedMb: Math.round(getHeapStatistics().used_heap_size / 2 ** 20) };
 }

@@ -10,15 +10,125 @@ import { nameToWire } from './name.js';
 
 export interface EncodedRecord {
   readonly type: number;
-  /** type, class, ttl, rdlength, rdata */
-  readonly tail: Buffer;
-  /** Offset inside `tail` of an uncompressed domain name whose addresses may go to the additional section; -1 if none. */
+  /**
+   * The bytes holding the record's tail (type, class, TTL, rdlength, rdata) at `at`, `length` octets: a buffer of
+   * its own, or the block a service's records share (packRecords). A Buffer per record cost ~100 bytes of object
+   * for 14–60 bytes of data, 200,000 of them at 100,000 instances.
+   */
+  readonly data: Buffer;
+  readonly at: number;
+  readonly length: number;
+  /** Offset inside the tail of an uncompressed domain name whose addresses may go to the additional section; -1 if none. */
   readonly targetOffset: number;
   /** Lookup key of that name (for CNAME chasing and glue). */
-  readonly targetKey?: string;
+  readonly targetKey: string | undefined;
   /** The target's address records (one, or several), placed in the additional section when they fit. */
-  glue?: EncodedRecord | readonly EncodedRecord[];
+  glue: EncodedRecord | readonly EncodedRecord[] | undefined;
 }
+
+/** Every record is made here, with one field order: the answer writer reads one shape. */
+function makeRecord(type: number, tail: Buffer, targetOffset: number, targetKey: string | undefined, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
+  return { type, data: tail, at: 0, length: tail.length, targetOffset, targetKey, glue };
+}
+
+/** A record's tail as a Buffer (a view when it lives in a shared block): for transfers and zone data, not per answer. */
+export function tailOf(r: EncodedRecord): Buffer {
+  return r.at === 0 && r.length === r.data.length ? r.data : r.data.subarray(r.at, r.at + r.length);
+}
+
+/**
+ * Writes a record's tail into `out` at `pos`. Short tails (A records) are copied by a loop: no view to allocate,
+ * 12 ns for 14 octets where Buffer#copy with offsets takes 37 (it makes a view; measured on Node 24).
+ */
+export function writeTail(r: EncodedRecord, out: Uint8Array, pos: number): void {
+  const data = r.data;
+  const at = r.at;
+  const n = r.length;
+  if (n <= 24) {
+    for (let k = 0; k < n; k++) out[pos + k] = data[at + k]!;
+  } else if (at === 0 && n === data.length) data.copy(out, pos);
+  else data.copy(out, pos, at, at + n);
+}
+
+/**
+ * Records kept together (a service's answers, built at once) written into one buffer of exactly their size:
+ * one object holding the bytes instead of a Buffer per record, and no share of the Buffer pool's 64 KiB slabs,
+ * which short-lived buffers pinned (at 100,000 instances 297 slabs held 7 MB of record data in 19 MB). Records
+ * are written into a scratch buffer while the block is open and moved by seal(); only one block is open at a
+ * time: opening another seals the one left open (a build that threw), so no record ever points at reused bytes.
+ */
+export class RecordBlock {
+  private static scratch = Buffer.allocUnsafeSlow(16 * 1024);
+  private static open: RecordBlock | null = null;
+  private readonly records: Writable[] = [];
+  private used = 0;
+
+  constructor() {
+    RecordBlock.open?.seal();
+    RecordBlock.open = this;
+  }
+
+  /** An A or AAAA record of an address (already checked), as addressRecord makes it. */
+  address(address: string, ttl: number): EncodedRecord {
+    if (isIPv4(address)) {
+      const at = this.room(14);
+      const scratch = RecordBlock.scratch;
+      writeTailHeader(scratch, RRType.A, ttl, 4, at);
+      writeIpv4(address, scratch, at + 10);
+      return this.add(RRType.A, at, 14, -1, undefined);
+    }
+    const rdata = ipv6Rdata(address);
+    const at = this.room(26);
+    writeTailHeader(RecordBlock.scratch, RRType.AAAA, ttl, 16, at);
+    rdata.copy(RecordBlock.scratch, at + 10);
+    return this.add(RRType.AAAA, at, 26, -1, undefined);
+  }
+
+  /** An SRV record, the target given as a lookup key (its wire form), as srvRecord makes it. */
+  srv(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: EncodedRecord | readonly EncodedRecord[]): EncodedRecord {
+    const length = 16 + targetKey.length;
+    const at = this.room(length);
+    const scratch = RecordBlock.scratch;
+    writeTailHeader(scratch, RRType.SRV, ttl, 6 + targetKey.length, at);
+    scratch.writeUInt16BE(priority, at + 10);
+    scratch.writeUInt16BE(weight, at + 12);
+    scratch.writeUInt16BE(port, at + 14);
+    scratch.write(targetKey, at + 16, 'latin1');
+    return this.add(RRType.SRV, at, length, 16, glue);
+  }
+
+  /** Moves the records into their own block; the block is closed. */
+  seal(): void {
+    if (RecordBlock.open !== this) return;
+    RecordBlock.open = null;
+    if (this.used === 0) return;
+    const block = Buffer.allocUnsafeSlow(this.used);
+    RecordBlock.scratch.copy(block, 0, 0, this.used);
+    for (const r of this.records) r.data = block;
+  }
+
+  private add(type: number, at: number, length: number, targetOffset: number, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
+    const r = { type, data: RecordBlock.scratch, at, length, targetOffset, targetKey: undefined, glue };
+    this.records.push(r);
+    return r;
+  }
+
+  /** Where the next `length` octets go, the scratch grown (and this block's records moved onto it) when full. */
+  private room(length: number): number {
+    if (RecordBlock.open !== this) throw new Error('a record block was written after it was sealed');
+    const at = this.used;
+    if (at + length > RecordBlock.scratch.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(RecordBlock.scratch.length * 2, at + length));
+      RecordBlock.scratch.copy(grown, 0, 0, at);
+      RecordBlock.scratch = grown;
+      for (const r of this.records) r.data = grown;
+    }
+    this.used = at + length;
+    return at;
+  }
+}
+
+type Writable = { -readonly [K in keyof EncodedRecord]: EncodedRecord[K] };
 
 export function encodeTail(type: number, ttl: number, rdata: Buffer): Buffer {
   const tail = Buffer.allocUnsafe(10 + rdata.length);
@@ -45,7 +155,7 @@ export function rdataTargetOffset(type: number): number {
 
 export function record(type: number, ttl: number, rdata: Buffer, targetKey?: string): EncodedRecord {
   const rel = rdataTargetOffset(type);
-  return { type, tail: encodeTail(type, ttl, rdata), targetOffset: rel < 0 ? -1 : rel + 10, targetKey };
+  return makeRecord(type, encodeTail(type, ttl, rdata), rel < 0 ? -1 : rel + 10, targetKey, undefined);
 }
 
 export function ipv4Rdata(address: string): Buffer {
@@ -84,7 +194,7 @@ export function addressRecord(address: string, ttl: number): EncodedRecord {
     // Written in place: catalogs hold 100,000s of these, and temporaries pin the shared Buffer pool's slabs.
     const tail = Buffer.allocUnsafe(14);
     writeTailHeader(tail, RRType.A, ttl, 4);
-    return { type: RRType.A, tail: writeIpv4(address, tail, 10), targetOffset: -1 };
+    return makeRecord(RRType.A, writeIpv4(address, tail, 10), -1, undefined, undefined);
   }
   return record(RRType.AAAA, ttl, ipv6Rdata(address));
 }
@@ -97,14 +207,14 @@ export function srvRecord(ttl: number, priority: number, weight: number, port: n
   tail.writeUInt16BE(weight, 12);
   tail.writeUInt16BE(port, 14);
   tail.write(targetKey, 16, 'latin1');
-  return { type: RRType.SRV, tail, targetOffset: 16, glue };
+  return makeRecord(RRType.SRV, tail, 16, undefined, glue);
 }
 
-function writeTailHeader(tail: Buffer, type: number, ttl: number, rdlength: number): void {
-  tail.writeUInt16BE(type, 0);
-  tail.writeUInt16BE(RRClass.IN, 2);
-  tail.writeUInt32BE(ttl >>> 0, 4);
-  tail.writeUInt16BE(rdlength, 8);
+function writeTailHeader(tail: Buffer, type: number, ttl: number, rdlength: number, at = 0): void {
+  tail.writeUInt16BE(type, at);
+  tail.writeUInt16BE(RRClass.IN, at + 2);
+  tail.writeUInt32BE(ttl >>> 0, at + 4);
+  tail.writeUInt16BE(rdlength, at + 8);
 }
 
 export function srvRdata(priority: number, weight: number, port: number, targetWire: Buffer): Buffer {

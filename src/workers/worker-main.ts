@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, register } from 'prom-client';
-import { registerMemoryLimitMetrics } from '../observability/memory-limits.js';
+import { compactAfterLoad, registerMemoryLimitMetrics } from '../observability/memory-limits.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/config.js';
 import { applyLiveSettings, createAnswerEngine, listenDns } from '../answer-engine.js';
@@ -42,7 +42,11 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       if (m.serials !== undefined) plane.setSerials(m.serials, true);
       seq = m.seq;
       awaitingSnapshot = false;
-      if (listeners === undefined) await listen();
+      if (listeners === undefined) {
+        // The first snapshot is the whole catalog at once: its garbage is collected before the worker answers.
+        logger.info(compactAfterLoad(), 'DNS worker heap compacted after its first snapshot');
+        await listen();
+      }
       else send({ type: 'applied', seq });
       return;
     }

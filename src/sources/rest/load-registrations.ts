@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/config.js';
 import type { RestRegistry } from './registry.js';
+import { compactAfterLoad } from '../../observability/memory-limits.js';
 
 /**
  * Loads registrations. A store that cannot be opened (etcd down, a data
@@ -14,6 +15,8 @@ export async function loadRegistrations(registry: RestRegistry, config: Config, 
     try {
       await registry.start();
       attempted();
+      // Before anything is answered from it: the load's garbage would otherwise set the resident size for good.
+      logger.info(compactAfterLoad(), 'heap compacted after the registrations were loaded');
       return;
     } catch (err) {
       attempted();

@@ -36,6 +36,12 @@ export interface RestRegistryOptions {
  */
 export class RestRegistry {
   private readonly registrations = new Map<string, Registration>();
+  /**
+   * The keys of registrations with a heartbeat TTL: the only ones the sweep has anything to do for. Sweeping all
+   * of them twice a second made ~3 MB of iterator garbage a sweep at 100,000 registrations (an async function's
+   * loop), 8 MB/s on an idle server, which the heap then grew by between collections.
+   */
+  private readonly withTtl = new Set<string>();
   private readonly expired = new Set<string>();
   /** Stored rows that no longer validate (written by an older version): not answered, reported. */
   readonly invalid = new Map<string, string>();
@@ -58,7 +64,7 @@ export class RestRegistry {
     const all = (await this.opts.store.open()).filter((r) => this.loadable(r));
     const now = this.now();
     for (const r of all) {
-      this.registrations.set(keyOfRegistration(r), r);
+      this.keep(keyOfRegistration(r), r);
       if (isExpired(r, now)) this.expired.add(keyOfRegistration(r));
     }
     this.opts.catalog.replaceSource(
@@ -128,7 +134,7 @@ export class RestRegistry {
   private apply(r: Registration): void {
     const key = keyOfRegistration(r);
     const previous = this.registrations.get(key);
-    this.registrations.set(key, r);
+    this.keep(key, r);
     const now = this.now();
     if (isExpired(r, now)) this.expired.add(key);
     else this.expired.delete(key);
@@ -148,6 +154,7 @@ export class RestRegistry {
     const key = registrationKey(namespace, service, id);
     this.expired.delete(key);
     this.opts.probes?.untrack({ namespace, service, source: 'rest', id });
+    this.withTtl.delete(key);
     if (this.registrations.delete(key)) this.opts.catalog.remove(namespace, service, 'rest', id);
   }
 
@@ -229,14 +236,19 @@ export class RestRegistry {
     this.opts.logger.info({ registrations: kept.length, policies: policies.length, invalid: this.invalid.size }, 'registrations replaced by a fresh list of the store');
   }
 
+  private keep(key: string, r: Registration): void {
+    this.registrations.set(key, r);
+    if (r.ttlMs === undefined) this.withTtl.delete(key);
+    else this.withTtl.add(key);
+  }
+
   /** Marks missed heartbeats unhealthy (and healed ones healthy); removes long-dead TTL registrations. */
   private async sweep(): Promise<void> {
     const now = this.now();
-    // values(), not entries: twice a second over every registration, an [key, value] array each was ~30 bytes
-    // a query's worth of garbage at 20k QPS with 3,000 registrations; the key is made only for TTL ones.
-    for (const r of this.registrations.values()) {
-      if (r.ttlMs === undefined) continue;
-      const key = keyOfRegistration(r);
+    // A copy of the TTL keys: removals below change the set while the loop awaits.
+    for (const key of [...this.withTtl]) {
+      const r = this.registrations.get(key);
+      if (r === undefined || r.ttlMs === undefined) continue;
       const expired = isExpired(r, now);
       if (expired !== this.expired.has(key)) {
         if (expired) this.expired.add(key);
