@@ -49,8 +49,11 @@ export interface PtrTarget {
  * (RFC 8020).
  */
 export class ReverseNames {
-  /** What each service contributes, with the reverse key of each target's address (targets[i] → keys[i]). */
-  private readonly byService = new Map<string, { readonly targets: readonly PtrTarget[]; readonly keys: readonly string[] }>();
+  /**
+   * What each service contributes, flat: [address, target key, reverse key, ...] per target. One array a service,
+   * no object per target (at 100,000 instances the objects and their two arrays a service were ~7 MB).
+   */
+  private readonly byService = new Map<string, readonly string[]>();
   /** Reverse key → the instance names (keys) at that address. */
   private readonly byName = new Map<string, string | string[]>();
   private readonly entRefs = new Map<string, number>();
@@ -65,9 +68,8 @@ export class ReverseNames {
   setService(serviceKey: string, targets: readonly PtrTarget[]): void {
     const old = this.byService.get(serviceKey);
     // Most changes (a weight, a probe result) leave every address and name as it was: nothing to redo.
-    if (old !== undefined && sameTargets(old.targets, targets)) return;
-    const keys = old?.keys ?? [];
-    for (let i = 0; i < keys.length; i++) this.drop(keys[i]!, old!.targets[i]!.targetKey);
+    if (old !== undefined && sameTargets(old, targets)) return;
+    if (old !== undefined) for (let i = 0; i < old.length; i += 3) this.drop(old[i + 2]!, old[i + 1]!);
     if (targets.length === 0) {
       this.byService.delete(serviceKey);
       return;
@@ -76,9 +78,9 @@ export class ReverseNames {
     for (const t of targets) {
       const key = keyOf(reverseName(t.address));
       this.add(key, t.targetKey);
-      kept.push(key);
+      kept.push(t.address, t.targetKey, key);
     }
-    this.byService.set(serviceKey, { targets, keys: exactCopy(kept) });
+    this.byService.set(serviceKey, exactCopy(kept));
   }
 
   /** The PTR set of a reverse name, encoded now into a node reused from query to query. */
@@ -129,9 +131,9 @@ export class ReverseNames {
   }
 }
 
-function sameTargets(a: readonly PtrTarget[], b: readonly PtrTarget[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i]!.address !== b[i]!.address || a[i]!.targetKey !== b[i]!.targetKey) return false;
+function sameTargets(kept: readonly string[], targets: readonly PtrTarget[]): boolean {
+  if (kept.length !== targets.length * 3) return false;
+  for (let i = 0; i < targets.length; i++) if (kept[i * 3] !== targets[i]!.address || kept[i * 3 + 1] !== targets[i]!.targetKey) return false;
   return true;
 }
 

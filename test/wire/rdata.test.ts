@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { addressRecord, RecordBlock, srvRecord, tailOf, writeTail, type EncodedRecord } from '../../src/wire/rdata.js';
+import { childKey } from '../../src/wire/name.js';
+
+const target = (i: number): string => childKey([`i${i}`, 'web', 'default', 'linkerd', 'local'], '');
+
+/** The bytes a record writes, as the answer writer writes them. */
+function written(r: EncodedRecord): Buffer {
+  const out = Buffer.alloc(r.length + 4, 0xee);
+  writeTail(r, out, 2);
+  assert.equal(out[0], 0xee);
+  assert.equal(out[r.length + 2], 0xee, 'nothing written past the tail');
+  return out.subarray(2, 2 + r.length);
+}
+
+test('a block writes the same records as records of their own, and shares one buffer among them', () => {
+  const block = new RecordBlock();
+  const a = block.address('10.0.0.7', 5);
+  const aaaa = block.address('fd00::7', 5);
+  const srv = block.srv(5, 0, 30, 8080, target(7), a);
+  block.seal();
+  assert.deepEqual(tailOf(a), tailOf(addressRecord('10.0.0.7', 5)));
+  assert.deepEqual(tailOf(aaaa), tailOf(addressRecord('fd00::7', 5)));
+  const own = srvRecord(5, 0, 30, 8080, target(7), a);
+  assert.deepEqual(tailOf(srv), tailOf(own));
+  assert.equal(srv.targetOffset, own.targetOffset);
+  assert.equal(srv.glue, a);
+  assert.equal(a.data, srv.data, 'one buffer for the block');
+  assert.equal(a.data.length, a.length + aaaa.length + srv.length, 'exactly the records\' size');
+  for (const r of [a, aaaa, srv]) assert.deepEqual(written(r), tailOf(r));
+  assert.deepEqual(written(own), tailOf(own), 'a record of its own writes the same way');
+});
+
+test('a block larger than the scratch grows it and keeps every record\'s bytes', () => {
+  const block = new RecordBlock();
+  const records: EncodedRecord[] = [];
+  // 2,000 SRV records of ~50 octets: several times the 16 KiB the scratch starts with.
+  for (let i = 0; i < 2000; i++) records.push(block.srv(5, 0, i % 100, 8000 + i, target(i), block.address(`10.0.${i >> 8}.${i & 255}`, 5)));
+  block.seal();
+  for (let i = 0; i < 2000; i++) {
+    const r = records[i]!;
+    assert.deepEqual(tailOf(r), tailOf(srvRecord(5, 0, i % 100, 8000 + i, target(i), r.glue!)));
+    assert.deepEqual(tailOf(r.glue as EncodedRecord), tailOf(addressRecord(`10.0.${i >> 8}.${i & 255}`, 5)));
+  }
+});
+
+test('a block left open (a build that threw) is sealed by the next one: its records never see reused bytes', () => {
+  const first = new RecordBlock();
+  const kept = first.address('192.0.2.1', 60);
+  const second = new RecordBlock();
+  const other = second.address('198.51.100.2', 60);
+  second.seal();
+  assert.deepEqual(tailOf(kept), tailOf(addressRecord('192.0.2.1', 60)));
+  assert.deepEqual(tailOf(other), tailOf(addressRecord('198.51.100.2', 60)));
+  assert.throws(() => first.address('192.0.2.2', 60), /after it was sealed/);
+});
