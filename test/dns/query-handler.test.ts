@@ -89,6 +89,13 @@ for (const [name, type] of [
   });
 }
 
+for (const name of ['_udp.web.default.linkerd.local', '_http._udp.web.default.linkerd.local', '_grpc._tcp.web.default.linkerd.local', '_tcp.default.linkerd.local', '_http._tcp.default.linkerd.local', '_http._tcp.nosuch.default.linkerd.local', '_tcp.linkerd.local']) {
+  test(`NXDOMAIN below a service or namespace for a name no port makes: ${name}`, () => {
+    const { query } = core({ zone: ZONE });
+    assert.equal(query(name, { type: RRType.SRV }).header.rcode, Rcode.NXDOMAIN);
+  });
+}
+
 test('apex SOA and NS, NS glue', () => {
   const { query } = core({ zone: ZONE });
   const soa = query('linkerd.local', { type: RRType.SOA });
