@@ -6,7 +6,7 @@ import { upstreamText } from './dns/forward/upstream.js';
 import { formatHostPort, type ListenAddress } from './config/listen-address.js';
 import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
-import { registerHealthMetrics } from './observability/health-metrics.js';
+import { registerHealthMetrics, serviceInstancesText } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
 import { memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
 import { HealthMonitor } from './health/health-monitor.js';
@@ -188,7 +188,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let lameDuck = false;
   const http = new HttpServer({
     address: config.http,
-    metrics: async () => (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()),
+    metrics: async () => (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()) + '\n' + serviceInstancesText(catalog),
     contentType: metricsRegistry.contentType,
     requestTimeoutMs: config.httpRequestTimeoutMs,
     tls,

@@ -136,6 +136,16 @@ export class Catalog {
   }
 
   /** The split in force for the local cluster's clients (and every client another cluster's split does not cover); with `cluster`, that cluster's own. */
+  /** Services whose names answer a split for every client (the local cluster's mesh objects): a count, for metrics. */
+  get splitCount(): number {
+    return this.splits.size;
+  }
+
+  /** Services in the catalog: a count, for metrics (no iteration per scrape). */
+  get serviceCount(): number {
+    return this.services.size;
+  }
+
   splitOf(key: string, cluster?: string): TrafficSplit | undefined {
     return cluster === undefined ? this.splits.get(key) : this.clusterSplits.get(cluster)?.get(key);
   }
