@@ -12,7 +12,7 @@ export interface EncodedRecord {
   readonly type: number;
   /**
    * The bytes holding the record's tail (type, class, TTL, rdlength, rdata) at `at`, `length` octets: a buffer of
-   * its own, or the block a service's records share (packRecords). A Buffer per record cost ~100 bytes of object
+   * its own, or the block a service's records share (RecordBlock). A Buffer per record cost ~100 bytes of object
    * for 14–60 bytes of data, 200,000 of them at 100,000 instances.
    */
   readonly data: Buffer;
