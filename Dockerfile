@@ -29,8 +29,6 @@ HEALTHCHECK --interval=10s --timeout=2s CMD node -e "fetch('http://127.0.0.1:805
 # "serve" (as the Deployment's does) replaces CMD and composes `node dist/cli.js serve ...`.
 # --max-semi-space-size=2 (the same as npm start): Node 24's default young generation held ~100 MB more at 100,000
 # instances for no measurable throughput, and a small one halves the collection pauses that set DNS tail latency
-# (README, Performance). --heap-growing-percent=25: the old generation grows to 1.25x what it held after a
-# full collection before the next one, where V8's own factor (up to 4x with memory to spare) let a server at
-# 100,000 instances grow from 254 to 640 MB under 30 /metrics scrapes; with it, 285-294 MB (Performance, Sizing).
-ENTRYPOINT ["node", "--max-semi-space-size=2", "--heap-growing-percent=25", "dist/cli.js"]
+# (README, Performance).
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/cli.js"]
 CMD ["serve", "--dns", "0.0.0.0:1053", "--http", "0.0.0.0:8053"]
