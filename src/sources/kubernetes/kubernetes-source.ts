@@ -1,3 +1,4 @@
+import { compactAfterLoad } from '../../observability/memory-limits.js';
 import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
@@ -94,6 +95,15 @@ export class KubernetesSource {
   constructor(private readonly opts: KubernetesSourceOptions) {}
 
   get synced(): boolean {
+    // A reflector is synced a turn of the event loop before the flush that applies its list: /readyz must not
+    // say ready in between. Once the first lists are applied, later flushes do not count (no flapping).
+    return this.listsSynced() && (this.firstListsApplied || !this.flushScheduled);
+  }
+
+  /** The first complete lists are in the catalog (set by the flush that applies them). */
+  private firstListsApplied = false;
+
+  private listsSynced(): boolean {
     return this.reflectors.length > 0 && this.reflectors.every((r) => r.synced) && (this.mesh?.synced ?? true) && (this.imports?.synced ?? true);
   }
 
@@ -181,7 +191,11 @@ export class KubernetesSource {
         namespaces,
         discoveryIntervalMs: this.opts.discoveryIntervalMs ?? 30_000,
         reflector: (spec) => this.add({ ...spec, watch }, false),
-        onChange: (services) => this.opts.catalog.setClusterSet(services),
+        onChange: (services) => {
+          this.opts.catalog.setClusterSet(services);
+          // Its first discovery may be the last thing the first lists wait for: a flush says so.
+          this.schedule();
+        },
       });
       this.imports.start();
     }
@@ -377,6 +391,12 @@ export class KubernetesSource {
     if (this.nodesDirty) {
       this.nodesDirty = false;
       this.applyNodes();
+    }
+    if (!this.firstListsApplied && this.listsSynced()) {
+      // The local cluster's first lists are its start's load: their garbage is compacted away before /readyz
+      // says ready (another cluster's come while this server answers, and are left to the collector).
+      if (this.opts.cluster === undefined) this.opts.logger.info(compactAfterLoad(), 'heap compacted after the first Kubernetes lists');
+      this.firstListsApplied = true;
     }
     this.lastSync = Date.now();
     this.opts.metrics?.synced(this.lastSync);

@@ -194,6 +194,8 @@ export class MeshTraffic {
         if (running !== undefined) this.stopApi(api, running.reflectors);
         if (version !== undefined) this.startApi(api, version);
       }
+      // The first discovery completes what the source waits for when no kind is served (nothing to list).
+      if (!this.discovered) this.opts.onSplitsChanged();
       this.discovered = true;
       this.failures = 0;
     } catch (err) {
