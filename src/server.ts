@@ -8,7 +8,7 @@ import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics, serviceInstancesText } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
-import { memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
+import { compactAfterLoad, memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { KubernetesClusters, type SourceFactory } from './sources/kubernetes/kubernetes-clusters.js';
 import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
@@ -123,7 +123,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let stopped = false;
   let attempted!: () => void;
   const firstAttempt = new Promise<void>((resolve) => (attempted = resolve));
-  loadRegistrations(registry, config, logger, () => stopped, attempted).catch(() => undefined);
+  // Once loaded, before anything is answered from them: the load's garbage would otherwise set the resident size.
+  const loaded = (): void => logger.info(compactAfterLoad(), 'heap compacted after the registrations were loaded');
+  loadRegistrations(registry, config, logger, () => stopped, attempted, loaded).catch(() => undefined);
   // SQLite opens in milliseconds: wait for that first attempt, so what is stored is answered from the first query.
   if (config.store === 'sqlite') await firstAttempt;
 
@@ -155,7 +157,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         discoveryIntervalMs: config.kubernetesDiscoveryIntervalMs,
         nodes: config.kubernetesNodes,
         clusterDomain: config.clusterDomain,
-        ...(cluster === undefined ? { clusterSet: config.clustersetDomain !== undefined } : { cluster }),
+        ...(cluster === undefined ? { clusterSet: config.clustersetDomain !== undefined, onFirstLists: () => logger.info(compactAfterLoad(), 'heap compacted after the first Kubernetes lists') } : { cluster }),
         metrics: { ...forCluster(cluster ?? config.clusterName), error: (resource, stage) => ops.kubernetesError(resource, stage, cluster ?? config.clusterName) },
       });
     const local = kube === undefined ? undefined : makeSource(kube.config, undefined, logger);

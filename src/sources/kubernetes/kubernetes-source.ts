@@ -1,4 +1,3 @@
-import { compactAfterLoad } from '../../observability/memory-limits.js';
 import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
@@ -41,6 +40,12 @@ export interface KubernetesSourceOptions {
   cluster?: string;
   /** Serve the Multi-Cluster Services API's ServiceImports (the local cluster's) under the cluster-set domain. */
   clusterSet?: boolean;
+  /**
+   * Called once, when the first complete lists are in the catalog, before the source counts as synced (the
+   * server compacts the heap there: see compactAfterLoad). Another cluster's source has none: its lists come
+   * while the server answers, and a pause then would be a pause in answers.
+   */
+  onFirstLists?: () => void;
 }
 
 export interface KubernetesMetrics {
@@ -393,9 +398,8 @@ export class KubernetesSource {
       this.applyNodes();
     }
     if (!this.firstListsApplied && this.listsSynced()) {
-      // The local cluster's first lists are its start's load: their garbage is compacted away before /readyz
-      // says ready (another cluster's come while this server answers, and are left to the collector).
-      if (this.opts.cluster === undefined) this.opts.logger.info(compactAfterLoad(), 'heap compacted after the first Kubernetes lists');
+      // Before /readyz can say ready: the server compacts the local cluster's first lists' garbage away here.
+      this.opts.onFirstLists?.();
       this.firstListsApplied = true;
     }
     this.lastSync = Date.now();

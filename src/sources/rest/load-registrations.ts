@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../../config/config.js';
 import type { RestRegistry } from './registry.js';
-import { compactAfterLoad } from '../../observability/memory-limits.js';
 
 /**
  * Loads registrations. A store that cannot be opened (etcd down, a data
@@ -9,14 +8,13 @@ import { compactAfterLoad } from '../../observability/memory-limits.js';
  * Kubernetes data, /readyz says not ready, writes get 503, and the load is
  * retried with backoff until the store opens.
  */
-export async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean, attempted: () => void): Promise<void> {
+export async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean, attempted: () => void, loaded: () => void = () => undefined): Promise<void> {
   let delay = 500;
   for (;;) {
     try {
       await registry.start();
       attempted();
-      // Before anything is answered from it: the load's garbage would otherwise set the resident size for good.
-      logger.info(compactAfterLoad(), 'heap compacted after the registrations were loaded');
+      loaded();
       return;
     } catch (err) {
       attempted();
