@@ -102,9 +102,30 @@ export class RecordBlock {
     if (RecordBlock.open !== this) return;
     RecordBlock.open = null;
     if (this.used === 0) return;
-    const block = Buffer.allocUnsafeSlow(this.used);
+    const block = RecordBlock.place(this.used);
     RecordBlock.scratch.copy(block, 0, 0, this.used);
     for (const r of this.records) r.data = block;
+  }
+
+  /** Record blocks are cut from slabs of their own: nothing short-lived shares them, unlike Node's Buffer pool. */
+  private static slab = Buffer.allocUnsafeSlow(0);
+  private static slabUsed = 0;
+
+  /**
+   * A block of `size` octets. Small ones are cut from a 64 KiB slab that only record blocks use: a buffer of its
+   * own (an ArrayBuffer and its native store) cost ~300 B a service beyond its data (measured: 100,000 instances in
+   * 33,334 services 242 MB resident, cut from slabs 232; 50,000 in as many services 238 → 198). A slab lives while one of its blocks does; blocks of services
+   * rebuilt since are dead bytes in it until then, at most a slab's worth a live block.
+   */
+  private static place(size: number): Buffer {
+    if (size > SLAB_SIZE / 8) return Buffer.allocUnsafeSlow(size);
+    if (RecordBlock.slabUsed + size > RecordBlock.slab.length) {
+      RecordBlock.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+      RecordBlock.slabUsed = 0;
+    }
+    const at = RecordBlock.slabUsed;
+    RecordBlock.slabUsed = at + size;
+    return RecordBlock.slab.subarray(at, at + size);
   }
 
   private add(type: number, at: number, length: number, targetOffset: number, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
@@ -129,6 +150,8 @@ export class RecordBlock {
 }
 
 type Writable = { -readonly [K in keyof EncodedRecord]: EncodedRecord[K] };
+
+const SLAB_SIZE = 64 * 1024;
 
 export function encodeTail(type: number, ttl: number, rdata: Buffer): Buffer {
   const tail = Buffer.allocUnsafe(10 + rdata.length);

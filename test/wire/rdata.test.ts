@@ -55,3 +55,21 @@ test('a block left open (a build that threw) is sealed by the next one: its reco
   assert.deepEqual(tailOf(other), tailOf(addressRecord('198.51.100.2', 60)));
   assert.throws(() => first.address('192.0.2.2', 60), /after it was sealed/);
 });
+
+test('small blocks are cut from a shared slab without touching each other; a large one has its own buffer', () => {
+  const made: { r: EncodedRecord; address: string }[] = [];
+  for (let s = 0; s < 3000; s++) {
+    // 3,000 blocks of one record each: several 64 KiB slabs.
+    const block = new RecordBlock();
+    const address = `10.9.${s >> 8}.${s & 255}`;
+    made.push({ r: block.address(address, 30), address });
+    block.seal();
+  }
+  assert.equal(made[0]!.r.data.buffer, made[1]!.r.data.buffer, 'two blocks, one slab');
+  for (const { r, address } of made) assert.deepEqual(tailOf(r), tailOf(addressRecord(address, 30)));
+  const big = new RecordBlock();
+  const srvs = Array.from({ length: 400 }, (_, i) => big.srv(5, 0, 1, 9000, target(i), made[i]!.r));
+  big.seal();
+  assert.ok(srvs[0]!.data.length > 8 * 1024 && srvs[0]!.data.byteOffset === 0, 'a large block is a buffer of its own');
+  srvs.forEach((r, i) => assert.deepEqual(tailOf(r), tailOf(srvRecord(5, 0, 1, 9000, target(i), made[i]!.r))));
+});
