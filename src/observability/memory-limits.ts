@@ -63,18 +63,20 @@ let collect: ((options: { type: 'major'; execution: 'sync'; flavor: 'last-resort
 /**
  * Once loaded, the old generation may grow to 1.25x what it held after a full collection before the next one.
  * V8's own factor (up to 4x when memory is plentiful) let a server at 100,000 instances grow from 254 to 640 MB
- * resident under 30 /metrics scrapes; with this, ~295 MB. Set after the load, not on the command line: during
- * the load it made a full collection every quarter of growth (start to ready 2.9 → 3.7–4.0 s at 100,000).
+ * resident under 30 /metrics scrapes; with this, 286–322 MB. Set after the load, not on the command line: during
+ * the load it made a full collection every quarter of growth (start to ready 2.4 → 3.7–4.0 s at 100,000).
  */
 const HEAP_GROWING_PERCENT = 25;
 
 /**
  * One full collection that compacts the heap and hands its empty pages back, once a large load is applied (the
- * registrations at start, a DNS worker's first snapshot). A load leaves its garbage in the old generation, and
+ * registrations at start, the local cluster's first Kubernetes lists, a DNS worker's first snapshot), then the
+ * growth bound above. A load leaves its garbage in the old generation, and
  * V8 keeps the pages it grew to: at 100,000 instances the start peaked at 176–246 MB of heap for 138 MB live,
  * and the resident size stayed at the peak (issue 29). V8's memory reducer does the same only after seconds
  * of idleness, which a server under queries never has. Node exposes the collector only behind a flag: it is set
- * for one new context and cleared again. Takes ~60–100 ms at 100,000 instances, before the process is ready.
+ * for one new context and cleared again. Takes ~300 ms at 100,000 instances (the log line's `ms`), before the
+ * process says it is ready.
  */
 export function compactAfterLoad(): { ms: number; heapUsedMb: number } {
   if (collect === undefined) {
