@@ -35,8 +35,6 @@ export class SqliteStore implements RegistrationStore {
   private outbox: SqliteRequest[] = [];
   private inFlight = false;
   private loadedPolicies: StoredPolicy[] = [];
-  /** The thread's open of the file for writes, sent first to each thread started. */
-  private writerOpen: Promise<unknown> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -123,35 +121,38 @@ export class SqliteStore implements RegistrationStore {
 
   async close(): Promise<void> {
     this.open_ = false;
-    await this.stopWriter();
-  }
-
-  /** The writer thread, started (and the file opened in it) if it is not running. */
-  private writer(): Promise<unknown> {
-    if (this.worker === undefined) {
-      this.worker = this.startWorker();
-      const opening = this.call({ op: 'open' });
-      // A thread that cannot open the file is stopped; the next write tries a new one.
-      this.writerOpen = opening.catch(async (err: Error) => {
-        await this.stopWriter();
-        throw err;
-      });
-    }
-    return this.writerOpen!;
-  }
-
-  /** Closes the file in the thread (writes already sent are committed first) and ends the thread. */
-  private async stopWriter(): Promise<void> {
     clearTimeout(this.idleTimer);
     const worker = this.worker;
     if (worker === undefined) return;
-    // Gone at once: a write from now on starts a new thread (SQLite's locks keep the two apart meanwhile).
-    const closing = this.call({ op: 'close' }).catch(() => undefined);
-    this.worker = undefined;
-    this.writerOpen = undefined;
-    await closing;
+    // Writes already asked are ahead of the close in the queue: committed before the database closes.
+    await this.call({ op: 'close' }).catch(() => undefined);
+    this.detach(worker);
+  }
+
+  /**
+   * The writer thread, started if it is not running, its open of the file queued first: a write asked now goes
+   * after it in the same queue (one that fails to open answers the writes behind it "not open": 503s).
+   */
+  private ensureWriter(): void {
+    if (this.worker !== undefined) return;
+    const worker = (this.worker = this.startWorker());
+    // A thread that cannot open the file is ended; the next write tries a new one.
+    this.call({ op: 'open' }).catch(() => this.retire(worker));
+  }
+
+  /** Ends a thread with nothing in flight: it closes the file and stops; a write from now on starts a new one. */
+  private retire(worker: Worker): void {
+    if (this.worker === worker) this.worker = undefined;
+    const id = this.nextId++;
+    const end = (): void => this.detach(worker);
+    this.pending.set(id, { resolve: end, reject: end });
+    worker.postMessage([{ op: 'close', id }]);
+  }
+
+  private detach(worker: Worker): void {
+    if (this.worker === worker) this.worker = undefined;
     worker.removeAllListeners('exit');
-    await worker.terminate();
+    void worker.terminate();
   }
 
   /** After the last reply: the thread stops once no write has come for idleMs. */
@@ -159,7 +160,7 @@ export class SqliteStore implements RegistrationStore {
     clearTimeout(this.idleTimer);
     if (this.pending.size > 0 || this.outbox.length > 0) return;
     this.idleTimer = setTimeout(() => {
-      if (this.pending.size === 0 && this.outbox.length === 0 && !this.inFlight) void this.stopWriter();
+      if (this.worker !== undefined && this.pending.size === 0 && this.outbox.length === 0 && !this.inFlight) this.retire(this.worker);
     }, this.idleMs);
     this.idleTimer.unref();
   }
@@ -168,7 +169,7 @@ export class SqliteStore implements RegistrationStore {
   private async write(request: Request): Promise<number> {
     if (!this.open_) throw new StoreUnavailableError(`the SQLite store in ${this.dataDir} is not open (see the server log); writes resume once it is`);
     try {
-      await this.writer();
+      this.ensureWriter();
       return (await this.call(request)).changes ?? 0;
     } catch (err) {
       const code = (err as { code?: string }).code ?? '';
@@ -178,12 +179,11 @@ export class SqliteStore implements RegistrationStore {
 
   private call(request: Request): Promise<Extract<SqliteReply, { ok: true }>> {
     if (this.worker === undefined) return Promise.reject(new Error('the SQLite store is closed'));
-    const worker = this.worker;
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.outbox.push({ ...request, id } as SqliteRequest);
-      this.sendBatch(worker);
+      this.sendBatch();
     });
   }
 
@@ -191,10 +191,10 @@ export class SqliteStore implements RegistrationStore {
    * One batch in flight: what is asked while the thread commits waits here and goes as the next batch, one
    * message each way however many writes it holds (a message costs the answering thread a wake-up and a copy).
    */
-  private sendBatch(worker: Worker | undefined = this.worker): void {
-    if (this.inFlight || this.outbox.length === 0 || worker === undefined) return;
+  private sendBatch(): void {
+    if (this.inFlight || this.outbox.length === 0 || this.worker === undefined) return;
     this.inFlight = true;
-    worker.postMessage(this.outbox);
+    this.worker.postMessage(this.outbox);
     this.outbox = [];
   }
 
@@ -204,7 +204,9 @@ export class SqliteStore implements RegistrationStore {
     const worker = new Worker(file, { workerData: { dataDir: this.dataDir } });
     worker.unref();
     worker.on('message', (replies: readonly SqliteReply[]) => {
-      this.inFlight = false;
+      // A retired thread's last reply (its close) is no batch of the running thread's.
+      const current = worker === this.worker;
+      if (current) this.inFlight = false;
       for (const reply of replies) {
         const waiting = this.pending.get(reply.id);
         if (waiting === undefined) continue;
@@ -212,10 +214,13 @@ export class SqliteStore implements RegistrationStore {
         if (reply.ok) waiting.resolve(reply);
         else waiting.reject(Object.assign(new Error(reply.message), { code: reply.code }));
       }
+      if (!current) return;
       this.sendBatch();
       this.stopWhenIdle();
     });
-    worker.on('error', (err) => this.failAll(err));
+    worker.on('error', (err) => {
+      if (worker === this.worker) this.failAll(err);
+    });
     worker.on('exit', () => this.failAll(new Error('the SQLite thread stopped')));
     return worker;
   }

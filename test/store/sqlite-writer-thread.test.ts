@@ -45,3 +45,16 @@ test('SQLite: the writer thread starts with a write, stops when idle, and a writ
   assert.deepEqual(ids, ['a', ...Array.from({ length: 50 }, (_, i) => `b${i}`).filter((id) => id !== 'b3')].sort());
   await again.close();
 });
+
+test('SQLite: writes asked just before close (the thread still starting) are committed before the file closes', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'meshdns-writer-close-'));
+  const store = new SqliteStore(dir, silentLogger, 150);
+  await store.open();
+  const acks = Array.from({ length: 20 }, (_, i) => store.put(reg(`c${i}`)));
+  const closed = Promise.race([store.close().then(() => 'closed'), sleep(5000).then(() => 'close hung')]);
+  await Promise.all(acks);
+  assert.equal(await closed, 'closed');
+  const again = new SqliteStore(dir, silentLogger);
+  assert.equal((await again.open()).length, 20);
+  await again.close();
+});
