@@ -14,9 +14,10 @@ export interface ZoneApex {
 }
 
 export function apexFromSoa(key: string, soa: EncodedRecord): ZoneApex {
-  const ttl = tailOf(soa).readUInt32BE(4);
-  const negativeTtl = Math.min(ttl, soaMinimum(tailOf(soa)));
-  const rdata = tailOf(soa).subarray(10);
+  const tail = tailOf(soa);
+  const ttl = tail.readUInt32BE(4);
+  const negativeTtl = Math.min(ttl, soaMinimum(tail));
+  const rdata = tail.subarray(10);
   return { key, negativeSoaTail: encodeTail(RRType.SOA, negativeTtl, rdata), soa: fixedSet(RRType.SOA, [soa]) };
 }
 

@@ -74,9 +74,9 @@ export class ZoneSerials {
     if (serial === undefined) return;
     // A zone file's serial above ours (a YYYYMMDDnn serial is above the Unix time) is where the zone's serial
     // goes on from: a secondary that holds the file's zone must never see the serial go back.
-    const written = (apex.soa.records[0] === undefined ? undefined : tailOf(apex.soa.records[0]));
+    const written = apex.soa.records[0];
     if (written !== undefined) {
-      const given = soaSerial(written);
+      const given = soaSerial(tailOf(written));
       if (given > serial) {
         serial = given;
         this.serials.set(apex.key, serial);

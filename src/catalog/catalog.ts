@@ -135,7 +135,6 @@ export class Catalog {
     this.emit(new Set([key]));
   }
 
-  /** The split in force for the local cluster's clients (and every client another cluster's split does not cover); with `cluster`, that cluster's own. */
   /** Services whose names answer a split for every client (the local cluster's mesh objects): a count, for metrics. */
   get splitCount(): number {
     return this.splits.size;
@@ -146,6 +145,7 @@ export class Catalog {
     return this.services.size;
   }
 
+  /** The split in force for the local cluster's clients (and every client another cluster's split does not cover); with `cluster`, that cluster's own. */
   splitOf(key: string, cluster?: string): TrafficSplit | undefined {
     return cluster === undefined ? this.splits.get(key) : this.clusterSplits.get(cluster)?.get(key);
   }
