@@ -70,31 +70,19 @@ export class RecordBlock {
 
   /** An A or AAAA record of an address (already checked), as addressRecord makes it. */
   address(address: string, ttl: number): EncodedRecord {
-    if (isIPv4(address)) {
-      const at = this.room(14);
-      const scratch = RecordBlock.scratch;
-      writeTailHeader(scratch, RRType.A, ttl, 4, at);
-      writeIpv4(address, scratch, at + 10);
-      return this.add(RRType.A, at, 14, -1, undefined);
-    }
-    const rdata = ipv6Rdata(address);
-    const at = this.room(26);
-    writeTailHeader(RecordBlock.scratch, RRType.AAAA, ttl, 16, at);
-    rdata.copy(RecordBlock.scratch, at + 10);
-    return this.add(RRType.AAAA, at, 26, -1, undefined);
+    const type = isIPv4(address) ? RRType.A : RRType.AAAA;
+    const length = addressTailLength(type);
+    const at = this.room(length);
+    writeAddressTail(RecordBlock.scratch, at, type, address, ttl);
+    return this.add(type, at, length, -1, undefined);
   }
 
   /** An SRV record, the target given as a lookup key (its wire form), as srvRecord makes it. */
   srv(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: EncodedRecord | readonly EncodedRecord[]): EncodedRecord {
-    const length = 16 + targetKey.length;
+    const length = SRV_TARGET_AT + targetKey.length;
     const at = this.room(length);
-    const scratch = RecordBlock.scratch;
-    writeTailHeader(scratch, RRType.SRV, ttl, 6 + targetKey.length, at);
-    scratch.writeUInt16BE(priority, at + 10);
-    scratch.writeUInt16BE(weight, at + 12);
-    scratch.writeUInt16BE(port, at + 14);
-    scratch.write(targetKey, at + 16, 'latin1');
-    return this.add(RRType.SRV, at, length, 16, glue);
+    writeSrvTail(RecordBlock.scratch, at, ttl, priority, weight, port, targetKey);
+    return this.add(RRType.SRV, at, length, SRV_TARGET_AT, glue);
   }
 
   /** Moves the records into their own block; the block is closed. */
@@ -213,24 +201,43 @@ export function ipv6Rdata(address: string): Buffer {
 }
 
 export function addressRecord(address: string, ttl: number): EncodedRecord {
-  if (isIPv4(address)) {
-    // Written in place: catalogs hold 100,000s of these, and temporaries pin the shared Buffer pool's slabs.
-    const tail = Buffer.allocUnsafe(14);
-    writeTailHeader(tail, RRType.A, ttl, 4);
-    return makeRecord(RRType.A, writeIpv4(address, tail, 10), -1, undefined, undefined);
-  }
-  return record(RRType.AAAA, ttl, ipv6Rdata(address));
+  const type = isIPv4(address) ? RRType.A : RRType.AAAA;
+  // Written in place: catalogs hold 100,000s of these, and temporaries pin the shared Buffer pool's slabs.
+  const tail = Buffer.allocUnsafe(addressTailLength(type));
+  writeAddressTail(tail, 0, type, address, ttl);
+  return makeRecord(type, tail, -1, undefined, undefined);
 }
 
 /** An SRV record written in one buffer, the target given as a lookup key (its wire form). */
 export function srvRecord(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: EncodedRecord | readonly EncodedRecord[]): EncodedRecord {
-  const tail = Buffer.allocUnsafe(16 + targetKey.length);
-  writeTailHeader(tail, RRType.SRV, ttl, 6 + targetKey.length);
-  tail.writeUInt16BE(priority, 10);
-  tail.writeUInt16BE(weight, 12);
-  tail.writeUInt16BE(port, 14);
-  tail.write(targetKey, 16, 'latin1');
-  return makeRecord(RRType.SRV, tail, 16, undefined, glue);
+  const tail = Buffer.allocUnsafe(SRV_TARGET_AT + targetKey.length);
+  writeSrvTail(tail, 0, ttl, priority, weight, port, targetKey);
+  return makeRecord(RRType.SRV, tail, SRV_TARGET_AT, undefined, glue);
+}
+
+const addressTailLength = (type: number): number => (type === RRType.A ? 14 : 26);
+
+/** The tail of an A or AAAA record of an address (already checked) at `at` of `out`. */
+function writeAddressTail(out: Buffer, at: number, type: number, address: string, ttl: number): void {
+  if (type === RRType.A) {
+    writeTailHeader(out, RRType.A, ttl, 4, at);
+    writeIpv4(address, out, at + 10);
+    return;
+  }
+  writeTailHeader(out, RRType.AAAA, ttl, 16, at);
+  ipv6Rdata(address).copy(out, at + 10);
+}
+
+/** Where an SRV tail's target name starts: after the header and priority, weight and port. */
+const SRV_TARGET_AT = 16;
+
+/** The tail of an SRV record at `at` of `out`, the target given as a lookup key (its wire form). */
+function writeSrvTail(out: Buffer, at: number, ttl: number, priority: number, weight: number, port: number, targetKey: string): void {
+  writeTailHeader(out, RRType.SRV, ttl, 6 + targetKey.length, at);
+  out.writeUInt16BE(priority, at + 10);
+  out.writeUInt16BE(weight, at + 12);
+  out.writeUInt16BE(port, at + 14);
+  out.write(targetKey, at + SRV_TARGET_AT, 'latin1');
 }
 
 function writeTailHeader(tail: Buffer, type: number, ttl: number, rdlength: number, at = 0): void {
