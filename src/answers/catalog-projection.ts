@@ -76,9 +76,9 @@ function emptyService(key: string): Service {
 /** Every <ns> name is an empty non-terminal: one shared node. */
 const NON_TERMINAL: NameNode = { rrsets: new RRSets() };
 
-/** A label as it starts a lookup key (length octet first): a one-label key with no parent. */
+/** A label as it starts a lookup key (length octet first): a one-label key with no parent, kept once (`_tcp`, `_http` repeat in every service). */
 function wireLabel(label: string): string {
-  return childKey([label], '');
+  return sharedLabels.of(childKey([label], ''));
 }
 
 /**

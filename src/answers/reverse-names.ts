@@ -38,24 +38,25 @@ export interface PtrTarget {
 
 /**
  * PTR data for every instance address, kept per change of a service, never
- * per query. Only keys are kept (reverse name → instance name): PTR queries
- * are rare, so their records are encoded when asked for, which keeps the
- * table to a map entry per address (an encoded record and a node per address
- * cost about 1 KB each, 120 MB at 100,000 instances). A name shared by several
- * instances (one address, several services) answers one PTR each. Inside a
- * reverse zone meshdns owns (--reverse-cidr), the names between a PTR name
- * and the zone apex exist as empty non-terminals, so QNAME-minimising
- * resolvers walking down get NODATA, not an NXDOMAIN that hides the subtree
- * (RFC 8020).
+ * per query. Only the address text and the target's key are kept (address →
+ * instance names): PTR queries are rare, so their records are encoded when
+ * asked for and the query's reverse name is read back into an address then.
+ * The address strings are the instances' own, so the table adds no string per
+ * address (a reverse-name key per address, kept twice, was ~10 MB at 100,000
+ * instances). A name shared by several instances (one address, several
+ * services) answers one PTR each. Inside a reverse zone meshdns owns
+ * (--reverse-cidr), the names between a PTR name and the zone apex exist as
+ * empty non-terminals, so QNAME-minimising resolvers walking down get NODATA,
+ * not an NXDOMAIN that hides the subtree (RFC 8020).
  */
 export class ReverseNames {
   /**
-   * What each service contributes, flat: [address, target key, reverse key, ...] per target. One array a service,
+   * What each service contributes, flat: [address, target key, ...] per target. One array a service,
    * no object per target (at 100,000 instances the objects and their two arrays a service were ~7 MB).
    */
   private readonly byService = new Map<string, readonly string[]>();
-  /** Reverse key → the instance names (keys) at that address. */
-  private readonly byName = new Map<string, string | string[]>();
+  /** Address (the text addressText gives) → the instance names (keys) at that address. */
+  private readonly byAddress = new Map<string, string | string[]>();
   private readonly entRefs = new Map<string, number>();
   private readonly node = new PtrName();
 
@@ -69,58 +70,61 @@ export class ReverseNames {
     const old = this.byService.get(serviceKey);
     // Most changes (a weight, a probe result) leave every address and name as it was: nothing to redo.
     if (old !== undefined && sameTargets(old, targets)) return;
-    if (old !== undefined) for (let i = 0; i < old.length; i += 3) this.drop(old[i + 2]!, old[i + 1]!);
+    if (old !== undefined) for (let i = 0; i < old.length; i += 2) this.drop(old[i]!, old[i + 1]!);
     if (targets.length === 0) {
       this.byService.delete(serviceKey);
       return;
     }
     const kept: string[] = [];
     for (const t of targets) {
-      const key = keyOf(reverseName(t.address));
-      this.add(key, t.targetKey);
-      kept.push(t.address, t.targetKey, key);
+      const address = addressText(t.address);
+      this.add(address, t.targetKey);
+      kept.push(address, t.targetKey);
     }
     this.byService.set(serviceKey, exactCopy(kept));
   }
 
   /** The PTR set of a reverse name, encoded now into a node reused from query to query. */
   lookup(key: string): NameNode | undefined {
-    const targets = this.byName.get(key);
+    const address = addressOfReverseKey(key);
+    const targets = address === undefined ? undefined : this.byAddress.get(address);
     if (targets !== undefined) return this.node.fill(targets, this.ttl);
     return this.entRefs.has(key) ? EMPTY_NODE : undefined;
   }
 
   /** Distinct reverse names held. */
   get size(): number {
-    return this.byName.size;
+    return this.byAddress.size;
   }
 
-  private add(key: string, target: string): void {
-    const current = this.byName.get(key);
+  private add(address: string, target: string): void {
+    const current = this.byAddress.get(address);
     if (current === undefined) {
-      this.byName.set(key, target);
-      this.adjustEnts(key, +1);
+      this.byAddress.set(address, target);
+      this.adjustEnts(address, +1);
     } else {
-      this.byName.set(key, Array.isArray(current) ? [...current, target] : [current, target]);
+      this.byAddress.set(address, Array.isArray(current) ? [...current, target] : [current, target]);
     }
   }
 
-  private drop(key: string, target: string): void {
-    const current = this.byName.get(key);
+  private drop(address: string, target: string): void {
+    const current = this.byAddress.get(address);
     if (current === undefined) return;
     if (!Array.isArray(current)) {
       if (current !== target) return;
-      this.byName.delete(key);
-      this.adjustEnts(key, -1);
+      this.byAddress.delete(address);
+      this.adjustEnts(address, -1);
       return;
     }
     const rest = [...current];
     rest.splice(rest.indexOf(target), 1);
-    this.byName.set(key, rest.length === 1 ? rest[0]! : rest);
+    this.byAddress.set(address, rest.length === 1 ? rest[0]! : rest);
   }
 
   /** Counts the names below each ancestor inside an owned zone; an ancestor exists while it has one. */
-  private adjustEnts(key: string, delta: number): void {
+  private adjustEnts(address: string, delta: number): void {
+    if (this.ownedZoneKeys.length === 0) return;
+    const key = keyOf(reverseName(address));
     const zone = this.ownedZoneKeys.find((z) => isAtOrBelow(key, z));
     if (zone === undefined) return;
     for (let p = parentKey(key); p !== undefined && p.length > zone.length; p = parentKey(p)) {
@@ -131,9 +135,78 @@ export class ReverseNames {
   }
 }
 
+const IN_ADDR_ARPA = keyOf('in-addr.arpa.');
+const IP6_ARPA = keyOf('ip6.arpa.');
+
+/**
+ * One text per address, whatever way it was written: a dotted quad as it is (the catalog accepts only the
+ * canonical form), IPv6 as addressText of its 16 octets, RFC 5952's (lower case, the longest run of zero groups
+ * as `::`). The given string itself when it already is that text, so the table shares the instance's string.
+ */
+export function addressText(address: string): string {
+  if (!address.includes(':')) return address;
+  const text = ipv6Text(ipv6Rdata(address));
+  return text === address ? address : text;
+}
+
+/**
+ * The address a reverse name's key stands for, as addressText writes it: 7.0.0.10.in-addr.arpa. → 10.0.0.7,
+ * 32 nibble labels .ip6.arpa. → the IPv6 text; undefined for any other name (a shorter one, an octet written
+ * with a leading zero, a nibble that is not one hex digit), which no address has.
+ */
+export function addressOfReverseKey(key: string): string | undefined {
+  if (key.endsWith(IN_ADDR_ARPA)) {
+    const octets: string[] = [];
+    let at = 0;
+    const end = key.length - IN_ADDR_ARPA.length;
+    while (at < end) {
+      const len = key.charCodeAt(at);
+      const label = key.slice(at + 1, at + 1 + len);
+      if (octets.length === 4 || !/^(?:0|[1-9]\d{0,2})$/.test(label) || Number(label) > 255) return undefined;
+      octets.push(label);
+      at += len + 1;
+    }
+    return octets.length === 4 && at === end ? `${octets[3]}.${octets[2]}.${octets[1]}.${octets[0]}` : undefined;
+  }
+  if (key.endsWith(IP6_ARPA) && key.length === 64 + IP6_ARPA.length) {
+    const octets = Buffer.allocUnsafe(16);
+    for (let i = 0; i < 32; i++) {
+      if (key.charCodeAt(i * 2) !== 1) return undefined;
+      const nibble = HEX_DIGITS.indexOf(key[i * 2 + 1]!);
+      if (nibble < 0) return undefined;
+      const byte = 15 - (i >> 1);
+      octets[byte] = i % 2 === 0 ? nibble : (octets[byte]! | (nibble << 4));
+    }
+    return ipv6Text(octets);
+  }
+  return undefined;
+}
+
+const HEX_DIGITS = '0123456789abcdef';
+
+/** RFC 5952 text of 16 octets: lower-case groups without leading zeros, the longest run of two or more zero groups (the first of equals) as `::`. */
+function ipv6Text(octets: Buffer): string {
+  const groups: string[] = [];
+  for (let i = 0; i < 16; i += 2) groups.push(octets.readUInt16BE(i).toString(16));
+  let bestAt = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== '0') {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === '0') j++;
+    if (j - i > bestLength) [bestAt, bestLength] = [i, j - i];
+    i = j;
+  }
+  if (bestAt < 0) return groups.join(':');
+  return `${groups.slice(0, bestAt).join(':')}::${groups.slice(bestAt + bestLength).join(':')}`;
+}
+
 function sameTargets(kept: readonly string[], targets: readonly PtrTarget[]): boolean {
-  if (kept.length !== targets.length * 3) return false;
-  for (let i = 0; i < targets.length; i++) if (kept[i * 3] !== targets[i]!.address || kept[i * 3 + 1] !== targets[i]!.targetKey) return false;
+  if (kept.length !== targets.length * 2) return false;
+  for (let i = 0; i < targets.length; i++) if ((kept[i * 2] !== targets[i]!.address && kept[i * 2] !== addressText(targets[i]!.address)) || kept[i * 2 + 1] !== targets[i]!.targetKey) return false;
   return true;
 }
 

@@ -275,10 +275,11 @@ export class Catalog {
 
   upsert(namespace: string, service: string, instance: Instance): void {
     assertValidInstance(namespace, service, instance);
-    const svc = this.ensure(namespace, service);
-    const key = keyOfInstance(instance);
-    svc.instances.set(key, keepProbe(svc.instances.get(key), instance));
-    this.emit(new Set([serviceKey(namespace, service)]));
+    const key = serviceKey(namespace, service);
+    const svc = this.ensure(namespace, service, key);
+    const iKey = keyOfInstance(instance);
+    svc.instances.set(iKey, keepProbe(svc.instances.get(iKey), instance));
+    this.emit(new Set([key]));
   }
 
   /**
@@ -355,7 +356,7 @@ export class Catalog {
     }
     for (const s of snapshot) {
       const key = serviceKey(s.namespace, s.service);
-      const svc = this.ensure(s.namespace, s.service);
+      const svc = this.ensure(s.namespace, s.service, key);
       const iKey = instanceKey(source, s.instance.id);
       if (!svc.instances.has(iKey)) changed.add(key);
       svc.instances.set(iKey, keepProbe(svc.instances.get(iKey), s.instance));
@@ -392,7 +393,7 @@ export class Catalog {
       }
     }
     if (incoming.size > 0) {
-      const target = this.ensure(namespace, service);
+      const target = this.ensure(namespace, service, key);
       for (const [iKey, inst] of incoming) {
         if (!target.instances.has(iKey)) changed = true;
         target.instances.set(iKey, keepProbe(target.instances.get(iKey), inst));
@@ -434,7 +435,7 @@ export class Catalog {
       current.alias = undefined;
       this.dropIfEmpty(key, current);
     } else {
-      this.ensure(namespace, service).alias = target;
+      this.ensure(namespace, service, key).alias = target;
     }
     this.emit(new Set([key]));
   }
@@ -465,8 +466,8 @@ export class Catalog {
     if (svc.instances.size === 0 && svc.alias === undefined) this.services.delete(key);
   }
 
-  private ensure(namespace: string, name: string): MutableService {
-    const key = serviceKey(namespace, name);
+  /** The service, made if new; `key` is the one the caller announces, so the catalog and every table it feeds keep one string for it. */
+  private ensure(namespace: string, name: string, key: string): MutableService {
     let svc = this.services.get(key);
     if (svc === undefined) {
       svc = { namespace, name, instances: new Map() };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ReverseNames } from '../../src/answers/reverse-names.js';
+import { addressOfReverseKey, addressText, ReverseNames, reverseName } from '../../src/answers/reverse-names.js';
 import { RRType } from '../../src/wire/constants.js';
 import { keyOf, keyToText } from '../../src/wire/name.js';
 
@@ -38,4 +38,39 @@ test('a change that keeps every address and name keeps the PTRs; a moved address
   assert.deepEqual(ptrs(names, '10.0.0.1'), ['x.api.default.linkerd.local.']);
   assert.deepEqual(ptrs(names, '10.0.0.3'), []);
   assert.equal(names.size, 1);
+});
+
+test('a reverse name is read back into the address text the table keeps; any other name is no address', () => {
+  assert.equal(addressOfReverseKey(keyOf('7.0.0.10.in-addr.arpa.')), '10.0.0.7');
+  assert.equal(addressOfReverseKey(keyOf('7.0.0.10.IN-ADDR.ARPA.')), '10.0.0.7');
+  // Not a whole address, an octet with a leading zero or too large, an extra label, a label with a dot in it.
+  for (const name of ['0.0.10.in-addr.arpa.', '07.0.0.10.in-addr.arpa.', '256.0.0.10.in-addr.arpa.', '1.7.0.0.10.in-addr.arpa.', '7\\.0.0.10.in-addr.arpa.', 'in-addr.arpa.', 'web.default.linkerd.local.']) {
+    assert.equal(addressOfReverseKey(keyOf(name)), undefined, name);
+  }
+  const v6 = (address: string): string => keyOf(reverseName(address));
+  assert.equal(addressOfReverseKey(v6('fd00::7')), 'fd00::7');
+  assert.equal(addressOfReverseKey(v6('2001:db8:0:0:1:0:0:1')), '2001:db8::1:0:0:1');
+  assert.equal(addressOfReverseKey(v6('::ffff:10.0.0.7')), '::ffff:a00:7');
+  assert.equal(addressOfReverseKey(keyOf(`x.${reverseName('fd00::7').slice(2)}`)), undefined);
+  // One text however the address was written, the same string when it already is that text.
+  assert.equal(addressText('FD00:0:0::0007'), 'fd00::7');
+  assert.equal(addressText('2001:db8:1:0:0:0:0:0'), '2001:db8:1::');
+  assert.equal(addressText('1:0:0:2:0:0:0:3'), '1:0:0:2::3');
+  assert.equal(addressText('1:0:0:2:0:0:3:4'), '1::2:0:0:3:4');
+  const text = 'fd00::7';
+  assert.equal(addressText(text), text);
+});
+
+test('an IPv6 instance written in any form answers its PTR, and a change to how it is written moves nothing', () => {
+  const names = new ReverseNames(5, [keyOf('d.f.ip6.arpa.')]);
+  names.setService('default/web', [{ address: 'FD00:0::7', targetKey: target('a.web.default.linkerd.local.') }]);
+  const node = names.lookup(keyOf(reverseName('fd00::7')));
+  assert.deepEqual(node!.rrsets.get(RRType.PTR)!.records.map((r) => keyToText(r.targetKey!)), ['a.web.default.linkerd.local.']);
+  names.setService('default/web', [{ address: 'fd00::7', targetKey: target('a.web.default.linkerd.local.') }]);
+  assert.equal(names.size, 1);
+  // The names between the PTR name and the owned zone's apex exist (empty); the parent of the zone is not ours.
+  assert.notEqual(names.lookup(keyOf(reverseName('fd00::7').split('.').slice(1).join('.'))), undefined);
+  names.setService('default/web', []);
+  assert.equal(names.lookup(keyOf(reverseName('fd00::7'))), undefined);
+  assert.equal(names.lookup(keyOf(reverseName('fd00::7').split('.').slice(1).join('.'))), undefined);
 });
