@@ -183,7 +183,7 @@ export class CatalogProjection {
     this.drop(key);
     // PTR targets are the instance names in the first mesh zone: the instances its node was built from.
     const first = nodes[0];
-    this.opts.reverse?.setService(key, first === undefined ? [] : first.instances.map((inst) => ({ address: inst.address, targetKey: childKey(nameLabelsOf(inst), first.svcKey) })));
+    this.opts.reverse?.setService(key, first === undefined ? [] : first.instances.map((inst) => ({ address: inst.address, label: instanceLabel(inst), parent: first.svcKey })));
     for (const { nsKey, svcKey, node } of nodes) {
       this.table.set(svcKey, node);
       this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);

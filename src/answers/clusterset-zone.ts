@@ -71,7 +71,7 @@ export function clusterSetZone(domainKey: string, services: readonly ClusterSetS
       names.set(svcKey, { rrsets: sets });
       const glue = [...(sets.get(RRType.A)?.records ?? []), ...(sets.get(RRType.AAAA)?.records ?? [])];
       for (const p of s.ports) addSrv(p, svcKey, glue);
-      for (const ip of new Set(s.ips)) ptr.push({ address: ip, targetKey: svcKey });
+      for (const ip of new Set(s.ips)) ptr.push({ address: ip, label: '', parent: svcKey });
     } else {
       names.set(svcKey, { rrsets: addressSets(s.endpoints.map((e) => e.address)) });
       const byName = new Map<string, string[]>();
@@ -93,7 +93,7 @@ export function clusterSetZone(domainKey: string, services: readonly ClusterSetS
         const glue = [...(node.rrsets.get(RRType.A)?.records ?? []), ...(node.rrsets.get(RRType.AAAA)?.records ?? [])];
         // SRV for the service's named ports that the endpoint's slice serves.
         for (const p of s.ports) if (e.ports.some((q) => q.name === p.name && q.protocol === p.protocol)) addSrv({ ...p, port: e.ports.find((q) => q.name === p.name && q.protocol === p.protocol)!.port }, key, glue);
-        ptr.push({ address: e.address, targetKey: key });
+        ptr.push({ address: e.address, label: '', parent: key });
       }
     }
     for (const [key, records] of srv) names.set(key, { rrsets: new RRSets([[RRType.SRV, fixedSet(RRType.SRV, records)]]) });

@@ -30,35 +30,41 @@ export function reverseZoneOf(cidr: string): string {
   return `${[...octets.reverse(), 'in-addr', 'arpa'].join('.')}.`;
 }
 
-/** One instance's PTR: its reverse name and the instance name it points to (both wire keys). */
+/**
+ * One PTR: an address and the name it points to, given as the name's first labels (a key with no parent, '' for
+ * none) and the key they sit under. Two parts, so the table keeps the strings the name table already holds (an
+ * instance's label, its service's key) instead of a whole name per address (~5 MB at 100,000 instances).
+ */
 export interface PtrTarget {
   readonly address: string;
-  readonly targetKey: string;
+  readonly label: string;
+  readonly parent: string;
 }
 
 /**
  * PTR data for every instance address, kept per change of a service, never
- * per query. Only the address text and the target's key are kept (address →
- * instance names): PTR queries are rare, so their records are encoded when
- * asked for and the query's reverse name is read back into an address then.
- * The address strings are the instances' own, so the table adds no string per
- * address (a reverse-name key per address, kept twice, was ~10 MB at 100,000
- * instances). A name shared by several instances (one address, several
- * services) answers one PTR each. Inside a reverse zone meshdns owns
- * (--reverse-cidr), the names between a PTR name and the zone apex exist as
- * empty non-terminals, so QNAME-minimising resolvers walking down get NODATA,
- * not an NXDOMAIN that hides the subtree (RFC 8020).
+ * per query. Only strings other tables already hold are kept: the instances'
+ * own address strings, their labels and their services' keys; PTR queries are
+ * rare, so the query's reverse name is read back into an address then, and
+ * the records are encoded then (a reverse-name key and a target name per
+ * address were ~15 MB at 100,000 instances). A name shared by several
+ * instances (one address, several services) answers one PTR each. Inside a
+ * reverse zone meshdns owns (--reverse-cidr), the names between a PTR name
+ * and the zone apex exist as empty non-terminals, so QNAME-minimising
+ * resolvers walking down get NODATA, not an NXDOMAIN that hides the subtree
+ * (RFC 8020).
  */
 export class ReverseNames {
   /**
-   * What each service contributes, flat: [address, target key, ...] per target. One array a service,
+   * What each service contributes, flat: [address, label, parent, ...] per target. One array a service,
    * no object per target (at 100,000 instances the objects and their two arrays a service were ~7 MB).
    */
   private readonly byService = new Map<string, readonly string[]>();
-  /** Address (the text addressText gives) → the instance names (keys) at that address. */
+  /** Address (the text addressText gives) → the services (keys of byService) with a target there. */
   private readonly byAddress = new Map<string, string | string[]>();
   private readonly entRefs = new Map<string, number>();
   private readonly node = new PtrName();
+  private readonly targets: string[] = [];
 
   constructor(
     private readonly ttl: number,
@@ -70,26 +76,29 @@ export class ReverseNames {
     const old = this.byService.get(serviceKey);
     // Most changes (a weight, a probe result) leave every address and name as it was: nothing to redo.
     if (old !== undefined && sameTargets(old, targets)) return;
-    if (old !== undefined) for (let i = 0; i < old.length; i += 2) this.drop(old[i]!, old[i + 1]!);
+    if (old !== undefined) for (const address of addressesOf(old)) this.drop(address, serviceKey);
     if (targets.length === 0) {
       this.byService.delete(serviceKey);
       return;
     }
     const kept: string[] = [];
-    for (const t of targets) {
-      const address = addressText(t.address);
-      this.add(address, t.targetKey);
-      kept.push(address, t.targetKey);
-    }
+    for (const t of targets) kept.push(addressText(t.address), t.label, t.parent);
+    for (const address of addressesOf(kept)) this.add(address, serviceKey);
     this.byService.set(serviceKey, exactCopy(kept));
   }
 
   /** The PTR set of a reverse name, encoded now into a node reused from query to query. */
   lookup(key: string): NameNode | undefined {
     const address = addressOfReverseKey(key);
-    const targets = address === undefined ? undefined : this.byAddress.get(address);
-    if (targets !== undefined) return this.node.fill(targets, this.ttl);
-    return this.entRefs.has(key) ? EMPTY_NODE : undefined;
+    const services = address === undefined ? undefined : this.byAddress.get(address);
+    if (services === undefined) return this.entRefs.has(key) ? EMPTY_NODE : undefined;
+    const targets = this.targets;
+    clearForReuse(targets);
+    for (const serviceKey of typeof services === 'string' ? [services] : services) {
+      const kept = this.byService.get(serviceKey)!;
+      for (let i = 0; i < kept.length; i += 3) if (kept[i] === address) targets.push(kept[i + 1]! + kept[i + 2]!);
+    }
+    return this.node.fill(targets, this.ttl);
   }
 
   /** Distinct reverse names held. */
@@ -97,27 +106,27 @@ export class ReverseNames {
     return this.byAddress.size;
   }
 
-  private add(address: string, target: string): void {
+  private add(address: string, serviceKey: string): void {
     const current = this.byAddress.get(address);
     if (current === undefined) {
-      this.byAddress.set(address, target);
+      this.byAddress.set(address, serviceKey);
       this.adjustEnts(address, +1);
     } else {
-      this.byAddress.set(address, Array.isArray(current) ? [...current, target] : [current, target]);
+      this.byAddress.set(address, Array.isArray(current) ? [...current, serviceKey] : [current, serviceKey]);
     }
   }
 
-  private drop(address: string, target: string): void {
+  private drop(address: string, serviceKey: string): void {
     const current = this.byAddress.get(address);
     if (current === undefined) return;
     if (!Array.isArray(current)) {
-      if (current !== target) return;
+      if (current !== serviceKey) return;
       this.byAddress.delete(address);
       this.adjustEnts(address, -1);
       return;
     }
     const rest = [...current];
-    rest.splice(rest.indexOf(target), 1);
+    rest.splice(rest.indexOf(serviceKey), 1);
     this.byAddress.set(address, rest.length === 1 ? rest[0]! : rest);
   }
 
@@ -133,6 +142,13 @@ export class ReverseNames {
       else this.entRefs.delete(p);
     }
   }
+}
+
+/** The distinct addresses of a service's kept targets (two instances may share one). */
+function addressesOf(kept: readonly string[]): Set<string> {
+  const addresses = new Set<string>();
+  for (let i = 0; i < kept.length; i += 3) addresses.add(kept[i]!);
+  return addresses;
 }
 
 const IN_ADDR_ARPA = keyOf('in-addr.arpa.');
@@ -205,8 +221,11 @@ function ipv6Text(octets: Buffer): string {
 }
 
 function sameTargets(kept: readonly string[], targets: readonly PtrTarget[]): boolean {
-  if (kept.length !== targets.length * 2) return false;
-  for (let i = 0; i < targets.length; i++) if ((kept[i * 2] !== targets[i]!.address && kept[i * 2] !== addressText(targets[i]!.address)) || kept[i * 2 + 1] !== targets[i]!.targetKey) return false;
+  if (kept.length !== targets.length * 3) return false;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if ((kept[i * 3] !== t.address && kept[i * 3] !== addressText(t.address)) || kept[i * 3 + 1] !== t.label || kept[i * 3 + 2] !== t.parent) return false;
+  }
   return true;
 }
 

@@ -2,20 +2,24 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { addressOfReverseKey, addressText, ReverseNames, reverseName } from '../../src/answers/reverse-names.js';
 import { RRType } from '../../src/wire/constants.js';
-import { keyOf, keyToText } from '../../src/wire/name.js';
+import { childKey, keyOf, keyToText } from '../../src/wire/name.js';
 
 const ptrs = (names: ReverseNames, address: string): string[] => {
   const reverse = address.includes(':') ? '' : `${address.split('.').reverse().join('.')}.in-addr.arpa.`;
   const node = names.lookup(keyOf(reverse));
   return node === undefined ? [] : node.rrsets.get(RRType.PTR)!.records.map((r) => keyToText(r.targetKey!));
 };
-const target = (name: string): string => keyOf(name);
+/** A target as the projection gives it: the instance's label and its service's key. */
+const target = (name: string): { label: string; parent: string } => {
+  const [first, ...rest] = name.split('.');
+  return { label: childKey([first!], ''), parent: keyOf(rest.join('.')) };
+};
 
 test('a change that keeps every address and name keeps the PTRs; a moved address or renamed instance is redone', () => {
   const names = new ReverseNames(5, [keyOf('10.in-addr.arpa.')]);
   const web = [
-    { address: '10.0.0.1', targetKey: target('a.web.default.linkerd.local.') },
-    { address: '10.0.0.2', targetKey: target('b.web.default.linkerd.local.') },
+    { address: '10.0.0.1', ...target('a.web.default.linkerd.local.') },
+    { address: '10.0.0.2', ...target('b.web.default.linkerd.local.') },
   ];
   names.setService('default/web', web);
   // The same targets again (a weight or probe change rebuilt the service): nothing moves.
@@ -25,13 +29,13 @@ test('a change that keeps every address and name keeps the PTRs; a moved address
   assert.equal(names.size, 2);
 
   // b moved to 10.0.0.3: its old reverse name goes, its new one answers.
-  names.setService('default/web', [web[0]!, { address: '10.0.0.3', targetKey: web[1]!.targetKey }]);
+  names.setService('default/web', [web[0]!, { ...web[1]!, address: '10.0.0.3' }]);
   assert.deepEqual(ptrs(names, '10.0.0.2'), []);
   assert.deepEqual(ptrs(names, '10.0.0.3'), ['b.web.default.linkerd.local.']);
 
   // Another service shares 10.0.0.1; renaming web's instance there keeps the other's PTR.
-  names.setService('default/api', [{ address: '10.0.0.1', targetKey: target('x.api.default.linkerd.local.') }]);
-  names.setService('default/web', [{ address: '10.0.0.1', targetKey: target('c.web.default.linkerd.local.') }, { address: '10.0.0.3', targetKey: web[1]!.targetKey }]);
+  names.setService('default/api', [{ address: '10.0.0.1', ...target('x.api.default.linkerd.local.') }]);
+  names.setService('default/web', [{ address: '10.0.0.1', ...target('c.web.default.linkerd.local.') }, { ...web[1]!, address: '10.0.0.3' }]);
   assert.deepEqual(ptrs(names, '10.0.0.1').sort(), ['c.web.default.linkerd.local.', 'x.api.default.linkerd.local.']);
 
   names.setService('default/web', []);
@@ -63,14 +67,30 @@ test('a reverse name is read back into the address text the table keeps; any oth
 
 test('an IPv6 instance written in any form answers its PTR, and a change to how it is written moves nothing', () => {
   const names = new ReverseNames(5, [keyOf('d.f.ip6.arpa.')]);
-  names.setService('default/web', [{ address: 'FD00:0::7', targetKey: target('a.web.default.linkerd.local.') }]);
+  names.setService('default/web', [{ address: 'FD00:0::7', ...target('a.web.default.linkerd.local.') }]);
   const node = names.lookup(keyOf(reverseName('fd00::7')));
   assert.deepEqual(node!.rrsets.get(RRType.PTR)!.records.map((r) => keyToText(r.targetKey!)), ['a.web.default.linkerd.local.']);
-  names.setService('default/web', [{ address: 'fd00::7', targetKey: target('a.web.default.linkerd.local.') }]);
+  names.setService('default/web', [{ address: 'fd00::7', ...target('a.web.default.linkerd.local.') }]);
   assert.equal(names.size, 1);
   // The names between the PTR name and the owned zone's apex exist (empty); the parent of the zone is not ours.
   assert.notEqual(names.lookup(keyOf(reverseName('fd00::7').split('.').slice(1).join('.'))), undefined);
   names.setService('default/web', []);
   assert.equal(names.lookup(keyOf(reverseName('fd00::7'))), undefined);
   assert.equal(names.lookup(keyOf(reverseName('fd00::7').split('.').slice(1).join('.'))), undefined);
+});
+
+test('two instances of one service at one address answer a PTR each, and go together', () => {
+  const names = new ReverseNames(5, []);
+  names.setService('default/web', [
+    { address: '10.0.0.9', ...target('a.web.default.linkerd.local.') },
+    { address: '10.0.0.9', ...target('b.web.default.linkerd.local.') },
+  ]);
+  names.setService('default/api', [{ address: '10.0.0.9', ...target('x.api.default.linkerd.local.') }]);
+  assert.deepEqual(ptrs(names, '10.0.0.9').sort(), ['a.web.default.linkerd.local.', 'b.web.default.linkerd.local.', 'x.api.default.linkerd.local.']);
+  names.setService('default/web', [{ address: '10.0.0.9', ...target('b.web.default.linkerd.local.') }]);
+  assert.deepEqual(ptrs(names, '10.0.0.9').sort(), ['b.web.default.linkerd.local.', 'x.api.default.linkerd.local.']);
+  names.setService('default/web', []);
+  names.setService('default/api', []);
+  assert.deepEqual(ptrs(names, '10.0.0.9'), []);
+  assert.equal(names.size, 0);
 });
