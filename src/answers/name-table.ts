@@ -253,24 +253,24 @@ export function weightedSet(type: number, records: readonly EncodedRecord[], wei
 }
 
 /**
- * A set's weights as kept: equal weights (most services: every instance weighs the same) share one array per
- * weight and count, read-only like every set's; at 100,000 instances in services of three the copies were ~4.5 MB.
+ * A set's weights as kept: sets of a few records weighing alike (most services: every instance weighs the same, or
+ * the same few weights repeat from service to service) share one array, read-only like every set's. At 100,000
+ * instances in services of three the copies were ~4.5 MB.
  */
 function keptWeights(weights: readonly number[]): readonly number[] {
-  const first = weights[0]!;
-  if (weights.length > UNIFORM_UP_TO || !weights.every((w) => w === first)) return [...weights];
-  const key = `${first}/${weights.length}`;
-  let kept = uniformWeights.get(key);
+  if (weights.length > SHARED_UP_TO) return [...weights];
+  const key = weights.join(' ');
+  let kept = sharedWeights.get(key);
   if (kept === undefined) {
     kept = [...weights];
-    if (uniformWeights.size < 1024) uniformWeights.set(key, kept);
+    if (sharedWeights.size < 4096) sharedWeights.set(key, kept);
   }
   return kept;
 }
 
-/** Shared arrays of equal weights, by `<weight>/<count>` (bounded: soft weights make many distinct values). */
-const uniformWeights = new Map<string, readonly number[]>();
-const UNIFORM_UP_TO = 64;
+/** Shared weights arrays, by their weights (bounded: soft weights make many distinct values). */
+const sharedWeights = new Map<string, readonly number[]>();
+const SHARED_UP_TO = 16;
 
 /** The groups of a grouped set, from each record's group and each group's load balancer. */
 function drawGroups(weights: readonly number[], groupOf: readonly number[], policies: readonly number[]): DrawGroup[] | null {
