@@ -2,6 +2,7 @@ import { clearForReuse, exactCopy } from './reuse.js';
 import { RRType } from '../wire/constants.js';
 import { isAtOrBelow, keyOf, parentKey } from '../wire/name.js';
 import { ipv4Rdata, ipv6Rdata, record } from '../wire/rdata.js';
+import { ipv6Text } from '../wire/address-text.js';
 import { refillableSet, type NameNode, type RRSet, type RRSetLookup } from './name-table.js';
 
 /** The reverse name of an address: 10.0.0.7 → 7.0.0.10.in-addr.arpa., fd00::7 → 32 nibbles .ip6.arpa. */
@@ -156,8 +157,8 @@ const IP6_ARPA = keyOf('ip6.arpa.');
 
 /**
  * One text per address, whatever way it was written: a dotted quad as it is (the catalog accepts only the
- * canonical form), IPv6 as addressText of its 16 octets, RFC 5952's (lower case, the longest run of zero groups
- * as `::`). The given string itself when it already is that text, so the table shares the instance's string.
+ * canonical form), IPv6 as ipv6Text writes its 16 octets (RFC 5952's, as node:dgram reports a sender). The
+ * given string itself when it already is that text, so the table shares the instance's string.
  */
 export function addressText(address: string): string {
   if (!address.includes(':')) return address;
@@ -200,25 +201,6 @@ export function addressOfReverseKey(key: string): string | undefined {
 
 const HEX_DIGITS = '0123456789abcdef';
 
-/** RFC 5952 text of 16 octets: lower-case groups without leading zeros, the longest run of two or more zero groups (the first of equals) as `::`. */
-function ipv6Text(octets: Buffer): string {
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(octets.readUInt16BE(i).toString(16));
-  let bestAt = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLength) [bestAt, bestLength] = [i, j - i];
-    i = j;
-  }
-  if (bestAt < 0) return groups.join(':');
-  return `${groups.slice(0, bestAt).join(':')}::${groups.slice(bestAt + bestLength).join(':')}`;
-}
 
 function sameTargets(kept: readonly string[], targets: readonly PtrTarget[]): boolean {
   if (kept.length !== targets.length * 3) return false;
