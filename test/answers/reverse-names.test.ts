@@ -1,8 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { addressOfReverseKey, addressText, ReverseNames, reverseName } from '../../src/answers/reverse-names.js';
 import { RRType } from '../../src/wire/constants.js';
 import { childKey, keyOf, keyToText } from '../../src/wire/name.js';
+import { ipv6Text } from '../../src/wire/address-text.js';
 
 const ptrs = (names: ReverseNames, address: string): string[] => {
   const reverse = address.includes(':') ? '' : `${address.split('.').reverse().join('.')}.in-addr.arpa.`;
@@ -93,4 +95,31 @@ test('two instances of one service at one address answer a PTR each, and go toge
   names.setService('default/api', []);
   assert.deepEqual(ptrs(names, '10.0.0.9'), []);
   assert.equal(names.size, 0);
+});
+
+test('every address reads back from its reverse name, and no query name makes the reading throw', () => {
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: 255 }), { minLength: 4, maxLength: 4 }), (octets) => {
+      const address = octets.join('.');
+      assert.equal(addressOfReverseKey(keyOf(reverseName(address))), address);
+    }),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (octets) => {
+      const address = ipv6Text(octets);
+      assert.equal(addressText(address), address);
+      assert.equal(addressOfReverseKey(keyOf(reverseName(address))), address);
+    }),
+    { numRuns: 2000 },
+  );
+  // Any labels under either reverse tree: an address or nothing, never an exception.
+  const label = fc.oneof(fc.stringMatching(/^[0-9a-f]{1,4}$/), fc.string({ minLength: 1, maxLength: 5 }).filter((l) => !l.includes('.') && !l.includes('\\')));
+  fc.assert(
+    fc.property(fc.array(label, { minLength: 0, maxLength: 34 }), fc.constantFrom('in-addr.arpa.', 'ip6.arpa.'), (labels, tree) => {
+      const read = addressOfReverseKey(keyOf([...labels, tree].join('.')));
+      if (read !== undefined) assert.equal(addressOfReverseKey(keyOf(reverseName(read))), read);
+    }),
+    { numRuns: 3000 },
+  );
 });
