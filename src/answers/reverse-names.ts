@@ -157,7 +157,7 @@ const IP6_ARPA = keyOf('ip6.arpa.');
 
 /**
  * One text per address, whatever way it was written: a dotted quad as it is (the catalog accepts only the
- * canonical form), IPv6 as ipv6Text writes its 16 octets (RFC 5952's, as node:dgram reports a sender). The
+ * canonical form: node:net's isIP refuses leading zeros), IPv6 as ipv6Text writes its 16 octets (RFC 5952's, as node:dgram reports a sender). The
  * given string itself when it already is that text, so the table shares the instance's string.
  */
 export function addressText(address: string): string {
@@ -200,7 +200,6 @@ export function addressOfReverseKey(key: string): string | undefined {
 }
 
 const HEX_DIGITS = '0123456789abcdef';
-
 
 function sameTargets(kept: readonly string[], targets: readonly PtrTarget[]): boolean {
   if (kept.length !== targets.length * 3) return false;
