@@ -80,7 +80,12 @@ export class KubernetesSource {
   /** The Pods reflector, started at once with pod weights, or when mesh objects first need Pods. */
   private podReflectors: Reflector<SlimPod>[] = [];
   private podsDirty = false;
-  private readonly servicesOfPod = new Map<string, Set<string>>();
+  /**
+   * With pod weights only (a Pod's weight changes re-weigh its services): the services each Pod is an endpoint of,
+   * one nearly always (a Set past one). Without pod weights nothing reads it, and a Set a Pod cost ~23 MB at 100,000
+   * endpoints; links go when the slices naming them go (kept for every Pod ever seen, it grew with each rollout).
+   */
+  private readonly servicesOfPod = new Map<string, string | Set<string>>();
   private readonly probed = new Map<string, Set<string>>();
   private readonly dirty = new Set<string>();
   private flushScheduled = false;
@@ -320,14 +325,31 @@ export class KubernetesSource {
     let set = this.slicesOf.get(svcKey);
     if (set === undefined) this.slicesOf.set(svcKey, (set = new Set()));
     set.add(key);
-    for (const e of slice.endpoints) {
-      if (e.pod === undefined) continue;
-      const podKey = `${slice.namespace}/${e.pod}`;
-      let svcs = this.servicesOfPod.get(podKey);
-      if (svcs === undefined) this.servicesOfPod.set(podKey, (svcs = new Set()));
-      svcs.add(svcKey);
-    }
+    if (this.opts.podWeights) for (const e of slice.endpoints) if (e.pod !== undefined) this.linkPod(podKeyOf(slice.namespace, e.pod), svcKey);
     this.markService(svcKey);
+  }
+
+  private linkPod(podKey: string, svcKey: string): void {
+    const current = this.servicesOfPod.get(podKey);
+    if (current === undefined) this.servicesOfPod.set(podKey, svcKey);
+    else if (typeof current === 'string') {
+      if (current !== svcKey) this.servicesOfPod.set(podKey, new Set([current, svcKey]));
+    } else current.add(svcKey);
+  }
+
+  /** A removed slice's Pods stop naming its service, unless another slice of the service still has them (dual-stack: one slice a family). */
+  private unlinkPods(slice: SlimSlice, svcKey: string): void {
+    const others = [...(this.slicesOf.get(svcKey) ?? [])].map((k) => this.slices.get(k));
+    for (const e of slice.endpoints) {
+      if (e.pod === undefined || others.some((o) => o?.endpoints.some((x) => x.pod === e.pod) === true)) continue;
+      const podKey = podKeyOf(slice.namespace, e.pod);
+      const current = this.servicesOfPod.get(podKey);
+      if (current === svcKey) this.servicesOfPod.delete(podKey);
+      else if (typeof current === 'object') {
+        current.delete(svcKey);
+        if (current.size === 1) this.servicesOfPod.set(podKey, [...current][0]!);
+      }
+    }
   }
 
   private deleteSlice(key: string): void {
@@ -344,11 +366,14 @@ export class KubernetesSource {
     const set = this.slicesOf.get(svcKey);
     set?.delete(key);
     if (set?.size === 0) this.slicesOf.delete(svcKey);
+    if (this.opts.podWeights) this.unlinkPods(slice, svcKey);
     this.markService(svcKey);
   }
 
   private markPod(podKey: string): void {
-    if (this.opts.podWeights) for (const svc of this.servicesOfPod.get(podKey) ?? []) this.markService(svc);
+    const services = this.opts.podWeights ? this.servicesOfPod.get(podKey) : undefined;
+    if (typeof services === 'string') this.markService(services);
+    else if (services !== undefined) for (const svc of services) this.markService(svc);
     this.podsDirty = true;
     // Labels decide subsets: splits are resolved again.
     if (this.mesh !== undefined) this.splitsDirty = true;
@@ -517,7 +542,7 @@ export class KubernetesSource {
     if (e.terminating) health = e.serving ? 'draining' : 'unhealthy';
     else if (e.ready || svc.publishNotReadyAddresses) health = 'healthy';
     else health = 'unhealthy';
-    const podWeight = this.opts.podWeights && e.pod !== undefined ? this.pods.get(`${svc.namespace}/${e.pod}`)?.weight : undefined;
+    const podWeight = this.opts.podWeights && e.pod !== undefined ? this.pods.get(podKeyOf(svc.namespace, e.pod))?.weight : undefined;
     const id = addressLabel(e.address);
     if (!isDnsLabel(id)) return undefined;
     return {
@@ -571,4 +596,9 @@ function usableProbe(p: ProbeAnnotation | Error | undefined, service: string, lo
     return undefined;
   }
   return p;
+}
+
+/** A Pod's key as the Pods reflector keys it (`<namespace>/<name>`), one flat string (a template is a cons string a map would keep). */
+function podKeyOf(namespace: string, pod: string): string {
+  return [namespace, pod].join('/');
 }

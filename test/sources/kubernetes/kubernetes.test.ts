@@ -177,6 +177,34 @@ test('API server unreachable at start: zone data served, not ready until the fir
   }
 });
 
+test('pod weights: a Pod behind two Services re-weighs both, and only the one still naming it once a slice goes', async () => {
+  const k = await FakeKubeApiServer.start();
+  for (const svc of ['left', 'right']) {
+    k.apply('services', service('w', svc));
+    k.apply('endpointslices', endpointSlice('w', `${svc}-1`, svc, [{ address: '10.47.0.1', pod: 'shared' }, { address: svc === 'left' ? '10.47.0.2' : '10.47.0.3', pod: `${svc}-own` }]));
+  }
+  // Dual-stack: a second slice of `right` names the same Pod; losing one slice keeps the link through the other.
+  k.apply('endpointslices', endpointSlice('w', 'right-6', 'right', [{ address: 'fd00::47:1', pod: 'shared' }], { addressType: 'IPv6' }));
+  k.apply('pods', pod('w', 'shared', { 'meshdns.io/weight': '5' }));
+  const m = await startMeshdns(['--upstream', 'none', '--kubeconfig', k.kubeconfig(), '--kubernetes-pod-weights', 'on']);
+  const weights = async (svc: string): Promise<string[]> =>
+    (await dig(m.dnsPort, ['+short', `_http._tcp.${svc}.w.linkerd.local`, 'SRV'])).raw.trim().split('\n').filter(Boolean).map((l) => l.split(' ')[1]!).sort();
+  try {
+    await within(5000, () => ready(m));
+    await within(3000, async () => (await weights('left')).join() === '100,5' && (await weights('right')).includes('5'));
+    k.apply('pods', pod('w', 'shared', { 'meshdns.io/weight': '9' }));
+    await within(3000, async () => (await weights('left')).join() === '100,9' && (await weights('right')).includes('9'));
+    k.remove('endpointslices', 'w', 'left-1');
+    k.remove('endpointslices', 'w', 'right-6');
+    await within(3000, async () => (await weights('left')).length === 0);
+    k.apply('pods', pod('w', 'shared', { 'meshdns.io/weight': '4' }));
+    await within(3000, async () => (await weights('right')).join() === '100,4');
+  } finally {
+    await m.stop();
+    await k.stop();
+  }
+});
+
 test('--namespace and --kubernetes-label-selector narrow what is watched; pod weights and probe annotations apply', async () => {
   const k = await FakeKubeApiServer.start();
   const target = await ProbeTarget.start();
