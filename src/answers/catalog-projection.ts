@@ -47,8 +47,20 @@ const clusterKeyOf = (i: Instance): string => i.cluster ?? '';
 
 /** An instance's name labels below its service, as they start a lookup key: `<name>` or `<name>.<cluster>`. */
 function instanceLabel(i: Instance): string {
-  return sharedLabels.of(childKey(nameLabelsOf(i), ''));
+  let label = rebuildLabels.get(i);
+  if (label === undefined) {
+    label = sharedLabels.of(childKey(nameLabelsOf(i), ''));
+    rebuildLabels.set(i, label);
+  }
+  return label;
 }
+
+/**
+ * The labels made during one service's rebuild, so its nodes (every zone, cluster and consumer view) and its PTRs
+ * keep one string per instance: names that never repeat (Pod addresses, hostnames) are past SharedStrings' bound,
+ * and at 100,000 Kubernetes endpoints the second copies were 3 MB. Emptied after each rebuild.
+ */
+const rebuildLabels = new Map<Instance, string>();
 
 /** Instance labels kept once: ids repeat across services (`i0`, `web-1`), and each node keeps its labels. */
 const sharedLabels = new SharedStrings();
@@ -160,6 +172,14 @@ export class CatalogProjection {
   }
 
   private rebuildNodes(key: string): void {
+    try {
+      this.rebuildService(key);
+    } finally {
+      rebuildLabels.clear();
+    }
+  }
+
+  private rebuildService(key: string): void {
     // A service with no instances at all still answers when its policy names backups (failover) or it is a split's apex.
     const routed = this.catalog.policyOf(key).failover.length > 0 || this.catalog.splitOf(key) !== undefined || this.catalog.clusterSplitsOf(key).size > 0 || this.catalog.isDeclared(key);
     const svc = this.catalog.getByKey(key) ?? (routed ? emptyService(key) : undefined);
