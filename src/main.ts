@@ -2,9 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from './config/config.js';
 import { helpText } from './config/flags.js';
 import { createLogger } from './observability/logger.js';
-import { startServer } from './server.js';
 import cluster from 'node:cluster';
-import { runWorker } from './workers/worker-main.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -40,10 +38,13 @@ async function main(argv: string[]): Promise<void> {
     fail((err as Error).message);
   }
   const logger = createLogger(config.logLevel);
+  // Each side loads only its own code: a DNS worker has no HTTP server (fastify and the REST API, ~5 MB a worker).
   if (cluster.isWorker) {
+    const { runWorker } = await import('./workers/worker-main.js');
     await runWorker(config, logger.child({ worker: cluster.worker?.id }));
     return;
   }
+  const { startServer } = await import('./server.js');
   let server;
   try {
     server = await startServer(config, logger);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP, SocketAddress } from 'node:net';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { parseHostPort, type ListenAddress, type Upstream } from './listen-address.js';
 import { nameToWire } from '../wire/name.js';
 import { parseDuration } from './duration.js';
@@ -141,6 +141,11 @@ function readEnv(env: NodeJS.ProcessEnv): Raw {
     raw.set(spec.name, spec.repeatable ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : [v]);
   }
   return raw;
+}
+
+/** yaml, loaded by the first config file read: a process given none (every DNS worker) does not carry it (~2 MB). */
+function parseYaml(text: string): unknown {
+  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 }
 
 function readFile(path: string): Raw {
