@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP, SocketAddress } from 'node:net';
 import { parseArgs } from 'node:util';
-import { createRequire } from 'node:module';
+import { yaml } from './lazy-yaml.js';
 import { parseHostPort, type ListenAddress, type Upstream } from './listen-address.js';
 import { nameToWire } from '../wire/name.js';
 import { parseDuration } from './duration.js';
@@ -143,15 +143,10 @@ function readEnv(env: NodeJS.ProcessEnv): Raw {
   return raw;
 }
 
-/** yaml, loaded by the first config file read: a process given none (every DNS worker) does not carry it (~2 MB). */
-function parseYaml(text: string): unknown {
-  return (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
-}
-
 function readFile(path: string): Raw {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(path, 'utf8'));
+    doc = yaml().parse(readFileSync(path, 'utf8'));
   } catch (err) {
     throw new ConfigError(`config file ${path}: ${(err as Error).message.split('\n')[0]}`);
   }

@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { parse, YAMLError } from 'yaml';
+import { yaml } from '../../config/lazy-yaml.js';
 
 /** One API token as configured (--api-tokens), kept as a digest: the secret itself is never held or logged. */
 export interface ApiToken {
@@ -33,6 +33,7 @@ export function tokenProblem(secret: string): string | undefined {
 
 /** Parses YAML that may hold secrets: a syntax error says where (line, column), never quotes the text. */
 function parseSecretYaml(text: string): unknown {
+  const { parse, YAMLError } = yaml();
   try {
     return parse(text, { prettyErrors: false, logLevel: 'error' });
   } catch (err) {
