@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Catalog } from './catalog/catalog.js';
@@ -6,7 +7,7 @@ import { upstreamText } from './dns/forward/upstream.js';
 import { formatHostPort, type ListenAddress } from './config/listen-address.js';
 import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
-import { registerHealthMetrics, serviceInstancesText } from './observability/health-metrics.js';
+import { registerHealthMetrics, serviceInstancesChunks } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
 import { compactAfterLoad, memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
 import { HealthMonitor } from './health/health-monitor.js';
@@ -190,7 +191,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let lameDuck = false;
   const http = new HttpServer({
     address: config.http,
-    metrics: async () => (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()) + '\n' + serviceInstancesText(catalog),
+    metrics: async () => {
+      const head = (pool === undefined ? '' : (await pool.metrics()) + '\n') + (await metricsRegistry.metrics()) + '\n';
+      return Readable.from(
+        (function* () {
+          yield Buffer.from(head);
+          yield* serviceInstancesChunks(catalog);
+        })(),
+      );
+    },
     contentType: metricsRegistry.contentType,
     requestTimeoutMs: config.httpRequestTimeoutMs,
     tls,

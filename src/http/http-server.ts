@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ListenAddress } from '../config/listen-address.js';
 
@@ -9,8 +10,8 @@ export type ReadinessCheck = () => string | null;
 
 export interface HttpServerOptions {
   address: ListenAddress;
-  /** Prometheus text for /metrics. */
-  metrics: () => Promise<string>;
+  /** Prometheus text for /metrics: whole, or a stream of it (a large catalog's series are written as the response drains). */
+  metrics: () => Promise<string | Readable>;
   contentType: string;
   readiness: readonly ReadinessCheck[];
   /** What /readyz reports without failing it (data that is skipped while the rest serves). */
