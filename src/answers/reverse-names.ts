@@ -217,9 +217,9 @@ class PtrName implements NameNode, RRSetLookup {
   readonly rrsets: RRSetLookup = this;
   private readonly set = refillableSet(RRType.PTR);
 
-  fill(targets: string | readonly string[], ttl: number): this {
+  fill(targets: readonly string[], ttl: number): this {
     clearForReuse(this.set.records);
-    for (const t of typeof targets === 'string' ? [targets] : targets) this.set.records.push(record(RRType.PTR, ttl, Buffer.from(t, 'latin1'), t));
+    for (const t of targets) this.set.records.push(record(RRType.PTR, ttl, Buffer.from(t, 'latin1'), t));
     return this;
   }
 

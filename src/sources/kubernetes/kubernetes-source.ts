@@ -339,9 +339,9 @@ export class KubernetesSource {
 
   /** A removed slice's Pods stop naming its service, unless another slice of the service still has them (dual-stack: one slice a family). */
   private unlinkPods(slice: SlimSlice, svcKey: string): void {
-    const others = [...(this.slicesOf.get(svcKey) ?? [])].map((k) => this.slices.get(k));
+    const others = [...(this.slicesOf.get(svcKey) ?? [])].flatMap((k) => this.slices.get(k) ?? []);
     for (const e of slice.endpoints) {
-      if (e.pod === undefined || others.some((o) => o?.endpoints.some((x) => x.pod === e.pod) === true)) continue;
+      if (e.pod === undefined || others.some((o) => o.endpoints.some((x) => x.pod === e.pod))) continue;
       const podKey = podKeyOf(slice.namespace, e.pod);
       const current = this.servicesOfPod.get(podKey);
       if (current === svcKey) this.servicesOfPod.delete(podKey);
@@ -371,7 +371,8 @@ export class KubernetesSource {
   }
 
   private markPod(podKey: string): void {
-    const services = this.opts.podWeights ? this.servicesOfPod.get(podKey) : undefined;
+    // Filled only with pod weights on: empty (nothing to re-weigh) otherwise.
+    const services = this.servicesOfPod.get(podKey);
     if (typeof services === 'string') this.markService(services);
     else if (services !== undefined) for (const svc of services) this.markService(svc);
     this.podsDirty = true;

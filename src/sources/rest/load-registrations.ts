@@ -8,7 +8,7 @@ import type { RestRegistry } from './registry.js';
  * Kubernetes data, /readyz says not ready, writes get 503, and the load is
  * retried with backoff until the store opens.
  */
-export async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean, attempted: () => void, loaded: () => void = () => undefined): Promise<void> {
+export async function loadRegistrations(registry: RestRegistry, config: Config, logger: Logger, stopped: () => boolean, attempted: () => void, loaded: () => void): Promise<void> {
   let delay = 500;
   for (;;) {
     try {
