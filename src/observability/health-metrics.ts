@@ -98,7 +98,8 @@ export function* serviceInstancesChunks(catalog: Catalog): Generator<Buffer> {
     }
     const namespace = escapeLabel(svc.namespace);
     const service = escapeLabel(svc.name);
-    // The longest line a service can add; a name is at most 253 octets, escaping at most doubles it.
+    // Room for the service's three lines (~80 octets of fixed text each, and the names: ASCII DNS labels, doubled
+    // to spare): a chunk is handed out before a line could run past its end.
     if (at + 3 * (120 + 2 * (namespace.length + service.length)) > CHUNK) {
       yield chunk.subarray(0, at);
       chunk = Buffer.allocUnsafe(CHUNK);

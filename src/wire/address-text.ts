@@ -1,10 +1,8 @@
-/** IPv6 addresses as text, one way for every 16 octets. */
-
 /**
- * The text node:dgram reports (libuv's inet_ntop, ISC's): lowercase, the first longest run of two or more zero
- * groups as "::", and the last 32 bits as a dotted quad for IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible
- * (::a.b.c.d; not :: nor ::1) addresses. Both sides of a
- * comparison use it: a sender's address and the PTR table's keys (an address as registered and as a reverse name reads).
+ * 16 octets as IPv6 text, the way node:dgram reports a sender (libuv's inet_ntop, ISC's): lowercase, the first
+ * longest run of two or more zero groups as "::", and the last 32 bits as a dotted quad for IPv4-mapped
+ * (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d; not :: nor ::1) addresses. One text for one address wherever
+ * addresses are compared: a sender's, and the PTR table's (an address as registered, and as a reverse name reads).
  */
 export function ipv6Text(bytes: Uint8Array, at = 0): string {
   const groups: number[] = [];
