@@ -64,6 +64,27 @@ export interface Service extends ServiceRef {
   readonly alias?: string;
 }
 
+/**
+ * Only the catalog's own fields of an instance: what a worker's replica needs. A source may hang more on its
+ * instances (a REST instance carries its registration: timestamps, metadata, a check with its credentials), which
+ * stays with the primary.
+ */
+export function instanceFacts(i: Instance): Instance {
+  return {
+    id: i.id,
+    ...(i.name === undefined ? {} : { name: i.name }),
+    source: i.source,
+    address: i.address,
+    ports: i.ports,
+    weight: i.weight,
+    zone: i.zone,
+    ...(i.hintZones === undefined ? {} : { hintZones: i.hintZones }),
+    health: i.health,
+    ...(i.cluster === undefined ? {} : { cluster: i.cluster }),
+    ...(i.probe === undefined ? {} : { probe: i.probe }),
+  };
+}
+
 export function dnsNameOf(instance: Instance): string {
   return instance.name ?? instance.id;
 }

@@ -31,7 +31,7 @@ export function keyOfRegistration(r: Registration): string {
 }
 
 /** Whether a TTL registration has missed its heartbeat. */
-export function isExpired(r: Registration, now: number): boolean {
+export function isExpired(r: Pick<Registration, 'ttlMs' | 'heartbeatAt'>, now: number): boolean {
   return r.ttlMs !== undefined && now - r.heartbeatAt > r.ttlMs;
 }
 
@@ -42,22 +42,81 @@ export function isExpired(r: Registration, now: number): boolean {
  * critical. A TTL longer than --deregister-after thus never loses its
  * registration while the TTL still runs.
  */
-export function removalDelayMs(r: Registration, deregisterAfterMs: number): number {
+export function removalDelayMs(r: Pick<Registration, 'ttlMs'>, deregisterAfterMs: number): number {
   return (r.ttlMs ?? 0) + deregisterAfterMs;
 }
 
+/**
+ * A REST registration as the catalog holds it: the instance DNS answers from, carrying what the API and the store
+ * need besides (its timestamps, TTL, check and metadata). One object a registration: a mirror of the registrations
+ * beside the catalog's instances (an object, a key and a map entry each, and the instance) cost ~16 MB at 100,000.
+ * Its namespace and service are where the catalog keeps it.
+ */
+export interface RestInstance extends Instance {
+  readonly source: 'rest';
+  readonly ttlMs?: number;
+  readonly check?: CheckSpec;
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly registeredAt: number;
+  readonly heartbeatAt: number;
+  /** The registration's `cluster` when it named the local cluster (--cluster-name), which the instance leaves out. */
+  readonly saidCluster?: string;
+}
+
+/** Whether a catalog instance carries its registration (the REST source's, on the primary; a worker's replica does not). */
+export function isRestInstance(i: Instance): i is RestInstance {
+  return i.source === 'rest' && typeof (i as Partial<RestInstance>).registeredAt === 'number';
+}
+
 /** The catalog's instance; `localCluster` (--cluster-name): a registration that names it is the local cluster's. */
-export function toInstance(r: Registration, now: number, localCluster?: string): Instance {
-  return {
+export function toInstance(r: Registration, now: number, localCluster?: string): RestInstance {
+  // One literal of the fields every registration has: V8 sizes it to them (the spread form kept four empty slots
+  // an object, 3 MB at 100,000); the optional ones, rare, are added after.
+  const i: Mutable<RestInstance> = {
     id: r.id,
     source: 'rest',
     address: r.address,
     ports: r.ports,
     weight: r.weight,
     zone: r.zone,
-    ...(r.cluster === undefined || r.cluster === localCluster ? {} : { cluster: r.cluster }),
     health: isExpired(r, now) ? 'unhealthy' : 'healthy',
+    metadata: r.metadata,
+    registeredAt: r.registeredAt,
+    heartbeatAt: r.heartbeatAt,
   };
+  const local = r.cluster === undefined || r.cluster === localCluster;
+  if (!local) i.cluster = r.cluster;
+  else if (r.cluster !== undefined) i.saidCluster = r.cluster;
+  if (r.ttlMs !== undefined) i.ttlMs = r.ttlMs;
+  if (r.check !== undefined) i.check = r.check;
+  return i;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The registration an instance holds, as the store keeps it (fields in one order: two equal ones serialize alike). */
+export function registrationOf(namespace: string, service: string, i: RestInstance): Registration {
+  const cluster = i.cluster ?? i.saidCluster;
+  return {
+    namespace,
+    service,
+    id: i.id,
+    address: i.address,
+    ports: i.ports,
+    weight: i.weight,
+    ...(i.zone === undefined ? {} : { zone: i.zone }),
+    ...(cluster === undefined ? {} : { cluster }),
+    ...(i.ttlMs === undefined ? {} : { ttlMs: i.ttlMs }),
+    ...(i.check === undefined ? {} : { check: i.check }),
+    metadata: i.metadata,
+    registeredAt: i.registeredAt,
+    heartbeatAt: i.heartbeatAt,
+  };
+}
+
+/** Whether two registrations say the same (whatever order their fields came in). */
+export function sameRegistration(a: Registration, b: Registration): boolean {
+  return serialize(registrationOf(a.namespace, a.service, toInstance(a, 0))) === serialize(registrationOf(b.namespace, b.service, toInstance(b, 0)));
 }
 
 /** JSON form kept in the stores. Parsing checks the shape so a corrupt row cannot poison the catalog. */

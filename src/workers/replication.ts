@@ -1,5 +1,5 @@
 import type { Catalog, ZoneRange } from '../catalog/catalog.js';
-import type { Instance } from '../catalog/types.js';
+import { instanceFacts, type Instance } from '../catalog/types.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
 import type { ClusterSetService } from '../catalog/clusterset.js';
@@ -102,7 +102,7 @@ function serviceSnapshots(catalog: Catalog, keys: Iterable<string>): { services:
     const clusterSplits = [...catalog.clusterSplitsOf(key)];
     if (svc === undefined && policy === undefined && split === undefined && !declared && clusterSplits.length === 0) removed.push(key);
     else {
-      services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()], policy, split, declared, ...(clusterSplits.length === 0 ? {} : { clusterSplits }) });
+      services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()].map(instanceFacts), policy, split, declared, ...(clusterSplits.length === 0 ? {} : { clusterSplits }) });
     }
   }
   return { services, removed };

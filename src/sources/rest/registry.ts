@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
-import { isExpired, keyOfRegistration, removalDelayMs, registrationKey, serialize, toInstance, type Registration } from '../../store/registration.js';
+import { isExpired, isRestInstance, keyOfRegistration, registrationKey, registrationOf, removalDelayMs, sameRegistration, toInstance, type Registration, type RestInstance } from '../../store/registration.js';
+import { instanceKey } from '../../catalog/types.js';
 import type { RegistrationStore, StoreEvent } from '../../store/store.js';
 import type { CheckSpec } from '../../catalog/check-spec.js';
 import { registrationProblem } from './registration-rules.js';
@@ -27,21 +28,28 @@ export interface RestRegistryOptions {
   localCluster?: string;
 }
 
+/** Where a registration is: its namespace, service and id. */
+interface RegistrationRef {
+  readonly namespace: string;
+  readonly service: string;
+  readonly id: string;
+}
+
 /**
- * REST registrations: the store holds the truth, memory mirrors it for the
- * catalog. A write is applied to the catalog only after the store has
+ * REST registrations: the store holds the truth, the catalog's instances hold
+ * it in memory (each REST instance carries its registration: no mirror beside
+ * them). A write is applied to the catalog only after the store has
  * acknowledged it, so what DNS answers is always something that survives a
  * crash. TTL registrations that miss their heartbeat stop being answered;
  * after --deregister-after they are removed (by etcd's lease, or here for SQLite).
  */
 export class RestRegistry {
-  private readonly registrations = new Map<string, Registration>();
   /**
-   * The keys of registrations with a heartbeat TTL: the only ones the sweep has anything to do for. Sweeping all
+   * The registrations with a heartbeat TTL: the only ones the sweep has anything to do for. Sweeping all
    * of them twice a second made ~3 MB of iterator garbage a sweep at 100,000 registrations (an async function's
    * loop), 8 MB/s on an idle server, which the heap then grew by between collections.
    */
-  private readonly withTtl = new Set<string>();
+  private readonly withTtl = new Map<string, RegistrationRef>();
   private readonly expired = new Set<string>();
   /** Stored rows that no longer validate (written by an older version): not answered, reported. */
   readonly invalid = new Map<string, string>();
@@ -67,6 +75,7 @@ export class RestRegistry {
       this.keep(keyOfRegistration(r), r);
       if (isExpired(r, now)) this.expired.add(keyOfRegistration(r));
     }
+    // The catalog holds the registrations from here on (the instances carry them).
     this.opts.catalog.replaceSource(
       'rest',
       all.map((r) => ({ namespace: r.namespace, service: r.service, instance: toInstance(r, now, this.opts.localCluster) })),
@@ -88,7 +97,14 @@ export class RestRegistry {
   }
 
   get(namespace: string, service: string, id: string): Registration | undefined {
-    return this.registrations.get(registrationKey(namespace, service, id));
+    const held = this.held(namespace, service, id);
+    return held === undefined ? undefined : registrationOf(namespace, service, held);
+  }
+
+  /** The catalog's instance of a registration. */
+  private held(namespace: string, service: string, id: string): RestInstance | undefined {
+    const i = this.opts.catalog.get(namespace, service)?.instances.get(instanceKey('rest', id));
+    return i !== undefined && isRestInstance(i) ? i : undefined;
   }
 
   async register(r: Registration): Promise<Registration> {
@@ -99,11 +115,12 @@ export class RestRegistry {
 
   async deregister(namespace: string, service: string, id: string): Promise<boolean> {
     const key = registrationKey(namespace, service, id);
-    if (!this.registrations.has(key) && !this.invalid.has(key)) return false;
-    await this.opts.store.delete(namespace, service, id);
+    const held = this.held(namespace, service, id) !== undefined || this.invalid.has(key);
+    // Asked of the store even when nothing is held: a stored row the catalog refused is still deleted.
+    const stored = await this.opts.store.delete(namespace, service, id);
     this.invalid.delete(key);
     this.remove(namespace, service, id);
-    return true;
+    return held || stored;
   }
 
   /** Stores a service's policy, then puts it in force (as registrations: only what the store acknowledged). */
@@ -133,13 +150,13 @@ export class RestRegistry {
 
   private apply(r: Registration): void {
     const key = keyOfRegistration(r);
-    const previous = this.registrations.get(key);
+    const previous = this.get(r.namespace, r.service, r.id);
     this.keep(key, r);
     const now = this.now();
     if (isExpired(r, now)) this.expired.add(key);
     else this.expired.delete(key);
     // Our own etcd writes come back through the watch: nothing to redo.
-    if (previous !== undefined && serialize(previous) === serialize(r)) return;
+    if (previous !== undefined && sameRegistration(previous, r)) return;
     this.opts.catalog.upsert(r.namespace, r.service, toInstance(r, now, this.opts.localCluster));
     this.syncProbe(r);
   }
@@ -155,7 +172,7 @@ export class RestRegistry {
     this.expired.delete(key);
     this.opts.probes?.untrack({ namespace, service, source: 'rest', id });
     this.withTtl.delete(key);
-    if (this.registrations.delete(key)) this.opts.catalog.remove(namespace, service, 'rest', id);
+    this.opts.catalog.remove(namespace, service, 'rest', id);
   }
 
   /**
@@ -220,7 +237,7 @@ export class RestRegistry {
     for (const [key, problem] of invalid) this.invalid.set(key, problem);
     const kept = registrations.filter((r) => this.loadable(r));
     const keys = new Set(kept.map(keyOfRegistration));
-    for (const [key, r] of [...this.registrations]) if (!keys.has(key)) this.remove(r.namespace, r.service, r.id);
+    for (const r of this.heldRefs()) if (!keys.has(registrationKey(r.namespace, r.service, r.id))) this.remove(r.namespace, r.service, r.id);
     for (const r of kept) this.apply(r);
     const policyKeys = new Set(policies.map((p) => `${p.namespace}/${p.service}`));
     for (const key of [...this.storedPolicies]) {
@@ -236,27 +253,34 @@ export class RestRegistry {
     this.opts.logger.info({ registrations: kept.length, policies: policies.length, invalid: this.invalid.size }, 'registrations replaced by a fresh list of the store');
   }
 
+  /** Notes whether a registration has a TTL (the catalog holds the rest). */
   private keep(key: string, r: Registration): void {
-    this.registrations.set(key, r);
     if (r.ttlMs === undefined) this.withTtl.delete(key);
-    else this.withTtl.add(key);
+    else this.withTtl.set(key, { namespace: r.namespace, service: r.service, id: r.id });
+  }
+
+  /** Every registration the catalog holds. */
+  private *heldRefs(): Generator<RegistrationRef> {
+    for (const svc of this.opts.catalog.all()) {
+      for (const i of svc.instances.values()) if (isRestInstance(i)) yield { namespace: svc.namespace, service: svc.name, id: i.id };
+    }
   }
 
   /** Marks missed heartbeats unhealthy (and healed ones healthy); removes long-dead TTL registrations. */
   private async sweep(): Promise<void> {
     const now = this.now();
     // A copy of the TTL keys: removals below change the set while the loop awaits.
-    for (const key of [...this.withTtl]) {
-      const r = this.registrations.get(key);
-      if (r === undefined || r.ttlMs === undefined) continue;
-      const expired = isExpired(r, now);
+    for (const [key, r] of [...this.withTtl]) {
+      const held = this.held(r.namespace, r.service, r.id);
+      if (held === undefined || held.ttlMs === undefined) continue;
+      const expired = isExpired(held, now);
       if (expired !== this.expired.has(key)) {
         if (expired) this.expired.add(key);
         else this.expired.delete(key);
         this.opts.catalog.setHealth(r.namespace, r.service, 'rest', r.id, expired ? 'unhealthy' : 'healthy');
         this.opts.logger.info({ service: `${r.namespace}/${r.service}`, id: r.id }, expired ? 'heartbeat missed: instance no longer answered' : 'heartbeat resumed');
       }
-      if (this.opts.store.kind === 'sqlite' && now - r.heartbeatAt > removalDelayMs(r, this.opts.deregisterAfterMs)) {
+      if (this.opts.store.kind === 'sqlite' && now - held.heartbeatAt > removalDelayMs(held, this.opts.deregisterAfterMs)) {
         try {
           await this.opts.store.delete(r.namespace, r.service, r.id);
           this.remove(r.namespace, r.service, r.id);
@@ -268,7 +292,10 @@ export class RestRegistry {
     }
   }
 
+  /** Registrations answered from (counted in the catalog: at start, for the log line). */
   size(): number {
-    return this.registrations.size;
+    let n = 0;
+    for (const _ of this.heldRefs()) n++;
+    return n;
   }
 }
