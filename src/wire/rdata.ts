@@ -12,7 +12,7 @@ export interface EncodedRecord {
   readonly type: number;
   /**
    * The bytes holding the record's tail (type, class, TTL, rdlength, rdata) at `at`, `length` octets: a buffer of
-   * its own, or the block a service's records share (RecordBlock). A Buffer per record cost ~100 bytes of object
+   * its own, or the slab a service's records were cut from (RecordBlock). A Buffer per record cost ~100 bytes of object
    * for 14–60 bytes of data, 200,000 of them at 100,000 instances.
    */
   readonly data: Buffer;
@@ -90,9 +90,12 @@ export class RecordBlock {
     if (RecordBlock.open !== this) return;
     RecordBlock.open = null;
     if (this.used === 0) return;
-    const block = RecordBlock.place(this.used);
-    RecordBlock.scratch.copy(block, 0, 0, this.used);
-    for (const r of this.records) r.data = block;
+    const { buffer, offset } = RecordBlock.place(this.used);
+    RecordBlock.scratch.copy(buffer, offset, 0, this.used);
+    for (const r of this.records) {
+      r.data = buffer;
+      r.at += offset;
+    }
   }
 
   /** Record blocks are cut from slabs of their own: nothing short-lived shares them, unlike Node's Buffer pool. */
@@ -100,20 +103,22 @@ export class RecordBlock {
   private static slabUsed = 0;
 
   /**
-   * A block of `size` octets. Small ones are cut from a 64 KiB slab that only record blocks use: a buffer of its
-   * own (an ArrayBuffer and its native store) cost ~300 B a service beyond its data (measured: 100,000 instances in
-   * 33,334 services 242 MB resident, cut from slabs 232; 50,000 in as many services 238 → 198). A slab lives while one of its blocks does; blocks of services
-   * rebuilt since are dead bytes in it until then, at most a slab's worth a live block.
+   * Room for `size` octets: a buffer and where in it. Small blocks are cut from a 64 KiB slab that only record
+   * blocks use: a buffer of its own (an ArrayBuffer and its native store) cost ~300 B a service beyond its data
+   * (measured: 100,000 instances in 33,334 services 242 MB resident, cut from slabs 232; 50,000 in as many services
+   * 238 → 198), and the records point into the slab itself, not a view of their part (a view is a ~100 B object a
+   * service: 3.3 MB at 33,334). A slab lives while one of its records does; records of services rebuilt since are
+   * dead bytes in it until then, at most a slab's worth a live block.
    */
-  private static place(size: number): Buffer {
-    if (size > SLAB_SIZE / 8) return Buffer.allocUnsafeSlow(size);
+  private static place(size: number): { buffer: Buffer; offset: number } {
+    if (size > SLAB_SIZE / 8) return { buffer: Buffer.allocUnsafeSlow(size), offset: 0 };
     if (RecordBlock.slabUsed + size > RecordBlock.slab.length) {
       RecordBlock.slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
       RecordBlock.slabUsed = 0;
     }
-    const at = RecordBlock.slabUsed;
-    RecordBlock.slabUsed = at + size;
-    return RecordBlock.slab.subarray(at, at + size);
+    const offset = RecordBlock.slabUsed;
+    RecordBlock.slabUsed = offset + size;
+    return { buffer: RecordBlock.slab, offset };
   }
 
   private add(type: number, at: number, length: number, targetOffset: number, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compact, deserialize, isRestInstance, registrationOf, sameRegistration, serialize, toInstance, type Registration } from '../../src/store/registration.js';
+import { compact, deserialize, isRestInstance, lastHeartbeat, registrationOf, sameRegistration, serialize, toInstance, type Registration } from '../../src/store/registration.js';
 import { instanceFacts } from '../../src/catalog/types.js';
 
 const base = (id: string, extra: Partial<Registration> = {}): Registration => ({
@@ -47,6 +47,11 @@ test('toInstance / registrationOf: the catalog instance carries its registration
     assert.equal(serialize(deserialize(serialize(back))), serialize(back));
   }
   assert.ok(!sameRegistration(base('a'), base('a', { heartbeatAt: 9 })), 'a heartbeat is a change');
+  const fresh = toInstance(base('fresh', { registeredAt: 5, heartbeatAt: 5 }), 6);
+  assert.equal(fresh.heartbeatAt, undefined, 'never renewed: one timestamp kept');
+  assert.equal(lastHeartbeat(fresh), 5);
+  assert.equal(registrationOf('ns', 'svc', fresh).heartbeatAt, 5);
+  assert.equal(lastHeartbeat(toInstance(base('renewed', { registeredAt: 5, heartbeatAt: 8 }), 9)), 8);
   assert.ok(!sameRegistration(base('a', { cluster: 'east' }), base('a')), 'naming the local cluster is kept');
 });
 

@@ -6,7 +6,7 @@ import { SCHEMA } from '../../src/store/sqlite-protocol.js';
 import { serialize, type Registration } from '../../src/store/registration.js';
 
 /** The `n`th registration of a filled store: 3 instances a service (weights 50/30/20), services in 100 namespaces. */
-export function filledRegistration(i: number, perService = 3): Registration {
+export function filledRegistration(i: number, perService = 3, now = Date.now()): Registration {
   return {
     namespace: `ns-${Math.floor(i / perService) % 100}`,
     service: `svc-${Math.floor(i / perService)}`,
@@ -15,8 +15,9 @@ export function filledRegistration(i: number, perService = 3): Registration {
     ports: [{ name: 'http', port: 8080, protocol: 'tcp' }],
     weight: [50, 30, 20][i % 3]!,
     metadata: {},
-    registeredAt: Date.now(),
-    heartbeatAt: Date.now(),
+    // As PUT writes a new registration: both from one clock reading.
+    registeredAt: now,
+    heartbeatAt: now,
   };
 }
 

@@ -27,7 +27,14 @@ test('a block writes the same records as records of their own, and shares one bu
   assert.equal(srv.targetOffset, own.targetOffset);
   assert.equal(srv.glue, a);
   assert.equal(a.data, srv.data, 'one buffer for the block');
-  assert.equal(a.data.length, a.length + aaaa.length + srv.length, 'exactly the records\' size');
+  assert.ok(aaaa.at === a.at + a.length && srv.at === aaaa.at + aaaa.length, 'the records side by side, exactly their size');
+  // A second block is cut from the same slab, after the first: no buffer (or view) a block.
+  const next = new RecordBlock();
+  const b = next.address('10.0.0.8', 5);
+  next.seal();
+  assert.equal(b.data, a.data, 'the records point into the slab itself');
+  assert.ok(b.at >= srv.at + srv.length, 'after the first block\'s bytes');
+  assert.deepEqual(tailOf(a), tailOf(addressRecord('10.0.0.7', 5)), 'the first block unchanged by the second');
   for (const r of [a, aaaa, srv]) assert.deepEqual(written(r), tailOf(r));
   assert.deepEqual(written(own), tailOf(own), 'a record of its own writes the same way');
 });

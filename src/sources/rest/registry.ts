@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
-import { isExpired, isRestInstance, keyOfRegistration, registrationKey, registrationOf, removalDelayMs, sameRegistration, toInstance, type Registration, type RestInstance } from '../../store/registration.js';
+import { heartbeatMissed, isExpired, isRestInstance, lastHeartbeat, keyOfRegistration, registrationKey, registrationOf, removalDelayMs, sameRegistration, toInstance, type Registration, type RestInstance } from '../../store/registration.js';
 import { instanceKey } from '../../catalog/types.js';
 import type { RegistrationStore, StoreEvent } from '../../store/store.js';
 import type { CheckSpec } from '../../catalog/check-spec.js';
@@ -273,14 +273,15 @@ export class RestRegistry {
     for (const [key, r] of [...this.withTtl]) {
       const held = this.held(r.namespace, r.service, r.id);
       if (held === undefined || held.ttlMs === undefined) continue;
-      const expired = isExpired(held, now);
+      const heartbeatAt = lastHeartbeat(held);
+      const expired = heartbeatMissed(held.ttlMs, heartbeatAt, now);
       if (expired !== this.expired.has(key)) {
         if (expired) this.expired.add(key);
         else this.expired.delete(key);
         this.opts.catalog.setHealth(r.namespace, r.service, 'rest', r.id, expired ? 'unhealthy' : 'healthy');
         this.opts.logger.info({ service: `${r.namespace}/${r.service}`, id: r.id }, expired ? 'heartbeat missed: instance no longer answered' : 'heartbeat resumed');
       }
-      if (this.opts.store.kind === 'sqlite' && now - held.heartbeatAt > removalDelayMs(held, this.opts.deregisterAfterMs)) {
+      if (this.opts.store.kind === 'sqlite' && now - heartbeatAt > removalDelayMs(held, this.opts.deregisterAfterMs)) {
         try {
           await this.opts.store.delete(r.namespace, r.service, r.id);
           this.remove(r.namespace, r.service, r.id);
