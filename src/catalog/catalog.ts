@@ -2,7 +2,7 @@ import { assertValidInstance, instanceProblem } from './validate.js';
 import { DEFAULT_POLICY, type TrafficPolicy } from './policy.js';
 import { backendsOf, type TrafficSplit } from './split.js';
 import type { ClusterSetService } from './clusterset.js';
-import { instanceKey, keyOfInstance, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
+import { instanceKey, isHeldBy, keyOfInstance, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
 
@@ -339,11 +339,10 @@ export class Catalog {
       m.set(instanceKey(source, s.instance.id), s.instance);
     }
     const changed = new Set<string>();
-    const prefix = `${source}/`;
     for (const [key, svc] of this.services) {
       const incoming = next.get(key);
       for (const [iKey, inst] of svc.instances) {
-        if (!iKey.startsWith(prefix)) continue;
+        if (!isHeldBy(inst, source)) continue;
         const replacement = incoming?.get(iKey);
         if (replacement === undefined) {
           svc.instances.delete(iKey);
@@ -376,13 +375,12 @@ export class Catalog {
     const instances = given.filter((i) => this.holdable(namespace, service, i));
     const key = serviceKey(namespace, service);
     // What one source holds for one cluster: another cluster's instances of the same service stay.
-    const prefix = instanceKey(source, '', cluster);
     const svc = this.services.get(key);
     const incoming = new Map(instances.map((i) => [keyOfInstance(i), i]));
     let changed = false;
     if (svc !== undefined) {
       for (const [iKey, inst] of svc.instances) {
-        if (!iKey.startsWith(prefix)) continue;
+        if (!isHeldBy(inst, source, cluster)) continue;
         const next = incoming.get(iKey);
         if (next === undefined) {
           svc.instances.delete(iKey);
@@ -406,11 +404,10 @@ export class Catalog {
 
   /** Every instance and split another cluster's Kubernetes source gave (the cluster is no longer watched). */
   dropCluster(cluster: string): void {
-    const prefix = instanceKey('kubernetes', '', cluster);
     const changed = new Set<string>();
     for (const [key, svc] of this.services) {
-      for (const iKey of [...svc.instances.keys()]) {
-        if (!iKey.startsWith(prefix)) continue;
+      for (const [iKey, inst] of [...svc.instances]) {
+        if (!isHeldBy(inst, 'kubernetes', cluster)) continue;
         svc.instances.delete(iKey);
         changed.add(key);
       }

@@ -68,3 +68,23 @@ test('a bulk write skips the entries it cannot hold, reports them, and applies t
   assert.match(rejected[0]!, /^shop\/web\/bad: address .*0\.0\.0\.0/);
   assert.match(rejected[1]!, /multicast/);
 });
+
+test('one id from REST, the local cluster and another cluster: three instances, each replaced or dropped alone', () => {
+  const c = new Catalog();
+  const id = '10-0-0-1';
+  c.upsert('shop', 'web', instance(id, '10.0.0.1'));
+  c.replaceService('shop', 'web', 'kubernetes', [instance(id, '10.0.0.1', { source: 'kubernetes' })]);
+  c.replaceService('shop', 'web', 'kubernetes', [instance(id, '10.0.0.1', { source: 'kubernetes', cluster: 'west' })], 'west');
+  const held = () => [...c.get('shop', 'web')!.instances.values()].map((i) => `${i.source}${i.cluster === undefined ? '' : `@${i.cluster}`}`).sort();
+  assert.deepEqual(held(), ['kubernetes', 'kubernetes@west', 'rest']);
+  // The local cluster's endpoint goes: the other cluster's and the REST one stay.
+  c.replaceService('shop', 'web', 'kubernetes', []);
+  assert.deepEqual(held(), ['kubernetes@west', 'rest']);
+  c.replaceService('shop', 'web', 'kubernetes', [instance(id, '10.0.0.1', { source: 'kubernetes' })]);
+  c.dropCluster('west');
+  assert.deepEqual(held(), ['kubernetes', 'rest']);
+  // A REST reload leaves Kubernetes' instance alone.
+  c.replaceSource('rest', []);
+  assert.deepEqual(held(), ['kubernetes']);
+  assert.equal(c.remove('shop', 'web', 'rest', id), false, 'the REST one is gone; the same id from Kubernetes is not taken for it');
+});

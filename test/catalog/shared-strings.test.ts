@@ -17,4 +17,6 @@ test('instance keys are the same whether shared or not', () => {
   assert.equal(instanceKey('rest', 'i0'), 'rest/i0');
   assert.equal(instanceKey('kubernetes', '10.0.0.1', 'west'), 'kubernetes@west/10.0.0.1');
   assert.equal(instanceKey('rest', 'i0', 'west'), 'rest/i0');
+  assert.equal(instanceKey('kubernetes', '10-0-0-1'), '10-0-0-1', 'the local cluster\'s: the id itself (no id has a /)');
+  assert.equal(instanceKey('zonefile', '10-0-0-1'), 'zonefile/10-0-0-1');
 });

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kube-client.js';
 
 /** Where the cluster's credentials are, found without loading the Kubernetes client. */
 export type KubeConfigSource = { kind: 'file'; path: string } | { kind: 'cluster' } | { kind: 'default'; path: string };
@@ -38,7 +38,7 @@ export function describeKubeConfig(source: KubeConfigSource): string {
  * should not carry it.
  */
 export async function loadKubeConfig(source: KubeConfigSource): Promise<KubeConfig> {
-  const { KubeConfig } = await import('@kubernetes/client-node');
+  const { KubeConfig } = await import('./kube-client.js');
   const kc = new KubeConfig();
   if (source.kind === 'file') kc.loadFromFile(source.path);
   else if (source.kind === 'cluster') kc.loadFromCluster();

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import { ConfigError } from '../../config/config.js';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from './kube-client.js';
 import type { KubernetesSource } from './kubernetes-source.js';
 import { loadKubeConfig, plainHttpServers } from './kube-config.js';
 

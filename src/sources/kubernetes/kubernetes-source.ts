@@ -1,4 +1,4 @@
-import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, DiscoveryV1Api, Watch, type KubeConfig } from './kube-client.js';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { HealthState, Instance } from '../../catalog/types.js';

@@ -1,4 +1,4 @@
-import { ApisApi, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { ApisApi, CustomObjectsApi, type KubeConfig } from './kube-client.js';
 import { PAGE, type ListPage, type ReflectorSpec } from './reflector.js';
 
 /** A mesh traffic object kind meshdns follows, and the API versions it reads, preferred first. */

@@ -1,4 +1,4 @@
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from './kube-client.js';
 import type { Logger } from 'pino';
 import type { Catalog } from '../../catalog/catalog.js';
 import type { LoadBalancer } from '../../catalog/policy.js';

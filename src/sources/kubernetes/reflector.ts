@@ -1,4 +1,4 @@
-import type { Watch } from '@kubernetes/client-node';
+import type { Watch } from './kube-client.js';
 import type { Logger } from 'pino';
 
 /** A list response, as the typed client returns it (only what the reflector reads). */

@@ -1,4 +1,4 @@
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from './kube-client.js';
 import type { Logger } from 'pino';
 import { isIP } from 'node:net';
 import type { ClusterSetEndpoint, ClusterSetService } from '../../catalog/clusterset.js';
