@@ -249,7 +249,8 @@ test("the Dockerfile's command is the one tested, and its HEALTHCHECK passes aga
   // The build stage has a compiler and fails without the UDP addon, which dist/ carries into the runtime stage.
   assert.match(dockerfile, /apt-get install [^\n]*\bgcc\b/);
   assert.match(dockerfile, /^COPY native \.\/native$/m);
-  assert.match(dockerfile, /^RUN MESHDNS_NATIVE=required npm run build/m);
+  // ... and without the Kubernetes client's bundle (scripts/bundle-kube-client.mjs).
+  assert.match(dockerfile, /^RUN MESHDNS_NATIVE=required MESHDNS_BUNDLE=required npm run build/m);
   assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
   const r = await runInNamespace(`
 cd ${repoRoot}
