@@ -72,6 +72,7 @@ export interface RestInstance extends Instance {
   readonly saidCluster?: string;
 }
 
+/** When the registration was last renewed: its registration time until a heartbeat came. */
 export function lastHeartbeat(i: RestInstance): number {
   return i.heartbeatAt ?? i.registeredAt;
 }

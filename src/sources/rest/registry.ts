@@ -237,7 +237,8 @@ export class RestRegistry {
     for (const [key, problem] of invalid) this.invalid.set(key, problem);
     const kept = registrations.filter((r) => this.loadable(r));
     const keys = new Set(kept.map(keyOfRegistration));
-    for (const r of this.heldRefs()) if (!keys.has(registrationKey(r.namespace, r.service, r.id))) this.remove(r.namespace, r.service, r.id);
+    // Listed first: removing changes the catalog's maps the listing walks.
+    for (const r of [...this.heldRefs()]) if (!keys.has(registrationKey(r.namespace, r.service, r.id))) this.remove(r.namespace, r.service, r.id);
     for (const r of kept) this.apply(r);
     const policyKeys = new Set(policies.map((p) => `${p.namespace}/${p.service}`));
     for (const key of [...this.storedPolicies]) {
