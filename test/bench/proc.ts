@@ -21,6 +21,24 @@ export function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
+/** A process's resident memory in MB, split: its own (anonymous, and shared memory) and file-backed pages. */
+export function residentPartsMb(pid: number): { own: number; file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { own: (kb('RssAnon') + kb('RssShmem')) / 1024, file: kb('RssFile') / 1024 };
+}
+
+/**
+ * Resident memory of a group of processes (a server and its --workers) with the file pages they share counted
+ * once, as a container's memory counts the page cache: each process's own pages, plus the largest one's file pages
+ * (the same Node binary and libraries, ~55 MB each; processes of one program touch nearly the same ones). Summing
+ * each process's VmRSS counts those pages once per process.
+ */
+export function groupResidentMb(pids: readonly number[]): number {
+  const parts = pids.map(residentPartsMb);
+  return parts.reduce((sum, p) => sum + p.own, 0) + Math.max(...parts.map((p) => p.file));
+}
+
 /** The processes a process started (a server's --workers), by pid; none when it has none. */
 export function childrenOf(pid: number): number[] {
   try {

@@ -9,7 +9,7 @@
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
 import { api, instancePath } from '../support/rest-client.js';
-import { childrenOf, rssMb } from './proc.js';
+import { childrenOf, groupResidentMb, rssMb } from './proc.js';
 import { freePort } from '../support/free-port.js';
 import { filledDataDir } from '../support/filled-store.js';
 
@@ -34,6 +34,7 @@ let rss = rssMb(s.proc.pid!);
 const perProcess = [rss, ...childrenOf(s.proc.pid!).map(rssMb)];
 // With workers, count every process of the tree.
 for (const pid of childrenOf(s.proc.pid!)) rss += rssMb(pid);
+const group = groupResidentMb([s.proc.pid!, ...childrenOf(s.proc.pid!)]);
 
 // One change at a time: time from the write's acknowledgement until a query sees it.
 const visible: number[] = [];
@@ -54,6 +55,7 @@ console.log(`start to /readyz 200: ${readyMs} ms (answering: ${probe.answers.len
 const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
 const mb = (name: string): string => (Number(new RegExp(`^${name} ([\\d.e+]+)`, 'm').exec(metrics)?.[1] ?? NaN) / 2 ** 20).toFixed(0);
 console.log(`resident memory (all processes): ${rss.toFixed(0)} MB${perProcess.length > 1 ? ` (${perProcess.map((m) => m.toFixed(0)).join(' + ')})` : ''} (main process: V8 heap used ${mb('nodejs_heap_size_used_bytes')} MB of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB)`);
+if (perProcess.length > 1) console.log(`  the same with the processes' shared file pages (the Node binary, libraries) counted once, as a container's memory counts them: ${group.toFixed(0)} MB`);
 console.log(`one change visible after the 200: median ${visible[10]!.toFixed(2)} ms, max ${visible[19]!.toFixed(2)} ms`);
 // What Prometheus does to it: scrapes make garbage the old generation keeps until its next full collection, so
 // the resident size under scraping, not just after the start, is what a memory limit must cover.
