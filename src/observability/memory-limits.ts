@@ -2,6 +2,7 @@ import { totalmem } from 'node:os';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Gauge, type Registry } from 'prom-client';
+import { containerMemory } from './container-memory.js';
 
 /**
  * The memory a process may use: the container's limit (its cgroup's, as Node reads it: process.constrainedMemory)
@@ -34,7 +35,10 @@ export function workerHeapLimitMb(limits: MemoryLimits, workers: number, execArg
   return Math.max(128, Math.floor((limits.containerBytes * 0.75) / (workers + 1) / 2 ** 20));
 }
 
-/** meshdns_heap_limit_bytes (this process's; with workers, each worker's, summed like the heap they use) and meshdns_memory_limit_bytes. */
+/**
+ * meshdns_heap_limit_bytes (this process's; with workers, each worker's, summed like the heap they use), and the
+ * container's meshdns_memory_limit_bytes and meshdns_memory_working_set_bytes (the primary's alone: one container).
+ */
 export function registerMemoryLimitMetrics(registry: Registry, opts: { heap: boolean; container: boolean }): void {
   if (opts.heap) {
     new Gauge({
@@ -47,6 +51,15 @@ export function registerMemoryLimitMetrics(registry: Registry, opts: { heap: boo
     });
   }
   if (opts.container) {
+    new Gauge({
+      name: 'meshdns_memory_working_set_bytes',
+      help: 'The container\'s (cgroup\'s) memory in use less its inactive file cache, as the kubelet counts a working set: every meshdns process together; 0 without a container limit',
+      registers: [registry],
+      collect() {
+        // Only under a limit: outside a container the cgroup read is the machine's (v1's root), not meshdns's.
+        this.set(memoryLimits().containerBytes === undefined ? 0 : (containerMemory()?.workingSetBytes ?? 0));
+      },
+    });
     new Gauge({
       name: 'meshdns_memory_limit_bytes',
       help: 'The container\'s (cgroup\'s) memory limit every meshdns process shares; 0 when there is none',
