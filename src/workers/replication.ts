@@ -1,5 +1,6 @@
 import type { Catalog, ZoneRange } from '../catalog/catalog.js';
-import { instanceFacts, type Instance } from '../catalog/types.js';
+import { instanceFacts, serviceKey, type HealthState, type Instance, type InstanceSource } from '../catalog/types.js';
+import { SharedStrings } from '../catalog/shared-strings.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
 import type { ClusterSetService } from '../catalog/clusterset.js';
@@ -124,15 +125,48 @@ export function snapshotOf(catalog: Catalog, seq: number, serials?: readonly (re
   };
 }
 
-function applyService(catalog: Catalog, s: ServiceSnapshot): void {
+function applyService(catalog: Catalog, received: ServiceSnapshot): void {
+  const s = { ...received, namespace: replicaStrings.of(received.namespace) };
+  const key = serviceKey(s.namespace, s.name);
   // The primary sends the policy in force, whichever source set it.
   catalog.setPolicy(s.namespace, s.name, s.policy);
   catalog.setSplit(s.namespace, s.name, s.split);
   const clusterSplits = new Map(s.clusterSplits ?? []);
-  for (const cluster of catalog.clusterSplitsOf(`${s.namespace}/${s.name}`).keys()) if (!clusterSplits.has(cluster)) catalog.setSplit(s.namespace, s.name, undefined, cluster);
+  for (const cluster of catalog.clusterSplitsOf(key).keys()) if (!clusterSplits.has(cluster)) catalog.setSplit(s.namespace, s.name, undefined, cluster);
   for (const [cluster, split] of clusterSplits) catalog.setSplit(s.namespace, s.name, split, cluster);
   catalog.declare(s.namespace, s.name, s.declared === true);
-  catalog.restore(`${s.namespace}/${s.name}`, s.instances.length === 0 && s.alias === undefined ? undefined : s);
+  catalog.restore(key, s.instances.length === 0 && s.alias === undefined ? undefined : { ...s, instances: s.instances.map(replicaInstance) });
+}
+
+/**
+ * Strings a replica would otherwise hold once per instance: a structured clone makes every occurrence of a string
+ * a string of its own (at 100,000 instances a worker held 100,000 copies each of "rest" and "healthy", and of ids
+ * that repeat across services, `i0`…). Bounded: unique ones (addresses, Pod names) stop being kept past 4,096.
+ */
+const replicaStrings = new SharedStrings();
+const SOURCES: Readonly<Record<InstanceSource, InstanceSource>> = { kubernetes: 'kubernetes', rest: 'rest', zonefile: 'zonefile' };
+const HEALTH: Readonly<Record<HealthState, HealthState>> = { healthy: 'healthy', unhealthy: 'unhealthy', draining: 'draining' };
+
+/**
+ * An instance as a worker keeps it: one literal of the fields most instances have (a deserialized object keeps
+ * its fields in a separate array, ~40 bytes more an instance) with the shared strings above; ~10 MB a worker at
+ * 100,000 instances.
+ */
+function replicaInstance(i: Instance): Instance {
+  const r: { -readonly [K in keyof Instance]: Instance[K] } = {
+    id: replicaStrings.of(i.id),
+    source: SOURCES[i.source],
+    address: i.address,
+    ports: i.ports,
+    weight: i.weight,
+    zone: i.zone === undefined ? undefined : replicaStrings.of(i.zone),
+    health: HEALTH[i.health],
+  };
+  if (i.name !== undefined) r.name = i.name;
+  if (i.hintZones !== undefined) r.hintZones = i.hintZones;
+  if (i.cluster !== undefined) r.cluster = replicaStrings.of(i.cluster);
+  if (i.probe !== undefined) r.probe = i.probe;
+  return r;
 }
 
 function removeService(catalog: Catalog, key: string): void {
@@ -159,7 +193,9 @@ const SNAPSHOT_SLICE = 1000;
  * A worker applies a whole snapshot: what it holds and the snapshot does not is removed, the rest replaced.
  * Slice by slice, with a turn of the event loop between slices, so that a worker already answering (a resync)
  * keeps answering while it applies 100,000 instances; each service is replaced whole, so an answer is from the
- * old state or the new one, never from half a service.
+ * old state or the new one, never from half a service. The message's services are let go once applied (its list
+ * is emptied): the replica holds copies (replicaInstance), and the heap compaction after a worker's first snapshot
+ * must find the clone garbage, not still held by the message its caller has in hand.
  */
 export async function applySnapshot(catalog: Catalog, message: SnapshotMessage): Promise<void> {
   const present = new Set(message.services.map((s) => `${s.namespace}/${s.name}`));
@@ -174,6 +210,7 @@ export async function applySnapshot(catalog: Catalog, message: SnapshotMessage):
     });
     if (i + SNAPSHOT_SLICE < message.services.length) await new Promise((r) => setImmediate(r));
   }
+  message.services.length = 0;
   catalog.setClientZoneRanges(message.ranges, null);
   catalog.setClientNamespaces(message.entries, null);
   catalog.setClusterSet(message.clusterSet);
