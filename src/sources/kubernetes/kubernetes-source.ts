@@ -546,18 +546,21 @@ export class KubernetesSource {
     const podWeight = this.opts.podWeights && e.pod !== undefined ? this.pods.get(podKeyOf(svc.namespace, e.pod))?.weight : undefined;
     const id = addressLabel(e.address);
     if (!isDnsLabel(id)) return undefined;
-    return {
+    // One literal of the fields every endpoint has, the rare ones assigned after: the spread form left V8 room
+    // for more (~20 bytes an instance, 2 MB at 100,000 endpoints).
+    const instance: { -readonly [K in keyof Instance]: Instance[K] } = {
       id,
       name: e.hostname !== undefined && isDnsLabel(e.hostname) ? e.hostname : undefined,
       source: 'kubernetes',
-      ...(this.opts.cluster === undefined ? {} : { cluster: this.opts.cluster }),
       address: e.address,
       ports: slice.ports,
       weight: podWeight ?? slice.weight ?? 100,
       zone: e.zone,
-      ...(e.hintZones === undefined ? {} : { hintZones: e.hintZones }),
       health,
     };
+    if (this.opts.cluster !== undefined) instance.cluster = this.opts.cluster;
+    if (e.hintZones !== undefined) instance.hintZones = e.hintZones;
+    return instance;
   }
 
   private syncProbes(namespace: string, service: string, checks: Map<string, CheckSpec>): void {
