@@ -83,14 +83,13 @@ const HEAP_GROWING_PERCENT = 25;
 
 /**
  * One full collection that compacts the heap and hands its empty pages back, once a large load is applied (the
- * registrations at start, the local cluster's first Kubernetes lists, a DNS worker's first snapshot, the primary's
- * snapshots for its workers once they took them), then the growth bound above. A load leaves its garbage in the old generation, and
+ * registrations and the rest of the start (with workers, the snapshots the primary made for them), the local
+ * cluster's first Kubernetes lists, a DNS worker's first snapshot), then the growth bound above. A load leaves its garbage in the old generation, and
  * V8 keeps the pages it grew to: at 100,000 instances the start peaked at 176–246 MB of heap for 138 MB live,
  * and the resident size stayed at the peak (issue 29). V8's memory reducer does the same only after seconds
  * of idleness, which a server under queries never has. Node exposes the collector only behind a flag: it is set
  * for one new context and cleared again. Takes ~300 ms at 100,000 instances (the log line's `ms`), before the
- * process says it is ready (the primary's after its workers' snapshots runs once they answer: it pauses the
- * primary's HTTP and TCP hand-off, not the workers' UDP answers).
+ * process says it is ready.
  */
 export function compactAfterLoad(): { ms: number; heapUsedMb: number } {
   if (collect === undefined) {

@@ -1,4 +1,4 @@
-import { compactAfterLoad, memoryLimits, workerHeapLimitMb } from '../observability/memory-limits.js';
+import { memoryLimits, workerHeapLimitMb } from '../observability/memory-limits.js';
 import type { UdpIoChoice } from '../dns/udp-batch.js';
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
@@ -97,17 +97,7 @@ export class WorkerPool {
     const heapMb = workerHeapLimitMb(memoryLimits(), this.count);
     cluster.setupPrimary({ serialization: 'advanced', ...(heapMb === undefined ? {} : { execArgv: [...process.execArgv, `--max-old-space-size=${heapMb}`] }) });
     if (heapMb !== undefined) this.logger.info({ workers: this.count, heapLimitMbEach: heapMb }, 'DNS workers share the container\'s memory limit');
-    return new Promise((answering, reject) => {
-      let resolved = false;
-      const resolve = (bound: ListenAddress[]): void => {
-        if (resolved) return;
-        resolved = true;
-        answering(bound);
-        // The snapshots made for the workers (an object an instance, then their serialized copies) are garbage
-        // now, most of it promoted while the workers took them: collected at once, as after the store's load,
-        // instead of held until the old generation's next full collection (at 100,000 instances ~20 MB).
-        setImmediate(() => this.logger.info(compactAfterLoad(), 'heap compacted after the DNS workers took their snapshots'));
-      };
+    return new Promise((resolve, reject) => {
       if (!this.ephemeralPorts) {
         // Fixed ports: every worker takes its snapshot at once (each applies it on a core of its own).
         for (let i = 0; i < this.count; i++) {
