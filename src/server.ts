@@ -127,10 +127,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // The load's garbage would otherwise set the resident size: collected once the start has built everything else
   // too (below), or at once when the load ends after the start (etcd unreachable at first).
   let started = false;
-  let loadedDuringStart = false;
   const loaded = (): void => {
     if (started) logger.info(compactAfterLoad(), 'heap compacted after the registrations were loaded');
-    else loadedDuringStart = true;
   };
   loadRegistrations(registry, config, logger, () => stopped, attempted, loaded).catch(() => undefined);
   // SQLite opens in milliseconds: wait for that first attempt, so what is stored is answered from the first query.
@@ -262,7 +260,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // to the collector, and one start in three at 100,000 instances then held 11 MB more heap and 20–30 MB more
   // resident. With workers, the snapshots the primary made for them are that garbage.
   started = true;
-  if (loadedDuringStart || pool !== undefined) logger.info(compactAfterLoad(), pool === undefined ? 'heap compacted after the registrations were loaded' : 'heap compacted after the registrations were loaded and the DNS workers took their snapshots');
+  if (registry.loaded || pool !== undefined) logger.info(compactAfterLoad(), pool === undefined ? 'heap compacted after the registrations were loaded' : 'heap compacted after the registrations were loaded and the DNS workers took their snapshots');
 
   const limits = memoryLimits();
   const udpIo = pooled ? pool?.udpIo : listeners?.udpIo;
