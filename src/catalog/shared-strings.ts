@@ -9,9 +9,11 @@ export class SharedStrings {
 
   constructor(private readonly max = 4096) {}
 
-  of(text: string): string {
+  /** The kept string equal to `text` (typed as it: a string of a literal union comes back as that union). */
+  of<S extends string>(text: S): S {
     const kept = this.kept.get(text);
-    if (kept !== undefined) return kept;
+    // Equal to `text`, so of its type.
+    if (kept !== undefined) return kept as S;
     if (this.kept.size < this.max) this.kept.set(text, text);
     return text;
   }

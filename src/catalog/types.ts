@@ -64,25 +64,31 @@ export interface Service extends ServiceRef {
   readonly alias?: string;
 }
 
+/** A type's fields writable: for an object built in steps before it is handed out read-only. */
+export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /**
  * Only the catalog's own fields of an instance: what a worker's replica needs. A source may hang more on its
  * instances (a REST instance carries its registration: timestamps, metadata, a check with its credentials), which
- * stays with the primary.
+ * stays with the primary. One literal of the fields most instances have, the rare ones assigned after (V8 sizes the
+ * object to the literal). `share` gives the strings the copy keeps (a replica shares those many instances spell
+ * alike: a structured clone made each occurrence a string of its own).
  */
-export function instanceFacts(i: Instance): Instance {
-  return {
-    id: i.id,
-    ...(i.name === undefined ? {} : { name: i.name }),
-    source: i.source,
+export function instanceFacts(i: Instance, share: <S extends string>(text: S) => S = (text) => text): Instance {
+  const facts: Mutable<Instance> = {
+    id: share(i.id),
+    source: share(i.source),
     address: i.address,
     ports: i.ports,
     weight: i.weight,
-    zone: i.zone,
-    ...(i.hintZones === undefined ? {} : { hintZones: i.hintZones }),
-    health: i.health,
-    ...(i.cluster === undefined ? {} : { cluster: i.cluster }),
-    ...(i.probe === undefined ? {} : { probe: i.probe }),
+    zone: i.zone === undefined ? undefined : share(i.zone),
+    health: share(i.health),
   };
+  if (i.name !== undefined) facts.name = i.name;
+  if (i.hintZones !== undefined) facts.hintZones = i.hintZones;
+  if (i.cluster !== undefined) facts.cluster = share(i.cluster);
+  if (i.probe !== undefined) facts.probe = i.probe;
+  return facts;
 }
 
 export function dnsNameOf(instance: Instance): string {

@@ -1,4 +1,4 @@
-import type { Instance, InstancePort } from '../catalog/types.js';
+import type { Instance, InstancePort, Mutable } from '../catalog/types.js';
 import type { CheckSpec } from '../catalog/check-spec.js';
 
 
@@ -105,8 +105,6 @@ export function toInstance(r: Registration, now: number, localCluster?: string):
   if (r.check !== undefined) i.check = r.check;
   return i;
 }
-
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** The registration an instance holds, as the store keeps it (fields in one order: two equal ones serialize alike). */
 export function registrationOf(namespace: string, service: string, i: RestInstance): Registration {

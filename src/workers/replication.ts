@@ -1,5 +1,5 @@
 import type { Catalog, ZoneRange } from '../catalog/catalog.js';
-import { instanceFacts, serviceKey, type HealthState, type Instance, type InstanceSource } from '../catalog/types.js';
+import { instanceFacts, serviceKey, type Instance } from '../catalog/types.js';
 import { SharedStrings } from '../catalog/shared-strings.js';
 import type { TrafficPolicy } from '../catalog/policy.js';
 import type { TrafficSplit } from '../catalog/split.js';
@@ -103,7 +103,7 @@ function serviceSnapshots(catalog: Catalog, keys: Iterable<string>): { services:
     const clusterSplits = [...catalog.clusterSplitsOf(key)];
     if (svc === undefined && policy === undefined && split === undefined && !declared && clusterSplits.length === 0) removed.push(key);
     else {
-      services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()].map(instanceFacts), policy, split, declared, ...(clusterSplits.length === 0 ? {} : { clusterSplits }) });
+      services.push({ namespace: key.slice(0, slash), name: key.slice(slash + 1), alias: svc?.alias, instances: svc === undefined ? [] : [...svc.instances.values()].map((i) => instanceFacts(i)), policy, split, declared, ...(clusterSplits.length === 0 ? {} : { clusterSplits }) });
     }
   }
   return { services, removed };
@@ -144,29 +144,14 @@ function applyService(catalog: Catalog, received: ServiceSnapshot): void {
  * that repeat across services, `i0`…). Bounded: unique ones (addresses, Pod names) stop being kept past 4,096.
  */
 const replicaStrings = new SharedStrings();
-const SOURCES: Readonly<Record<InstanceSource, InstanceSource>> = { kubernetes: 'kubernetes', rest: 'rest', zonefile: 'zonefile' };
-const HEALTH: Readonly<Record<HealthState, HealthState>> = { healthy: 'healthy', unhealthy: 'unhealthy', draining: 'draining' };
+const shareReplicaString = <S extends string>(text: S): S => replicaStrings.of(text);
 
 /**
- * An instance as a worker keeps it: one literal of the fields most instances have (a deserialized object keeps
- * its fields in a separate array, ~40 bytes more an instance) with the shared strings above; ~10 MB a worker at
- * 100,000 instances.
+ * An instance as a worker keeps it: its catalog fields in one literal (a deserialized object keeps its fields in
+ * a separate array, ~40 bytes more an instance) with the shared strings above; ~10 MB a worker at 100,000 instances.
  */
 function replicaInstance(i: Instance): Instance {
-  const r: { -readonly [K in keyof Instance]: Instance[K] } = {
-    id: replicaStrings.of(i.id),
-    source: SOURCES[i.source],
-    address: i.address,
-    ports: i.ports,
-    weight: i.weight,
-    zone: i.zone === undefined ? undefined : replicaStrings.of(i.zone),
-    health: HEALTH[i.health],
-  };
-  if (i.name !== undefined) r.name = i.name;
-  if (i.hintZones !== undefined) r.hintZones = i.hintZones;
-  if (i.cluster !== undefined) r.cluster = replicaStrings.of(i.cluster);
-  if (i.probe !== undefined) r.probe = i.probe;
-  return r;
+  return instanceFacts(i, shareReplicaString);
 }
 
 function removeService(catalog: Catalog, key: string): void {
