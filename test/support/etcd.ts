@@ -3,13 +3,15 @@ import { connect } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { freePorts } from './free-port.js';
 import { startMeshdns, type MeshdnsProcess } from './meshdns-process.js';
 import { within } from './poll.js';
 
 /** A real etcd (Debian etcd-server) on free loopback ports with its own data dir; restartable on the same ports and data. */
 export class EtcdServer {
   private proc: ChildProcess | undefined;
+  /** The last lines etcd printed, for the error when it does not come up. */
+  private output: string[] = [];
   readonly dataDir = mkdtempSync(join(tmpdir(), 'meshdns-etcd-'));
 
   private constructor(
@@ -19,20 +21,35 @@ export class EtcdServer {
     private readonly tls?: { ca: string; cert: string; key: string },
   ) {}
 
+  /**
+   * A fresh etcd on two ports the kernel picked. The ports were free a moment ago, not reserved: if another process
+   * took one in between, etcd exits at once ("address already in use") and the start is tried on new ports.
+   */
   static async start(tls?: { ca: string; cert: string; key: string }): Promise<EtcdServer> {
-    const server = new EtcdServer(await freePort(), await freePort(), tls);
-    await server.restart();
-    return server;
+    for (let attempt = 1; ; attempt++) {
+      const [clientPort, peerPort] = await freePorts(2);
+      const server = new EtcdServer(clientPort!, peerPort!, tls);
+      try {
+        await server.restart();
+        return server;
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof EtcdStartError && err.portTaken)) throw err;
+      }
+    }
   }
 
   get url(): string {
     return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.clientPort}`;
   }
 
+  /**
+   * Starts etcd and waits until it answers. On failure etcd is killed (a child left running keeps the test file
+   * from ever exiting) and the error carries what etcd printed.
+   */
   async restart(): Promise<void> {
     const client = this.url;
     const peer = `http://127.0.0.1:${this.peerPort}`;
-    this.proc = spawn(
+    const proc = spawn(
       'etcd',
       [
         '--name', 'meshdns-test',
@@ -45,16 +62,22 @@ export class EtcdServer {
         '--log-level', 'error',
         ...(this.tls === undefined ? [] : ['--cert-file', this.tls.cert, '--key-file', this.tls.key, '--client-cert-auth', '--trusted-ca-file', this.tls.ca]),
       ],
-      { stdio: 'ignore' },
+      { stdio: ['ignore', 'ignore', 'pipe'] },
     );
-    const deadline = Date.now() + 15_000;
-    while (Date.now() < deadline) {
+    this.proc = proc;
+    this.output = [];
+    proc.stderr!.on('data', (chunk: Buffer) => {
+      this.output.push(...chunk.toString().split('\n').filter(Boolean));
+      this.output.splice(0, Math.max(0, this.output.length - 20));
+    });
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && proc.exitCode === null && proc.signalCode === null) {
       // With TLS, fetch cannot present the client certificate: a bound port is enough of a sign.
       if (this.tls !== undefined) {
         if (await portOpen(this.clientPort)) return;
       } else {
         try {
-          const res = await fetch(`${client}/health`);
+          const res = await fetch(`${client}/health`, { signal: AbortSignal.timeout(2000) });
           if (res.ok) return;
         } catch {
           // not up yet
@@ -62,7 +85,13 @@ export class EtcdServer {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    throw new Error('etcd did not become healthy within 15 s');
+    const exited = proc.exitCode !== null || proc.signalCode !== null;
+    await this.kill();
+    const printed = this.output.join('\n');
+    throw new EtcdStartError(
+      `etcd on ${client} ${exited ? `exited (${proc.exitCode ?? proc.signalCode})` : 'did not become healthy within 30 s'}; it printed:\n${printed}`,
+      /address already in use/.test(printed),
+    );
   }
 
   async kill(): Promise<void> {
@@ -71,6 +100,13 @@ export class EtcdServer {
     const exited = new Promise((r) => proc.on('exit', r));
     proc.kill('SIGKILL');
     await exited;
+  }
+}
+
+/** etcd did not come up; `portTaken` when one of its ports was in use. */
+class EtcdStartError extends Error {
+  constructor(message: string, readonly portTaken: boolean) {
+    super(message);
   }
 }
 
@@ -92,19 +128,18 @@ export async function etcdReplicas(prefixName: string, extraArgs: readonly strin
   const etcd = await EtcdServer.start();
   const prefix = `/${prefixName}/${Date.now()}/`;
   const args = (): string[] => ['--upstream', 'none', '--store', 'etcd', '--etcd', etcd.url, '--etcd-prefix', prefix, ...extraArgs];
-  const a = await startMeshdns(args());
-  const b = await startMeshdns(args());
-  for (const s of [a, b]) await within(5000, async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status === 200);
-  return {
-    etcd,
-    a,
-    b,
-    prefix,
-    args,
-    stop: async () => {
-      await a.stop();
-      await b.stop();
-      await etcd.kill();
-    },
+  const started: MeshdnsProcess[] = [];
+  const stop = async (): Promise<void> => {
+    for (const s of started) await s.stop();
+    await etcd.kill();
   };
+  try {
+    for (let i = 0; i < 2; i++) started.push(await startMeshdns(args()));
+    for (const s of started) await within(10_000, async () => (await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status === 200);
+  } catch (err) {
+    // A setup that fails half-way must not leave processes behind: they would keep the test file from exiting.
+    await stop();
+    throw err;
+  }
+  return { etcd, a: started[0]!, b: started[1]!, prefix, args, stop };
 }
