@@ -5,7 +5,7 @@
  * servers measured on this 2-core machine.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,6 +29,8 @@ export async function dnsperf(port: number, queryFile: string, seconds: number, 
   const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queryFile, '-l', String(seconds), '-c', '8', '-q', '500', ...(opts.extra ?? []), ...(opts.verbose ? ['-v'] : [])];
   const { stdout: times } = await promisify(execFile)('bash', ['-c', '"${@:2}" > "$1"; times', 'dnsperf', output, ...(opts.wrapper ?? []), 'dnsperf', ...args]);
   const out = readFileSync(output, 'utf8');
+  // A verbose run's file is a line per query (6 MB for 100,000): benches make hundreds, and /tmp filled up.
+  rmSync(output);
   const number = (pattern: RegExp): number => Number(pattern.exec(out)?.[1]);
   // `times` prints the shell's own CPU, then its children's (dnsperf): the last line.
   const t = [...times.matchAll(/^(\d+)m([\d.]+)s (\d+)m([\d.]+)s$/gm)].at(-1);
