@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { repoRoot, runtimeNodeFlags } from '../support/meshdns-process.js';
+import { repoRoot, runtimeEnv, runtimeNodeFlags } from '../support/meshdns-process.js';
 import { MESH_APIS, SERVICE_IMPORT_API } from '../../src/sources/kubernetes/mesh-apis.js';
 import { runInNamespace, waitForDns } from '../support/netns.js';
 
@@ -178,7 +178,13 @@ function composedCommand(container: { command?: string[]; args?: string[] }): st
   const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
   const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
   const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
-  return [...(container.command ?? entrypoint), ...(container.args ?? (container.command === undefined ? cmd : []))];
+  // The process gets the image's environment (no manifest sets one of its own).
+  return ['env', ...imageEnv(dockerfile), ...(container.command ?? entrypoint), ...(container.args ?? (container.command === undefined ? cmd : []))];
+}
+
+/** The image's `ENV NAME=value ...` pairs, as the runtime sets them for the container's process. */
+function imageEnv(dockerfile: string): string[] {
+  return [...dockerfile.matchAll(/^ENV (.*)$/gm)].flatMap((m) => m[1]!.trim().split(/\s+/));
 }
 
 /**
@@ -243,6 +249,10 @@ test("the Dockerfile's command is the one tested, and its HEALTHCHECK passes aga
   // The image runs Node with the flags npm start uses, which every test and bench runs the server with too.
   assert.deepEqual(entrypoint, ['node', ...runtimeNodeFlags, 'dist/cli.js']);
   assert.ok(runtimeNodeFlags.includes('--max-semi-space-size=2'), `npm start's Node flags: ${runtimeNodeFlags.join(' ')}`);
+  // ... and the environment npm start sets (glibc's arenas), which the tests run the server with too.
+  const env = imageEnv(dockerfile);
+  for (const [name, value] of Object.entries(runtimeEnv)) assert.ok(env.includes(`${name}=${value}`), `the image's ENV lacks npm start's ${name}=${value}`);
+  assert.equal(runtimeEnv.MALLOC_ARENA_MAX, '2');
   assert.match(dockerfile, /^USER 1000:1000$/m);
   assert.match(dockerfile, /^FROM node:24-/m);
   assert.match(dockerfile, /^EXPOSE 1053\/udp 1053\/tcp 8053\/tcp$/m);
@@ -254,7 +264,7 @@ test("the Dockerfile's command is the one tested, and its HEALTHCHECK passes aga
   assert.match(dockerfile, /^COPY --from=build \/app\/dist \.\/dist$/m);
   const r = await runInNamespace(`
 cd ${repoRoot}
-${[...entrypoint, ...cmd].map((a) => `'${a}'`).join(' ')} > /dev/null 2>&1 &
+${['env', ...env, ...entrypoint, ...cmd].map((a) => `'${a}'`).join(' ')} > /dev/null 2>&1 &
 pid=$!
 ${waitForDns(1053)}
 ${healthcheck} && echo healthcheck ok
