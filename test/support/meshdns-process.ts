@@ -14,7 +14,10 @@ const nodeAt = startWords.indexOf('node');
 /** The Node flags of `npm start` (the image's ENTRYPOINT carries the same; a deploy test checks): what users run. */
 export const runtimeNodeFlags: readonly string[] = startWords.slice(nodeAt + 1, startWords.indexOf('dist/cli.js')).filter((w) => w.startsWith('--'));
 
-/** The environment `npm start` sets before `node` (the image's ENV carries the same; a deploy test checks). */
+/**
+ * The environment `npm start` sets before `node` (the image's ENV carries the same; a deploy test checks). The
+ * caller's environment wins, so a bench can compare (`MALLOC_ARENA_MAX=16 npm run bench:scale`).
+ */
 export const runtimeEnv: Readonly<Record<string, string>> = Object.fromEntries(
   startWords.slice(0, nodeAt).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)]),
 );
@@ -44,7 +47,7 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
   // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
   const nodeFlags = [...runtimeNodeFlags, ...(process.env.MESHDNS_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
   const command = [...(opts.wrapper ?? []), process.execPath, ...nodeFlags, ...fullArgs];
-  const proc = spawn(command[0]!, command.slice(1), { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...runtimeEnv, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(command[0]!, command.slice(1), { cwd: opts.cwd ?? repoRoot, env: { ...runtimeEnv, ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: string[] = [];
   const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
   let partial = '';
