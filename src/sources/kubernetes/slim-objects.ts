@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { InstancePort } from '../../catalog/types.js';
+import type { InstancePort, Mutable } from '../../catalog/types.js';
 import { isDnsLabel } from '../../catalog/validate.js';
 import { parseProbe, parseWeight, WEIGHT_ANNOTATION, type ProbeAnnotation } from './annotations.js';
 import { parsePolicyAnnotations, type AnnotatedPolicy } from './policy-annotations.js';
@@ -121,16 +121,20 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
     const c = e.conditions ?? {};
     // An unknown (absent) ready condition means ready, as the API documents.
     const ready = c.ready !== false;
-    endpoints.push({
+    // One literal of the fields most endpoints have, the rare ones (a hostname, topology hints) assigned after:
+    // V8 sizes the object to the literal, 16 bytes an endpoint less (1.6 MB at 100,000).
+    const endpoint: Mutable<SlimEndpoint> = {
       address,
       ready,
       serving: c.serving ?? ready,
       terminating: c.terminating === true,
-      hostname: e.hostname,
       zone: e.zone,
-      hintZones: hintZonesOf(e.hints?.forZones),
       pod: e.targetRef?.kind === 'Pod' ? e.targetRef.name : undefined,
-    });
+    };
+    if (e.hostname !== undefined) endpoint.hostname = e.hostname;
+    const hintZones = hintZonesOf(e.hints?.forZones);
+    if (hintZones !== undefined) endpoint.hintZones = hintZones;
+    endpoints.push(endpoint);
   }
   return {
     key,
