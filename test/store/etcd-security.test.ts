@@ -42,7 +42,7 @@ test('--etcd-ca/--etcd-cert/--etcd-key: registrations in an etcd that requires T
   } finally {
     await s.stop();
     await noCert.stop();
-    await etcd.kill();
+    await etcd.dispose();
   }
   assert.throws(() => execFileSync(process.execPath, ['dist/cli.js', 'serve', '--store', 'etcd', '--etcd', 'http://127.0.0.1:1', '--etcd-ca', c.ca], { stdio: 'pipe' }), /with --etcd-ca, give https:\/\/ endpoints/);
 });
@@ -74,6 +74,6 @@ test('--etcd-username/--etcd-password-file: registrations in an etcd with auth e
   } finally {
     await s.stop();
     await wrong.stop();
-    await etcd.kill();
+    await etcd.dispose();
   }
 });

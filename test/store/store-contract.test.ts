@@ -27,7 +27,7 @@ let etcd: EtcdServer;
 before(async () => {
   etcd = await EtcdServer.start();
 });
-after(() => etcd.kill());
+after(() => etcd.dispose());
 
 interface Flavour {
   name: string;

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePorts } from './free-port.js';
@@ -33,6 +33,7 @@ export class EtcdServer {
         await server.restart();
         return server;
       } catch (err) {
+        rmSync(server.dataDir, { recursive: true, force: true });
         if (attempt >= 3 || !(err instanceof EtcdStartError && err.portTaken)) throw err;
       }
     }
@@ -94,6 +95,15 @@ export class EtcdServer {
     );
   }
 
+  /**
+   * Kills etcd and removes its data: each data directory holds 122 MB (etcd preallocates its write-ahead log), and
+   * a run of the suite made nine, on CI machines whose disks may be small.
+   */
+  async dispose(): Promise<void> {
+    await this.kill();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
   async kill(): Promise<void> {
     const proc = this.proc;
     if (proc === undefined || proc.exitCode !== null) return;
@@ -131,7 +141,7 @@ export async function etcdReplicas(prefixName: string, extraArgs: readonly strin
   const started: MeshdnsProcess[] = [];
   const stop = async (): Promise<void> => {
     for (const s of started) await s.stop();
-    await etcd.kill();
+    await etcd.dispose();
   };
   try {
     for (let i = 0; i < 2; i++) started.push(await startMeshdns(args()));

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { runCommand, type CommandResult } from './run-command.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -39,7 +39,8 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
   const hasDns = args.includes('--dns');
   const hasHttp = args.includes('--http');
   // Each server gets its own registration store unless the test shares one on purpose.
-  const dataDir = args.includes('--data-dir') ? [] : ['--data-dir', mkdtempSync(join(tmpdir(), 'meshdns-data-'))];
+  const ownDataDir = args.includes('--data-dir') ? undefined : mkdtempSync(join(tmpdir(), 'meshdns-data-'));
+  const dataDir = ownDataDir === undefined ? [] : ['--data-dir', ownDataDir];
   // Tests stop servers all the time: no lame duck unless a test asks for one.
   const lameDuck = args.includes('--shutdown-lameduck') ? [] : ['--shutdown-lameduck', '0s'];
   const fullArgs = [cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...dataDir, ...lameDuck, ...args];
@@ -113,6 +114,8 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
       killer.unref();
       const code = await exited;
       clearTimeout(killer);
+      // A store made for this server alone goes with it (a test that restarts on the same data names its own).
+      if (ownDataDir !== undefined) rmSync(ownDataDir, { recursive: true, force: true });
       return code;
     },
   };

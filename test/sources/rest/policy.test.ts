@@ -184,7 +184,7 @@ test('over etcd, a policy written on one replica is in force on the other within
   } finally {
     await a.stop();
     await b.stop();
-    await etcd.kill();
+    await etcd.dispose();
   }
 });
 
