@@ -78,18 +78,18 @@ const ratios = (xs: number[], knotXs: number[]): string => {
   const r = xs.map((x, i) => x / knotXs[i]!);
   return `${median(r).toFixed(2)}× Knot's (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
 };
+// Every round's queries together: each server's share of the machine's stalls evens out over the whole run,
+// where one round's p99 is set by whether a stall fell in it.
+const pooled = (xs: number[]): number => quantile(xs.sort((a, b) => a - b), 0.99) ?? NaN;
+const knotPooled = pooled(knotResult.all);
 console.log(`knot: CPU a query ${median(knotResult.us).toFixed(1)} µs, p99 ${median(knotResult.p99).toFixed(3)} ms (medians)`);
 for (const [name, r] of results) {
   if (name === 'knot') continue;
   console.log(`${name}: CPU a query ${median(r.us).toFixed(1)} µs = ${ratios(r.us, knotResult.us)}; p99 ${median(r.p99).toFixed(3)} ms = ${ratios(r.p99, knotResult.p99)}`);
-  // The body of the distribution beside its tail: on this shared machine every server's slowest 1 % comes in a few
-  // runs of milliseconds-long stalls (the machine's, not a server's: Knot's p99.9 is 2-10 ms in the same rounds).
-  // Every round's queries together: each server's share of the machine's stalls evens out over the whole run,
-  // where one round's p99 is set by whether a stall fell in it.
-  const pooled = (xs: number[]): number => quantile(xs.sort((a, b) => a - b), 0.99) ?? NaN;
-  const knotPooled = pooled(knotResult.all);
   const pooledP99 = pooled(r.all);
   console.log(`${' '.repeat(name.length)}  p99 of all rounds' queries together ${pooledP99.toFixed(3)} ms = ${(pooledP99 / knotPooled).toFixed(2)}× Knot's ${knotPooled.toFixed(3)} ms`);
+  // The body of the distribution beside its tail: on this shared machine every server's slowest 1 % comes in a few
+  // runs of milliseconds-long stalls (the machine's, not a server's: Knot's p99.9 is 2-10 ms in the same rounds).
   console.log(`${' '.repeat(name.length)}  p50 ${median(r.p50).toFixed(3)} ms = ${ratios(r.p50, knotResult.p50)}; p90 ${median(r.p90).toFixed(3)} ms = ${ratios(r.p90, knotResult.p90)}`);
 }
 knot.proc.kill();

@@ -33,7 +33,7 @@ export class EtcdServer {
         await server.restart();
         return server;
       } catch (err) {
-        rmSync(server.dataDir, { recursive: true, force: true });
+        await server.dispose();
         if (attempt >= 3 || !(err instanceof EtcdStartError && err.portTaken)) throw err;
       }
     }
