@@ -1,3 +1,4 @@
+import { lazySchemaCompilers } from './lazy-schema-compilers.js';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -133,6 +134,7 @@ export class HttpServer {
       },
       // Strict validation: no type coercion, unknown fields are errors rather than silently dropped.
       ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
+      schemaController: { compilersFactory: lazySchemaCompilers() },
     });
     app.setErrorHandler((err: FastifyError, _req, reply) => {
       if (err.validation) {
