@@ -117,13 +117,14 @@ export class ResponseWriter {
       let nextOwner = -1;
       for (let i = 0; i < count; i++) {
         const rec = set.records[set.weights !== null ? this.order[i]! : i]!;
-        if (pos + 2 + rec.length > room) {
+        const length = rec.length;
+        if (pos + 2 + length > room) {
           truncated = true;
           break outer;
         }
         buf[pos] = 0xc0 | (ownerPointer >> 8);
         buf[pos + 1] = ownerPointer & 0xff;
-        writeTail(rec, buf, pos + 2);
+        writeTail(rec, buf, pos + 2, length);
         const targetAt = pos + 2 + rec.targetOffset;
         if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
           nextOwner = targetAt;
@@ -133,7 +134,7 @@ export class ResponseWriter {
             this.glueRecords.push(glue);
           }
         }
-        pos += 2 + rec.length;
+        pos += 2 + length;
         ancount++;
       }
       if (set.type === RRType.CNAME) {
@@ -173,11 +174,12 @@ export class ResponseWriter {
         const n = Array.isArray(records) ? records.length : 1;
         for (let i = 0; i < n; i++) {
           const rec = Array.isArray(records) ? (records as readonly EncodedRecord[])[i]! : (records as EncodedRecord);
-          if (pos + 2 + rec.length > room) break glue;
+          const length = rec.length;
+          if (pos + 2 + length > room) break glue;
           buf[pos] = 0xc0 | (at >> 8);
           buf[pos + 1] = at & 0xff;
-          writeTail(rec, buf, pos + 2);
-          pos += 2 + rec.length;
+          writeTail(rec, buf, pos + 2, length);
+          pos += 2 + length;
           arcount++;
         }
       }

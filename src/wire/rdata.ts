@@ -26,9 +26,37 @@ export interface EncodedRecord {
   glue: EncodedRecord | readonly EncodedRecord[] | undefined;
 }
 
-/** Every record is made here, with one field order: the answer writer reads one shape. */
-function makeRecord(type: number, tail: Buffer, targetOffset: number, targetKey: string | undefined, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
-  return { type, data: tail, at: 0, length: tail.length, targetOffset, targetKey, glue };
+/**
+ * Every record is one of these, one shape for the answer writer. Its type and length are read from the tail's own
+ * octets (TYPE, and 10 + RDLENGTH) instead of kept beside them: 64 bytes a record instead of 80, 3.2 MB at 100,000
+ * instances (two records each: an address and an SRV), and one cache line a record where two held it. The octets
+ * read are those the answer copies anyway.
+ */
+class TailRecord implements EncodedRecord {
+  constructor(
+    public data: Buffer,
+    public at: number,
+    readonly targetOffset: number,
+    readonly targetKey: string | undefined,
+    public glue: EncodedRecord | readonly EncodedRecord[] | undefined,
+  ) {}
+
+  get type(): number {
+    const data = this.data;
+    const at = this.at;
+    return (data[at]! << 8) | data[at + 1]!;
+  }
+
+  get length(): number {
+    const data = this.data;
+    const at = this.at;
+    return 10 + ((data[at + 8]! << 8) | data[at + 9]!);
+  }
+}
+
+/** A record of a tail of its own. */
+function makeRecord(tail: Buffer, targetOffset: number, targetKey: string | undefined, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
+  return new TailRecord(tail, 0, targetOffset, targetKey, glue);
 }
 
 /** A record's tail as a Buffer (a view when it lives in a shared block): for transfers and zone data, not per answer. */
@@ -37,13 +65,12 @@ export function tailOf(r: EncodedRecord): Buffer {
 }
 
 /**
- * Writes a record's tail into `out` at `pos`. Short tails (A records) are copied by a loop: no view to allocate,
+ * Writes a record's tail into `out` at `pos` (`n`: its length, when the caller has read it already). Short tails (A records) are copied by a loop: no view to allocate,
  * 12 ns for 14 octets where Buffer#copy with offsets takes 37 (it makes a view; measured on Node 24).
  */
-export function writeTail(r: EncodedRecord, out: Uint8Array, pos: number): void {
+export function writeTail(r: EncodedRecord, out: Uint8Array, pos: number, n = r.length): void {
   const data = r.data;
   const at = r.at;
-  const n = r.length;
   if (n <= 24) {
     for (let k = 0; k < n; k++) out[pos + k] = data[at + k]!;
   } else if (at === 0 && n === data.length) data.copy(out, pos);
@@ -60,7 +87,7 @@ export function writeTail(r: EncodedRecord, out: Uint8Array, pos: number): void 
 export class RecordBlock {
   private static scratch = Buffer.allocUnsafeSlow(16 * 1024);
   private static open: RecordBlock | null = null;
-  private readonly records: Writable[] = [];
+  private readonly records: TailRecord[] = [];
   private used = 0;
 
   constructor() {
@@ -74,7 +101,7 @@ export class RecordBlock {
     const length = addressTailLength(type);
     const at = this.room(length);
     writeAddressTail(RecordBlock.scratch, at, type, address, ttl);
-    return this.add(type, at, length, -1, undefined);
+    return this.add(at, -1, undefined);
   }
 
   /** An SRV record, the target given as a lookup key (its wire form), as srvRecord makes it. */
@@ -82,7 +109,7 @@ export class RecordBlock {
     const length = SRV_TARGET_AT + targetKey.length;
     const at = this.room(length);
     writeSrvTail(RecordBlock.scratch, at, ttl, priority, weight, port, targetKey);
-    return this.add(RRType.SRV, at, length, SRV_TARGET_AT, glue);
+    return this.add(at, SRV_TARGET_AT, glue);
   }
 
   /** Moves the records into their own block; the block is closed. */
@@ -121,8 +148,8 @@ export class RecordBlock {
     return { buffer: RecordBlock.slab, offset };
   }
 
-  private add(type: number, at: number, length: number, targetOffset: number, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
-    const r = { type, data: RecordBlock.scratch, at, length, targetOffset, targetKey: undefined, glue };
+  private add(at: number, targetOffset: number, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
+    const r = new TailRecord(RecordBlock.scratch, at, targetOffset, undefined, glue);
     this.records.push(r);
     return r;
   }
@@ -141,8 +168,6 @@ export class RecordBlock {
     return at;
   }
 }
-
-type Writable = { -readonly [K in keyof EncodedRecord]: EncodedRecord[K] };
 
 const SLAB_SIZE = 64 * 1024;
 
@@ -171,7 +196,7 @@ export function rdataTargetOffset(type: number): number {
 
 export function record(type: number, ttl: number, rdata: Buffer, targetKey?: string): EncodedRecord {
   const rel = rdataTargetOffset(type);
-  return makeRecord(type, encodeTail(type, ttl, rdata), rel < 0 ? -1 : rel + 10, targetKey, undefined);
+  return makeRecord(encodeTail(type, ttl, rdata), rel < 0 ? -1 : rel + 10, targetKey, undefined);
 }
 
 export function ipv4Rdata(address: string): Buffer {
@@ -210,14 +235,14 @@ export function addressRecord(address: string, ttl: number): EncodedRecord {
   // Written in place: catalogs hold 100,000s of these, and temporaries pin the shared Buffer pool's slabs.
   const tail = Buffer.allocUnsafe(addressTailLength(type));
   writeAddressTail(tail, 0, type, address, ttl);
-  return makeRecord(type, tail, -1, undefined, undefined);
+  return makeRecord(tail, -1, undefined, undefined);
 }
 
 /** An SRV record written in one buffer, the target given as a lookup key (its wire form). */
 export function srvRecord(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: EncodedRecord | readonly EncodedRecord[]): EncodedRecord {
   const tail = Buffer.allocUnsafe(SRV_TARGET_AT + targetKey.length);
   writeSrvTail(tail, 0, ttl, priority, weight, port, targetKey);
-  return makeRecord(RRType.SRV, tail, SRV_TARGET_AT, undefined, glue);
+  return makeRecord(tail, SRV_TARGET_AT, undefined, glue);
 }
 
 const addressTailLength = (type: number): number => (type === RRType.A ? 14 : 26);
