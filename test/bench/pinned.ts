@@ -3,7 +3,8 @@
  * (Knot `udp-workers: 1`; meshdns `--workers 1`, once with --udp-io recvmmsg and once with --udp-io dgram), dnsperf
  * on core 1, a fixed rate after a warm-up, rounds alternating. Reports CPU per answered query and p99 latency,
  * each as a ratio to Knot's in the same run (issue 24's goals: both ≤ 1.25), and p50 and p90 the same way.
- * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=7). Needs knotd, dnsperf, taskset.
+ * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=7; BENCH_BASELINE=<another build's
+ * dist/cli.js>, measured beside this one). Needs knotd, dnsperf, taskset.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -25,8 +26,8 @@ const dir = mkdtempSync(join(tmpdir(), 'meshdns-pinned-'));
 writeBenchZone(dir);
 const queryFile = writeQueryFile(dir);
 
-async function startRegistered(io: string): Promise<MeshdnsProcess> {
-  const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(dir, 'z-')), '--workers', '1', '--udp-io', io], { wrapper: serverCore });
+async function startRegistered(io: string, cli?: string): Promise<MeshdnsProcess> {
+  const server = await startMeshdns(['--upstream', 'none', '--zones', mkdtempSync(join(dir, 'z-')), '--workers', '1', '--udp-io', io], { wrapper: serverCore, cli });
   await registerBenchServices(server.httpPort);
   return server;
 }
@@ -38,6 +39,13 @@ for (const io of ['recvmmsg', 'dgram']) {
   const m = await startRegistered(io);
   meshdns.push(m);
   servers.push({ name: `meshdns-${io}`, port: m.dnsPort, pid: m.proc.pid!, idleMs: 0 });
+}
+// BENCH_BASELINE: another build's dist/cli.js (a checkout of the commit before a change, built), measured in the
+// same rounds: a change's effect on the answer path, told apart from the machine's drift between runs.
+if (process.env.BENCH_BASELINE) {
+  const m = await startRegistered('recvmmsg', process.env.BENCH_BASELINE);
+  meshdns.push(m);
+  servers.push({ name: 'meshdns-baseline', port: m.dnsPort, pid: m.proc.pid!, idleMs: 0 });
 }
 const rawLoops: ChildProcess[] = [];
 for (const io of ['recvmmsg', 'dgram'] as const) {
@@ -91,6 +99,15 @@ for (const [name, r] of results) {
   // The body of the distribution beside its tail: on this shared machine every server's slowest 1 % comes in a few
   // runs of milliseconds-long stalls (the machine's, not a server's: Knot's p99.9 is 2-10 ms in the same rounds).
   console.log(`${' '.repeat(name.length)}  p50 ${median(r.p50).toFixed(3)} ms = ${ratios(r.p50, knotResult.p50)}; p90 ${median(r.p90).toFixed(3)} ms = ${ratios(r.p90, knotResult.p90)}`);
+}
+const baseline = results.get('meshdns-baseline');
+if (baseline !== undefined) {
+  const current = results.get('meshdns-recvmmsg')!;
+  const against = (xs: number[], base: number[]): string => {
+    const r = xs.map((x, i) => x / base[i]!);
+    return `${median(r).toFixed(3)}× (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
+  };
+  console.log(`this build against the baseline (${process.env.BENCH_BASELINE}), round by round: CPU a query ${against(current.us, baseline.us)}; p50 ${against(current.p50, baseline.p50)}; p99 ${against(current.p99, baseline.p99)}`);
 }
 knot.proc.kill();
 for (const raw of rawLoops) raw.kill();

@@ -35,7 +35,7 @@ export interface MeshdnsProcess {
  * Runs the built CLI (what users run) on free ports and waits for its
  * "meshdns listening" line, which names the ports it bound.
  */
-export async function startMeshdns(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; /** A command that execs the rest (e.g. into a cgroup). */ wrapper?: readonly string[] } = {}): Promise<MeshdnsProcess> {
+export async function startMeshdns(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; /** A command that execs the rest (e.g. into a cgroup). */ wrapper?: readonly string[]; /** Another build's dist/cli.js (a bench's baseline). */ cli?: string } = {}): Promise<MeshdnsProcess> {
   const hasDns = args.includes('--dns');
   const hasHttp = args.includes('--http');
   // Each server gets its own registration store unless the test shares one on purpose.
@@ -43,7 +43,7 @@ export async function startMeshdns(args: string[], opts: { cwd?: string; env?: N
   const dataDir = ownDataDir === undefined ? [] : ['--data-dir', ownDataDir];
   // Tests stop servers all the time: no lame duck unless a test asks for one.
   const lameDuck = args.includes('--shutdown-lameduck') ? [] : ['--shutdown-lameduck', '0s'];
-  const fullArgs = [cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...dataDir, ...lameDuck, ...args];
+  const fullArgs = [opts.cli ?? cliPath, 'serve', ...(hasDns ? [] : ['--dns', '127.0.0.1:0']), ...(hasHttp ? [] : ['--http', '127.0.0.1:0']), ...dataDir, ...lameDuck, ...args];
   // The Node flags users run with (npm start's, the image's), then MESHDNS_NODE_FLAGS: more for a run, e.g.
   // "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile a bench.
   const nodeFlags = [...runtimeNodeFlags, ...(process.env.MESHDNS_NODE_FLAGS ?? '').split(' ').filter(Boolean)];
