@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LB_ROUND_ROBIN, weightedSet } from '../../src/answers/name-table.js';
+import { fixedSet, LB_ROUND_ROBIN, RRSets, weightedSet } from '../../src/answers/name-table.js';
 import { RRType } from '../../src/wire/constants.js';
-import { addressRecord } from '../../src/wire/rdata.js';
+import { addressRecord, record } from '../../src/wire/rdata.js';
 
 const records = (n: number) => Array.from({ length: n }, (_, i) => addressRecord(`10.0.0.${i + 1}`, 5));
 
@@ -23,4 +23,29 @@ test('sets of a few records weighing alike share one weights array, as given', (
   assert.deepEqual(weightedSet(RRType.A, records(3), [1, 0.4, 1.2], { lb: LB_ROUND_ROBIN, limit: 0, zones: null }).weights, [1, 1, 1]);
   // One record: no order to draw, no weights.
   assert.equal(weightedSet(RRType.A, records(1), [5]).weights, null);
+});
+
+test('a name\'s sets by type: one to three in fields, more after them; replaced in place, in the order added', () => {
+  const txt = (text: string) => fixedSet(RRType.TXT, [record(RRType.TXT, 5, Buffer.from([text.length, ...Buffer.from(text)]))]);
+  const types = [RRType.A, RRType.AAAA, RRType.TXT, RRType.MX, RRType.SRV, RRType.CAA];
+  const sets = types.map((type) => ({ ...txt(String(type)), type }));
+  const all = new RRSets(sets.slice(0, 2).map((s) => [s.type, s] as const));
+  assert.equal(all.size, 2);
+  assert.equal(all.get(RRType.TXT), undefined);
+  for (const s of sets.slice(2)) all.set(s.type, s);
+  assert.equal(all.size, types.length);
+  for (const s of sets) assert.equal(all.get(s.type), s, `type ${s.type}`);
+  assert.deepEqual([...all.values()].map((s) => s.type), types);
+  assert.equal(all.get(RRType.NS), undefined);
+  assert.equal(all.has(RRType.NS), false);
+  // Replacing keeps the place and the count, in the fields and after them alike.
+  for (const type of [RRType.AAAA, RRType.CAA]) {
+    const again = { ...txt('again'), type };
+    all.set(type, again);
+    assert.equal(all.get(type), again);
+  }
+  assert.equal(all.size, types.length);
+  assert.deepEqual([...all.values()].map((s) => s.type), types);
+  assert.equal(new RRSets().size, 0);
+  assert.deepEqual([...new RRSets().values()], []);
 });
