@@ -17,6 +17,16 @@ export interface RRSet {
   readonly records: readonly EncodedRecord[];
   /** Present when the order is drawn per query; one weight (> 0) per record. */
   readonly weights: readonly number[] | null;
+  /** How the order is drawn (read when `weights` is present): one object shared by every set drawn plainly. */
+  readonly draw: SetDraw;
+}
+
+/**
+ * How a set's order is drawn per query, and the state that takes. Kept apart from the set because nearly every set
+ * is drawn plainly (weighted, no limit, no zones, no groups): those share PLAIN_DRAW, 40 bytes a set less than the
+ * six fields in each (two sets a service: 2.7 MB at 100,000 instances in services of three).
+ */
+export interface SetDraw {
   /** LB_WEIGHTED (weighted random order), LB_ROUND_ROBIN (smooth weighted round robin) or LB_RANDOM (uniform). */
   readonly lb: number;
   /** At most this many records per answer; 0 = the global --answer-limit. */
@@ -33,6 +43,12 @@ export interface RRSet {
    */
   readonly groups: readonly DrawGroup[] | null;
 }
+
+/**
+ * The draw of a set ordered by its weights alone: shared (it holds no state). Not frozen: a frozen object has a map
+ * of its own, and the writer's reads of a draw would see two shapes instead of one.
+ */
+export const PLAIN_DRAW: SetDraw = { lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null, groups: null };
 
 /** One group of a grouped set: its records (indices into the set), its share of first answers, its own order. */
 export interface DrawGroup {
@@ -249,11 +265,11 @@ export interface RefillableSet extends RRSet {
 }
 
 export function refillableSet(type: number): RefillableSet {
-  return { type, records: [], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null, groups: null };
+  return { type, records: [], weights: null, draw: PLAIN_DRAW };
 }
 
 export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet {
-  return { type, records: [...records], weights: null, lb: LB_WEIGHTED, limit: 0, zones: null, rr: null, rrByZone: null, groups: null };
+  return { type, records: [...records], weights: null, draw: PLAIN_DRAW };
 }
 
 /** A set whose order is drawn per query. Round robin needs whole weights: its counts are exact per Σw answers. */
@@ -261,16 +277,24 @@ export function weightedSet(type: number, records: readonly EncodedRecord[], wei
   // One record has one order: no draw, no weights to keep.
   const drawn = records.length > 1;
   const roundRobin = drawn && policy.lb === LB_ROUND_ROBIN;
+  const zones = drawn && policy.zones !== null ? [...policy.zones] : null;
+  const groups = drawn && policy.groupOf !== undefined && policy.groupPolicies !== undefined ? drawGroups(weights, policy.groupOf, policy.groupPolicies) : null;
+  // A set of one record is never drawn: its draw is never read.
+  const plain = !drawn || (policy.lb === LB_WEIGHTED && policy.limit === 0 && zones === null && groups === null);
   return {
     type,
     records: [...records],
     weights: drawn ? keptWeights(roundRobin ? weights.map((w) => Math.max(1, Math.round(w))) : weights) : null,
-    lb: policy.lb,
-    limit: policy.limit,
-    zones: drawn && policy.zones !== null ? [...policy.zones] : null,
-    rr: roundRobin ? new Float64Array(records.length) : null,
-    rrByZone: roundRobin && policy.zones !== null ? new Map() : null,
-    groups: drawn && policy.groupOf !== undefined && policy.groupPolicies !== undefined ? drawGroups(weights, policy.groupOf, policy.groupPolicies) : null,
+    draw: plain
+      ? PLAIN_DRAW
+      : {
+          lb: policy.lb,
+          limit: policy.limit,
+          zones,
+          rr: roundRobin ? new Float64Array(records.length) : null,
+          rrByZone: roundRobin && zones !== null ? new Map() : null,
+          groups,
+        },
   };
 }
 

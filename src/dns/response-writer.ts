@@ -100,18 +100,19 @@ export class ResponseWriter {
           this.order = new Int32Array(n * 2);
           this.scratch = new Int32Array(n * 2);
         }
-        if (set.groups !== null) this.groupedOrder(set.groups);
-        else if (set.lb === LB_WEIGHTED) weightedOrder(set.weights, this.order, this.random);
-        else if (set.lb === LB_ROUND_ROBIN) {
+        const draw = set.draw;
+        if (draw.groups !== null) this.groupedOrder(draw.groups);
+        else if (draw.lb === LB_WEIGHTED) weightedOrder(set.weights, this.order, this.random);
+        else if (draw.lb === LB_ROUND_ROBIN) {
           if (turnSet === null) turnSet = set;
           this.roundRobin(set, n);
         } else uniformOrder(n, this.order, this.random);
-        if (set.zones !== null && set.lb !== LB_ROUND_ROBIN) {
+        if (draw.zones !== null && draw.lb !== LB_ROUND_ROBIN) {
           const zone = this.zoneOf(this.clientAddress, this.clientFamily);
-          if (zone !== undefined) zoneFirst(this.order, n, set.zones, zone, this.scratch);
+          if (zone !== undefined) zoneFirst(this.order, n, draw.zones, zone, this.scratch);
         }
         if (set === turnSet) turnFirst = this.order[0]!;
-        const limit = set.limit > 0 ? set.limit : this.answerLimit;
+        const limit = draw.limit > 0 ? draw.limit : this.answerLimit;
         if (limit > 0 && limit < n) count = limit;
       }
       let nextOwner = -1;
@@ -226,19 +227,20 @@ export class ResponseWriter {
    * members (each zone's clients get exact counts of their own), else of the set's window.
    */
   private roundRobin(set: RRSet, n: number): void {
-    const zone = set.zones === null ? undefined : this.zoneOf(this.clientAddress, this.clientFamily);
+    const draw = set.draw;
+    const zone = draw.zones === null ? undefined : this.zoneOf(this.clientAddress, this.clientFamily);
     const held = this.tcp ? this.heldTurns.take(this.clientAddress, set, performance.now()) : -1;
     if (held >= 0 && held < n) {
       rotationFrom(held, n, this.order);
-      if (zone !== undefined) zoneFirst(this.order, n, set.zones!, zone, this.scratch);
+      if (zone !== undefined) zoneFirst(this.order, n, draw.zones!, zone, this.scratch);
       return;
     }
-    if (zone !== undefined && set.rrByZone !== null) {
-      let state = set.rrByZone.get(zone);
-      if (state === undefined) set.rrByZone.set(zone, (state = new Float64Array(n)));
-      if (roundRobinInZone(set.weights!, state, this.order, set.zones!, zone, this.scratch)) return;
+    if (zone !== undefined && draw.rrByZone !== null) {
+      let state = draw.rrByZone.get(zone);
+      if (state === undefined) draw.rrByZone.set(zone, (state = new Float64Array(n)));
+      if (roundRobinInZone(set.weights!, state, this.order, draw.zones!, zone, this.scratch)) return;
     }
-    roundRobinOrder(set.weights!, set.rr!, this.order);
+    roundRobinOrder(set.weights!, draw.rr!, this.order);
   }
 
   /**

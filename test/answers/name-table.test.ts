@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixedSet, LB_ROUND_ROBIN, RRSets, weightedSet } from '../../src/answers/name-table.js';
+import { fixedSet, LB_RANDOM, LB_ROUND_ROBIN, PLAIN_DRAW, RRSets, weightedSet } from '../../src/answers/name-table.js';
 import { RRType } from '../../src/wire/constants.js';
 import { addressRecord, record } from '../../src/wire/rdata.js';
 
@@ -48,4 +48,21 @@ test('a name\'s sets by type: one to three in fields, more after them; replaced 
   assert.deepEqual([...all.values()].map((s) => s.type), types);
   assert.equal(new RRSets().size, 0);
   assert.deepEqual([...new RRSets().values()], []);
+});
+
+test('sets drawn plainly share one draw; a policy of their own (round robin, a limit, zones) gets a draw of its own, with its state', () => {
+  const plain = weightedSet(RRType.A, records(3), [1, 2, 3]);
+  assert.equal(plain.draw, PLAIN_DRAW);
+  assert.equal(weightedSet(RRType.A, records(2), [5, 5]).draw, PLAIN_DRAW);
+  // One record is never drawn, whatever the policy.
+  assert.equal(weightedSet(RRType.A, records(1), [1], { lb: LB_ROUND_ROBIN, limit: 0, zones: null }).draw, PLAIN_DRAW);
+  const a = weightedSet(RRType.A, records(3), [1, 1, 1], { lb: LB_ROUND_ROBIN, limit: 0, zones: null });
+  const b = weightedSet(RRType.A, records(3), [1, 1, 1], { lb: LB_ROUND_ROBIN, limit: 0, zones: null });
+  assert.notEqual(a.draw, PLAIN_DRAW);
+  assert.ok(a.draw.rr instanceof Float64Array && a.draw.rr.length === 3);
+  assert.notEqual(a.draw.rr, b.draw.rr, 'round robin state shared between sets');
+  assert.equal(weightedSet(RRType.A, records(3), [1, 1, 1], { lb: LB_RANDOM, limit: 0, zones: null }).draw.lb, LB_RANDOM);
+  assert.equal(weightedSet(RRType.A, records(3), [1, 1, 1], { lb: 0, limit: 2, zones: null }).draw.limit, 2);
+  assert.deepEqual(weightedSet(RRType.A, records(2), [1, 1], { lb: 0, limit: 0, zones: ['a', 'b'] }).draw.zones, ['a', 'b']);
+  assert.equal(PLAIN_DRAW.rr, null);
 });
