@@ -65,8 +65,9 @@ export function tailOf(r: EncodedRecord): Buffer {
 }
 
 /**
- * Writes a record's tail into `out` at `pos` (`n`: its length, when the caller has read it already). Short tails (A records) are copied by a loop: no view to allocate,
- * 12 ns for 14 octets where Buffer#copy with offsets takes 37 (it makes a view; measured on Node 24).
+ * Writes a record's tail into `out` at `pos` (`n`: its length, when the caller has read it already). Short tails
+ * (A records) are copied by a loop: no view to allocate, 12 ns for 14 octets where Buffer#copy with offsets takes 37
+ * (it makes a view; measured on Node 24).
  */
 export function writeTail(r: EncodedRecord, out: Uint8Array, pos: number, n = r.length): void {
   const data = r.data;
