@@ -82,10 +82,12 @@ for (let round = 1; round <= rounds; round++) {
 // Ratios of each round (servers measured back to back) are steadier than ratios of medians on a shared machine.
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const knotResult = results.get('knot')!;
-const ratios = (xs: number[], knotXs: number[]): string => {
-  const r = xs.map((x, i) => x / knotXs[i]!);
-  return `${median(r).toFixed(2)}× Knot's (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
+/** The median of each round's ratio of `xs` to `base` (`of` names the base), and the rounds' range. */
+const roundRatios = (xs: number[], base: number[], of: string, digits: number): string => {
+  const r = xs.map((x, i) => x / base[i]!);
+  return `${median(r).toFixed(digits)}×${of} (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
 };
+const ratios = (xs: number[], knotXs: number[]): string => roundRatios(xs, knotXs, " Knot's", 2);
 // Every round's queries together: each server's share of the machine's stalls evens out over the whole run,
 // where one round's p99 is set by whether a stall fell in it.
 const pooled = (xs: number[]): number => quantile(xs.sort((a, b) => a - b), 0.99) ?? NaN;
@@ -103,10 +105,7 @@ for (const [name, r] of results) {
 const baseline = results.get('meshdns-baseline');
 if (baseline !== undefined) {
   const current = results.get('meshdns-recvmmsg')!;
-  const against = (xs: number[], base: number[]): string => {
-    const r = xs.map((x, i) => x / base[i]!);
-    return `${median(r).toFixed(3)}× (rounds ${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)})`;
-  };
+  const against = (xs: number[], base: number[]): string => roundRatios(xs, base, '', 3);
   console.log(`this build against the baseline (${process.env.BENCH_BASELINE}), round by round: CPU a query ${against(current.us, baseline.us)}; p50 ${against(current.p50, baseline.p50)}; p99 ${against(current.p99, baseline.p99)}`);
 }
 knot.proc.kill();
