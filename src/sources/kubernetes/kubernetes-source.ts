@@ -340,9 +340,9 @@ export class KubernetesSource {
   /** A removed slice's Pods stop naming its service, unless another slice of the service still has them (dual-stack: one slice a family). */
   private unlinkPods(slice: SlimSlice, svcKey: string): void {
     const others = [...(this.slicesOf.get(svcKey) ?? [])].flatMap((k) => this.slices.get(k) ?? []);
-    for (const e of slice.endpoints) {
-      if (e.pod === undefined || others.some((o) => o.endpoints.some((x) => x.pod === e.pod))) continue;
-      const podKey = podKeyOf(slice.namespace, e.pod);
+    for (const { pod } of slice.endpoints) {
+      if (pod === undefined || others.some((o) => o.endpoints.hasPod(pod))) continue;
+      const podKey = podKeyOf(slice.namespace, pod);
       const current = this.servicesOfPod.get(podKey);
       if (current === svcKey) this.servicesOfPod.delete(podKey);
       else if (typeof current === 'object') {

@@ -39,7 +39,7 @@ export interface SlimSlice {
   readonly ports: readonly InstancePort[];
   readonly weight?: number;
   readonly probe?: ProbeAnnotation | Error;
-  readonly endpoints: readonly SlimEndpoint[];
+  readonly endpoints: PackedEndpoints;
   /** Ports left out because no DNS name can carry them (the endpoints keep their other ports): why, each. */
   readonly skippedPorts?: readonly string[];
   /**
@@ -48,6 +48,75 @@ export interface SlimSlice {
    * source-cluster label is missing).
    */
   readonly imported?: { readonly sourceCluster: string | undefined };
+}
+
+const READY = 1;
+const SERVING = 2;
+const TERMINATING = 4;
+/** Cells an endpoint takes in a PackedEndpoints: address, condition flags, zone, Pod name. */
+const STRIDE = 4;
+
+/**
+ * A slice's endpoints as they are kept between its watch events: four cells an endpoint in one array of exactly
+ * their count (address, the three conditions as bits, zone, Pod name), the rare fields (a hostname, topology hints)
+ * beside them only where some endpoint has one. An object an endpoint cost 72 bytes and the array built by push
+ * room for 17 (at 100,000 endpoints in 10,000 slices 8.3 MB; packed 3.2 MB). The strings are the API object's,
+ * the same the instances built from them hold. Endpoints are read back as SlimEndpoint objects on a rebuild only.
+ */
+export class PackedEndpoints implements Iterable<SlimEndpoint> {
+  private readonly cells: readonly (string | number | undefined)[];
+  /** Per endpoint index, the rare fields; undefined when no endpoint has any. */
+  private readonly rare: ReadonlyMap<number, Pick<SlimEndpoint, 'hostname' | 'hintZones'>> | undefined;
+
+  constructor(endpoints: readonly SlimEndpoint[]) {
+    const cells = new Array<string | number | undefined>(endpoints.length * STRIDE);
+    let rare: Map<number, Pick<SlimEndpoint, 'hostname' | 'hintZones'>> | undefined;
+    endpoints.forEach((e, i) => {
+      cells[i * STRIDE] = e.address;
+      cells[i * STRIDE + 1] = (e.ready ? READY : 0) | (e.serving ? SERVING : 0) | (e.terminating ? TERMINATING : 0);
+      cells[i * STRIDE + 2] = e.zone;
+      cells[i * STRIDE + 3] = e.pod;
+      if (e.hostname !== undefined || e.hintZones !== undefined) {
+        (rare ??= new Map()).set(i, { ...(e.hostname === undefined ? {} : { hostname: e.hostname }), ...(e.hintZones === undefined ? {} : { hintZones: e.hintZones }) });
+      }
+    });
+    this.cells = cells;
+    this.rare = rare;
+  }
+
+  get length(): number {
+    return this.cells.length / STRIDE;
+  }
+
+  /** The i-th endpoint, as an object of its own (built on each call). */
+  at(i: number): SlimEndpoint {
+    const c = this.cells;
+    const at = i * STRIDE;
+    const flags = c[at + 1] as number;
+    const endpoint: Mutable<SlimEndpoint> = {
+      address: c[at] as string,
+      ready: (flags & READY) !== 0,
+      serving: (flags & SERVING) !== 0,
+      terminating: (flags & TERMINATING) !== 0,
+      zone: c[at + 2] as string | undefined,
+      pod: c[at + 3] as string | undefined,
+    };
+    const rare = this.rare?.get(i);
+    if (rare?.hostname !== undefined) endpoint.hostname = rare.hostname;
+    if (rare?.hintZones !== undefined) endpoint.hintZones = rare.hintZones;
+    return endpoint;
+  }
+
+  /** Whether an endpoint runs in the named Pod (without building the endpoints). */
+  hasPod(pod: string): boolean {
+    const c = this.cells;
+    for (let at = 3; at < c.length; at += STRIDE) if (c[at] === pod) return true;
+    return false;
+  }
+
+  *[Symbol.iterator](): Iterator<SlimEndpoint> {
+    for (let i = 0; i < this.length; i++) yield this.at(i);
+  }
 }
 
 // The API's JSON (watch events) and the typed client's models share these field names.
@@ -121,8 +190,6 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
     const c = e.conditions ?? {};
     // An unknown (absent) ready condition means ready, as the API documents.
     const ready = c.ready !== false;
-    // One literal of the fields most endpoints have, the rare ones (a hostname, topology hints) assigned after:
-    // V8 sizes the object to the literal, 16 bytes an endpoint less (1.6 MB at 100,000).
     const endpoint: Mutable<SlimEndpoint> = {
       address,
       ready,
@@ -141,10 +208,11 @@ export function convertSlice(object: unknown): { key: string; value: SlimSlice |
     value: {
       namespace: o.metadata.namespace,
       service,
-      ports,
+      // Kept as long as the slice is: a copy of exactly its length, not the push-built array's room for 17.
+      ports: ports.slice(),
       weight: parseWeight(o.metadata.annotations?.[WEIGHT_ANNOTATION]),
       probe: parseProbe(o.metadata.annotations),
-      endpoints,
+      endpoints: new PackedEndpoints(endpoints),
       ...(skippedPorts.length > 0 ? { skippedPorts } : {}),
       ...(importedService === undefined ? {} : { imported: { sourceCluster: o.metadata.labels?.[MCS_SOURCE_CLUSTER_LABEL] || undefined } }),
     },

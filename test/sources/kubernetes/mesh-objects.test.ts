@@ -118,5 +118,5 @@ test('Nodes give zones of pod ranges; EndpointSlice hints.forZones are kept', ()
   assert.deepEqual(convertNode(withAddress)!.value!.podCidrs, ['10.244.3.0/24', '192.168.1.3/32']);
   const slice = endpointSlice('shop', 'web-1', 'web', [{ address: '10.0.0.1', zone: 'eu-1b' }]);
   slice.endpoints[0].hints = { forZones: [{ name: 'eu-1a' }] };
-  assert.deepEqual(convertSlice(slice)!.value!.endpoints[0]!.hintZones, ['eu-1a']);
+  assert.deepEqual(convertSlice(slice)!.value!.endpoints.at(0).hintZones, ['eu-1a']);
 });

@@ -14,7 +14,7 @@ test('slices: only what answers need is kept; unknown readiness means ready; SCT
   assert.equal(slim.key, 'ns/s-1');
   assert.deepEqual(slim.value!.ports, [{ name: 'http', port: 80, protocol: 'tcp' }]);
   assert.equal(slim.value!.weight, 25);
-  assert.deepEqual(slim.value!.endpoints.map((e) => e.ready), [true, false]);
+  assert.deepEqual([...slim.value!.endpoints].map((e) => e.ready), [true, false]);
   assert.ok(JSON.stringify(slim.value).length < 400);
   assert.equal(convertSlice({ ...raw, addressType: 'FQDN' })!.value, undefined);
 });
@@ -49,4 +49,23 @@ test('the fake API server understands label selectors the way kube-apiserver doe
   assert.equal(sel({ app: 'web', env: 'prod', team: 'a', legacy: '1' }), false);
   assert.equal(sel({ app: 'web', env: 'prod', team: 'a', tier: 'db' }), false);
   assert.equal(sel({ app: 'web', env: 'prod' }), false);
+});
+
+test('slices: endpoints packed between watch events read back as the API gave them, rare fields included', () => {
+  const raw = endpointSlice('ns', 's-1', 'svc', [
+    { address: '10.0.0.1', pod: 'web-a', zone: 'eu-1a' },
+    { address: '10.0.0.2', ready: false, serving: true, terminating: true, hostname: 'db-0' },
+    { address: '10.0.0.3', pod: 'web-c' },
+  ]);
+  (raw.endpoints as Record<string, unknown>[])[2]!.hints = { forZones: [{ name: 'eu-1b' }, { name: 'eu-1c' }] };
+  const packed = convertSlice(raw)!.value!.endpoints;
+  assert.equal(packed.length, 3);
+  assert.deepEqual([...packed], [
+    { address: '10.0.0.1', ready: true, serving: true, terminating: false, zone: 'eu-1a', pod: 'web-a' },
+    { address: '10.0.0.2', ready: false, serving: true, terminating: true, zone: undefined, pod: undefined, hostname: 'db-0' },
+    { address: '10.0.0.3', ready: true, serving: true, terminating: false, zone: undefined, pod: 'web-c', hintZones: ['eu-1b', 'eu-1c'] },
+  ]);
+  assert.equal(packed.hasPod('web-c'), true);
+  assert.equal(packed.hasPod('web-b'), false);
+  assert.deepEqual([...convertSlice({ ...raw, endpoints: [] })!.value!.endpoints], []);
 });
