@@ -3,6 +3,7 @@ import { DEFAULT_POLICY, type TrafficPolicy } from './policy.js';
 import { backendsOf, type TrafficSplit } from './split.js';
 import type { ClusterSetService } from './clusterset.js';
 import { instanceKey, isHeldBy, keyOfInstance, serviceKey, type HealthState, type Instance, type InstanceSource, type ProbeHealth, type Service } from './types.js';
+import { InstanceTable } from './instance-table.js';
 
 export type CatalogListener = (changedServiceKeys: ReadonlySet<string>) => void;
 
@@ -21,7 +22,7 @@ export interface ZoneRange {
 interface MutableService {
   readonly namespace: string;
   readonly name: string;
-  readonly instances: Map<string, Instance>;
+  readonly instances: InstanceTable<Instance>;
   alias?: string;
 }
 
@@ -447,7 +448,7 @@ export class Catalog {
       if (this.services.delete(key)) this.emit(new Set([key]));
       return;
     }
-    const instances = new Map(snapshot.instances.map((i) => [keyOfInstance(i), i]));
+    const instances = new InstanceTable(snapshot.instances.map((i) => [keyOfInstance(i), i] as const));
     this.services.set(key, { namespace: snapshot.namespace, name: snapshot.name, instances, alias: snapshot.alias });
     this.emit(new Set([key]));
   }
@@ -467,7 +468,7 @@ export class Catalog {
   private ensure(namespace: string, name: string, key: string): MutableService {
     let svc = this.services.get(key);
     if (svc === undefined) {
-      svc = { namespace, name, instances: new Map() };
+      svc = { namespace, name, instances: new InstanceTable() };
       this.services.set(key, svc);
     }
     return svc;
