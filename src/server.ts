@@ -10,6 +10,7 @@ import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics, serviceInstancesChunks } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
 import { compactAfterLoad, memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
+import { trimMallocPeriodically } from './observability/malloc-trim.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { KubernetesClusters, type SourceFactory } from './sources/kubernetes/kubernetes-clusters.js';
 import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
@@ -136,8 +137,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
 
   let clusters: KubernetesClusters | undefined;
   let listeners: DnsListeners | undefined;
+  let stopTrims = (): void => undefined;
   const stopAll = async (): Promise<void> => {
     stopped = true;
+    stopTrims();
     clusters?.stop();
     await Promise.all([listeners?.stop(3000), pool?.stop(5000)]);
     zones.stop();
@@ -261,6 +264,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // resident. With workers, the snapshots the primary made for them are that garbage.
   started = true;
   if (registry.loaded || pool !== undefined) logger.info(compactAfterLoad(), pool === undefined ? 'heap compacted after the registrations were loaded' : 'heap compacted after the registrations were loaded and the DNS workers took their snapshots');
+  stopTrims = trimMallocPeriodically();
 
   const limits = memoryLimits();
   const udpIo = pooled ? pool?.udpIo : listeners?.udpIo;

@@ -1,5 +1,4 @@
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { loadNativeAddon, nativeAddonPath } from '../config/native-addon.js';
 import { ipv6Text } from '../wire/address-text.js';
 
 /**
@@ -30,8 +29,7 @@ export type UdpBatchHandle = { readonly [handleBrand]: true };
 /** How the UDP listeners read and write: batches through the addon, or node:dgram a datagram at a time. */
 export type UdpIo = 'recvmmsg' | 'dgram';
 
-/** Where `npm run build` puts the addon: dist/native, two levels above both src/dns and dist/dns. */
-export const UDP_BATCH_ADDON_PATH = fileURLToPath(new URL('../../dist/native/udp_batch.node', import.meta.url));
+export const UDP_BATCH_ADDON_PATH = nativeAddonPath('udp_batch');
 
 let loaded: { addon: UdpBatchAddon } | { error: string } | undefined;
 
@@ -39,13 +37,7 @@ let loaded: { addon: UdpBatchAddon } | { error: string } | undefined;
 export function loadUdpBatch(): { addon: UdpBatchAddon } | { error: string } {
   if (loaded !== undefined) return loaded;
   if (process.platform !== 'linux') return (loaded = { error: `recvmmsg is Linux's; this is ${process.platform}` });
-  try {
-    loaded = { addon: createRequire(import.meta.url)(UDP_BATCH_ADDON_PATH) as UdpBatchAddon };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    loaded = { error: code === 'MODULE_NOT_FOUND' ? `${UDP_BATCH_ADDON_PATH} was not built (no C compiler at npm run build)` : `${UDP_BATCH_ADDON_PATH}: ${(err as Error).message}` };
-  }
-  return loaded;
+  return (loaded = loadNativeAddon<UdpBatchAddon>('udp_batch'));
 }
 
 /** The UDP I/O a process uses, and why (the addon's path, or why the addon is not in use). */
