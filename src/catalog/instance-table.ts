@@ -75,11 +75,16 @@ export class InstanceTable<V> implements ReadonlyMap<string, V> {
   }
 
   *keys(): MapIterator<string> {
-    for (const [key] of this.entries()) yield key;
+    const store = this.store;
+    if (store instanceof Map) yield* store.keys();
+    else for (let i = 0; i < store.length; i += 2) yield store[i] as string;
   }
 
+  /** No pair made per entry: the metrics walk every instance per scrape. */
   *values(): MapIterator<V> {
-    for (const [, value] of this.entries()) yield value;
+    const store = this.store;
+    if (store instanceof Map) yield* store.values();
+    else for (let i = 1; i < store.length; i += 2) yield store[i] as V;
   }
 
   [Symbol.iterator](): MapIterator<[string, V]> {
