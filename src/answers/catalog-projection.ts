@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { nameLabelsOf, type Instance, type Service } from '../catalog/types.js';
 import { RRType } from '../wire/constants.js';
 import { childKey, nameToWire, wireKey } from '../wire/name.js';
-import { record, RecordBlock, type EncodedRecord } from '../wire/rdata.js';
+import { record, RecordBlock } from '../wire/rdata.js';
 import { DEFAULT_SOFT_WEIGHT, type SoftWeight } from './soft-weight.js';
 import type { ReverseNames } from './reverse-names.js';
 import { clustersOf, type TrafficPolicy } from '../catalog/policy.js';
@@ -17,7 +17,7 @@ import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, Names
 interface SrvDraft {
   proto: string;
   port: string;
-  records: EncodedRecord[];
+  records: number[];
   members: Instance[];
   targets: Set<string>;
 }
@@ -69,8 +69,8 @@ const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIG
 
 
 /** Each instance name's address records: one, or an endpoint's A and AAAA under one name (keyed by owner too, when given). */
-function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, EncodedRecord>, ownerOf?: (i: Instance) => string): Map<string, EncodedRecord | EncodedRecord[]> {
-  const byLabel = new Map<string, EncodedRecord | EncodedRecord[]>();
+function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, number>, ownerOf?: (i: Instance) => string): Map<string, number | number[]> {
+  const byLabel = new Map<string, number | number[]>();
   for (const inst of instances) {
     const label = (ownerOf === undefined ? '' : ownerOf(inst)) + instanceLabel(inst);
     const seen = byLabel.get(label);
@@ -301,7 +301,7 @@ export class CatalogProjection {
     // One encoded address record per instance, shared by the service's set, the instance's name and SRV glue.
     // The node's address and SRV records are written into one block of bytes (a Buffer each cost more than their data: rdata.ts).
     const block = new RecordBlock();
-    const addressOf = new Map<Instance, EncodedRecord>();
+    const addressOf = new Map<Instance, number>();
     for (const inst of instances) addressOf.set(inst, block.address(inst.address, this.ttl));
     for (const inst of answer.instances) if (!addressOf.has(inst)) addressOf.set(inst, block.address(inst.address, this.ttl));
 
@@ -309,9 +309,9 @@ export class CatalogProjection {
     for (const type of [RRType.A, RRType.AAAA]) {
       // One record per address: two instances at one address (two sources, two ports) are one RR (RFC 2181 §5).
       const seen = new Set<string>();
-      const members = answer.instances.filter((i) => addressOf.get(i)!.type === type && !seen.has(i.address) && seen.add(i.address) !== undefined);
+      const members = answer.instances.filter((i) => block.typeOf(addressOf.get(i)!) === type && !seen.has(i.address) && seen.add(i.address) !== undefined);
       if (members.length > 0) {
-        rrsets.set(type, this.drawnSet(type, members.map((i) => addressOf.get(i)!), members, answer));
+        rrsets.set(type, this.drawnSet(type, members.map((i) => addressOf.get(i)!), block, members, answer));
       }
     }
 
@@ -354,9 +354,9 @@ export class CatalogProjection {
       }
     }
     const srvList: (string | RRSet)[] = [];
-    for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, e.members, answer));
+    for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, block, e.members, answer));
     block.seal();
-    return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList) }, instances, state: answer.state };
+    return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList, block.bytes) }, instances, state: answer.state };
   }
 
   /**
@@ -396,9 +396,9 @@ export class CatalogProjection {
   }
 
   /** An RRset drawn per query, carrying the order its policy asks for. */
-  private drawnSet(type: number, records: readonly EncodedRecord[], members: readonly Instance[], answer: Answering): RRSet {
+  private drawnSet(type: number, records: readonly number[], block: RecordBlock, members: readonly Instance[], answer: Answering): RRSet {
     const policy = answer.policy;
-    return weightedSet(type, records, members.map((i) => this.answerWeight(i, answer)), {
+    return weightedSet(type, records, block.bytes, members.map((i) => this.answerWeight(i, answer)), {
       lb: LB_OF[policy.loadBalancer],
       limit: policy.answerLimit,
       zones: policy.locality === 'prefer-zone' ? members.map((i) => i.hintZones ?? i.zone) : null,

@@ -3,7 +3,7 @@ import type { ClusterSetService } from '../catalog/clusterset.js';
 import { RRType } from '../wire/constants.js';
 import { childKey } from '../wire/name.js';
 import { addressRecord, record, srvRecord, txtRdata, type EncodedRecord } from '../wire/rdata.js';
-import { fixedSet, RRSets, type NameNode, type NameTable } from './name-table.js';
+import { fixedSet, recordObjects, RRSets, type NameNode, type NameTable, type RRSetLookup } from './name-table.js';
 import type { PtrTarget } from './reverse-names.js';
 import type { StaticZone } from './resolver.js';
 import { generatedApex } from './zone-apex.js';
@@ -69,7 +69,7 @@ export function clusterSetZone(domainKey: string, services: readonly ClusterSetS
     if (s.type === 'ClusterSetIP') {
       const sets = addressSets(s.ips);
       names.set(svcKey, { rrsets: sets });
-      const glue = [...(sets.get(RRType.A)?.records ?? []), ...(sets.get(RRType.AAAA)?.records ?? [])];
+      const glue = addressGlue(sets);
       for (const p of s.ports) addSrv(p, svcKey, glue);
       for (const ip of new Set(s.ips)) ptr.push({ address: ip, label: '', parent: svcKey });
     } else {
@@ -90,7 +90,7 @@ export function clusterSetZone(domainKey: string, services: readonly ClusterSetS
         const key = childKey([e.name, e.cluster], svcKey);
         const node = names.get(key);
         if (node === undefined) continue;
-        const glue = [...(node.rrsets.get(RRType.A)?.records ?? []), ...(node.rrsets.get(RRType.AAAA)?.records ?? [])];
+        const glue = addressGlue(node.rrsets);
         // SRV for the service's named ports that the endpoint's slice serves.
         for (const p of s.ports) if (e.ports.some((q) => q.name === p.name && q.protocol === p.protocol)) addSrv({ ...p, port: e.ports.find((q) => q.name === p.name && q.protocol === p.protocol)!.port }, key, glue);
         ptr.push({ address: e.address, label: '', parent: key });
@@ -99,4 +99,12 @@ export function clusterSetZone(domainKey: string, services: readonly ClusterSetS
     for (const [key, records] of srv) names.set(key, { rrsets: new RRSets([[RRType.SRV, fixedSet(RRType.SRV, records)]]) });
   }
   return { zone: { apex, names }, ptr };
+}
+
+/** A name's address records, as an SRV record's glue. */
+function addressGlue(rrsets: RRSetLookup): EncodedRecord[] {
+  return [RRType.A, RRType.AAAA].flatMap((type) => {
+    const set = rrsets.get(type);
+    return set === undefined ? [] : [...recordObjects(set)];
+  });
 }

@@ -1,4 +1,4 @@
-import type { EncodedRecord } from '../wire/rdata.js';
+import { blockRecord, blockTail, tailOf, type BlockBytes, type EncodedRecord } from '../wire/rdata.js';
 import type { MemberZone } from './policy-order.js';
 import { childKey } from '../wire/name.js';
 import { exactCopy } from './reuse.js';
@@ -12,14 +12,31 @@ export const LB_WEIGHTED = 0;
 export const LB_ROUND_ROBIN = 1;
 export const LB_RANDOM = 2;
 
-export interface RRSet {
+interface SetFields {
   readonly type: number;
-  readonly records: readonly EncodedRecord[];
   /** Present when the order is drawn per query; one weight (> 0) per record. */
   readonly weights: readonly number[] | null;
   /** How the order is drawn (read when `weights` is present): one object shared by every set drawn plainly. */
   readonly draw: SetDraw;
 }
+
+/** A set of record objects: zone files, apexes, PTRs, the few records not built in a service's block. */
+export interface RecordSet extends SetFields {
+  readonly records: readonly EncodedRecord[];
+  readonly bytes: null;
+}
+
+/**
+ * A set of a service node's records (its RecordBlock): each record an offset from `bytes.base` in `bytes.data`,
+ * no object a record.
+ */
+export interface BlockSet extends SetFields {
+  readonly records: readonly number[];
+  readonly bytes: BlockBytes;
+}
+
+/** Every set has the same five fields in the same order (one shape for the answer writer's reads). */
+export type RRSet = RecordSet | BlockSet;
 
 /**
  * How a set's order is drawn per query, and the state that takes. Kept apart from the set because nearly every set
@@ -164,8 +181,8 @@ export interface NameNode {
 /** The byCluster key of clients whose cluster has no node of its own (local-only: nothing of theirs to answer). */
 export const OTHER_CLUSTERS = '\u0000other';
 
-/** An instance's address records: one, or an endpoint's A and AAAA under one name. */
-export type AddressRecords = EncodedRecord | readonly EncodedRecord[];
+/** An instance's address records in its service's block: one, or an endpoint's A and AAAA under one name. */
+export type AddressRecords = number | readonly number[];
 
 /** Past this many instances a service indexes their labels; below it a scan is as fast and smaller. */
 const INDEX_FROM = 16;
@@ -185,16 +202,20 @@ export class NamesBelowService {
 
   private readonly instances: readonly (string | AddressRecords)[];
   private readonly srv: readonly (string | RRSet)[];
+  /** Where the instance names' address records are (their service node's block). */
+  readonly bytes: BlockBytes;
 
   /** instances: [label, records, label, records, ...]; srv: [proto, port, set, proto, port, set, ...] */
   constructor(
     instances: readonly (string | AddressRecords)[],
     srv: readonly (string | RRSet)[],
+    bytes: BlockBytes,
     /** Another service node's names (same instances), whose index and cluster labels are taken as they are. */
     same?: NamesBelowService,
   ) {
     // Kept as long as the service is: exact copies, not the builder's arrays with room to grow.
     this.srv = same === undefined ? exactCopy(srv) : srv;
+    this.bytes = bytes;
     if (same !== undefined) {
       this.instances = same.instances;
       this.index = same.index;
@@ -217,7 +238,7 @@ export class NamesBelowService {
    * are client-independent, so the views share them instead of each holding a copy.
    */
   withSrvOf(view: NamesBelowService): NamesBelowService {
-    return new NamesBelowService(this.instances, view.srv, this);
+    return new NamesBelowService(this.instances, view.srv, this.bytes, this);
   }
 
   /** Whether `<label>.<svc>` is a cluster's empty non-terminal (above its instances' names). */
@@ -259,21 +280,41 @@ function* pairs(list: readonly (string | AddressRecords)[]): Generator<[string, 
   for (let i = 0; i < list.length; i += 2) yield [list[i] as string, list[i + 1] as AddressRecords];
 }
 
-/** A set whose records a reused lookup node refills per query (instance names, PTR names): fixed order. */
-export interface RefillableSet extends RRSet {
+/** Each record's tail (type, class, TTL, rdlength, rdata) as a Buffer, whichever kind of set: transfers, zone data. */
+export function setTails(set: RRSet): Buffer[] {
+  return set.bytes === null ? set.records.map(tailOf) : set.records.map((ref) => blockTail(set.bytes, ref));
+}
+
+/** A set's records as objects (a block set's made for the call): the few paths that take them one by one. */
+export function recordObjects(set: RRSet): readonly EncodedRecord[] {
+  return set.bytes === null ? set.records : set.records.map((ref) => blockRecord(set.bytes, ref));
+}
+
+/** A set whose records a reused lookup node refills per query (PTR names): fixed order. */
+export interface RefillableSet extends RecordSet {
   readonly records: EncodedRecord[];
 }
 
 export function refillableSet(type: number): RefillableSet {
-  return { type, records: [], weights: null, draw: PLAIN_DRAW };
+  return { type, records: [], weights: null, draw: PLAIN_DRAW, bytes: null };
 }
 
-export function fixedSet(type: number, records: readonly EncodedRecord[]): RRSet {
-  return { type, records: [...records], weights: null, draw: PLAIN_DRAW };
+/** A set refilled per query from a service node's block (instance names): fixed order. */
+export interface RefillableBlockSet extends BlockSet {
+  readonly records: number[];
+  bytes: BlockBytes;
+}
+
+export function refillableBlockSet(type: number, bytes: BlockBytes): RefillableBlockSet {
+  return { type, records: [], weights: null, draw: PLAIN_DRAW, bytes };
+}
+
+export function fixedSet(type: number, records: readonly EncodedRecord[]): RecordSet {
+  return { type, records: [...records], weights: null, draw: PLAIN_DRAW, bytes: null };
 }
 
 /** A set whose order is drawn per query. Round robin needs whole weights: its counts are exact per Σw answers. */
-export function weightedSet(type: number, records: readonly EncodedRecord[], weights: readonly number[], policy: DrawPolicy = PLAIN): RRSet {
+export function weightedSet(type: number, records: readonly number[], bytes: BlockBytes, weights: readonly number[], policy: DrawPolicy = PLAIN): BlockSet {
   // One record has one order: no draw, no weights to keep.
   const drawn = records.length > 1;
   const roundRobin = drawn && policy.lb === LB_ROUND_ROBIN;
@@ -295,6 +336,7 @@ export function weightedSet(type: number, records: readonly EncodedRecord[], wei
           rrByZone: roundRobin && zones !== null ? new Map() : null,
           groups,
         },
+    bytes,
   };
 }
 

@@ -1,8 +1,8 @@
 import { clearForReuse } from './reuse.js';
 import { RRType, Rcode } from '../wire/constants.js';
 import { isAtOrBelow } from '../wire/name.js';
-import type { EncodedRecord } from '../wire/rdata.js';
-import { OTHER_CLUSTERS, refillableSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
+import { BlockBytes, tailTypeAt, type EncodedRecord } from '../wire/rdata.js';
+import { OTHER_CLUSTERS, recordObjects, refillableBlockSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
 import { servedBesideZoneFiles, zoneRecords, type ZoneRecord } from './zone-content.js';
@@ -78,14 +78,15 @@ export class Resolver {
       const below = this.dynamicNames.get(parent)?.below;
       if (below !== undefined) {
         const records = below.instance(first);
-        if (records !== undefined) return this.instanceNode.fill(records);
+        if (records !== undefined) return this.instanceNode.fill(records, below.bytes);
         return below.hasCluster(first) ? EMPTY_NODE : undefined;
       }
       // Another cluster's instance: <name>.<cluster>.<svc>, two labels below the service.
       const cutParent = parent.charCodeAt(0) + 1;
       if (cutParent >= parent.length) return undefined;
-      const records = this.dynamicNames.get(parent.slice(cutParent))?.below?.instance(name.slice(0, cut + cutParent));
-      return records === undefined ? undefined : this.instanceNode.fill(records);
+      const clusterBelow = this.dynamicNames.get(parent.slice(cutParent))?.below;
+      const records = clusterBelow?.instance(name.slice(0, cut + cutParent));
+      return records === undefined || clusterBelow === undefined ? undefined : this.instanceNode.fill(records, clusterBelow.bytes);
     }
     if (parent.charCodeAt(1) !== UNDERSCORE) return this.dynamicNames.get(parent)?.below?.hasProtocol(first) ? EMPTY_NODE : undefined;
     const cut2 = parent.charCodeAt(0) + 1;
@@ -159,7 +160,7 @@ export class Resolver {
   isNameServer(key: string): boolean {
     for (const zone of this.zones) {
       const ns = this.staticNames.get(zone.key)?.rrsets.get(RRType.NS);
-      if (ns?.records.some((r) => r.targetKey === key)) return true;
+      if (ns !== undefined && recordObjects(ns).some((r) => r.targetKey === key)) return true;
     }
     return false;
   }
@@ -198,7 +199,7 @@ export class Resolver {
     const out: EncodedRecord[] = [];
     for (const type of [RRType.A, RRType.AAAA]) {
       const set = pick(this.dynamicNode(key), this.staticNames.get(key), type);
-      if (set !== undefined) out.push(...set.records);
+      if (set !== undefined) out.push(...recordObjects(set));
     }
     return out.length > 0 ? out : undefined;
   }
@@ -251,7 +252,7 @@ export class Resolver {
         return out;
       }
       out.sets.push(cname);
-      const target = cname.records[0]!.targetKey!;
+      const target = recordObjects(cname)[0]!.targetKey!;
       // Out-of-zone targets are the client's to resolve.
       if (!isAtOrBelow(target, zone.key)) return out;
       // A loop (the zone loader warns of it) ends where it closes: each CNAME is answered once.
@@ -321,19 +322,22 @@ class SrvName implements NameNode, RRSetLookup {
  */
 class InstanceName implements NameNode, RRSetLookup {
   readonly rrsets: RRSetLookup = this;
-  private readonly a = refillableSet(RRType.A);
-  private readonly aaaa = refillableSet(RRType.AAAA);
+  private readonly a = refillableBlockSet(RRType.A, new BlockBytes());
+  private readonly aaaa = refillableBlockSet(RRType.AAAA, new BlockBytes());
 
-  fill(records: AddressRecords): this {
+  /** The records at an instance name, in the block of the service node that holds the name. */
+  fill(records: AddressRecords, bytes: BlockBytes): this {
     clearForReuse(this.a.records);
     clearForReuse(this.aaaa.records);
-    if (!Array.isArray(records)) this.add(records as EncodedRecord);
-    else for (const r of records as readonly EncodedRecord[]) this.add(r);
+    this.a.bytes = bytes;
+    this.aaaa.bytes = bytes;
+    if (typeof records === 'number') this.add(records, bytes);
+    else for (const r of records) this.add(r, bytes);
     return this;
   }
 
-  private add(r: EncodedRecord): void {
-    (r.type === RRType.A ? this.a : this.aaaa).records.push(r);
+  private add(ref: number, bytes: BlockBytes): void {
+    (tailTypeAt(bytes.data, bytes.base + ref) === RRType.A ? this.a : this.aaaa).records.push(ref);
   }
 
   get(type: number): RRSet | undefined {

@@ -1,14 +1,14 @@
 import { RRType } from '../wire/constants.js';
 import { keyToText } from '../wire/name.js';
 import { encodeTail, record, soaMinimum, soaRdata, tailOf, type EncodedRecord } from '../wire/rdata.js';
-import { fixedSet, type RRSet } from './name-table.js';
+import { fixedSet, type RecordSet } from './name-table.js';
 
 /** What every negative answer of a zone needs: its apex key and the SOA for the authority section. */
 export interface ZoneApex {
   readonly key: string;
   /** The SOA with TTL = min(SOA TTL, MINIMUM) as RFC 2308 §3 asks for negative answers. */
   readonly negativeSoaTail: Buffer;
-  readonly soa: RRSet;
+  readonly soa: RecordSet;
   /** A reverse zone meshdns generated for --reverse-cidr: its names come from the PTR table. */
   readonly reverse?: boolean;
 }
@@ -27,7 +27,7 @@ export function apexFromSoa(key: string, soa: EncodedRecord): ZoneApex {
  * grows across restarts; MINIMUM follows the record TTL so that a name that
  * appears is not hidden by a cached NXDOMAIN for longer than a record would be.
  */
-export function generatedApex(key: string, ttl: number, now = Date.now(), nameServerKey?: string): { apex: ZoneApex; ns: RRSet } {
+export function generatedApex(key: string, ttl: number, now = Date.now(), nameServerKey?: string): { apex: ZoneApex; ns: RecordSet } {
   const zone = keyToText(key);
   const mname = nameServerKey !== undefined ? keyToText(nameServerKey) : `ns.dns.${zone === '.' ? '' : zone}`;
   const soa = record(

@@ -1,8 +1,8 @@
-import type { NameNode, NameTable } from './name-table.js';
+import { setTails, type NameNode, type NameTable } from './name-table.js';
 import type { ZoneApex } from './zone-apex.js';
 import { RRType } from '../wire/constants.js';
 import { isAtOrBelow } from '../wire/name.js';
-import { tailOf, type EncodedRecord } from '../wire/rdata.js';
+import { blockTail } from '../wire/rdata.js';
 
 /**
  * A zone as a secondary should serve it (what AXFR sends): the client-independent view of the answer plan. NS
@@ -32,7 +32,7 @@ export function zoneRecords(apex: ZoneApex, staticNames: NameTable, dynamicNames
 function* records(fixed: NameTable, dynamic: readonly (readonly [string, NameNode])[]): Generator<ZoneRecord> {
   for (const [key, node] of fixed) {
     const owner = Buffer.from(key, 'latin1');
-    for (const set of node.rrsets.values()) if (set.type !== RRType.SOA) for (const r of set.records) yield { owner, tail: tailOf(r) };
+    for (const set of node.rrsets.values()) if (set.type !== RRType.SOA) for (const tail of setTails(set)) yield { owner, tail };
   }
   for (const [key, node] of dynamic) {
     for (const r of nodeRecords(key, node)) if (servedBesideZoneFiles(fixed, r.name, r.tail.readUInt16BE(0))) yield r;
@@ -54,17 +54,17 @@ export function servedBesideZoneFiles(staticNames: NameTable, key: string, type:
  */
 export function* nodeRecords(key: string, node: NameNode): Generator<ZoneRecord & { readonly name: string }> {
   const owner = Buffer.from(key, 'latin1');
-  for (const set of node.rrsets.values()) for (const r of set.records) yield { name: key, owner, tail: tailOf(r) };
+  for (const set of node.rrsets.values()) for (const tail of setTails(set)) yield { name: key, owner, tail };
   const below = node.below;
   if (below === undefined) return;
   for (const [label, recs] of below.instanceEntries()) {
     const name = label + key;
     const nameWire = Buffer.from(name, 'latin1');
-    for (const r of Array.isArray(recs) ? (recs as readonly EncodedRecord[]) : [recs as EncodedRecord]) yield { name, owner: nameWire, tail: tailOf(r) };
+    for (const ref of typeof recs === 'number' ? [recs] : recs) yield { name, owner: nameWire, tail: blockTail(below.bytes, ref) };
   }
   for (const [proto, port, set] of below.srvEntries()) {
     const name = port + proto + key;
     const nameWire = Buffer.from(name, 'latin1');
-    for (const r of set.records) yield { name, owner: nameWire, tail: tailOf(r) };
+    for (const tail of setTails(set)) yield { name, owner: nameWire, tail };
   }
 }

@@ -7,7 +7,7 @@ import { LB_ROUND_ROBIN, LB_WEIGHTED, type DrawGroup, type RRSet } from '../answ
 import { HeldTurns } from './held-turns.js';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from '../wire/constants.js';
 import type { ParsedQuery } from '../wire/query.js';
-import { writeTail, type EncodedRecord } from '../wire/rdata.js';
+import { copyTail, SRV_TARGET_AT, tailLengthAt, writeTail, type EncodedRecord } from '../wire/rdata.js';
 
 const OPT_SIZE = 11;
 const MAX_POINTER = 0x3fff;
@@ -31,9 +31,11 @@ export class ResponseWriter {
   /** Where messages are written: the scratch buffer, or for a moment a UDP batch's send slot (answer's `into`). */
   private buf: Buffer = Buffer.allocUnsafe(MAX_MESSAGE);
   private order = new Int32Array(64);
-  // Additional-section candidates: where the target name was written, and its glue.
+  // Additional-section candidates: where the target name was written, and its glue: record objects, or (a block
+  // record's) the block's data with glueFrom the position of the list of glue positions after the SRV tail.
   private glueAt: number[] = [];
-  private glueRecords: (EncodedRecord | readonly EncodedRecord[])[] = [];
+  private glueRecords: (EncodedRecord | readonly EncodedRecord[] | Buffer)[] = [];
+  private glueFrom: number[] = [];
 
   private scratch = new Int32Array(64);
   /** The querying client (set per query by the handler): its zone is looked up only for prefer-zone sets. */
@@ -87,6 +89,7 @@ export class ResponseWriter {
     let truncated = false;
     clearForReuse(this.glueAt);
     clearForReuse(this.glueRecords);
+    clearForReuse(this.glueFrom);
 
     let ownerPointer = HEADER_SIZE;
     // The first round-robin set drawn, and whom its turn put first: held for the client if this is truncated.
@@ -117,22 +120,45 @@ export class ResponseWriter {
       }
       let nextOwner = -1;
       for (let i = 0; i < count; i++) {
-        const rec = set.records[set.weights !== null ? this.order[i]! : i]!;
-        const length = rec.length;
-        if (pos + 2 + length > room) {
-          truncated = true;
-          break outer;
-        }
-        buf[pos] = 0xc0 | (ownerPointer >> 8);
-        buf[pos + 1] = ownerPointer & 0xff;
-        writeTail(rec, buf, pos + 2, length);
-        const targetAt = pos + 2 + rec.targetOffset;
-        if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
-          nextOwner = targetAt;
-          const glue = rec.glue ?? (rec.type !== RRType.CNAME && rec.type !== RRType.PTR && rec.targetKey !== undefined ? this.glueFor(rec.targetKey) : undefined);
-          if (glue !== undefined && (!Array.isArray(glue) || glue.length > 0)) {
+        const index = set.weights !== null ? this.order[i]! : i;
+        let length: number;
+        if (set.bytes !== null) {
+          // A service node's record: an offset in its block; an SRV record's glue positions follow its tail.
+          const data = set.bytes.data;
+          const at = set.bytes.base + set.records[index]!;
+          length = tailLengthAt(data, at);
+          if (pos + 2 + length > room) {
+            truncated = true;
+            break outer;
+          }
+          buf[pos] = 0xc0 | (ownerPointer >> 8);
+          buf[pos + 1] = ownerPointer & 0xff;
+          copyTail(data, at, buf, pos + 2, length);
+          const targetAt = pos + 2 + SRV_TARGET_AT;
+          if (set.type === RRType.SRV && targetAt <= MAX_POINTER && data[at + length]! > 0) {
             this.glueAt.push(targetAt);
-            this.glueRecords.push(glue);
+            this.glueRecords.push(data);
+            this.glueFrom.push(at + length);
+          }
+        } else {
+          const rec = set.records[index]!;
+          length = rec.length;
+          if (pos + 2 + length > room) {
+            truncated = true;
+            break outer;
+          }
+          buf[pos] = 0xc0 | (ownerPointer >> 8);
+          buf[pos + 1] = ownerPointer & 0xff;
+          writeTail(rec, buf, pos + 2, length);
+          const targetAt = pos + 2 + rec.targetOffset;
+          if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
+            nextOwner = targetAt;
+            const glue = rec.glue ?? (rec.type !== RRType.CNAME && rec.type !== RRType.PTR && rec.targetKey !== undefined ? this.glueFor(rec.targetKey) : undefined);
+            if (glue !== undefined && (!Array.isArray(glue) || glue.length > 0)) {
+              this.glueAt.push(targetAt);
+              this.glueRecords.push(glue);
+              this.glueFrom.push(-1);
+            }
           }
         }
         pos += 2 + length;
@@ -172,6 +198,24 @@ export class ResponseWriter {
       glue: for (let g = 0; g < this.glueAt.length; g++) {
         const at = this.glueAt[g]!;
         const records = this.glueRecords[g]!;
+        const from = this.glueFrom[g]!;
+        if (from >= 0) {
+          // A block's glue: a count, then each record's position in the same data, four octets each.
+          const data = records as Buffer;
+          const n = data[from]!;
+          for (let i = 0; i < n; i++) {
+            const p = from + 1 + 4 * i;
+            const recAt = ((data[p]! << 24) | (data[p + 1]! << 16) | (data[p + 2]! << 8) | data[p + 3]!) >>> 0;
+            const length = tailLengthAt(data, recAt);
+            if (pos + 2 + length > room) break glue;
+            buf[pos] = 0xc0 | (at >> 8);
+            buf[pos + 1] = at & 0xff;
+            copyTail(data, recAt, buf, pos + 2, length);
+            pos += 2 + length;
+            arcount++;
+          }
+          continue;
+        }
         const n = Array.isArray(records) ? records.length : 1;
         for (let i = 0; i < n; i++) {
           const rec = Array.isArray(records) ? (records as readonly EncodedRecord[])[i]! : (records as EncodedRecord);

@@ -12,8 +12,8 @@ export interface EncodedRecord {
   readonly type: number;
   /**
    * The bytes holding the record's tail (type, class, TTL, rdlength, rdata) at `at`, `length` octets: a buffer of
-   * its own, or the slab a service's records were cut from (RecordBlock). A Buffer per record cost ~100 bytes of object
-   * for 14–60 bytes of data, 200,000 of them at 100,000 instances.
+   * its own, or (a view made by blockRecord) a service node's block. A service's own records are no objects at all:
+   * RecordBlock names them by offsets.
    */
   readonly data: Buffer;
   readonly at: number;
@@ -27,15 +27,14 @@ export interface EncodedRecord {
 }
 
 /**
- * Every record is one of these, one shape for the answer writer. Its type and length are read from the tail's own
- * octets (TYPE, and 10 + RDLENGTH) instead of kept beside them: 64 bytes a record instead of 80, 3.2 MB at 100,000
- * instances (two records each: an address and an SRV), and one cache line a record where two held it. The octets
- * read are those the answer copies anyway.
+ * Every record object is one of these, one shape for the answer writer: zone files' records, apexes, PTRs, an
+ * ExternalName's CNAME (a service's addresses and SRV records are in its RecordBlock, no object each). Its type and
+ * length are read from the tail's own octets (TYPE, and 10 + RDLENGTH) instead of kept beside them.
  */
 class TailRecord implements EncodedRecord {
   constructor(
-    public data: Buffer,
-    public at: number,
+    readonly data: Buffer,
+    readonly at: number,
     readonly targetOffset: number,
     readonly targetKey: string | undefined,
     public glue: EncodedRecord | readonly EncodedRecord[] | undefined,
@@ -70,26 +69,69 @@ export function tailOf(r: EncodedRecord): Buffer {
  * (it makes a view; measured on Node 24).
  */
 export function writeTail(r: EncodedRecord, out: Uint8Array, pos: number, n = r.length): void {
-  const data = r.data;
-  const at = r.at;
+  copyTail(r.data, r.at, out, pos, n);
+}
+
+/** Copies the `n` octets of a tail at `at` of `data` into `out` at `pos` (writeTail's copy, for block records too). */
+export function copyTail(data: Buffer, at: number, out: Uint8Array, pos: number, n: number): void {
   if (n <= 24) {
     for (let k = 0; k < n; k++) out[pos + k] = data[at + k]!;
   } else if (at === 0 && n === data.length) data.copy(out, pos);
   else data.copy(out, pos, at, at + n);
 }
 
+/** The length of the tail at `at` of `data`: 10 octets of TYPE, CLASS, TTL and RDLENGTH, then RDLENGTH. */
+export function tailLengthAt(data: Uint8Array, at: number): number {
+  return 10 + ((data[at + 8]! << 8) | data[at + 9]!);
+}
+
+/** The TYPE of the tail at `at` of `data`. */
+export function tailTypeAt(data: Uint8Array, at: number): number {
+  return (data[at]! << 8) | data[at + 1]!;
+}
+
 /**
- * Records kept together (a service's answers, built at once) written into one buffer of exactly their size:
- * one object holding the bytes instead of a Buffer per record, and no share of the Buffer pool's 64 KiB slabs,
- * which short-lived buffers pinned (at 100,000 instances 297 slabs held 7 MB of record data in 19 MB). Records
- * are written into a scratch buffer while the block is open and moved by seal(); only one block is open at a
+ * Where a sealed RecordBlock's octets are: the buffer (a slab, or one of its own) and the block's first octet in it.
+ * One per service node, shared by its sets and its instance names; a record of the block is its offset from `base`.
+ */
+export class BlockBytes {
+  data: Buffer = NO_BYTES;
+  base = 0;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/** A block record's tail as a Buffer view: for transfers and zone data, not per answer. */
+export function blockTail(bytes: BlockBytes, ref: number): Buffer {
+  const at = bytes.base + ref;
+  return bytes.data.subarray(at, at + tailLengthAt(bytes.data, at));
+}
+
+/** A block record as an object, for the few paths that take records one by one (glue of a zone file's names). */
+export function blockRecord(bytes: BlockBytes, ref: number): EncodedRecord {
+  return new TailRecord(bytes.data, bytes.base + ref, -1, undefined, undefined);
+}
+
+/** Where an SRV tail's target name starts: after the header and priority, weight and port. */
+export const SRV_TARGET_AT = 16;
+
+/**
+ * The records of a service node, built at once, written into one run of bytes and named by their offsets in it:
+ * no object a record (a record object was 64 bytes beside its 14-60 octets, 200,000 of them at 100,000 instances:
+ * 12.2 MB), and no share of the Buffer pool's 64 KiB slabs, which short-lived buffers pinned (at 100,000 instances
+ * 297 slabs held 7 MB of record data in 19 MB). An SRV record's glue (its target's address records) follows its
+ * tail: a count octet, then each glue record's position in the data, 4 octets each. Records are written into a
+ * scratch buffer while the block is open and moved by seal(), which fills `bytes`; only one block is open at a
  * time: opening another seals the one left open (a build that threw), so no record ever points at reused bytes.
  */
 export class RecordBlock {
   private static scratch = Buffer.allocUnsafeSlow(16 * 1024);
   private static open: RecordBlock | null = null;
-  private readonly records: TailRecord[] = [];
+  /** Where the records are once sealed: what sets and names of the block hold. */
+  readonly bytes = new BlockBytes();
   private used = 0;
+  /** Where each SRV glue list starts in the scratch: its offsets become positions in the data at seal(). */
+  private readonly glueLists: number[] = [];
 
   constructor() {
     RecordBlock.open?.seal();
@@ -97,33 +139,48 @@ export class RecordBlock {
   }
 
   /** An A or AAAA record of an address (already checked), as addressRecord makes it. */
-  address(address: string, ttl: number): EncodedRecord {
+  address(address: string, ttl: number): number {
     const type = isIPv4(address) ? RRType.A : RRType.AAAA;
-    const length = addressTailLength(type);
-    const at = this.room(length);
+    const at = this.room(addressTailLength(type));
     writeAddressTail(RecordBlock.scratch, at, type, address, ttl);
-    return this.add(at, -1, undefined);
+    return at;
   }
 
-  /** An SRV record, the target given as a lookup key (its wire form), as srvRecord makes it. */
-  srv(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: EncodedRecord | readonly EncodedRecord[]): EncodedRecord {
+  /** An SRV record, the target given as a lookup key (its wire form), as srvRecord makes it, and its glue. */
+  srv(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: number | readonly number[]): number {
+    const refs = typeof glue === 'number' ? [glue] : glue;
+    if (refs.length > 255) throw new Error('an SRV target with more than 255 address records');
     const length = SRV_TARGET_AT + targetKey.length;
-    const at = this.room(length);
-    writeSrvTail(RecordBlock.scratch, at, ttl, priority, weight, port, targetKey);
-    return this.add(at, SRV_TARGET_AT, glue);
+    const at = this.room(length + 1 + 4 * refs.length);
+    const scratch = RecordBlock.scratch;
+    writeSrvTail(scratch, at, ttl, priority, weight, port, targetKey);
+    scratch[at + length] = refs.length;
+    refs.forEach((ref, i) => scratch.writeUInt32BE(ref, at + length + 1 + 4 * i));
+    this.glueLists.push(at + length);
+    return at;
   }
 
-  /** Moves the records into their own block; the block is closed. */
+  /** The TYPE of a record of this open block. */
+  typeOf(ref: number): number {
+    return tailTypeAt(RecordBlock.scratch, ref);
+  }
+
+  /** Moves the records into their own bytes; the block is closed. */
   seal(): void {
     if (RecordBlock.open !== this) return;
     RecordBlock.open = null;
     if (this.used === 0) return;
     const { buffer, offset } = RecordBlock.place(this.used);
     RecordBlock.scratch.copy(buffer, offset, 0, this.used);
-    for (const r of this.records) {
-      r.data = buffer;
-      r.at += offset;
+    for (const list of this.glueLists) {
+      const count = buffer[offset + list]!;
+      for (let i = 0; i < count; i++) {
+        const at = offset + list + 1 + 4 * i;
+        buffer.writeUInt32BE(buffer.readUInt32BE(at) + offset, at);
+      }
     }
+    this.bytes.data = buffer;
+    this.bytes.base = offset;
   }
 
   /** Record blocks are cut from slabs of their own: nothing short-lived shares them, unlike Node's Buffer pool. */
@@ -149,13 +206,7 @@ export class RecordBlock {
     return { buffer: RecordBlock.slab, offset };
   }
 
-  private add(at: number, targetOffset: number, glue: EncodedRecord | readonly EncodedRecord[] | undefined): EncodedRecord {
-    const r = new TailRecord(RecordBlock.scratch, at, targetOffset, undefined, glue);
-    this.records.push(r);
-    return r;
-  }
-
-  /** Where the next `length` octets go, the scratch grown (and this block's records moved onto it) when full. */
+  /** Where the next `length` octets go, the scratch grown when full (records are offsets: nothing to move). */
   private room(length: number): number {
     if (RecordBlock.open !== this) throw new Error('a record block was written after it was sealed');
     const at = this.used;
@@ -163,7 +214,6 @@ export class RecordBlock {
       const grown = Buffer.allocUnsafeSlow(Math.max(RecordBlock.scratch.length * 2, at + length));
       RecordBlock.scratch.copy(grown, 0, 0, at);
       RecordBlock.scratch = grown;
-      for (const r of this.records) r.data = grown;
     }
     this.used = at + length;
     return at;
@@ -258,9 +308,6 @@ function writeAddressTail(out: Buffer, at: number, type: number, address: string
   writeTailHeader(out, RRType.AAAA, ttl, 16, at);
   ipv6Rdata(address).copy(out, at + 10);
 }
-
-/** Where an SRV tail's target name starts: after the header and priority, weight and port. */
-const SRV_TARGET_AT = 16;
 
 /** The tail of an SRV record at `at` of `out`, the target given as a lookup key (its wire form). */
 function writeSrvTail(out: Buffer, at: number, ttl: number, priority: number, weight: number, port: number, targetKey: string): void {

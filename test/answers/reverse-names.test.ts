@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { addressOfReverseKey, addressText, ReverseNames, reverseName } from '../../src/answers/reverse-names.js';
+import { recordObjects } from '../../src/answers/name-table.js';
 import { RRType } from '../../src/wire/constants.js';
 import { childKey, keyOf, keyToText } from '../../src/wire/name.js';
 import { ipv6Text } from '../../src/wire/address-text.js';
@@ -9,7 +10,7 @@ import { ipv6Text } from '../../src/wire/address-text.js';
 const ptrs = (names: ReverseNames, address: string): string[] => {
   const reverse = address.includes(':') ? '' : `${address.split('.').reverse().join('.')}.in-addr.arpa.`;
   const node = names.lookup(keyOf(reverse));
-  return node === undefined ? [] : node.rrsets.get(RRType.PTR)!.records.map((r) => keyToText(r.targetKey!));
+  return node === undefined ? [] : recordObjects(node.rrsets.get(RRType.PTR)!).map((r) => keyToText(r.targetKey!));
 };
 /** A target as the projection gives it: the instance's label and its service's key. */
 const target = (name: string): { label: string; parent: string } => {
@@ -71,7 +72,7 @@ test('an IPv6 instance written in any form answers its PTR, and a change to how 
   const names = new ReverseNames(5, [keyOf('d.f.ip6.arpa.')]);
   names.setService('default/web', [{ address: 'FD00:0::7', ...target('a.web.default.linkerd.local.') }]);
   const node = names.lookup(keyOf(reverseName('fd00::7')));
-  assert.deepEqual(node!.rrsets.get(RRType.PTR)!.records.map((r) => keyToText(r.targetKey!)), ['a.web.default.linkerd.local.']);
+  assert.deepEqual(recordObjects(node!.rrsets.get(RRType.PTR)!).map((r) => keyToText(r.targetKey!)), ['a.web.default.linkerd.local.']);
   names.setService('default/web', [{ address: 'fd00::7', ...target('a.web.default.linkerd.local.') }]);
   assert.equal(names.size, 1);
   // The names between the PTR name and the owned zone's apex exist (empty); the parent of the zone is not ours.

@@ -1,4 +1,4 @@
-import { fixedSet, RRSets } from '../../answers/name-table.js';
+import { fixedSet, recordObjects, RRSets } from '../../answers/name-table.js';
 import type { StaticZone } from '../../answers/resolver.js';
 import { apexFromSoa, generatedApex } from '../../answers/zone-apex.js';
 import type { SourcedInstance } from '../../catalog/catalog.js';
@@ -161,7 +161,7 @@ function staticZone(zoneKey: string, records: readonly ZoneRecord[], ttl: number
   let apexNode = names.get(zoneKey);
   if (apexNode === undefined) names.set(zoneKey, (apexNode = { rrsets: new RRSets() }));
   const soaSet = apexNode.rrsets.get(RRType.SOA);
-  if (soaSet !== undefined) return { apex: apexFromSoa(zoneKey, soaSet.records[0]!), names };
+  if (soaSet !== undefined) return { apex: apexFromSoa(zoneKey, recordObjects(soaSet)[0]!), names };
   const generated = generatedApex(zoneKey, ttl, undefined, nameServerKey);
   apexNode.rrsets.set(RRType.SOA, generated.apex.soa);
   if (!apexNode.rrsets.has(RRType.NS)) {
