@@ -11,7 +11,7 @@ import type { TrafficSplit } from '../catalog/split.js';
 import { planAnswers, weightOf, type PlanState } from './answer-plan.js';
 import { SkipReporter, srvOwnerKey, usableInstances, type SkippedRecord } from './instance-names.js';
 import { PlanStates } from './plan-states.js';
-import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, NamesBelowService, RRSets, serviceKeys, weightedSet, type NameNode, type NameTable, type RRSet } from './name-table.js';
+import { LB_RANDOM, LB_ROUND_ROBIN, LB_WEIGHTED, OTHER_CLUSTERS, fixedSet, NamesBelowService, RRSets, serviceKeys, weightedSet, type AddressRecords, type NameNode, type NameTable, type RRSet } from './name-table.js';
 
 /** One SRV name of a service while it is built. */
 interface SrvDraft {
@@ -45,8 +45,13 @@ const NO_CLUSTER = Symbol('no cluster');
 /** An instance's cluster as a byCluster key ('' the local one). */
 const clusterKeyOf = (i: Instance): string => i.cluster ?? '';
 
-/** An instance's name labels below its service, as they start a lookup key: `<name>` or `<name>.<cluster>`. */
+/**
+ * An instance's name below its service as its nodes keep it: a local instance's own text (its hostname or id: the
+ * very string the instance holds, no key of its own), another cluster's `<name>.<cluster>` as the first two labels
+ * of a key (wire form).
+ */
 function instanceLabel(i: Instance): string {
+  if (i.cluster === undefined) return i.name ?? i.id;
   let label = rebuildLabels.get(i);
   if (label === undefined) {
     label = sharedLabels.of(childKey(nameLabelsOf(i), ''));
@@ -55,14 +60,30 @@ function instanceLabel(i: Instance): string {
   return label;
 }
 
+/** An instance's name labels below its service as they start a key (wire form): an SRV record's target. */
+function instanceKeyLabels(i: Instance): string {
+  return i.cluster === undefined ? childKey([i.name ?? i.id], '') : instanceLabel(i);
+}
+
+/** Another cluster's node below a service (`<cluster>.<svc>`, a key), the parent of its instances' PTR targets. */
+function clusterParentKey(cluster: string, svcKey: string): string {
+  const text = `${cluster}|${svcKey}`;
+  let key = rebuildClusterKeys.get(text);
+  if (key === undefined) rebuildClusterKeys.set(text, (key = childKey([cluster], svcKey)));
+  return key;
+}
+
+/** The cluster keys made during one service's rebuild: one string per cluster, not one per instance. */
+const rebuildClusterKeys = new Map<string, string>();
+
 /**
- * The labels made during one service's rebuild, so its nodes (every zone, cluster and consumer view) and its PTRs
- * keep one string per instance: names that never repeat (Pod addresses, hostnames) are past SharedStrings' bound,
- * and at 100,000 Kubernetes endpoints the second copies were 3 MB. Emptied after each rebuild.
+ * Other clusters' instance labels made during one service's rebuild, so its nodes (every zone, cluster and consumer
+ * view) keep one string per instance: names that never repeat (Pod addresses, hostnames) are past SharedStrings'
+ * bound. Emptied after each rebuild.
  */
 const rebuildLabels = new Map<Instance, string>();
 
-/** Instance labels kept once: ids repeat across services (`i0`, `web-1`), and each node keeps its labels. */
+/** Other clusters' instance labels kept once: names repeat across services (`web-1.east`), and each node keeps its labels. */
 const sharedLabels = new SharedStrings();
 
 const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIGHTED, 'round-robin': LB_ROUND_ROBIN, random: LB_RANDOM };
@@ -176,6 +197,7 @@ export class CatalogProjection {
       this.rebuildService(key);
     } finally {
       rebuildLabels.clear();
+      rebuildClusterKeys.clear();
     }
   }
 
@@ -203,7 +225,7 @@ export class CatalogProjection {
     this.drop(key);
     // PTR targets are the instance names in the first mesh zone: the instances its node was built from.
     const first = nodes[0];
-    this.opts.reverse?.setService(key, first === undefined ? [] : first.instances.map((inst) => ({ address: inst.address, label: instanceLabel(inst), parent: first.svcKey })));
+    this.opts.reverse?.setService(key, first === undefined ? [] : first.instances.map((inst) => ({ address: inst.address, label: inst.name ?? inst.id, parent: inst.cluster === undefined ? first.svcKey : clusterParentKey(inst.cluster, first.svcKey) })));
     for (const { nsKey, svcKey, node } of nodes) {
       this.table.set(svcKey, node);
       this.entRefs.set(nsKey, (this.entRefs.get(nsKey) ?? 0) + 1);
@@ -349,14 +371,19 @@ export class CatalogProjection {
         entry.targets.add(target);
         const weight = this.answerWeight(inst, answer);
         // The glue is the instance name's own records: nothing copied per SRV record.
-        entry.records.push(block.srv(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, label + ownerOf(inst), glue.get(glueKey(inst, label))!));
+        entry.records.push(block.srv(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, instanceKeyLabels(inst) + ownerOf(inst), glue.get(glueKey(inst, label))!));
         entry.members.push(inst);
       }
     }
     const srvList: (string | RRSet)[] = [];
     for (const e of srv.values()) srvList.push(e.proto, e.port, this.drawnSet(RRType.SRV, e.records, block, e.members, answer));
     block.seal();
-    return { node: { rrsets, below: new NamesBelowService([...byLabel].flat(), srvList, block.bytes) }, instances, state: answer.state };
+    // Local instances' names and other clusters' apart: the first kept as text, the others as key labels.
+    const local: (string | AddressRecords)[] = [];
+    const clustered: (string | AddressRecords)[] = [];
+    const clusteredLabels = new Set(instances.filter((i) => i.cluster !== undefined).map(instanceLabel));
+    for (const [label, records] of byLabel) (clusteredLabels.has(label) ? clustered : local).push(label, records);
+    return { node: { rrsets, below: new NamesBelowService(local, clustered, srvList, block.bytes) }, instances, state: answer.state };
   }
 
   /**

@@ -188,26 +188,31 @@ export type AddressRecords = number | readonly number[];
 const INDEX_FROM = 16;
 
 /**
- * The names under one service: <id> (address records), _<proto> (an empty
- * non-terminal) and _<port>._<proto> (an SRV set). Labels are in wire form
- * (length octet first), as they start a lookup key. Kept in two flat arrays,
- * label next to value, because most services have a handful of instances
- * and one or two ports.
+ * The names under one service: <id> (address records), _<proto> (an empty non-terminal) and _<port>._<proto> (an
+ * SRV set), and other clusters' instances' <name>.<cluster>. Kept in flat arrays, label next to value, because most
+ * services have a handful of instances and one or two ports. A local instance's name is kept as its own text, the
+ * very string the instance holds (its id or hostname: lowercase DNS labels, as the catalog checks), not a lookup
+ * key of its own: at 100,000 Kubernetes endpoints those keys were 3 MB of strings. SRV and cluster labels are in
+ * wire form (length octet first), as they start a lookup key.
  */
 export class NamesBelowService {
   private readonly index: Map<string, AddressRecords> | null;
 
-  /** Cluster labels (wire form) of other clusters' instance names `<name>.<cluster>`: empty non-terminals. */
-  private readonly clusters: readonly string[] | null;
+  /**
+   * Other clusters' instance names: [<name>.<cluster> as a key's first two labels, records, ...], and the cluster
+   * labels (wire form) they make empty non-terminals; null when the service has none.
+   */
+  private readonly other: { readonly entries: readonly (string | AddressRecords)[]; readonly clusters: readonly string[] } | null;
 
   private readonly instances: readonly (string | AddressRecords)[];
   private readonly srv: readonly (string | RRSet)[];
   /** Where the instance names' address records are (their service node's block). */
   readonly bytes: BlockBytes;
 
-  /** instances: [label, records, label, records, ...]; srv: [proto, port, set, proto, port, set, ...] */
+  /** instances: [name, records, name, records, ...]; clustered: [labels, records, ...]; srv: [proto, port, set, ...] */
   constructor(
     instances: readonly (string | AddressRecords)[],
+    clustered: readonly (string | AddressRecords)[],
     srv: readonly (string | RRSet)[],
     bytes: BlockBytes,
     /** Another service node's names (same instances), whose index and cluster labels are taken as they are. */
@@ -219,18 +224,21 @@ export class NamesBelowService {
     if (same !== undefined) {
       this.instances = same.instances;
       this.index = same.index;
-      this.clusters = same.clusters;
+      this.other = same.other;
       return;
     }
     this.instances = exactCopy(instances);
     this.index = instances.length / 2 > INDEX_FROM ? new Map(pairs(instances)) : null;
-    let clusters: Set<string> | null = null;
-    for (let i = 0; i < instances.length; i += 2) {
-      const label = instances[i] as string;
-      const cut = label.charCodeAt(0) + 1;
-      if (cut < label.length) (clusters ??= new Set()).add(label.slice(cut));
+    if (clustered.length === 0) {
+      this.other = null;
+      return;
     }
-    this.clusters = clusters === null ? null : [...clusters];
+    const clusters = new Set<string>();
+    for (let i = 0; i < clustered.length; i += 2) {
+      const labels = clustered[i] as string;
+      clusters.add(labels.slice(labels.charCodeAt(0) + 1));
+    }
+    this.other = { entries: exactCopy(clustered), clusters: [...clusters] };
   }
 
   /**
@@ -238,18 +246,26 @@ export class NamesBelowService {
    * are client-independent, so the views share them instead of each holding a copy.
    */
   withSrvOf(view: NamesBelowService): NamesBelowService {
-    return new NamesBelowService(this.instances, view.srv, this.bytes, this);
+    return new NamesBelowService(this.instances, [], view.srv, this.bytes, this);
   }
 
-  /** Whether `<label>.<svc>` is a cluster's empty non-terminal (above its instances' names). */
+  /** Whether `<label>.<svc>` is a cluster's empty non-terminal (above its instances' names); `label` in wire form. */
   hasCluster(label: string): boolean {
-    return this.clusters !== null && this.clusters.includes(label);
+    return this.other !== null && this.other.clusters.includes(label);
   }
 
-  instance(label: string): AddressRecords | undefined {
-    if (this.index !== null) return this.index.get(label);
+  /** A local instance's address records, by its name's text (no length octet). */
+  instance(name: string): AddressRecords | undefined {
+    if (this.index !== null) return this.index.get(name);
     const list = this.instances;
-    for (let i = 0; i < list.length; i += 2) if (list[i] === label) return list[i + 1] as AddressRecords;
+    for (let i = 0; i < list.length; i += 2) if (list[i] === name) return list[i + 1] as AddressRecords;
+    return undefined;
+  }
+
+  /** Another cluster's instance's address records, by `<name>.<cluster>` as a key's first two labels. */
+  clusterInstance(labels: string): AddressRecords | undefined {
+    const list = this.other?.entries;
+    if (list !== undefined) for (let i = 0; i < list.length; i += 2) if (list[i] === labels) return list[i + 1] as AddressRecords;
     return undefined;
   }
 
@@ -258,9 +274,10 @@ export class NamesBelowService {
     return false;
   }
 
-  /** Every instance name (its first label, as a key) and its address records: for zone transfers. */
+  /** Every instance name (its first labels in wire form, made for the call) and its address records: for zone transfers. */
   *instanceEntries(): Generator<[string, AddressRecords]> {
-    yield* pairs(this.instances);
+    for (const [name, records] of pairs(this.instances)) yield [String.fromCharCode(name.length) + name, records];
+    if (this.other !== null) yield* pairs(this.other.entries);
   }
 
   /** Every SRV name's labels (`_<proto>`, `_<port>`, as keys) and its set: for zone transfers. */

@@ -77,7 +77,8 @@ export class Resolver {
     if (name.charCodeAt(1) !== UNDERSCORE) {
       const below = this.dynamicNames.get(parent)?.below;
       if (below !== undefined) {
-        const records = below.instance(first);
+        // A local instance's name is kept as its text: the label without its length octet.
+        const records = below.instance(name.slice(1, cut));
         if (records !== undefined) return this.instanceNode.fill(records, below.bytes);
         return below.hasCluster(first) ? EMPTY_NODE : undefined;
       }
@@ -85,7 +86,7 @@ export class Resolver {
       const cutParent = parent.charCodeAt(0) + 1;
       if (cutParent >= parent.length) return undefined;
       const clusterBelow = this.dynamicNames.get(parent.slice(cutParent))?.below;
-      const records = clusterBelow?.instance(name.slice(0, cut + cutParent));
+      const records = clusterBelow?.clusterInstance(name.slice(0, cut + cutParent));
       return records === undefined || clusterBelow === undefined ? undefined : this.instanceNode.fill(records, clusterBelow.bytes);
     }
     if (parent.charCodeAt(1) !== UNDERSCORE) return this.dynamicNames.get(parent)?.below?.hasProtocol(first) ? EMPTY_NODE : undefined;

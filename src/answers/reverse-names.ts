@@ -32,9 +32,10 @@ export function reverseZoneOf(cidr: string): string {
 }
 
 /**
- * One PTR: an address and the name it points to, given as the name's first labels (a key with no parent, '' for
- * none) and the key they sit under. Two parts, so the table keeps the strings the name table already holds (an
- * instance's label, its service's key) instead of a whole name per address (~5 MB at 100,000 instances).
+ * One PTR: an address and the name it points to, given as the name's first label as text (no length octet; '' for
+ * none) and the key it sits under. Two parts, so the table keeps the strings the catalog and the name table already
+ * hold (an instance's id or hostname, its service's key) instead of a whole name per address (~5 MB at 100,000
+ * instances).
  */
 export interface PtrTarget {
   readonly address: string;
@@ -97,7 +98,11 @@ export class ReverseNames {
     clearForReuse(targets);
     for (const serviceKey of typeof services === 'string' ? [services] : services) {
       const kept = this.byService.get(serviceKey)!;
-      for (let i = 0; i < kept.length; i += 3) if (kept[i] === address) targets.push(kept[i + 1]! + kept[i + 2]!);
+      for (let i = 0; i < kept.length; i += 3) {
+        if (kept[i] !== address) continue;
+        const label = kept[i + 1]!;
+        targets.push((label === '' ? '' : String.fromCharCode(label.length) + label) + kept[i + 2]!);
+      }
     }
     return this.node.fill(targets, this.ttl);
   }

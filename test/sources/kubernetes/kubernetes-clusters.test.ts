@@ -98,6 +98,9 @@ test('instance names stay unique across clusters: <name>.<cluster>.<svc> for the
   const srv = await dig(s.dnsPort, ['-b', WEST_CLIENT, '_http._tcp.web.shop.linkerd.local', 'SRV']);
   assert.deepEqual(srv.answer.map((l) => l.split(/\s+/).slice(4).join(' ')).sort(), ['0 100 8080 10-61-0-1.west.web.shop.linkerd.local.', '0 100 8080 10-62-0-1.west.web.shop.linkerd.local.']);
   assert.ok(srv.additional.some((l) => /^10-62-0-1\.west\.web\.shop\.linkerd\.local\.\s+\d+\s+IN\s+A\s+10\.62\.0\.1$/.test(l)), srv.raw);
+  // PTRs name each cluster's instance by its own name: the local one and the other cluster's under its label.
+  assert.equal((await dig(s.dnsPort, ['+short', '-x', '10.62.0.1'])).raw.trim(), '10-62-0-1.west.web.shop.linkerd.local.');
+  assert.deepEqual((await dig(s.dnsPort, ['+short', '-x', '10.61.0.1'])).raw.trim().split('\n').sort(), ['10-61-0-1.web.shop.linkerd.local.', '10-61-0-1.west.web.shop.linkerd.local.']);
 });
 
 test('all of a cluster\'s endpoints unready: its clients fail over to the other cluster within a second, and back', async () => {
