@@ -93,7 +93,8 @@ const LB_OF: Record<TrafficPolicy['loadBalancer'], number> = { weighted: LB_WEIG
 function labelRecords(instances: readonly Instance[], addressOf: ReadonlyMap<Instance, number>, ownerOf?: (i: Instance) => string): Map<string, number | number[]> {
   const byLabel = new Map<string, number | number[]>();
   for (const inst of instances) {
-    const label = (ownerOf === undefined ? '' : ownerOf(inst)) + instanceLabel(inst);
+    // Under an owner (a backup's or a split backend's names), the labels in wire form: a key, unambiguous after another.
+    const label = ownerOf === undefined ? instanceLabel(inst) : ownerOf(inst) + instanceKeyLabels(inst);
     const seen = byLabel.get(label);
     const rec = addressOf.get(inst)!;
     byLabel.set(label, seen === undefined ? rec : Array.isArray(seen) ? [...seen, rec] : [seen, rec]);
@@ -341,7 +342,7 @@ export class CatalogProjection {
     const byLabel = labelRecords(instances, addressOf);
     // SRV glue is the target's own records: a backup's or a split backend's names when answering theirs.
     const glue = answer.owners === undefined ? byLabel : labelRecords(answer.instances, addressOf, ownerOf);
-    const glueKey = (inst: Instance, label: string): string => (answer.owners === undefined ? label : ownerOf(inst) + label);
+    const glueKey = (inst: Instance, label: string): string => (answer.owners === undefined ? label : ownerOf(inst) + instanceKeyLabels(inst));
 
     // One SRV name per (port name, protocol) of any instance, so that a port whose instances are all
     // failing or drained is NODATA, not NXDOMAIN (which resolvers would cache as "no such name").
