@@ -148,8 +148,8 @@ export class RecordBlock {
 
   /** An SRV record, the target given as a lookup key (its wire form), as srvRecord makes it, and its glue. */
   srv(ttl: number, priority: number, weight: number, port: number, targetKey: string, glue: number | readonly number[]): number {
-    const refs = typeof glue === 'number' ? [glue] : glue;
-    if (refs.length > 255) throw new Error('an SRV target with more than 255 address records');
+    // Glue is optional additional data: a name with more than 255 addresses (a count octet's worth) lists the first.
+    const refs = typeof glue === 'number' ? [glue] : glue.slice(0, 255);
     const length = SRV_TARGET_AT + targetKey.length;
     const at = this.room(length + 1 + 4 * refs.length);
     const scratch = RecordBlock.scratch;

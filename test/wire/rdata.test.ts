@@ -95,3 +95,12 @@ test('small blocks are cut from a shared slab without touching each other; a lar
   assert.ok(big.bytes.data.length > 8 * 1024 && big.bytes.base === 0 && big.bytes.data.byteOffset === 0, 'a large block is a buffer of its own');
   srvs.forEach((ref, i) => assert.deepEqual(blockTail(big.bytes, ref), tailOf(srvRecord(5, 0, 1, 9000, target(i), addressRecord(made[i]!.address, 30)))));
 });
+
+test('an SRV target with more addresses than a count octet holds lists the first 255 as glue, and the record is whole', () => {
+  const block = new RecordBlock();
+  const addresses = Array.from({ length: 300 }, (_, i) => block.address(`10.1.${i >> 8}.${i & 255}`, 5));
+  const srv = block.srv(5, 0, 1, 80, target(1), addresses);
+  block.seal();
+  assert.deepEqual(gluePositions(block.bytes, srv), addresses.slice(0, 255).map((ref) => block.bytes.base + ref));
+  assert.deepEqual(blockTail(block.bytes, srv), tailOf(srvRecord(5, 0, 1, 80, target(1), addressRecord('10.0.0.1', 5))));
+});
