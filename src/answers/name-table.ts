@@ -276,7 +276,7 @@ export class NamesBelowService {
 
   /** Every instance name (its first labels in wire form, made for the call) and its address records: for zone transfers. */
   *instanceEntries(): Generator<[string, AddressRecords]> {
-    for (const [name, records] of pairs(this.instances)) yield [String.fromCharCode(name.length) + name, records];
+    for (const [name, records] of pairs(this.instances)) yield [childKey([name], ''), records];
     if (this.other !== null) yield* pairs(this.other.entries);
   }
 

@@ -1,6 +1,6 @@
 import { clearForReuse, exactCopy } from './reuse.js';
 import { RRType } from '../wire/constants.js';
-import { isAtOrBelow, keyOf, parentKey } from '../wire/name.js';
+import { childKey, isAtOrBelow, keyOf, parentKey } from '../wire/name.js';
 import { ipv4Rdata, ipv6Rdata, record } from '../wire/rdata.js';
 import { ipv6Text } from '../wire/address-text.js';
 import { refillableSet, type NameNode, type RRSet, type RRSetLookup } from './name-table.js';
@@ -101,7 +101,7 @@ export class ReverseNames {
       for (let i = 0; i < kept.length; i += 3) {
         if (kept[i] !== address) continue;
         const label = kept[i + 1]!;
-        targets.push((label === '' ? '' : String.fromCharCode(label.length) + label) + kept[i + 2]!);
+        targets.push(label === '' ? kept[i + 2]! : childKey([label], kept[i + 2]!));
       }
     }
     return this.node.fill(targets, this.ttl);

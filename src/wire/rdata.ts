@@ -41,15 +41,11 @@ class TailRecord implements EncodedRecord {
   ) {}
 
   get type(): number {
-    const data = this.data;
-    const at = this.at;
-    return (data[at]! << 8) | data[at + 1]!;
+    return tailTypeAt(this.data, this.at);
   }
 
   get length(): number {
-    const data = this.data;
-    const at = this.at;
-    return 10 + ((data[at + 8]! << 8) | data[at + 9]!);
+    return tailLengthAt(this.data, this.at);
   }
 }
 
