@@ -121,19 +121,29 @@ export class ResponseWriter {
       let nextOwner = -1;
       for (let i = 0; i < count; i++) {
         const index = set.weights !== null ? this.order[i]! : i;
-        let length: number;
+        // A service node's record is an offset in its block (no object); any other record is an object over its tail.
+        let data: Buffer;
+        let at: number;
+        let rec: EncodedRecord | undefined;
         if (set.bytes !== null) {
-          // A service node's record: an offset in its block; an SRV record's glue positions follow its tail.
-          const data = set.bytes.data;
-          const at = set.bytes.base + set.records[index]!;
-          length = tailLengthAt(data, at);
-          if (pos + 2 + length > room) {
-            truncated = true;
-            break outer;
-          }
-          buf[pos] = 0xc0 | (ownerPointer >> 8);
-          buf[pos + 1] = ownerPointer & 0xff;
-          copyTail(data, at, buf, pos + 2, length);
+          data = set.bytes.data;
+          at = set.bytes.base + set.records[index]!;
+          rec = undefined;
+        } else {
+          rec = set.records[index]!;
+          data = rec.data;
+          at = rec.at;
+        }
+        const length = tailLengthAt(data, at);
+        if (pos + 2 + length > room) {
+          truncated = true;
+          break outer;
+        }
+        buf[pos] = 0xc0 | (ownerPointer >> 8);
+        buf[pos + 1] = ownerPointer & 0xff;
+        copyTail(data, at, buf, pos + 2, length);
+        if (rec === undefined) {
+          // A block's SRV record lists its glue's positions after its tail.
           const targetAt = pos + 2 + SRV_TARGET_AT;
           if (set.type === RRType.SRV && targetAt <= MAX_POINTER && data[at + length]! > 0) {
             this.glueAt.push(targetAt);
@@ -141,15 +151,6 @@ export class ResponseWriter {
             this.glueFrom.push(at + length);
           }
         } else {
-          const rec = set.records[index]!;
-          length = rec.length;
-          if (pos + 2 + length > room) {
-            truncated = true;
-            break outer;
-          }
-          buf[pos] = 0xc0 | (ownerPointer >> 8);
-          buf[pos + 1] = ownerPointer & 0xff;
-          writeTail(rec, buf, pos + 2, length);
           const targetAt = pos + 2 + rec.targetOffset;
           if (rec.targetOffset >= 0 && targetAt <= MAX_POINTER) {
             nextOwner = targetAt;
