@@ -342,14 +342,15 @@ export class CatalogProjection {
     const byLabel = labelRecords(instances, addressOf);
     // SRV glue is the target's own records: a backup's or a split backend's names when answering theirs.
     const glue = answer.owners === undefined ? byLabel : labelRecords(answer.instances, addressOf, ownerOf);
-    const glueKey = (inst: Instance, label: string): string => (answer.owners === undefined ? label : ownerOf(inst) + instanceKeyLabels(inst));
 
     // One SRV name per (port name, protocol) of any instance, so that a port whose instances are all
     // failing or drained is NODATA, not NXDOMAIN (which resolvers would cache as "no such name").
     const srv = new Map<string, SrvDraft>();
     const answered = new Set(answer.instances);
     for (const inst of answer.owners === undefined ? instances : [...instances, ...answer.instances]) {
-      const label = instanceLabel(inst);
+      // The instance's name as an SRV target (wire form) and as its glue's key: made once an instance, when answered.
+      let keyLabels: string | undefined;
+      let glueKey: string | undefined;
       for (const port of inst.ports) {
         let entry: SrvDraft | undefined;
         try {
@@ -366,13 +367,15 @@ export class CatalogProjection {
           continue;
         }
         if (!answered.has(inst)) continue;
+        keyLabels ??= instanceKeyLabels(inst);
+        glueKey ??= answer.owners === undefined ? instanceLabel(inst) : ownerOf(inst) + keyLabels;
         // Dual-stack endpoints are two instances with one name: one SRV record, glue for both.
-        const target = `${glueKey(inst, label)}|${port.port}`;
+        const target = `${glueKey}|${port.port}`;
         if (entry.targets.has(target)) continue;
         entry.targets.add(target);
         const weight = this.answerWeight(inst, answer);
         // The glue is the instance name's own records: nothing copied per SRV record.
-        entry.records.push(block.srv(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, instanceKeyLabels(inst) + ownerOf(inst), glue.get(glueKey(inst, label))!));
+        entry.records.push(block.srv(this.ttl, 0, Math.min(65535, Math.max(1, Math.round(weight))), port.port, keyLabels + ownerOf(inst), glue.get(glueKey)!));
         entry.members.push(inst);
       }
     }

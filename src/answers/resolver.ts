@@ -72,7 +72,6 @@ export class Resolver {
     }
     const cut = name.charCodeAt(0) + 1;
     if (cut >= name.length) return undefined;
-    const first = name.slice(0, cut);
     const parent = name.slice(cut);
     if (name.charCodeAt(1) !== UNDERSCORE) {
       const below = this.dynamicNames.get(parent)?.below;
@@ -80,7 +79,7 @@ export class Resolver {
         // A local instance's name is kept as its text: the label without its length octet.
         const records = below.instance(name.slice(1, cut));
         if (records !== undefined) return this.instanceNode.fill(records, below.bytes);
-        return below.hasCluster(first) ? EMPTY_NODE : undefined;
+        return below.hasCluster(name.slice(0, cut)) ? EMPTY_NODE : undefined;
       }
       // Another cluster's instance: <name>.<cluster>.<svc>, two labels below the service.
       const cutParent = parent.charCodeAt(0) + 1;
@@ -89,6 +88,8 @@ export class Resolver {
       const records = clusterBelow?.clusterInstance(name.slice(0, cut + cutParent));
       return records === undefined || clusterBelow === undefined ? undefined : this.instanceNode.fill(records, clusterBelow.bytes);
     }
+    // An SRV name's labels: _<proto>.<svc>, or _<port>._<proto>.<svc>.
+    const first = name.slice(0, cut);
     if (parent.charCodeAt(1) !== UNDERSCORE) return this.dynamicNames.get(parent)?.below?.hasProtocol(first) ? EMPTY_NODE : undefined;
     const cut2 = parent.charCodeAt(0) + 1;
     if (cut2 >= parent.length) return undefined;
