@@ -2,7 +2,8 @@
 /**
  * Builds the optional native addons into dist/native/<name>.node when a C compiler and Node's headers are present;
  * otherwise says why and leaves the server without them: native/udp_batch.c (UDP by recvmmsg/sendmmsg; without it
- * node:dgram) and native/malloc_trim.c (the C heap's free pages handed back after a load; without it they stay).
+ * node:dgram), native/malloc_trim.c (the C heap's free pages handed back after a load; without it they stay) and
+ * native/file_pages.c (the executable's pages the running server does not use unmapped; without it they stay mapped).
  * Run by `npm run build`. MESHDNS_NATIVE=off skips them; MESHDNS_NATIVE=required makes a failure fatal (CI, the image).
  *
  * Node's headers come from the running Node's own install (<prefix>/include/node: the official tarballs and
@@ -15,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ADDONS = ['udp_batch', 'malloc_trim'];
+const ADDONS = ['udp_batch', 'malloc_trim', 'file_pages'];
 const mode = process.env.MESHDNS_NATIVE ?? 'auto';
 
 function headerCandidates() {
@@ -48,7 +49,7 @@ function skip(reason) {
     console.error(`native addons: ${reason}; MESHDNS_NATIVE=required`);
     process.exit(1);
   }
-  console.log(`native addons not built (${reason}): UDP uses node:dgram, the C heap is not trimmed`);
+  console.log(`native addons not built (${reason}): UDP uses node:dgram, the C heap is not trimmed, the executable's pages stay mapped`);
   process.exit(0);
 }
 
