@@ -4,7 +4,9 @@
  * have 3 instances (weights 50/30/20) in 100 namespaces; BENCH_PER_SERVICE=1
  * gives every instance a service of its own, the costliest shape.
  * Run: npm run bench:scale (env BENCH_INSTANCES, BENCH_PER_SERVICE, BENCH_WORKERS, BENCH_SCRAPES (30),
- * BENCH_REVERSE=off to measure without the PTR table, BENCH_SETTLE_MS to measure later than 1 s after ready)
+ * BENCH_REVERSE=off to measure without the PTR table, BENCH_SETTLE_MS to measure later than 1 s after ready,
+ * BENCH_AFTER_MS (40,000; 0: none) how long after the scrapes, answering a query a second, the last reading is taken,
+ * BENCH_CLI=<another build's dist/cli.js> to measure that build with this bench)
  */
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { startMeshdns } from '../support/meshdns-process.js';
@@ -24,7 +26,7 @@ const t0 = Date.now();
 // startMeshdns runs Node with the flags `npm start` and the image use (package.json, Dockerfile).
 // A fixed port, as deployments have: workers then take their snapshots at once (a port 0 serializes them).
 const dnsPort = await freePort();
-const s = await startMeshdns(['--upstream', 'none', '--dns', `127.0.0.1:${dnsPort}`, '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])]);
+const s = await startMeshdns(['--upstream', 'none', '--dns', `127.0.0.1:${dnsPort}`, '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])], { cli: process.env.BENCH_CLI });
 while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
 const readyMs = Date.now() - t0;
 const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / perService)}.ns-${Math.floor((instances - 1) / perService) % 100}.linkerd.local`)))!);
@@ -66,5 +68,18 @@ for (let k = 0; k < Number(process.env.BENCH_SCRAPES ?? 30); k++) {
   peak = Math.max(peak, [s.proc.pid!, ...childrenOf(s.proc.pid!)].reduce((sum, pid) => sum + rssMb(pid), 0));
 }
 console.log(`resident memory under ${process.env.BENCH_SCRAPES ?? 30} /metrics scrapes (all processes): peak ${peak.toFixed(0)} MB`);
+// A server that has served a while: the scrapes' garbage collected, the writer thread stopped (30 s without a write),
+// the pages of the executable the served requests ran mapped again (after the start's release), the 30 s trims run.
+const afterMs = Number(process.env.BENCH_AFTER_MS ?? 40_000);
+if (afterMs > 0) {
+  const lastService = Math.floor((instances - 1) / perService);
+  for (let waited = 0; waited < afterMs; waited += 1000) {
+    await udpExchange(s.dnsPort, buildQuery(`svc-${lastService}.ns-${lastService % 100}.linkerd.local`));
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const pids = [s.proc.pid!, ...childrenOf(s.proc.pid!)];
+  const later = pids.reduce((sum, pid) => sum + rssMb(pid), 0);
+  console.log(`resident memory ${afterMs / 1000} s after the scrapes, answering a query a second (all processes): ${later.toFixed(0)} MB${pids.length > 1 ? `; shared file pages counted once: ${groupResidentMb(pids).toFixed(0)} MB` : ''}`);
+}
 await s.stop();
 process.exit(0);
