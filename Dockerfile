@@ -2,7 +2,8 @@
 # the optional "node" package (which pins Node 24 on machines whose system Node is older) is left out.
 FROM node:24-bookworm-slim AS build
 WORKDIR /app
-# A C compiler for the UDP addon (native/udp_batch.c: recvmmsg/sendmmsg, --udp-io); Node's headers are in the image.
+# A C compiler for the native addons (native/: UDP by recvmmsg/sendmmsg, the C heap trimmed, the executable's pages
+# handed back); Node's headers are in the image.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --omit=optional
