@@ -4,7 +4,8 @@
  * on core 1, a fixed rate after a warm-up, rounds alternating. Reports CPU per answered query and p99 latency,
  * each as a ratio to Knot's in the same run (issue 24's goals: both ≤ 1.25), and p50 and p90 the same way.
  * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=7; BENCH_BASELINE=<another build's
- * dist/cli.js>, measured beside this one). Needs knotd, dnsperf, taskset.
+ * dist/cli.js>, measured beside this one; BENCH_SPIN_NS=<ns>: also a raw loop that spends that long in JavaScript on
+ * each query, to see whether meshdns's tail is its CPU a query or something else). Needs knotd, dnsperf, taskset.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -52,6 +53,13 @@ for (const io of ['recvmmsg', 'dgram'] as const) {
   const raw = await startRawLoop(io, serverCore);
   rawLoops.push(raw.proc);
   servers.push({ name: `raw-loop-${io}`, port: raw.port, pid: raw.proc.pid!, idleMs: 0 });
+}
+// BENCH_SPIN_NS: the raw loop through the addon, busy that long on each query. Set to meshdns's extra CPU a query
+// over the raw loop, its latency says what an answer path of that cost gives, whatever the cost is made of.
+if (process.env.BENCH_SPIN_NS) {
+  const raw = await startRawLoop('recvmmsg', serverCore, Number(process.env.BENCH_SPIN_NS));
+  rawLoops.push(raw.proc);
+  servers.push({ name: `raw-loop-spin-${process.env.BENCH_SPIN_NS}ns`, port: raw.port, pid: raw.proc.pid!, idleMs: 0 });
 }
 // Every thread of every server on core 0 (Knot's and Node's helper threads too).
 for (const s of servers) execFileSync('taskset', ['-a', '-p', '-c', '0', String(s.pid)], { stdio: 'ignore' });
