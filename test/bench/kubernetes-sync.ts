@@ -5,7 +5,7 @@
  * first complete split answers, memory, and how long one canary step of
  * every split takes to reach the answers.
  * Run: npm run bench:kubernetes (BENCH_SERVICES, BENCH_SPLITS to change the sizes; BENCH_SETTLE_MS, 10,000, how long
- * after the first reading memory is read again)
+ * after the first reading memory is read again; BENCH_CLI=<another build's dist/cli.js> to measure that build)
  */
 import { buildQuery, decode, udpExchange } from '../support/dns-client.js';
 import { endpointSlice, FakeKubeApiServer, httpRoute, MESH_CRDS, service } from '../support/fake-kube-apiserver.js';
@@ -25,7 +25,7 @@ for (let i = 0; i < services; i++) {
 }
 
 const started = Date.now();
-const s = await startMeshdns(['--upstream', 'none', '--kubeconfig', api.kubeconfig(), '--log-level', 'info']);
+const s = await startMeshdns(['--upstream', 'none', '--kubeconfig', api.kubeconfig(), '--log-level', 'info'], { cli: process.env.BENCH_CLI });
 const listening = Date.now() - started;
 const last = `svc-${services - 1}.ns-${(services - 1) % 100}.linkerd.local`;
 for (;;) {
@@ -78,7 +78,7 @@ async function splitPhase(withRoutes: boolean): Promise<void> {
     if (withRoutes) kube.apply(ROUTES, httpRoute(ns, `app-${a}`, `app-${a}`, [[`app-${a}-v0`, 80], [`app-${a}-v1`, 15], [`app-${a}-v2`, 5]]));
   }
   const started = Date.now();
-  const m = await startMeshdns(['--upstream', 'none', '--kubeconfig', kube.kubeconfig(), '--log-level', 'info']);
+  const m = await startMeshdns(['--upstream', 'none', '--kubeconfig', kube.kubeconfig(), '--log-level', 'info'], { cli: process.env.BENCH_CLI });
   const answers = async (name: string): Promise<number> => {
     const reply = await udpExchange(m.dnsPort, buildQuery(name, { edns: {} }), 500);
     return reply === null ? 0 : decode(reply).answers.length;
