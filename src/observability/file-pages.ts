@@ -90,27 +90,28 @@ export function releaseExecutablePages(executable = process.execPath): FilePages
   return { releasedFileMb: before === undefined || after === undefined ? 0 : Math.max(0, Math.round((before - after) / 1024)) };
 }
 
-/** How much the process's file-backed resident pages may grow back after a release before the next one. */
+/** How far the process's file-backed resident pages may grow past what the server settled at before a release. */
 export const REGROWTH_KB = 4 * 1024;
 
 /**
- * Checks every `intervalMs` whether the process's file-backed resident pages grew by 4 MB since the last release
- * (the one after the load, or this timer's), and releases the executable's again then. What comes back between two
- * releases is what the server ran in the meantime: the answer path's code, Prometheus's scrapes, REST writes and
- * their SQLite thread, a reload; released, the code of the minute past that is not running now stops counting
- * against the resident size (measured at 10,000 REST instances: 81 MB 40 s after 30 scrapes with releases on growth
- * of 8 MB from a settled reading, 68 with this rule, 90 before any release; the answer path no slower, docs/performance.md). The pages
- * still in use come back in minor faults: ~1 ms of CPU a release spread over the next moments. Nothing runs where
- * the addon is absent.
+ * Checks every `intervalMs` whether the process's file-backed resident pages grew 4 MB past what the running server
+ * settled at after the last release, and releases the executable's again then. Settled is the first check after a
+ * release: by then the code the server keeps running (the answer path, Prometheus's scrapes, REST writes) is mapped
+ * again, and it stays so: pages in use are never released only to come back. Growth past that is code run once
+ * (a reload, the console, a TLS handshake, a burst of writes' SQLite thread): released. Nothing runs where the addon
+ * is absent.
  */
 export function releaseExecutablePagesPeriodically(intervalMs: number, executable = process.execPath): () => void {
   if ('error' in load()) return () => undefined;
-  let afterRelease = residentFileKb();
+  let settledKb: number | undefined;
   const timer = setInterval(() => {
     const now = residentFileKb();
-    if (now === undefined || afterRelease === undefined || now - afterRelease < REGROWTH_KB) return;
-    releaseExecutablePages(executable);
-    afterRelease = residentFileKb();
+    if (now === undefined) return;
+    if (settledKb === undefined) settledKb = now;
+    else if (now - settledKb >= REGROWTH_KB) {
+      releaseExecutablePages(executable);
+      settledKb = undefined;
+    }
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
