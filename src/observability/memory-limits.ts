@@ -98,9 +98,9 @@ const HEAP_GROWING_PERCENT = 25;
  * and the resident size stayed at the peak (issue 29). V8's memory reducer does the same only after seconds
  * of idleness, which a server under queries never has. Node exposes the collector only behind a flag: it is set
  * for one new context and cleared again. Takes ~300 ms at 100,000 instances (the log line's `ms`; ~500 when a
- * second round is needed), before the process says it is ready. Last, the C heap's free pages go back to the
- * kernel (malloc-trim.ts; the result's `releasedMb`, or `mallocTrim`: why not), and so do the executable's pages
- * that starting and the load touched (file-pages.ts; `releasedFileMb`, or `filePages`: why not).
+ * second round is needed), before the process says it is ready. First, the executable's pages that starting and
+ * the load touched go back to the kernel (file-pages.ts; the result's `releasedFileMb`, or `filePages`: why not);
+ * last, the C heap's free pages (malloc-trim.ts; `releasedMb`, or `mallocTrim`: why not).
  */
 export function compactAfterLoad(): { ms: number; heapUsedMb: number; heapCommittedMb: number; collections: number } & MallocTrimResult & FilePagesResult {
   if (collect === undefined) {
@@ -109,6 +109,9 @@ export function compactAfterLoad(): { ms: number; heapUsedMb: number; heapCommit
     setFlagsFromString('--no-expose-gc');
   }
   const started = performance.now();
+  // Starting and the load touched code all over the executable, which stays mapped (49-53 MB) though the running
+  // server uses about half of it. First: reading /proc/self/smaps makes garbage the collections then take.
+  const pages = releaseExecutablePages();
   collect!({ type: 'major', execution: 'sync', flavor: 'last-resort' });
   // Each memory-reducing collection empties only so many fragmented pages (--trace-gc: 182.7 → 142.2 → 111.7 MB
   // committed for the same 89 MB in use), so a load that happened to peak higher (195 MB against 133–149: GC
@@ -127,8 +130,5 @@ export function compactAfterLoad(): { ms: number; heapUsedMb: number; heapCommit
   // What the load freed outside V8's heap (SQLite's pages, HTTP bodies) stays resident in glibc's arenas until
   // trimmed: 5-13 MB at 100,000 REST instances, the spread between starts of one build.
   const trim = trimMalloc();
-  // Starting and the load touched code all over the executable, which stays mapped (49-53 MB) though the running
-  // server uses about half of it.
-  const pages = releaseExecutablePages();
   return { ms: Math.round(performance.now() - started), heapUsedMb: Math.round(heap.used_heap_size / 2 ** 20), heapCommittedMb: Math.round(heap.total_heap_size / 2 ** 20), collections, ...trim, ...pages };
 }
