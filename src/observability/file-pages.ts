@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { loadNativeAddon } from '../config/native-addon.js';
+import { residentKb } from './proc-status.js';
 
 /** The optional addon native/file_pages.c: madvise(MADV_DONTNEED) on a range. */
 interface FilePagesAddon {
@@ -53,16 +54,6 @@ function load(): { addon: FilePagesAddon } | { error: string } {
   return (loaded = loadNativeAddon<FilePagesAddon>('file_pages'));
 }
 
-/** The process's file-backed resident memory (RssFile), in kB; undefined where /proc says nothing. */
-export function residentFileKb(): number | undefined {
-  try {
-    const kb = /^RssFile:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb);
-  } catch {
-    return undefined;
-  }
-}
-
 /** What a release did: the file-backed resident memory it unmapped, or why nothing was tried. */
 export type FilePagesResult = { readonly releasedFileMb: number } | { readonly filePages: string };
 
@@ -81,12 +72,12 @@ export function releaseExecutablePages(executable = process.execPath): FilePages
   } catch (err) {
     return { filePages: `/proc/self/smaps: ${(err as Error).message}` };
   }
-  const before = residentFileKb();
+  const before = residentKb('RssFile');
   for (const m of mappings) {
     const errno = addon.addon.release(m.start, m.end - m.start);
     if (errno !== 0) return { filePages: `madvise(MADV_DONTNEED) failed on ${executable}: errno ${errno}` };
   }
-  const after = residentFileKb();
+  const after = residentKb('RssFile');
   return { releasedFileMb: before === undefined || after === undefined ? 0 : Math.max(0, Math.round((before - after) / 1024)) };
 }
 
@@ -105,7 +96,7 @@ export function releaseExecutablePagesPeriodically(intervalMs: number, executabl
   if ('error' in load()) return () => undefined;
   let settledKb: number | undefined;
   const timer = setInterval(() => {
-    const now = residentFileKb();
+    const now = residentKb('RssFile');
     if (now === undefined) return;
     if (settledKb === undefined) settledKb = now;
     else if (now - settledKb >= REGROWTH_KB) {

@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { loadNativeAddon } from '../config/native-addon.js';
+import { residentKb } from './proc-status.js';
 
 /** The optional addon native/malloc_trim.c: glibc's malloc_trim(0). */
 interface MallocTrimAddon {
@@ -16,16 +16,6 @@ function load(): { addon: MallocTrimAddon } | { error: string } {
   return (loaded = 'error' in found || found.addon.glibc ? found : { error: 'the C library is not glibc (musl has no malloc_trim)' });
 }
 
-/** The process's anonymous resident memory (RssAnon), in bytes; undefined where /proc says nothing. */
-function residentAnonymousBytes(): number | undefined {
-  try {
-    const kb = /^RssAnon:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 /** What a trim did: the resident memory it handed back, or why nothing was tried. */
 export type MallocTrimResult = { readonly releasedMb: number } | { readonly mallocTrim: string };
 
@@ -36,10 +26,10 @@ export type MallocTrimResult = { readonly releasedMb: number } | { readonly mall
 export function trimMalloc(): MallocTrimResult {
   const addon = load();
   if ('error' in addon) return { mallocTrim: addon.error };
-  const before = residentAnonymousBytes();
+  const before = residentKb('RssAnon');
   addon.addon.trim();
-  const after = residentAnonymousBytes();
-  return { releasedMb: before === undefined || after === undefined ? 0 : Math.max(0, Math.round((before - after) / 2 ** 20)) };
+  const after = residentKb('RssAnon');
+  return { releasedMb: before === undefined || after === undefined ? 0 : Math.max(0, Math.round((before - after) / 1024)) };
 }
 
 /** How often the C heap is trimmed while the server runs. */
