@@ -4,7 +4,8 @@
  * of random instances (each write a catalog change, an answer rebuild and,
  * with workers, a fan-out), in one run; then the writes alone, for what one
  * costs meshdns's threads. Run: npm run bench:write-load
- * (env: BENCH_SECONDS=10, BENCH_WORKERS=1, BENCH_WRITES_PER_SECOND=1000).
+ * (env: BENCH_SECONDS=10, BENCH_WORKERS=1, BENCH_WRITES_PER_SECOND=1000; BENCH_CLI=<another build's dist/cli.js> to
+ * measure that build).
  */
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +25,7 @@ const address = (svc: number, i: number): string => `10.${100 + Math.floor(svc /
 const queryFile = join(dir, 'queries.txt');
 writeFileSync(queryFile, Array.from({ length: 20_000 }, (_, q) => `svc-${(q * 7919) % SERVICES}.bench.linkerd.local A`).join('\n') + '\n');
 
-const server = await startMeshdns(['--upstream', 'none', '--workers', workers, '--zones', mkdtempSync(join(dir, 'z-'))]);
+const server = await startMeshdns(['--upstream', 'none', '--workers', workers, '--zones', mkdtempSync(join(dir, 'z-'))], { cli: process.env.BENCH_CLI });
 const body = (s: number, i: number, weight: number): object => ({ address: address(s, i), weight, ports: [{ name: 'http', port: 8080, protocol: 'tcp' }] });
 for (let s = 0; s < SERVICES; s++) await Promise.all([0, 1, 2].map((i) => api(server.httpPort, 'PUT', instancePath('bench', `svc-${s}`, `i${i}`), body(s, i, 100))));
 
