@@ -94,16 +94,26 @@ export const REGROWTH_KB = 4 * 1024;
  */
 export function releaseExecutablePagesPeriodically(intervalMs: number, executable = process.execPath): () => void {
   if ('error' in load()) return () => undefined;
+  const onTick = settledRelease(() => residentKb('RssFile'), () => void releaseExecutablePages(executable));
+  const timer = setInterval(onTick, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/**
+ * The rule above as a tick function: `read` gives the file-backed resident kB (undefined: unknown, skip), `release`
+ * hands the pages back. The first tick after a release records where the server settled; a later one releases when
+ * the reading is REGROWTH_KB past that, and the tick after it settles again.
+ */
+export function settledRelease(read: () => number | undefined, release: () => void): () => void {
   let settledKb: number | undefined;
-  const timer = setInterval(() => {
-    const now = residentKb('RssFile');
+  return () => {
+    const now = read();
     if (now === undefined) return;
     if (settledKb === undefined) settledKb = now;
     else if (now - settledKb >= REGROWTH_KB) {
-      releaseExecutablePages(executable);
+      release();
       settledKb = undefined;
     }
-  }, intervalMs);
-  timer.unref();
-  return () => clearInterval(timer);
+  };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { parseSmaps, releasableMappings, releaseExecutablePages } from '../../src/observability/file-pages.js';
+import { parseSmaps, releasableMappings, releaseExecutablePages, settledRelease, REGROWTH_KB } from '../../src/observability/file-pages.js';
 
 const NODE = '/usr/local/bin/node';
 
@@ -112,4 +112,25 @@ test('releaseExecutablePages of a path no mapping has releases nothing, and says
   const result = releaseExecutablePages('/no/such/executable');
   assert.ok('releasedFileMb' in result, JSON.stringify(result));
   assert.ok(result.releasedFileMb <= 1);
+});
+
+test('released again only on growth past where the server settled, never the pages it keeps running', () => {
+  const readings: (number | undefined)[] = [];
+  let releases = 0;
+  const tick = settledRelease(() => readings.shift(), () => releases++);
+  const at = (kb: number | undefined): number => {
+    readings.push(kb);
+    tick();
+    return releases;
+  };
+  // After the load's release the answer path, scrapes and writes map their pages back: 11 → 24 MB. The first check
+  // takes that as settled, however far it is from the release.
+  assert.equal(at(24_000), 0);
+  assert.equal(at(24_000 + REGROWTH_KB - 1), 0, 'growth under the bound stays');
+  assert.equal(at(undefined), 0, 'an unknown reading changes nothing');
+  assert.equal(at(24_000 + REGROWTH_KB), 1, 'code run once (a reload, the console): released');
+  // The tick after a release settles again, at what came back; only new growth past that releases.
+  assert.equal(at(25_000), 1);
+  assert.equal(at(25_000 + REGROWTH_KB / 2), 1);
+  assert.equal(at(25_000 + REGROWTH_KB), 2);
 });
