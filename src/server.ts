@@ -9,9 +9,7 @@ import { HttpServer } from './http/http-server.js';
 import { DnsMetrics } from './observability/dns-metrics.js';
 import { registerHealthMetrics, serviceInstancesChunks } from './observability/health-metrics.js';
 import { opsMetrics } from './observability/ops-metrics.js';
-import { compactAfterLoad, memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
-import { MALLOC_TRIM_INTERVAL_MS, trimMallocPeriodically } from './observability/malloc-trim.js';
-import { releaseExecutablePagesPeriodically } from './observability/file-pages.js';
+import { compactAfterLoad, handBackMemoryPeriodically, memoryLimits, registerMemoryLimitMetrics } from './observability/memory-limits.js';
 import { HealthMonitor } from './health/health-monitor.js';
 import { KubernetesClusters, type SourceFactory } from './sources/kubernetes/kubernetes-clusters.js';
 import { describeKubeConfig, findKubeConfig, loadKubeConfig, plainHttpServers, type KubeConfigSource } from './sources/kubernetes/kube-config.js';
@@ -265,8 +263,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   // resident. With workers, the snapshots the primary made for them are that garbage.
   started = true;
   if (registry.loaded || pool !== undefined) logger.info(compactAfterLoad(), pool === undefined ? 'heap compacted after the registrations were loaded' : 'heap compacted after the registrations were loaded and the DNS workers took their snapshots');
-  const releases = [trimMallocPeriodically(), releaseExecutablePagesPeriodically(MALLOC_TRIM_INTERVAL_MS)];
-  stopTrims = () => releases.forEach((stop) => stop());
+  stopTrims = handBackMemoryPeriodically();
 
   const limits = memoryLimits();
   const udpIo = pooled ? pool?.udpIo : listeners?.udpIo;

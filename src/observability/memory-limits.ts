@@ -3,8 +3,8 @@ import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Gauge, type Registry } from 'prom-client';
 import { containerMemory } from './container-memory.js';
-import { trimMalloc, type MallocTrimResult } from './malloc-trim.js';
-import { releaseExecutablePages, type FilePagesResult } from './file-pages.js';
+import { MALLOC_TRIM_INTERVAL_MS, trimMalloc, trimMallocPeriodically, type MallocTrimResult } from './malloc-trim.js';
+import { releaseExecutablePages, releaseExecutablePagesPeriodically, type FilePagesResult } from './file-pages.js';
 
 /**
  * The memory a process may use: the container's limit (its cgroup's, as Node reads it: process.constrainedMemory)
@@ -131,4 +131,14 @@ export function compactAfterLoad(): { ms: number; heapUsedMb: number; heapCommit
   // trimmed: 5-13 MB at 100,000 REST instances, the spread between starts of one build.
   const trim = trimMalloc();
   return { ms: Math.round(performance.now() - started), heapUsedMb: Math.round(heap.used_heap_size / 2 ** 20), heapCommittedMb: Math.round(heap.total_heap_size / 2 ** 20), collections, ...trim, ...pages };
+}
+
+/**
+ * What compactAfterLoad hands back once, kept handed back while the process runs: the C heap trimmed every 30 s,
+ * the executable's pages released when they grow past the running server's own (malloc-trim.ts, file-pages.ts).
+ * The server and each DNS worker start it once their load is in; the result stops both.
+ */
+export function handBackMemoryPeriodically(): () => void {
+  const stops = [trimMallocPeriodically(), releaseExecutablePagesPeriodically(MALLOC_TRIM_INTERVAL_MS)];
+  return () => stops.forEach((stop) => stop());
 }

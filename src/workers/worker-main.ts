@@ -1,8 +1,6 @@
 import type { Logger } from 'pino';
 import { AggregatorRegistry, collectDefaultMetrics, register } from 'prom-client';
-import { compactAfterLoad, registerMemoryLimitMetrics } from '../observability/memory-limits.js';
-import { MALLOC_TRIM_INTERVAL_MS, trimMallocPeriodically } from '../observability/malloc-trim.js';
-import { releaseExecutablePagesPeriodically } from '../observability/file-pages.js';
+import { compactAfterLoad, handBackMemoryPeriodically, registerMemoryLimitMetrics } from '../observability/memory-limits.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config/config.js';
 import { applyLiveSettings, createAnswerEngine, listenDns } from '../answer-engine.js';
@@ -47,8 +45,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       if (listeners === undefined) {
         // The first snapshot is the whole catalog at once: its garbage is collected before the worker answers.
         logger.info(compactAfterLoad(), 'DNS worker heap compacted after its first snapshot');
-        trimMallocPeriodically();
-        releaseExecutablePagesPeriodically(MALLOC_TRIM_INTERVAL_MS);
+        handBackMemoryPeriodically();
         await listen();
       }
       else send({ type: 'applied', seq });
