@@ -29,7 +29,10 @@ const dnsPort = await freePort();
 const s = await startMeshdns(['--upstream', 'none', '--dns', `127.0.0.1:${dnsPort}`, '--data-dir', dataDir, '--reverse-lookups', reverse, ...(workers ? ['--workers', workers] : [])], { cli: process.env.BENCH_CLI });
 while ((await fetch(`http://127.0.0.1:${s.httpPort}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 10));
 const readyMs = Date.now() - t0;
-const probe = decode((await udpExchange(s.dnsPort, buildQuery(`svc-${Math.floor((instances - 1) / perService)}.ns-${Math.floor((instances - 1) / perService) % 100}.linkerd.local`)))!);
+// The last service registered: answering it means the whole load is in.
+const lastService = Math.floor((instances - 1) / perService);
+const lastServiceName = `svc-${lastService}.ns-${lastService % 100}.linkerd.local`;
+const probe = decode((await udpExchange(s.dnsPort, buildQuery(lastServiceName)))!);
 // BENCH_SETTLE_MS: wait longer before measuring (what the load's garbage leaves once collected).
 await new Promise((r) => setTimeout(r, Number(process.env.BENCH_SETTLE_MS ?? 1000)));
 let rss = rssMb(s.proc.pid!);
@@ -72,9 +75,8 @@ console.log(`resident memory under ${process.env.BENCH_SCRAPES ?? 30} /metrics s
 // the pages of the executable the served requests ran mapped again (after the start's release), the 30 s trims run.
 const afterMs = Number(process.env.BENCH_AFTER_MS ?? 40_000);
 if (afterMs > 0) {
-  const lastService = Math.floor((instances - 1) / perService);
   for (let waited = 0; waited < afterMs; waited += 1000) {
-    await udpExchange(s.dnsPort, buildQuery(`svc-${lastService}.ns-${lastService % 100}.linkerd.local`));
+    await udpExchange(s.dnsPort, buildQuery(lastServiceName));
     await new Promise((r) => setTimeout(r, 1000));
   }
   const pids = [s.proc.pid!, ...childrenOf(s.proc.pid!)];
