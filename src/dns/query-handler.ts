@@ -1,3 +1,6 @@
+// The module's binding, not the global: `performance` on globalThis is an accessor, a global load that misses the
+// inline cache and a getter call on every query.
+import { performance } from 'node:perf_hooks';
 import type { UdpIo } from './udp-batch.js';
 import { emptyResolution, Outcome, type Resolver } from '../answers/resolver.js';
 import { ResponseWriter, responseLimit } from './response-writer.js';

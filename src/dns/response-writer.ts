@@ -5,9 +5,10 @@ import { weightedOrder } from '../answers/weighted-order.js';
 import { roundRobinInZone, roundRobinOrder, roundRobinPeek, rotationFrom, uniformOrder, zoneFirst } from '../answers/policy-order.js';
 import { LB_ROUND_ROBIN, LB_WEIGHTED, type DrawGroup, type RRSet } from '../answers/name-table.js';
 import { HeldTurns } from './held-turns.js';
+import { performance } from 'node:perf_hooks';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from '../wire/constants.js';
 import type { ParsedQuery } from '../wire/query.js';
-import { copyTail, SRV_TARGET_AT, tailLengthAt, writeTail, type EncodedRecord } from '../wire/rdata.js';
+import { copyBytes, copyTail, SRV_TARGET_AT, tailLengthAt, writeTail, type EncodedRecord } from '../wire/rdata.js';
 
 const OPT_SIZE = 11;
 const MAX_POINTER = 0x3fff;
@@ -180,7 +181,7 @@ export class ResponseWriter {
         const at = HEADER_SIZE + q.qnameLength - (res.zone.key.length);
         buf[pos] = 0xc0 | (at >> 8);
         buf[pos + 1] = at & 0xff;
-        soa.copy(buf, pos + 2);
+        copyBytes(soa, 0, buf, pos + 2, soa.length);
         pos += 2 + soa.length;
         nscount = 1;
       }
@@ -316,31 +317,42 @@ export class ResponseWriter {
 
   private writeQuestion(msg: Buffer, q: ParsedQuery): number {
     if (q.key === '') return HEADER_SIZE;
-    msg.copy(this.buf, HEADER_SIZE, HEADER_SIZE, q.questionEnd);
+    copyBytes(msg, HEADER_SIZE, this.buf, HEADER_SIZE, q.questionEnd - HEADER_SIZE);
     return q.questionEnd;
   }
 
+  // Byte stores rather than writeUInt16BE: each of those is a call with its own range checks, and these six are
+  // on every answer.
   private writeHeader(id: number, flags: number, qd: number, an: number, ns: number, ar: number): void {
     const buf = this.buf;
-    buf.writeUInt16BE(id, 0);
-    buf.writeUInt16BE(flags, 2);
-    buf.writeUInt16BE(qd, 4);
-    buf.writeUInt16BE(an, 6);
-    buf.writeUInt16BE(ns, 8);
-    buf.writeUInt16BE(ar, 10);
+    buf[0] = id >> 8;
+    buf[1] = id;
+    buf[2] = flags >> 8;
+    buf[3] = flags;
+    buf[4] = qd >> 8;
+    buf[5] = qd;
+    buf[6] = an >> 8;
+    buf[7] = an;
+    buf[8] = ns >> 8;
+    buf[9] = ns;
+    buf[10] = ar >> 8;
+    buf[11] = ar;
   }
 
   /** OPT pseudo-record (RFC 6891 §6.1.2): root owner, our payload size, extended rcode, DO echoed (RFC 3225 §3). */
   private writeOpt(pos: number, extendedRcode: number, dnssecOk: boolean): number {
     const buf = this.buf;
     buf[pos] = 0;
-    buf.writeUInt16BE(RRType.OPT, pos + 1);
-    buf.writeUInt16BE(OUR_UDP_PAYLOAD, pos + 3);
+    buf[pos + 1] = RRType.OPT >> 8;
+    buf[pos + 2] = RRType.OPT & 0xff;
+    buf[pos + 3] = OUR_UDP_PAYLOAD >> 8;
+    buf[pos + 4] = OUR_UDP_PAYLOAD & 0xff;
     buf[pos + 5] = extendedRcode;
     buf[pos + 6] = 0; // version 0
     buf[pos + 7] = dnssecOk ? 0x80 : 0;
     buf[pos + 8] = 0;
-    buf.writeUInt16BE(0, pos + 9);
+    buf[pos + 9] = 0;
+    buf[pos + 10] = 0;
     return pos + OPT_SIZE;
   }
 }

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { MessageStream } from './message-stream.js';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { QueryHandler } from './query-handler.js';

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { MessageStream } from './message-stream.js';
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { QueryHandler } from './query-handler.js';

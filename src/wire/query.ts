@@ -67,21 +67,21 @@ const scratch = Buffer.allocUnsafe(MAX_NAME_WIRE_LENGTH);
  * hash. Direct-mapped and fixed in size: a flood of random names only overwrites slots.
  */
 const KEY_CACHE_SLOTS = 4096;
-const cachedWire: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(KEY_CACHE_SLOTS).fill(undefined);
 const cachedKeys: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
 
 function keyOfScratch(nameLength: number, hash: number): string {
   const slot = hash & (KEY_CACHE_SLOTS - 1);
-  const wire = cachedWire[slot];
-  if (wire !== undefined && wire.length === nameLength) {
+  // The key is the wire name read as latin1, a character an octet: compared with the octets in place, it needs no
+  // copy of its own (each one a cache miss or two more a query, on the answer path).
+  const key = cachedKeys[slot]!;
+  if (key.length === nameLength) {
     let i = 0;
-    while (i < nameLength && wire[i] === scratch[i]) i++;
-    if (i === nameLength) return cachedKeys[slot]!;
+    while (i < nameLength && key.charCodeAt(i) === scratch[i]) i++;
+    if (i === nameLength) return key;
   }
-  const key = scratch.toString('latin1', 0, nameLength);
-  cachedWire[slot] = Uint8Array.prototype.slice.call(scratch, 0, nameLength);
-  cachedKeys[slot] = key;
-  return key;
+  const fresh = scratch.toString('latin1', 0, nameLength);
+  cachedKeys[slot] = fresh;
+  return fresh;
 }
 
 /** Reads the query in the first `length` bytes of `msg` (all of it by default) into `q`. */

@@ -68,6 +68,14 @@ export function writeTail(r: EncodedRecord, out: Uint8Array, pos: number, n = r.
   copyTail(r.data, r.at, out, pos, n);
 }
 
+/**
+ * Copies `n` octets by a loop: an answer's pieces (a question, an SOA tail) are a few dozen octets, where
+ * Buffer#copy costs more than the copy (a call into C++ and, in Node 24, a new view of the source each time).
+ */
+export function copyBytes(from: Uint8Array, at: number, out: Uint8Array, pos: number, n: number): void {
+  for (let k = 0; k < n; k++) out[pos + k] = from[at + k]!;
+}
+
 /** Copies the `n` octets of a tail at `at` of `data` into `out` at `pos` (writeTail's copy, for block records too). */
 export function copyTail(data: Buffer, at: number, out: Uint8Array, pos: number, n: number): void {
   if (n <= 24) {

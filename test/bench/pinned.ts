@@ -5,7 +5,8 @@
  * each as a ratio to Knot's in the same run (issue 24's goals: both ≤ 1.25), and p50 and p90 the same way.
  * Run: npm run bench:pinned (env: BENCH_QPS=20000, BENCH_SECONDS=5, BENCH_ROUNDS=7; BENCH_BASELINE=<another build's
  * dist/cli.js>, measured beside this one; BENCH_SPIN_NS=<ns>: also a raw loop that spends that long in JavaScript on
- * each query, to see whether meshdns's tail is its CPU a query or something else). Needs knotd, dnsperf, taskset.
+ * each query, to see whether meshdns's tail is its CPU a query or something else; BENCH_DGRAM=0: without the two
+ * node:dgram servers, a shorter run when only the addon path changed). Needs knotd, dnsperf, taskset.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -36,7 +37,8 @@ async function startRegistered(io: string, cli?: string): Promise<MeshdnsProcess
 const knot = await startKnot(dir, { workers: 1, wrapper: serverCore });
 const servers: { name: string; port: number; pid: number; idleMs: number }[] = [{ name: 'knot', port: knot.port, pid: knot.proc.pid!, idleMs: 0 }];
 const meshdns: MeshdnsProcess[] = [];
-for (const io of ['recvmmsg', 'dgram']) {
+const ios = process.env.BENCH_DGRAM === '0' ? (['recvmmsg'] as const) : (['recvmmsg', 'dgram'] as const);
+for (const io of ios) {
   const m = await startRegistered(io);
   meshdns.push(m);
   servers.push({ name: `meshdns-${io}`, port: m.dnsPort, pid: m.proc.pid!, idleMs: 0 });
@@ -49,7 +51,7 @@ if (process.env.BENCH_BASELINE) {
   servers.push({ name: 'meshdns-baseline', port: m.dnsPort, pid: m.proc.pid!, idleMs: 0 });
 }
 const rawLoops: ChildProcess[] = [];
-for (const io of ['recvmmsg', 'dgram'] as const) {
+for (const io of ios) {
   const raw = await startRawLoop(io, serverCore);
   rawLoops.push(raw.proc);
   servers.push({ name: `raw-loop-${io}`, port: raw.port, pid: raw.proc.pid!, idleMs: 0 });
