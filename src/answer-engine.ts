@@ -12,7 +12,7 @@ import { CatalogProjection } from './answers/catalog-projection.js';
 import { watchPlanStates, type PlanStateView } from './answers/plan-states.js';
 import type { SkippedRecord } from './answers/instance-names.js';
 import { seededRandom, unpredictableRandom } from './answers/random.js';
-import type { NameTable } from './answers/name-table.js';
+import { VersionedNameTable } from './answers/name-table.js';
 import { Resolver } from './answers/resolver.js';
 import { ReverseNames, reverseZoneOf } from './answers/reverse-names.js';
 import { ClientZones } from './answers/client-zones.js';
@@ -109,7 +109,7 @@ export function createAnswerEngine(
   // Mesh zone serials: the process that owns the catalog stamps each change and keeps the last across restarts;
   // workers take the primary's (replication).
   const serials = opts.ownsCatalog ? ZoneSerials.inDataDir(zoneKeys(config.domains), config.dataDir) : new ZoneSerials(zoneKeys(config.domains), undefined);
-  const dynamicNames: NameTable = new Map();
+  const dynamicNames = new VersionedNameTable();
   const meshZones = zoneKeys(config.domains);
   const reverseZones = config.reverseCidrs.map((cidr) => keyOf(reverseZoneOf(cidr)));
   const reverse = config.reverseLookups && answers ? new ReverseNames(config.ttl, reverseZones) : undefined;

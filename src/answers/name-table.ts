@@ -400,6 +400,36 @@ function drawGroups(weights: readonly number[], groupOf: readonly number[], poli
 
 export type NameTable = Map<string, NameNode>;
 
+/**
+ * The catalog's name table, counting its changes: the resolver remembers recent answers read from it (a name's
+ * node, its set) for as long as the version they were read at is current. Every change goes through set, delete
+ * or clear, so none can leave a remembered answer behind; a node is never changed once in the table (a rebuilt
+ * service is a new node, set in its place).
+ */
+export class VersionedNameTable extends Map<string, NameNode> implements NameTable {
+  /** Bumped by every change. */
+  version = 0;
+
+  constructor() {
+    super();
+  }
+
+  override set(key: string, node: NameNode): this {
+    this.version++;
+    return super.set(key, node);
+  }
+
+  override delete(key: string): boolean {
+    this.version++;
+    return super.delete(key);
+  }
+
+  override clear(): void {
+    this.version++;
+    super.clear();
+  }
+}
+
 /** A service's keys in a zone: its namespace's `<ns>.<zone>` and its own `<svc>.<ns>.<zone>`. */
 export function serviceKeys(namespace: string, name: string, zoneKey: string): { nsKey: string; svcKey: string } {
   const nsKey = childKey([namespace], zoneKey);

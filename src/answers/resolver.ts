@@ -2,7 +2,7 @@ import { clearForReuse } from './reuse.js';
 import { RRType, Rcode } from '../wire/constants.js';
 import { isAtOrBelow } from '../wire/name.js';
 import { BlockBytes, tailTypeAt, type EncodedRecord } from '../wire/rdata.js';
-import { OTHER_CLUSTERS, recordObjects, refillableBlockSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup } from './name-table.js';
+import { OTHER_CLUSTERS, recordObjects, refillableBlockSet, type AddressRecords, type NameNode, type NameTable, type RRSet, type RRSetLookup, type VersionedNameTable } from './name-table.js';
 import type { ReverseNames } from './reverse-names.js';
 import type { ZoneApex } from './zone-apex.js';
 import { servedBesideZoneFiles, zoneRecords, type ZoneRecord } from './zone-content.js';
@@ -37,6 +37,20 @@ export function emptyResolution(): Resolution {
 /** CNAME chains inside a zone are followed this far, as BIND and Knot bound them. */
 const MAX_CHAIN = 8;
 
+/** Answers remembered (see Resolver.resolve): as many as the parser keeps names, direct-mapped. */
+const REMEMBERED_SLOTS = 4096;
+
+/** A remembered answer inside a zone: at most one set (no chain), read at one version of the name tables. */
+interface Remembered {
+  key: string;
+  qtype: number;
+  version: number;
+  zone: ZoneApex;
+  set: RRSet | null;
+  rcode: number;
+  negative: boolean;
+}
+
 /**
  * Name lookup per RFC 1034 §4.3.2 without delegations or wildcards: exact
  * match, CNAME chasing inside the zone, NODATA vs NXDOMAIN with empty
@@ -46,6 +60,11 @@ const MAX_CHAIN = 8;
 export class Resolver {
   private zones: ZoneApex[] = [];
   private staticNames: NameTable = new Map();
+  /** Bumped by setStaticZones: with the catalog table's version, what a remembered answer was read at. */
+  private staticVersion = 0;
+  private readonly remembered: (Remembered | undefined)[] = new Array<Remembered | undefined>(REMEMBERED_SLOTS).fill(undefined);
+  /** Set while resolving when the answer depends on more than the name and type (the client; a reused node). */
+  private unrepeatable = false;
   /** Answers for an instance or SRV name, filled per lookup (the writer reads them before the next query). */
   private readonly instanceNode = new InstanceName();
   private readonly srvNode = new SrvName();
@@ -53,7 +72,7 @@ export class Resolver {
   private readonly chain: string[] = [];
 
   constructor(
-    private readonly dynamicNames: NameTable,
+    private readonly dynamicNames: VersionedNameTable,
     /** PTR names of instance addresses (absent with --reverse-lookups off). */
     private readonly reverse?: ReverseNames,
   ) {}
@@ -78,7 +97,10 @@ export class Resolver {
       if (below !== undefined) {
         // A local instance's name is kept as its text: the label without its length octet.
         const records = below.instance(name.slice(1, cut));
-        if (records !== undefined) return this.instanceNode.fill(records, below.bytes);
+        if (records !== undefined) {
+          this.unrepeatable = true; // the instance node's sets are refilled by the next lookup
+          return this.instanceNode.fill(records, below.bytes);
+        }
         return below.hasCluster(name.slice(0, cut)) ? EMPTY_NODE : undefined;
       }
       // Another cluster's instance: <name>.<cluster>.<svc>, two labels below the service.
@@ -86,7 +108,9 @@ export class Resolver {
       if (cutParent >= parent.length) return undefined;
       const clusterBelow = this.dynamicNames.get(parent.slice(cutParent))?.below;
       const records = clusterBelow?.clusterInstance(name.slice(0, cut + cutParent));
-      return records === undefined || clusterBelow === undefined ? undefined : this.instanceNode.fill(records, clusterBelow.bytes);
+      if (records === undefined || clusterBelow === undefined) return undefined;
+      this.unrepeatable = true;
+      return this.instanceNode.fill(records, clusterBelow.bytes);
     }
     // An SRV name's labels: _<proto>.<svc>, or _<port>._<proto>.<svc>.
     const first = name.slice(0, cut);
@@ -113,6 +137,7 @@ export class Resolver {
   private forClient(node: NameNode): NameNode {
     // Nearly every node is answered alike for every client.
     if (node.consumers === undefined && node.byCluster === undefined) return node;
+    this.unrepeatable = true;
     let chosen = node;
     if (node.consumers !== undefined) {
       const ns = this.namespaceOf(this.client);
@@ -153,6 +178,7 @@ export class Resolver {
       }
     }
     this.wildcards = wildcards;
+    this.staticVersion++;
     // Most specific zone first, so a child zone wins over its parent.
     this.zones = zones.map((z) => z.apex).sort((a, b) => b.key.length - a.key.length);
     this.staticNames = names;
@@ -206,7 +232,50 @@ export class Resolver {
     return out.length > 0 ? out : undefined;
   }
 
-  resolve(key: string, qtype: number, out: Resolution): Resolution {
+  /**
+   * The answer to a question inside our zones, or Outside. `keyHash` (the parser's hash of the key; absent: not
+   * remembered): most queries repeat a recent name and type, and while the name tables are at the version they
+   * were read at, the answer is the same; the lookups it took (the zone, the table's entry, the node's set: each a
+   * cache miss or two on a server whose caches the kernel's network path keeps evicting) are skipped. Remembered
+   * only when it depends on nothing else: not the client's namespace or cluster, not an instance name's refilled
+   * node, not a reverse zone, not a chain.
+   */
+  resolve(key: string, qtype: number, out: Resolution, keyHash = -1): Resolution {
+    const version = this.dynamicNames.version + this.staticVersion;
+    const slot = keyHash < 0 ? -1 : ((keyHash ^ Math.imul(qtype, 0x9e3779b1)) >>> 0) & (REMEMBERED_SLOTS - 1);
+    if (slot >= 0) {
+      const known = this.remembered[slot];
+      if (known !== undefined && known.version === version && known.qtype === qtype && known.key === key) {
+        clearForReuse(out.sets);
+        if (known.set !== null) out.sets.push(known.set);
+        out.outcome = Outcome.Answer;
+        out.rcode = known.rcode;
+        out.negative = known.negative;
+        out.zone = known.zone;
+        return out;
+      }
+    }
+    this.unrepeatable = false;
+    this.lookUp(key, qtype, out);
+    const zone = out.zone;
+    if (slot >= 0 && !this.unrepeatable && zone !== null && zone.reverse !== true && out.outcome === Outcome.Answer && out.sets.length <= 1) {
+      const set = out.sets.length === 1 ? out.sets[0]! : null;
+      const known = this.remembered[slot];
+      if (known === undefined) this.remembered[slot] = { key, qtype, version, zone, set, rcode: out.rcode, negative: out.negative };
+      else {
+        known.key = key;
+        known.qtype = qtype;
+        known.version = version;
+        known.zone = zone;
+        known.set = set;
+        known.rcode = out.rcode;
+        known.negative = out.negative;
+      }
+    }
+    return out;
+  }
+
+  private lookUp(key: string, qtype: number, out: Resolution): void {
     clearForReuse(out.sets);
     out.negative = false;
     out.rcode = Rcode.NOERROR;
@@ -220,11 +289,11 @@ export class Resolver {
         if (ptr !== undefined) {
           out.outcome = Outcome.Answer;
           out.sets.push(ptr);
-          return out;
+          return;
         }
       }
       out.outcome = Outcome.Outside;
-      return out;
+      return;
     }
     out.outcome = Outcome.Answer;
     let name = key;
@@ -240,29 +309,29 @@ export class Resolver {
           // NXDOMAIN only for the name asked; a CNAME chain that ends nowhere is answered as far as it goes.
           out.rcode = Rcode.NXDOMAIN;
           out.negative = true;
-          return out;
+          return;
         }
       }
       const set = qtype === RRType.ANY ? anySet(dynamic, fixed) : pick(dynamic, fixed, qtype);
       if (set !== undefined) {
         out.sets.push(set);
-        return out;
+        return;
       }
       const cname = qtype === RRType.CNAME ? undefined : pick(dynamic, fixed, RRType.CNAME);
       if (cname === undefined) {
         out.negative = true;
-        return out;
+        return;
       }
       out.sets.push(cname);
       const target = recordObjects(cname)[0]!.targetKey!;
       // Out-of-zone targets are the client's to resolve.
-      if (!isAtOrBelow(target, zone.key)) return out;
+      if (!isAtOrBelow(target, zone.key)) return;
       // A loop (the zone loader warns of it) ends where it closes: each CNAME is answered once.
       visited.push(name);
-      if (visited.includes(target)) return out;
+      if (visited.includes(target)) return;
       name = target;
     }
-    return out;
+    return;
   }
 }
 

@@ -120,7 +120,7 @@ export class QueryHandler {
     }
     if (q.signed) return this.signedRequest(whole(msg, length), q, tcp, clientAddress, family);
     this.opts.resolver.client = clientAddress;
-    const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution);
+    const res = this.opts.resolver.resolve(q.key, q.qtype, this.resolution, q.keyHash);
     this.zone = res.zone === null ? '' : res.zone.key;
     if (res.outcome === Outcome.Outside) return this.outside(whole(msg, length), q, tcp, clientAddress, family);
     // QTYPE OPT is a type no name has: NODATA, as Knot answers it (falls through to the resolver).

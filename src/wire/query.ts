@@ -28,6 +28,8 @@ export interface ParsedQuery {
   questionEnd: number;
   /** Lowercased wire qname read as latin1; '' when there is no usable question. */
   key: string;
+  /** A hash of the key (FNV-1a of its octets), for the caches of recent names; 0 without a question. */
+  keyHash: number;
   qnameLength: number;
   qtype: number;
   qclass: number;
@@ -47,6 +49,7 @@ export function emptyQuery(): ParsedQuery {
     opcode: 0,
     questionEnd: HEADER_SIZE,
     key: '',
+    keyHash: 0,
     qnameLength: 0,
     qtype: 0,
     qclass: 0,
@@ -87,6 +90,7 @@ function keyOfScratch(nameLength: number, hash: number): string {
 /** Reads the query in the first `length` bytes of `msg` (all of it by default) into `q`. */
 export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): ParsedQuery {
   q.key = '';
+  q.keyHash = 0;
   q.questionEnd = HEADER_SIZE;
   q.qnameLength = 0;
   q.qtype = 0;
@@ -100,17 +104,17 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
     q.outcome = ParseOutcome.Drop;
     return q;
   }
-  q.id = msg.readUInt16BE(0);
-  q.flags = msg.readUInt16BE(2);
+  q.id = u16(msg, 0);
+  q.flags = u16(msg, 2);
   q.opcode = (q.flags >> 11) & 0xf;
   if (q.flags & Flag.QR) {
     q.outcome = ParseOutcome.IgnoreResponse;
     return q;
   }
-  const qdcount = msg.readUInt16BE(4);
-  const ancount = msg.readUInt16BE(6);
-  const nscount = msg.readUInt16BE(8);
-  const arcount = msg.readUInt16BE(10);
+  const qdcount = u16(msg, 4);
+  const ancount = u16(msg, 6);
+  const nscount = u16(msg, 8);
+  const arcount = u16(msg, 10);
   if (qdcount !== 1) {
     q.outcome = q.opcode !== 0 ? ParseOutcome.NotImp : ParseOutcome.FormErr;
     return q;
@@ -138,10 +142,11 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
     scratch[i] = lower;
     hash = Math.imul(hash ^ lower, 0x01000193); // FNV-1a
   }
-  q.key = keyOfScratch(nameLength, hash >>> 0);
+  q.keyHash = hash >>> 0;
+  q.key = keyOfScratch(nameLength, q.keyHash);
   q.qnameLength = nameLength;
-  q.qtype = msg.readUInt16BE(o);
-  q.qclass = msg.readUInt16BE(o + 2);
+  q.qtype = u16(msg, o);
+  q.qclass = u16(msg, o + 2);
   o += 4;
   q.questionEnd = o;
 
@@ -154,7 +159,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
   for (let i = 0; i < ancount + nscount; i++) {
     o = skipWireName(msg, o, length);
     if (o < 0 || o + 10 > length) return formErr(q);
-    const rdlen = msg.readUInt16BE(o + 8);
+    const rdlen = u16(msg, o + 8);
     o += 10 + rdlen;
     if (o > length) return formErr(q);
   }
@@ -162,8 +167,8 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
     const nameStart = o;
     o = skipWireName(msg, o, length);
     if (o < 0 || o + 10 > length) return formErr(q);
-    const type = msg.readUInt16BE(o);
-    const rdlen = msg.readUInt16BE(o + 8);
+    const type = u16(msg, o);
+    const rdlen = u16(msg, o + 8);
     if (o + 10 + rdlen > length) return formErr(q);
     if (type === RRType.OPT) {
       // RFC 6891 §6.1.1: one OPT at most, owned by the root.
@@ -174,11 +179,11 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
       const end = p + rdlen;
       while (p < end) {
         if (p + 4 > end) return formErr(q);
-        p += 4 + msg.readUInt16BE(p + 2);
+        p += 4 + u16(msg, p + 2);
       }
       if (p !== end) return formErr(q);
       q.edns = true;
-      q.ednsUdpSize = msg.readUInt16BE(o + 2);
+      q.ednsUdpSize = u16(msg, o + 2);
       q.ednsVersion = msg[o + 5]!;
       q.ednsDo = (msg[o + 6]! & 0x80) !== 0;
     } else if (type === RRType.TSIG) {
@@ -188,6 +193,14 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
   }
   q.outcome = ParseOutcome.Ok;
   return q;
+}
+
+/**
+ * The 16-bit big-endian word at `at`, which the caller has checked lies within the message: readUInt16BE checks
+ * it again, a call and a range check for each of a query's dozen words.
+ */
+function u16(msg: Buffer, at: number): number {
+  return (msg[at]! << 8) | msg[at + 1]!;
 }
 
 function formErr(q: ParsedQuery): ParsedQuery {

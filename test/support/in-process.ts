@@ -3,7 +3,7 @@ import { BlockList } from 'node:net';
 import { pino } from 'pino';
 import { CatalogProjection } from '../../src/answers/catalog-projection.js';
 import { seededRandom } from '../../src/answers/random.js';
-import type { NameTable } from '../../src/answers/name-table.js';
+import { VersionedNameTable } from '../../src/answers/name-table.js';
 import { Resolver } from '../../src/answers/resolver.js';
 import { Catalog } from '../../src/catalog/catalog.js';
 import { QueryHandler, type Forwarder } from '../../src/dns/query-handler.js';
@@ -19,8 +19,9 @@ export function core(opts: { zone?: string; origin?: string; seed?: number; forw
   const origin = opts.origin ?? 'linkerd.local.';
   const ttl = opts.ttl ?? 5;
   const catalog = new Catalog();
-  const names: NameTable = new Map();
+  const names = new VersionedNameTable();
   const resolver = new Resolver(names);
+  resolver.namespaceOf = (address) => catalog.clientNamespaceOf(address);
   const zoneKey = keyOf(origin);
   new CatalogProjection(catalog, names, [zoneKey], ttl);
   if (opts.zone !== undefined) {
@@ -39,8 +40,8 @@ export function core(opts: { zone?: string; origin?: string; seed?: number; forw
     if (r instanceof MessageStream) throw new Error('unexpected zone transfer');
     return r;
   };
-  const query = (name: string, q: QueryOptions = {}, tcp = false): Decoded => {
-    const reply = raw(buildQuery(name, q), tcp);
+  const query = (name: string, q: QueryOptions = {}, tcp = false, address = '127.0.0.1'): Decoded => {
+    const reply = raw(buildQuery(name, q), tcp, address);
     if (reply === null) throw new Error('no reply');
     return decode(reply);
   };
