@@ -8,6 +8,7 @@ import { HeldTurns } from './held-turns.js';
 import { performance } from 'node:perf_hooks';
 import { CLASSIC_UDP_PAYLOAD, Flag, HEADER_SIZE, OUR_UDP_PAYLOAD, RRType } from '../wire/constants.js';
 import type { ParsedQuery } from '../wire/query.js';
+import { writeWord } from '../wire/words.js';
 import { copyBytes, copyTail, SRV_TARGET_AT, tailLengthAt, writeTail, type EncodedRecord } from '../wire/rdata.js';
 
 const OPT_SIZE = 11;
@@ -321,38 +322,27 @@ export class ResponseWriter {
     return q.questionEnd;
   }
 
-  // Byte stores rather than writeUInt16BE: each of those is a call with its own range checks, and these six are
-  // on every answer.
   private writeHeader(id: number, flags: number, qd: number, an: number, ns: number, ar: number): void {
     const buf = this.buf;
-    buf[0] = id >> 8;
-    buf[1] = id;
-    buf[2] = flags >> 8;
-    buf[3] = flags;
-    buf[4] = qd >> 8;
-    buf[5] = qd;
-    buf[6] = an >> 8;
-    buf[7] = an;
-    buf[8] = ns >> 8;
-    buf[9] = ns;
-    buf[10] = ar >> 8;
-    buf[11] = ar;
+    writeWord(buf, 0, id);
+    writeWord(buf, 2, flags);
+    writeWord(buf, 4, qd);
+    writeWord(buf, 6, an);
+    writeWord(buf, 8, ns);
+    writeWord(buf, 10, ar);
   }
 
   /** OPT pseudo-record (RFC 6891 §6.1.2): root owner, our payload size, extended rcode, DO echoed (RFC 3225 §3). */
   private writeOpt(pos: number, extendedRcode: number, dnssecOk: boolean): number {
     const buf = this.buf;
     buf[pos] = 0;
-    buf[pos + 1] = RRType.OPT >> 8;
-    buf[pos + 2] = RRType.OPT & 0xff;
-    buf[pos + 3] = OUR_UDP_PAYLOAD >> 8;
-    buf[pos + 4] = OUR_UDP_PAYLOAD & 0xff;
+    writeWord(buf, pos + 1, RRType.OPT);
+    writeWord(buf, pos + 3, OUR_UDP_PAYLOAD);
     buf[pos + 5] = extendedRcode;
     buf[pos + 6] = 0; // version 0
     buf[pos + 7] = dnssecOk ? 0x80 : 0;
     buf[pos + 8] = 0;
-    buf[pos + 9] = 0;
-    buf[pos + 10] = 0;
+    writeWord(buf, pos + 9, 0);
     return pos + OPT_SIZE;
   }
 }

@@ -1,5 +1,6 @@
 import { Flag, HEADER_SIZE, MAX_NAME_WIRE_LENGTH, RRType } from './constants.js';
 import { skipWireName } from './name.js';
+import { readWord } from './words.js';
 
 /**
  * Parses an incoming query just far enough to answer it: header, the one
@@ -104,17 +105,17 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
     q.outcome = ParseOutcome.Drop;
     return q;
   }
-  q.id = u16(msg, 0);
-  q.flags = u16(msg, 2);
+  q.id = readWord(msg, 0);
+  q.flags = readWord(msg, 2);
   q.opcode = (q.flags >> 11) & 0xf;
   if (q.flags & Flag.QR) {
     q.outcome = ParseOutcome.IgnoreResponse;
     return q;
   }
-  const qdcount = u16(msg, 4);
-  const ancount = u16(msg, 6);
-  const nscount = u16(msg, 8);
-  const arcount = u16(msg, 10);
+  const qdcount = readWord(msg, 4);
+  const ancount = readWord(msg, 6);
+  const nscount = readWord(msg, 8);
+  const arcount = readWord(msg, 10);
   if (qdcount !== 1) {
     q.outcome = q.opcode !== 0 ? ParseOutcome.NotImp : ParseOutcome.FormErr;
     return q;
@@ -145,8 +146,8 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
   q.keyHash = hash >>> 0;
   q.key = keyOfScratch(nameLength, q.keyHash);
   q.qnameLength = nameLength;
-  q.qtype = u16(msg, o);
-  q.qclass = u16(msg, o + 2);
+  q.qtype = readWord(msg, o);
+  q.qclass = readWord(msg, o + 2);
   o += 4;
   q.questionEnd = o;
 
@@ -159,7 +160,7 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
   for (let i = 0; i < ancount + nscount; i++) {
     o = skipWireName(msg, o, length);
     if (o < 0 || o + 10 > length) return formErr(q);
-    const rdlen = u16(msg, o + 8);
+    const rdlen = readWord(msg, o + 8);
     o += 10 + rdlen;
     if (o > length) return formErr(q);
   }
@@ -167,8 +168,8 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
     const nameStart = o;
     o = skipWireName(msg, o, length);
     if (o < 0 || o + 10 > length) return formErr(q);
-    const type = u16(msg, o);
-    const rdlen = u16(msg, o + 8);
+    const type = readWord(msg, o);
+    const rdlen = readWord(msg, o + 8);
     if (o + 10 + rdlen > length) return formErr(q);
     if (type === RRType.OPT) {
       // RFC 6891 §6.1.1: one OPT at most, owned by the root.
@@ -179,11 +180,11 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
       const end = p + rdlen;
       while (p < end) {
         if (p + 4 > end) return formErr(q);
-        p += 4 + u16(msg, p + 2);
+        p += 4 + readWord(msg, p + 2);
       }
       if (p !== end) return formErr(q);
       q.edns = true;
-      q.ednsUdpSize = u16(msg, o + 2);
+      q.ednsUdpSize = readWord(msg, o + 2);
       q.ednsVersion = msg[o + 5]!;
       q.ednsDo = (msg[o + 6]! & 0x80) !== 0;
     } else if (type === RRType.TSIG) {
@@ -193,14 +194,6 @@ export function parseQuery(msg: Buffer, q: ParsedQuery, length = msg.length): Pa
   }
   q.outcome = ParseOutcome.Ok;
   return q;
-}
-
-/**
- * The 16-bit big-endian word at `at`, which the caller has checked lies within the message: readUInt16BE checks
- * it again, a call and a range check for each of a query's dozen words.
- */
-function u16(msg: Buffer, at: number): number {
-  return (msg[at]! << 8) | msg[at + 1]!;
 }
 
 function formErr(q: ParsedQuery): ParsedQuery {
