@@ -22,3 +22,18 @@ export function loadNativeAddon<T>(name: string): { addon: T } | { error: string
     return { error: code === 'MODULE_NOT_FOUND' ? `${path} was not built (no C compiler at npm run build)` : `${path}: ${(err as Error).message}` };
   }
 }
+
+const linuxAddons = new Map<string, { addon: unknown } | { error: string }>();
+
+/**
+ * A Linux-only addon (each uses a Linux call or file), loaded once per process: elsewhere the error says
+ * `<unsupported>; this is <platform>` (`unsupported`: what is Linux's, e.g. "recvmmsg is Linux's").
+ */
+export function loadLinuxAddon<T>(name: string, unsupported: string): { addon: T } | { error: string } {
+  let found = linuxAddons.get(name);
+  if (found === undefined) {
+    found = process.platform === 'linux' ? loadNativeAddon<T>(name) : { error: `${unsupported}; this is ${process.platform}` };
+    linuxAddons.set(name, found);
+  }
+  return found as { addon: T } | { error: string };
+}

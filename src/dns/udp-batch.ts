@@ -1,4 +1,4 @@
-import { loadNativeAddon, nativeAddonPath } from '../config/native-addon.js';
+import { loadLinuxAddon, nativeAddonPath } from '../config/native-addon.js';
 import { ipv6Text } from '../wire/address-text.js';
 
 /**
@@ -31,13 +31,9 @@ export type UdpIo = 'recvmmsg' | 'dgram';
 
 export const UDP_BATCH_ADDON_PATH = nativeAddonPath('udp_batch');
 
-let loaded: { addon: UdpBatchAddon } | { error: string } | undefined;
-
 /** The addon if it was built and loads on this platform, or why not (said at start, in the log and a metric). */
 export function loadUdpBatch(): { addon: UdpBatchAddon } | { error: string } {
-  if (loaded !== undefined) return loaded;
-  if (process.platform !== 'linux') return (loaded = { error: `recvmmsg is Linux's; this is ${process.platform}` });
-  return (loaded = loadNativeAddon<UdpBatchAddon>('udp_batch'));
+  return loadLinuxAddon<UdpBatchAddon>('udp_batch', "recvmmsg is Linux's");
 }
 
 /** The UDP I/O a process uses, and why (the addon's path, or why the addon is not in use). */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { loadNativeAddon } from '../config/native-addon.js';
+import { loadLinuxAddon } from '../config/native-addon.js';
 import { residentKb } from './proc-status.js';
 
 /** The optional addon native/file_pages.c: madvise(MADV_DONTNEED) on a range. */
@@ -46,12 +46,8 @@ export function releasableMappings(mappings: readonly Mapping[], executable: str
   return mappings.filter((m) => m.path === executable && m.perms[1] === '-' && m.perms[3] === 'p' && m.anonymousKb === 0 && m.rssKb > 0);
 }
 
-let loaded: { addon: FilePagesAddon } | { error: string } | undefined;
-
 function load(): { addon: FilePagesAddon } | { error: string } {
-  if (loaded !== undefined) return loaded;
-  if (process.platform !== 'linux') return (loaded = { error: `/proc/self/smaps is Linux's; this is ${process.platform}` });
-  return (loaded = loadNativeAddon<FilePagesAddon>('file_pages'));
+  return loadLinuxAddon<FilePagesAddon>('file_pages', "/proc/self/smaps is Linux's");
 }
 
 /** What a release did: the file-backed resident memory it unmapped, or why nothing was tried. */

@@ -1,4 +1,4 @@
-import { loadNativeAddon } from '../config/native-addon.js';
+import { loadLinuxAddon } from '../config/native-addon.js';
 import { residentKb } from './proc-status.js';
 
 /** The optional addon native/malloc_trim.c: glibc's malloc_trim(0). */
@@ -7,13 +7,9 @@ interface MallocTrimAddon {
   readonly glibc: boolean;
 }
 
-let loaded: { addon: MallocTrimAddon } | { error: string } | undefined;
-
 function load(): { addon: MallocTrimAddon } | { error: string } {
-  if (loaded !== undefined) return loaded;
-  if (process.platform !== 'linux') return (loaded = { error: `malloc_trim is glibc's; this is ${process.platform}` });
-  const found = loadNativeAddon<MallocTrimAddon>('malloc_trim');
-  return (loaded = 'error' in found || found.addon.glibc ? found : { error: 'the C library is not glibc (musl has no malloc_trim)' });
+  const found = loadLinuxAddon<MallocTrimAddon>('malloc_trim', "malloc_trim is glibc's");
+  return 'error' in found || found.addon.glibc ? found : { error: 'the C library is not glibc (musl has no malloc_trim)' };
 }
 
 /** What a trim did: the resident memory it handed back, or why nothing was tried. */

@@ -79,9 +79,8 @@ export function copyBytes(from: Uint8Array, at: number, out: Uint8Array, pos: nu
 /** Copies the `n` octets of a tail at `at` of `data` into `out` at `pos` (writeTail's copy, for block records too). */
 export function copyTail(data: Buffer, at: number, out: Uint8Array, pos: number, n: number): void {
   // An SRV tail with its target (~50 octets) is copied quicker by the loop than by Buffer#copy's call into C++.
-  if (n <= 64) {
-    for (let k = 0; k < n; k++) out[pos + k] = data[at + k]!;
-  } else if (at === 0 && n === data.length) data.copy(out, pos);
+  if (n <= 64) copyBytes(data, at, out, pos, n);
+  else if (at === 0 && n === data.length) data.copy(out, pos);
   else data.copy(out, pos, at, at + n);
 }
 
